@@ -1,0 +1,519 @@
+//! The five input feeds of SPEC §2 and §4, declared once as data.
+//!
+//! Validation (`ingest`), the lake's Arrow schemas (`lake`), the sample
+//! generator and the tests all read these tables; nothing else spells out a
+//! column, an enum value or an alias.
+
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+use crate::error::Error;
+
+/// An enum column's accepted values: the canonical name first, then its
+/// aliases. Matching normalizes both sides (see `values::normalize_token`), so
+/// `Trực tuyến`, `truc tuyen` and `TRUC_TUYEN` all match `truc_tuyen`.
+#[derive(Debug)]
+pub struct EnumDef {
+    pub name: &'static str,
+    pub values: &'static [(&'static str, &'static [&'static str])],
+}
+
+impl EnumDef {
+    pub fn canonical(&self, index: u8) -> &'static str {
+        self.values[index as usize].0
+    }
+
+    pub fn index_of(&self, canonical: &str) -> Option<u8> {
+        self.values
+            .iter()
+            .position(|(name, _)| *name == canonical)
+            .map(|i| i as u8)
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        self.values.iter().map(|(name, _)| *name).collect()
+    }
+}
+
+pub static CHANNEL: EnumDef = EnumDef {
+    name: "channel",
+    values: &[
+        ("counter", &["truc_tiep", "trực tiếp"]),
+        ("online", &["truc_tuyen", "trực tuyến"]),
+        ("postal", &["buu_chinh", "bưu chính"]),
+    ],
+};
+
+pub static ONLINE_LEVEL: EnumDef = EnumDef {
+    name: "online_level",
+    values: &[
+        ("none", &[]),
+        ("partial", &["mot_phan", "một phần"]),
+        ("full", &["toan_trinh", "toàn trình"]),
+    ],
+};
+
+pub static STATUS: EnumDef = EnumDef {
+    name: "status",
+    values: &[
+        ("received", &[]),
+        ("in_progress", &[]),
+        ("resolved", &[]),
+        ("returned", &[]),
+        ("withdrawn", &[]),
+        ("rejected", &[]),
+    ],
+};
+
+pub static PAYMENT_METHOD: EnumDef = EnumDef {
+    name: "payment_method",
+    values: &[
+        ("cash", &["tien_mat", "tiền mặt"]),
+        ("bank_transfer", &["chuyen_khoan", "chuyển khoản"]),
+        ("card", &["the", "thẻ"]),
+        ("e_wallet", &["vi_dien_tu", "ví điện tử"]),
+        ("payment_platform", &[]),
+    ],
+};
+
+pub static SATISFACTION: EnumDef = EnumDef {
+    name: "satisfaction",
+    values: &[
+        ("very_satisfied", &[]),
+        ("satisfied", &[]),
+        ("neutral", &[]),
+        ("dissatisfied", &[]),
+    ],
+};
+
+pub static APPLICANT_TYPE: EnumDef = EnumDef {
+    name: "applicant_type",
+    values: &[("citizen", &[]), ("business", &[])],
+};
+
+pub static PORTAL_EVENT_TYPE: EnumDef = EnumDef {
+    name: "event_type",
+    values: &[
+        ("started", &[]),
+        ("submitted", &[]),
+        ("abandoned", &[]),
+        ("payment_succeeded", &[]),
+        ("payment_failed", &[]),
+    ],
+};
+
+pub static AUTH_METHOD: EnumDef = EnumDef {
+    name: "auth_method",
+    values: &[("vneid", &[]), ("portal_account", &[]), ("other", &[])],
+};
+
+pub static SIGNATURE_EVENT_TYPE: EnumDef = EnumDef {
+    name: "event_type",
+    values: &[("document_issued", &[]), ("certificate_issued", &[])],
+};
+
+pub static SIGNER_TYPE: EnumDef = EnumDef {
+    name: "signer_type",
+    values: &[("official", &[]), ("citizen", &[]), ("business", &[])],
+};
+
+pub static UNIT_LEVEL: EnumDef = EnumDef {
+    name: "level",
+    values: &[
+        ("province", &[]),
+        ("district", &[]),
+        ("commune", &[]),
+        ("department", &[]),
+    ],
+};
+
+pub static GRAIN: EnumDef = EnumDef {
+    name: "grain",
+    values: &[
+        ("day", &[]),
+        ("week", &[]),
+        ("month", &[]),
+        ("quarter", &[]),
+        ("year", &[]),
+    ],
+};
+
+/// What a column holds, and so how its text is parsed and stored.
+#[derive(Debug, Clone, Copy)]
+pub enum ColumnType {
+    /// Free text or an identifier, stored as is (trimmed).
+    Text,
+    Enum(&'static EnumDef),
+    Bool,
+    /// Whole number; `min` is the smallest accepted value.
+    Int {
+        min: Option<i64>,
+    },
+    /// A §3 timestamp. `deadline`: a date alone means the end of that day.
+    Timestamp {
+        deadline: bool,
+    },
+    /// A KPI target: a number, or a percentage with its sign (SPEC §4.4).
+    Target,
+    /// A personal ID number: never stored; replaced by `<stored_as>` (SPEC §6).
+    PersonalId {
+        stored_as: &'static str,
+    },
+}
+
+#[derive(Debug)]
+pub struct ColumnDef {
+    pub name: &'static str,
+    pub ty: ColumnType,
+    pub required: bool,
+    /// The value an empty field takes, written as input text.
+    pub default: Option<&'static str>,
+}
+
+const fn col(name: &'static str, ty: ColumnType, required: bool) -> ColumnDef {
+    ColumnDef {
+        name,
+        ty,
+        required,
+        default: None,
+    }
+}
+
+const fn opt(name: &'static str, ty: ColumnType, default: &'static str) -> ColumnDef {
+    ColumnDef {
+        name,
+        ty,
+        required: false,
+        default: Some(default),
+    }
+}
+
+const TEXT: ColumnType = ColumnType::Text;
+const BOOL: ColumnType = ColumnType::Bool;
+const TS: ColumnType = ColumnType::Timestamp { deadline: false };
+const NON_NEGATIVE: ColumnType = ColumnType::Int { min: Some(0) };
+
+/// A rule that spans columns. Checked after every column parsed.
+#[derive(Debug)]
+pub enum RowRule {
+    /// `later` ≥ `earlier` when both are set.
+    NotBefore {
+        later: &'static str,
+        earlier: &'static str,
+    },
+    /// `column` must be set when `when` holds one of `values`.
+    RequiredWhen {
+        column: &'static str,
+        when: &'static str,
+        values: &'static [&'static str],
+    },
+    /// `column` must not be `forbidden` when `when` holds one of `values`.
+    ForbiddenWhen {
+        column: &'static str,
+        forbidden: &'static str,
+        when: &'static str,
+        values: &'static [&'static str],
+    },
+    /// The `target` column must fit the kind of KPI named in `kpi`.
+    TargetFitsKpi {
+        target: &'static str,
+        kpi: &'static str,
+    },
+}
+
+/// How repeated rows are recognised (SPEC §4.1–§4.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DedupRule {
+    /// A row identical in every column to one already stored is skipped;
+    /// identical rows share their partition, so the check stays partition-local.
+    IdenticalRow,
+    /// A repeated id is skipped, first wins, across files.
+    UniqueId(&'static str),
+    /// Every row is kept.
+    None,
+}
+
+/// How a feed's ingests accumulate in the lake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retention {
+    /// Each file adds rows.
+    Append,
+    /// Each file replaces the whole table (units, targets).
+    Replace,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Feed {
+    Dossiers,
+    PortalEvents,
+    Signatures,
+    Units,
+    Targets,
+}
+
+#[derive(Debug)]
+pub struct FeedDef {
+    pub feed: Feed,
+    pub name: &'static str,
+    pub columns: &'static [ColumnDef],
+    pub rules: &'static [RowRule],
+    pub dedup: DedupRule,
+    pub retention: Retention,
+    /// The timestamp whose local month partitions the lake, if any.
+    pub partition_by: Option<&'static str>,
+}
+
+pub static DOSSIERS: FeedDef = FeedDef {
+    feed: Feed::Dossiers,
+    name: "dossiers",
+    columns: &[
+        col("dossier_id", TEXT, true),
+        col("procedure_code", TEXT, true),
+        col("unit_code", TEXT, true),
+        col("channel", ColumnType::Enum(&CHANNEL), true),
+        opt("online_level", ColumnType::Enum(&ONLINE_LEVEL), "none"),
+        col("status", ColumnType::Enum(&STATUS), true),
+        col("received_at", TS, true),
+        col("due_at", ColumnType::Timestamp { deadline: true }, false),
+        col("completed_at", TS, false),
+        col("returned_at", TS, false),
+        col("updated_at", TS, true),
+        opt("processed_online", BOOL, "false"),
+        opt("digitized", BOOL, "false"),
+        opt("e_result", BOOL, "false"),
+        opt("applicant_signed", BOOL, "false"),
+        opt("result_signed", BOOL, "false"),
+        opt("fee_vnd", NON_NEGATIVE, "0"),
+        col("payment_method", ColumnType::Enum(&PAYMENT_METHOD), false),
+        opt("paid_online", BOOL, "false"),
+        col("satisfaction", ColumnType::Enum(&SATISFACTION), false),
+        col(
+            "applicant_id",
+            ColumnType::PersonalId {
+                stored_as: "applicant_key",
+            },
+            false,
+        ),
+        col("applicant_type", ColumnType::Enum(&APPLICANT_TYPE), false),
+    ],
+    rules: &[
+        RowRule::ForbiddenWhen {
+            column: "online_level",
+            forbidden: "none",
+            when: "channel",
+            values: &["online"],
+        },
+        RowRule::RequiredWhen {
+            column: "completed_at",
+            when: "status",
+            values: &["resolved", "returned"],
+        },
+        RowRule::NotBefore {
+            later: "due_at",
+            earlier: "received_at",
+        },
+        RowRule::NotBefore {
+            later: "completed_at",
+            earlier: "received_at",
+        },
+        RowRule::NotBefore {
+            later: "returned_at",
+            earlier: "completed_at",
+        },
+        RowRule::NotBefore {
+            later: "updated_at",
+            earlier: "received_at",
+        },
+    ],
+    dedup: DedupRule::IdenticalRow,
+    retention: Retention::Append,
+    partition_by: Some("received_at"),
+};
+
+pub static PORTAL_EVENTS: FeedDef = FeedDef {
+    feed: Feed::PortalEvents,
+    name: "portal_events",
+    columns: &[
+        col("event_id", TEXT, true),
+        col("occurred_at", TS, true),
+        col("application_id", TEXT, true),
+        col("procedure_code", TEXT, true),
+        col("unit_code", TEXT, true),
+        col("event_type", ColumnType::Enum(&PORTAL_EVENT_TYPE), true),
+        col("auth_method", ColumnType::Enum(&AUTH_METHOD), false),
+        col("payment_method", ColumnType::Enum(&PAYMENT_METHOD), false),
+        col("amount_vnd", NON_NEGATIVE, false),
+        col("dossier_id", TEXT, false),
+    ],
+    rules: &[
+        RowRule::RequiredWhen {
+            column: "payment_method",
+            when: "event_type",
+            values: &["payment_succeeded", "payment_failed"],
+        },
+        RowRule::RequiredWhen {
+            column: "amount_vnd",
+            when: "event_type",
+            values: &["payment_succeeded", "payment_failed"],
+        },
+    ],
+    dedup: DedupRule::UniqueId("event_id"),
+    retention: Retention::Append,
+    partition_by: Some("occurred_at"),
+};
+
+pub static SIGNATURES: FeedDef = FeedDef {
+    feed: Feed::Signatures,
+    name: "signatures",
+    columns: &[
+        col("event_id", TEXT, true),
+        col("occurred_at", TS, true),
+        col("unit_code", TEXT, true),
+        col("event_type", ColumnType::Enum(&SIGNATURE_EVENT_TYPE), true),
+        opt("signed", BOOL, "false"),
+        col("signer_type", ColumnType::Enum(&SIGNER_TYPE), false),
+        col("provider", TEXT, false),
+        opt("free_of_charge", BOOL, "false"),
+    ],
+    rules: &[],
+    dedup: DedupRule::UniqueId("event_id"),
+    retention: Retention::Append,
+    partition_by: Some("occurred_at"),
+};
+
+pub static UNITS: FeedDef = FeedDef {
+    feed: Feed::Units,
+    name: "units",
+    columns: &[
+        col("unit_code", TEXT, true),
+        col("name", TEXT, true),
+        col("level", ColumnType::Enum(&UNIT_LEVEL), true),
+        col("parent_code", TEXT, false),
+        col("adult_population", NON_NEGATIVE, false),
+    ],
+    rules: &[],
+    dedup: DedupRule::None,
+    retention: Retention::Replace,
+    partition_by: None,
+};
+
+pub static TARGETS: FeedDef = FeedDef {
+    feed: Feed::Targets,
+    name: "targets",
+    columns: &[
+        col("kpi", TEXT, true),
+        col("unit_code", TEXT, true),
+        col("year", ColumnType::Int { min: Some(1900) }, true),
+        col("target", ColumnType::Target, true),
+        col("grain", ColumnType::Enum(&GRAIN), false),
+    ],
+    rules: &[RowRule::TargetFitsKpi {
+        target: "target",
+        kpi: "kpi",
+    }],
+    dedup: DedupRule::None,
+    retention: Retention::Replace,
+    partition_by: None,
+};
+
+pub static ALL_FEEDS: [&FeedDef; 5] = [&DOSSIERS, &PORTAL_EVENTS, &SIGNATURES, &UNITS, &TARGETS];
+
+/// Columns every lake table carries besides the feed's own, for lineage and
+/// for SPEC §4.1's "ingested later" tie-break.
+pub const INGEST_SEQ: &str = "ingest_seq";
+pub const SOURCE_LINE: &str = "source_line";
+/// 128-bit hash of a row's stored values, for `DedupRule::IdenticalRow`.
+pub const ROW_HASH: &str = "row_hash";
+
+impl Feed {
+    pub fn def(self) -> &'static FeedDef {
+        match self {
+            Feed::Dossiers => &DOSSIERS,
+            Feed::PortalEvents => &PORTAL_EVENTS,
+            Feed::Signatures => &SIGNATURES,
+            Feed::Units => &UNITS,
+            Feed::Targets => &TARGETS,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        self.def().name
+    }
+}
+
+impl std::str::FromStr for Feed {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        ALL_FEEDS
+            .iter()
+            .find(|def| def.name.eq_ignore_ascii_case(s.trim()))
+            .map(|def| def.feed)
+            .ok_or_else(|| Error::UnknownFeed(s.to_string()))
+    }
+}
+
+impl std::fmt::Display for Feed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl ColumnDef {
+    /// The name of this column in the lake.
+    pub fn stored_name(&self) -> &'static str {
+        match self.ty {
+            ColumnType::PersonalId { stored_as } => stored_as,
+            _ => self.name,
+        }
+    }
+
+    pub fn arrow_type(&self) -> DataType {
+        match self.ty {
+            ColumnType::Text | ColumnType::Enum(_) | ColumnType::PersonalId { .. } => {
+                DataType::Utf8
+            }
+            ColumnType::Bool => DataType::Boolean,
+            ColumnType::Int { .. } => DataType::Int64,
+            ColumnType::Timestamp { .. } => timestamp_type(),
+            ColumnType::Target => DataType::Float64,
+        }
+    }
+
+    /// Stored values are null only where the column is optional and has no default.
+    pub fn nullable(&self) -> bool {
+        !self.required && self.default.is_none()
+    }
+}
+
+/// UTC instants in microseconds: Parquet `TIMESTAMP(MICROS, isAdjustedToUTC=true)`.
+pub fn timestamp_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+impl FeedDef {
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+
+    /// The lake schema: the feed's columns as stored, then the lineage columns.
+    pub fn lake_schema(&self) -> SchemaRef {
+        let mut fields: Vec<Field> = self
+            .columns
+            .iter()
+            .map(|c| Field::new(c.stored_name(), c.arrow_type(), c.nullable()))
+            .collect();
+        if self.dedup == DedupRule::IdenticalRow {
+            fields.push(Field::new(ROW_HASH, DataType::FixedSizeBinary(16), false));
+        }
+        fields.push(Field::new(INGEST_SEQ, DataType::Int64, false));
+        fields.push(Field::new(SOURCE_LINE, DataType::Int64, false));
+        Arc::new(Schema::new(fields))
+    }
+
+    pub fn has_personal_id(&self) -> bool {
+        self.columns
+            .iter()
+            .any(|c| matches!(c.ty, ColumnType::PersonalId { .. }))
+    }
+}

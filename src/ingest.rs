@@ -1,0 +1,1273 @@
+//! Ingestion: raw records → typed, validated rows → staged Parquet →
+//! committed to the lake, one input file at a time (SPEC §4, §6).
+//!
+//! Every record read ends in exactly one of three places: the lake
+//! (accepted), quarantine (with file, line, column and reason), or the
+//! duplicate count. Validation comes before de-duplication, so a rejected row
+//! never claims an id.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayBuilder, ArrayRef, BooleanBuilder, FixedSizeBinaryBuilder, Float64Builder, Int64Array,
+    Int64Builder, StringArray, StringBuilder, TimestampMicrosecondBuilder,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use xxhash_rust::xxh3::{Xxh3, xxh3_128};
+
+use crate::error::{Error, Result};
+use crate::feeds::{ColumnDef, ColumnType, DedupRule, Feed, FeedDef, Retention, RowRule};
+use crate::kpi::{self, KpiKind};
+use crate::lake::{self, DataFile, IngestEntry, Lake, Manifest};
+use crate::privacy::{self, PiiKey};
+use crate::reader::{self, Format, RawRecord};
+use crate::time::{self, Zone};
+use crate::values::{self, EnumMatcher};
+
+/// Rows buffered per partition before they are handed to the Parquet writer.
+const BATCH_ROWS: usize = 8192;
+/// Rows per Parquet row group: small enough that a month's scan can skip by
+/// statistics, large enough for good compression.
+const ROW_GROUP_ROWS: usize = 128 * 1024;
+/// Rejections shown in a file's report; all of them go to quarantine.
+const SHOWN_REJECTIONS: usize = 5;
+
+#[derive(Debug, Clone, Default)]
+pub struct IngestOptions {
+    pub zone: Zone,
+    pub pii_key: Option<PiiKey>,
+    /// Any rejected row makes the whole command fail with nothing committed.
+    pub strict: bool,
+    /// Overrides the format chosen by file extension.
+    pub format: Option<Format>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection {
+    pub line: u64,
+    pub column: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FileReport {
+    pub path: PathBuf,
+    pub feed: Option<Feed>,
+    /// The ingest's sequence number in the manifest.
+    pub seq: u64,
+    /// Set when the same content was ingested before: nothing was done.
+    pub already_ingested_as: Option<u64>,
+    pub rows_read: u64,
+    pub accepted: u64,
+    pub quarantined: u64,
+    pub duplicates: u64,
+    pub data_files: Vec<DataFile>,
+    pub quarantine_file: Option<String>,
+    pub unknown_columns: Vec<String>,
+    /// The first few rejections, for the terminal.
+    pub rejections: Vec<Rejection>,
+}
+
+impl FileReport {
+    /// The one summary line printed after each file.
+    pub fn summary_line(&self) -> String {
+        let name = self.path.display();
+        if let Some(seq) = self.already_ingested_as {
+            return format!("{name}: already ingested (ingest #{seq}); nothing to do");
+        }
+        format!(
+            "{name}: read {} · accepted {} · quarantined {} · duplicates {} → ingest #{} ({} data file(s))",
+            self.rows_read,
+            self.accepted,
+            self.quarantined,
+            self.duplicates,
+            self.seq,
+            self.data_files.len()
+        )
+    }
+}
+
+/// Ingests `paths` into the lake at `root` as `feed`, in order. Without
+/// `strict`, each file commits on its own; with it, all commit together or
+/// none does. `on_report` sees each file's report as soon as it is known.
+pub fn ingest_files(
+    root: &Path,
+    feed: Feed,
+    paths: &[PathBuf],
+    options: &IngestOptions,
+    on_report: &mut dyn FnMut(&FileReport),
+) -> Result<Vec<FileReport>> {
+    let mut lake = Lake::open_for_write(root, &options.zone)?;
+    let mut dedup = DedupIndex::new(feed.def());
+    let mut reports = Vec::new();
+    let mut pending_entries: Vec<IngestEntry> = Vec::new();
+    let mut pending_staged: Vec<(PathBuf, String)> = Vec::new();
+    let staging = lake.staging_dir()?;
+    let mut seq = lake.next_seq();
+
+    for path in paths {
+        let (content_hash, bytes) = reader::content_hash(path)?;
+        let earlier = lake
+            .manifest()
+            .already_ingested(feed, &content_hash)
+            .map(|e| e.seq)
+            .or_else(|| {
+                pending_entries
+                    .iter()
+                    .find(|e| e.content_hash == content_hash)
+                    .map(|e| e.seq)
+            });
+        if let Some(earlier) = earlier {
+            let report = FileReport {
+                path: path.clone(),
+                feed: Some(feed),
+                already_ingested_as: Some(earlier),
+                ..Default::default()
+            };
+            on_report(&report);
+            reports.push(report);
+            continue;
+        }
+        let staged_file = match stage_file(
+            lake.manifest(),
+            root,
+            &staging,
+            feed,
+            path,
+            seq,
+            options,
+            &mut dedup,
+        ) {
+            Ok(staged) => staged,
+            Err(e) => {
+                dedup.rollback();
+                let _ = std::fs::remove_dir_all(&staging);
+                return Err(e);
+            }
+        };
+        seq += 1;
+        let StagedFile { report, staged } = staged_file;
+        on_report(&report);
+        let entry = IngestEntry {
+            seq: report.seq,
+            feed,
+            source: path.display().to_string(),
+            content_hash,
+            bytes,
+            ingested_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            rows_read: report.rows_read,
+            accepted: report.accepted,
+            quarantined: report.quarantined,
+            duplicates: report.duplicates,
+            data_files: report.data_files.clone(),
+            quarantine_file: report.quarantine_file.clone(),
+        };
+        reports.push(report);
+        if options.strict {
+            pending_entries.push(entry);
+            pending_staged.extend(staged);
+        } else {
+            lake.commit(vec![entry], staged)?;
+            dedup.commit();
+        }
+    }
+
+    if options.strict {
+        let rejected: u64 = reports.iter().map(|r| r.quarantined).sum();
+        if rejected > 0 {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(Error::StrictRejected { rejected });
+        }
+        if !pending_entries.is_empty() {
+            lake.commit(pending_entries, pending_staged)?;
+        }
+    }
+    let _ = std::fs::remove_dir_all(&staging);
+    Ok(reports)
+}
+
+struct StagedFile {
+    report: FileReport,
+    /// (staged path, path in the lake)
+    staged: Vec<(PathBuf, String)>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn stage_file(
+    manifest: &Manifest,
+    root: &Path,
+    staging: &Path,
+    feed: Feed,
+    path: &Path,
+    seq: u64,
+    options: &IngestOptions,
+    dedup: &mut DedupIndex,
+) -> Result<StagedFile> {
+    let def = feed.def();
+    let format = match options.format {
+        Some(format) => format,
+        None => Format::from_path(path)?,
+    };
+    let mut source = reader::open(path, format, def)?;
+    let mut parser = RowParser::new(def, options.zone, options.pii_key.clone());
+    let mut sinks = PartitionSinks::new(def, staging, seq, options.zone);
+    let mut quarantine = QuarantineSink::new(def, staging, seq, path);
+    let mut registry = RegistryCheck::default();
+    let mut report = FileReport {
+        path: path.to_path_buf(),
+        feed: Some(feed),
+        seq,
+        ..Default::default()
+    };
+    let mut record = RawRecord::default();
+    let personal_id = def
+        .columns
+        .iter()
+        .position(|c| matches!(c.ty, ColumnType::PersonalId { .. }));
+    let bad_file = |reason: String| Error::BadFile {
+        path: path.to_path_buf(),
+        reason,
+    };
+
+    while source.next_record(&mut record)? {
+        report.rows_read += 1;
+        let outcome = match &record.problem {
+            Some(problem) => Err(vec![(problem.column.clone(), problem.reason.clone())]),
+            None => parser.parse(&record),
+        };
+        let row = match outcome {
+            Ok(row) => row,
+            Err(errors) => {
+                if errors.iter().any(|(_, reason)| reason == NO_KEY) {
+                    return Err(bad_file(privacy::missing_key_reason()));
+                }
+                let known_id = personal_id.and_then(|i| record.get(i));
+                let rejection = rejection_of(record.line, errors, def, known_id);
+                let raw = mask_if(def, source.raw_text(&record), known_id);
+                quarantine.push(&rejection, &raw)?;
+                if report.rejections.len() < SHOWN_REJECTIONS {
+                    report.rejections.push(rejection);
+                }
+                report.quarantined += 1;
+                continue;
+            }
+        };
+        let partition = sinks.partition_of(&row);
+        if let Some(key) = dedup.key_of(&row) {
+            dedup.ensure_loaded(manifest, root, partition.as_deref())?;
+            if !dedup.insert(key) {
+                report.duplicates += 1;
+                continue;
+            }
+        }
+        if def.feed == Feed::Units {
+            registry.add(&row, record.line);
+        }
+        sinks.append(partition, &row, record.line)?;
+        report.accepted += 1;
+    }
+    report.unknown_columns = source.unknown_columns();
+    if !report.unknown_columns.is_empty() {
+        tracing::warn!(
+            "{}: column(s) {} are not part of feed {} and were left out",
+            path.display(),
+            report.unknown_columns.join(", "),
+            def.name
+        );
+    }
+    if def.feed == Feed::Units {
+        registry.check().map_err(|reason| Error::BadRegistry {
+            path: path.to_path_buf(),
+            reason,
+        })?;
+    }
+    let (data_files, mut staged) = sinks.finish()?;
+    report.data_files = data_files;
+    if let Some((staged_path, rel)) = quarantine.finish()? {
+        report.quarantine_file = Some(rel.clone());
+        staged.push((staged_path, rel));
+    }
+    Ok(StagedFile { report, staged })
+}
+
+fn mask_if(def: &FeedDef, raw: String, known_id: Option<&str>) -> String {
+    if def.has_personal_id() {
+        privacy::mask_raw(&raw, known_id)
+    } else {
+        raw
+    }
+}
+
+fn rejection_of(
+    line: u64,
+    errors: Vec<(Option<String>, String)>,
+    def: &FeedDef,
+    known_id: Option<&str>,
+) -> Rejection {
+    let mut errors = errors.into_iter();
+    let (column, first) = errors.next().unwrap_or((None, "rejected".into()));
+    let rest: Vec<String> = errors
+        .map(|(c, r)| match c {
+            Some(c) => format!("{c}: {r}"),
+            None => r,
+        })
+        .collect();
+    let reason = if rest.is_empty() {
+        first
+    } else {
+        format!("{first} (also {})", rest.join("; "))
+    };
+    Rejection {
+        line,
+        column,
+        reason: mask_if(def, reason, known_id),
+    }
+}
+
+/// A parsed value, borrowing text from the record.
+#[derive(Debug, Clone, PartialEq)]
+enum Cell<'a> {
+    Null,
+    Text(&'a str),
+    Enum(u8),
+    Bool(bool),
+    Int(i64),
+    Ts(i64),
+    /// A target and whether it was written as a percentage.
+    Target(f64, bool),
+    /// The keyed hash that replaces a personal ID.
+    Key(String),
+}
+
+/// The marker reason for a personal ID with no key configured: fatal for the file.
+const NO_KEY: &str = "\u{0}no-pii-key";
+
+struct ColumnParser {
+    def: &'static ColumnDef,
+    matcher: Option<EnumMatcher>,
+}
+
+enum CompiledRule {
+    NotBefore(usize, usize),
+    RequiredWhen(usize, usize, Vec<u8>),
+    ForbiddenWhen(usize, u8, usize, Vec<u8>),
+    TargetFitsKpi(usize, usize),
+}
+
+struct RowParser {
+    def: &'static FeedDef,
+    columns: Vec<ColumnParser>,
+    defaults: Vec<Option<Cell<'static>>>,
+    rules: Vec<CompiledRule>,
+    zone: Zone,
+    key: Option<PiiKey>,
+}
+
+type RowErrors = Vec<(Option<String>, String)>;
+
+impl RowParser {
+    fn new(def: &'static FeedDef, zone: Zone, key: Option<PiiKey>) -> Self {
+        let mut columns: Vec<ColumnParser> = def
+            .columns
+            .iter()
+            .map(|c| ColumnParser {
+                def: c,
+                matcher: match c.ty {
+                    ColumnType::Enum(e) => Some(EnumMatcher::new(e)),
+                    _ => None,
+                },
+            })
+            .collect();
+        let defaults = def
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                c.default.map(|text| {
+                    parse_value(&mut columns[i], text, &zone, None)
+                        .expect("declared defaults parse")
+                })
+            })
+            .collect();
+        let index = |name: &str| def.column_index(name).expect("rules name declared columns");
+        let enum_values = |column: usize, values: &[&str]| -> Vec<u8> {
+            let ColumnType::Enum(e) = def.columns[column].ty else {
+                panic!("rule on a non-enum column");
+            };
+            values.iter().filter_map(|v| e.index_of(v)).collect()
+        };
+        let rules = def
+            .rules
+            .iter()
+            .map(|rule| match *rule {
+                RowRule::NotBefore { later, earlier } => {
+                    CompiledRule::NotBefore(index(later), index(earlier))
+                }
+                RowRule::RequiredWhen {
+                    column,
+                    when,
+                    values,
+                } => CompiledRule::RequiredWhen(
+                    index(column),
+                    index(when),
+                    enum_values(index(when), values),
+                ),
+                RowRule::ForbiddenWhen {
+                    column,
+                    forbidden,
+                    when,
+                    values,
+                } => CompiledRule::ForbiddenWhen(
+                    index(column),
+                    enum_values(index(column), &[forbidden])[0],
+                    index(when),
+                    enum_values(index(when), values),
+                ),
+                RowRule::TargetFitsKpi { target, kpi } => {
+                    CompiledRule::TargetFitsKpi(index(target), index(kpi))
+                }
+            })
+            .collect();
+        RowParser {
+            def,
+            columns,
+            defaults,
+            rules,
+            zone,
+            key,
+        }
+    }
+
+    fn parse<'a>(
+        &mut self,
+        record: &'a RawRecord,
+    ) -> std::result::Result<Vec<Cell<'a>>, RowErrors> {
+        let mut row = Vec::with_capacity(self.columns.len());
+        let mut errors: RowErrors = Vec::new();
+        for i in 0..self.columns.len() {
+            let cell = match record.get(i) {
+                None => match &self.defaults[i] {
+                    Some(default) => Ok(default.clone()),
+                    None if self.columns[i].def.required => Err("a value is required".to_string()),
+                    None => Ok(Cell::Null),
+                },
+                Some(raw) => parse_value(&mut self.columns[i], raw, &self.zone, Some(&self.key)),
+            };
+            match cell {
+                Ok(cell) => row.push(cell),
+                Err(reason) => {
+                    errors.push((Some(self.columns[i].def.name.to_string()), reason));
+                    row.push(Cell::Null);
+                }
+            }
+        }
+        let failed: HashSet<&str> = errors.iter().filter_map(|(c, _)| c.as_deref()).collect();
+        let mut rule_errors = Vec::new();
+        for rule in &self.rules {
+            if let Some((column, reason)) = self.check(rule, &row)
+                && !failed.contains(column)
+            {
+                rule_errors.push((Some(column.to_string()), reason));
+            }
+        }
+        errors.extend(rule_errors);
+        if errors.is_empty() {
+            Ok(row)
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn name(&self, i: usize) -> &'static str {
+        self.def.columns[i].name
+    }
+
+    fn enum_name(&self, i: usize, v: u8) -> &'static str {
+        match self.columns[i].matcher.as_ref() {
+            Some(m) => m.def().canonical(v),
+            None => "",
+        }
+    }
+
+    /// The column a rule faults and why, when the row breaks it.
+    fn check(&self, rule: &CompiledRule, row: &[Cell]) -> Option<(&'static str, String)> {
+        match rule {
+            CompiledRule::NotBefore(later, earlier) => match (&row[*later], &row[*earlier]) {
+                (Cell::Ts(l), Cell::Ts(e)) if l < e => Some((
+                    self.name(*later),
+                    format!(
+                        "{} ({}) is before {} ({})",
+                        self.name(*later),
+                        time::format_utc(*l),
+                        self.name(*earlier),
+                        time::format_utc(*e)
+                    ),
+                )),
+                _ => None,
+            },
+            CompiledRule::RequiredWhen(column, when, values) => {
+                match (&row[*column], &row[*when]) {
+                    (Cell::Null, Cell::Enum(v)) if values.contains(v) => Some((
+                        self.name(*column),
+                        format!(
+                            "{} is required when {} is {}",
+                            self.name(*column),
+                            self.name(*when),
+                            self.enum_name(*when, *v)
+                        ),
+                    )),
+                    _ => None,
+                }
+            }
+            CompiledRule::ForbiddenWhen(column, forbidden, when, values) => {
+                match (&row[*column], &row[*when]) {
+                    (Cell::Enum(c), Cell::Enum(v)) if c == forbidden && values.contains(v) => {
+                        Some((
+                            self.name(*column),
+                            format!(
+                                "{} cannot be {} when {} is {}",
+                                self.name(*column),
+                                self.enum_name(*column, *c),
+                                self.name(*when),
+                                self.enum_name(*when, *v)
+                            ),
+                        ))
+                    }
+                    _ => None,
+                }
+            }
+            CompiledRule::TargetFitsKpi(target, kpi_column) => {
+                let Cell::Text(id) = row[*kpi_column] else {
+                    return None;
+                };
+                let Some(kpi) = kpi::find(id) else {
+                    return Some((
+                        self.name(*kpi_column),
+                        format!("'{id}' is not a KPI of SPEC §5 (see `motcua kpis`)"),
+                    ));
+                };
+                let Cell::Target(value, percent) = row[*target] else {
+                    return None;
+                };
+                let why = if value < 0.0 {
+                    Some("a target cannot be negative".to_string())
+                } else if kpi.kind == KpiKind::Rate && !percent && value > 1.0 {
+                    Some(format!(
+                        "{id} is a rate: write its target as a fraction (0.95) or a percentage (95%), not {value}"
+                    ))
+                } else if kpi.kind != KpiKind::Rate && percent {
+                    Some(format!(
+                        "{id} is not a rate: its target is a plain number, not a percentage"
+                    ))
+                } else {
+                    None
+                };
+                why.map(|why| (self.name(*target), why))
+            }
+        }
+    }
+}
+
+fn parse_value<'a>(
+    column: &mut ColumnParser,
+    raw: &'a str,
+    zone: &Zone,
+    key: Option<&Option<PiiKey>>,
+) -> std::result::Result<Cell<'a>, String> {
+    match column.def.ty {
+        ColumnType::Text => Ok(Cell::Text(raw)),
+        ColumnType::Enum(_) => {
+            let matcher = column
+                .matcher
+                .as_mut()
+                .expect("enum columns have a matcher");
+            matcher
+                .parse(raw)
+                .map(Cell::Enum)
+                .ok_or_else(|| matcher.error(raw))
+        }
+        ColumnType::Bool => values::parse_bool(raw).map(Cell::Bool),
+        ColumnType::Int { min } => {
+            let value = values::parse_int(raw)?;
+            match min {
+                Some(min) if value < min => Err(format!("{value} is below the minimum {min}")),
+                _ => Ok(Cell::Int(value)),
+            }
+        }
+        ColumnType::Timestamp { deadline } => {
+            time::parse_timestamp(raw, zone, deadline).map(Cell::Ts)
+        }
+        ColumnType::Target => values::parse_target(raw).map(|(v, p)| Cell::Target(v, p)),
+        ColumnType::PersonalId { .. } => match key.and_then(|k| k.as_ref()) {
+            Some(key) => Ok(Cell::Key(key.applicant_key(raw))),
+            None => Err(NO_KEY.to_string()),
+        },
+    }
+}
+
+/// Appends rows to Arrow builders laid out as the feed's lake schema.
+struct BatchBuilder {
+    schema: SchemaRef,
+    columns: Vec<ColumnBuilder>,
+    with_hash: bool,
+}
+
+enum ColumnBuilder {
+    Str(StringBuilder),
+    Bool(BooleanBuilder),
+    Int(Int64Builder),
+    Ts(TimestampMicrosecondBuilder),
+    Float(Float64Builder),
+    Hash(FixedSizeBinaryBuilder),
+}
+
+impl ColumnBuilder {
+    fn for_type(data_type: &DataType) -> Self {
+        match data_type {
+            DataType::Utf8 => ColumnBuilder::Str(StringBuilder::new()),
+            DataType::Boolean => ColumnBuilder::Bool(BooleanBuilder::new()),
+            DataType::Int64 => ColumnBuilder::Int(Int64Builder::new()),
+            DataType::Timestamp(_, _) => {
+                ColumnBuilder::Ts(TimestampMicrosecondBuilder::new().with_timezone("UTC"))
+            }
+            DataType::Float64 => ColumnBuilder::Float(Float64Builder::new()),
+            DataType::FixedSizeBinary(n) => ColumnBuilder::Hash(FixedSizeBinaryBuilder::new(*n)),
+            other => unreachable!("lake schemas use no {other}"),
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            ColumnBuilder::Str(b) => Arc::new(b.finish()),
+            ColumnBuilder::Bool(b) => Arc::new(b.finish()),
+            ColumnBuilder::Int(b) => Arc::new(b.finish()),
+            ColumnBuilder::Ts(b) => Arc::new(b.finish()),
+            ColumnBuilder::Float(b) => Arc::new(b.finish()),
+            ColumnBuilder::Hash(b) => Arc::new(b.finish()),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            ColumnBuilder::Str(b) => b.len(),
+            ColumnBuilder::Bool(b) => b.len(),
+            ColumnBuilder::Int(b) => b.len(),
+            ColumnBuilder::Ts(b) => b.len(),
+            ColumnBuilder::Float(b) => b.len(),
+            ColumnBuilder::Hash(b) => b.len(),
+        }
+    }
+}
+
+impl BatchBuilder {
+    fn new(def: &FeedDef) -> Self {
+        let schema = def.lake_schema();
+        let columns = schema
+            .fields()
+            .iter()
+            .map(|f| ColumnBuilder::for_type(f.data_type()))
+            .collect();
+        BatchBuilder {
+            schema,
+            columns,
+            with_hash: def.dedup == DedupRule::IdenticalRow,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.columns.last().map_or(0, ColumnBuilder::len)
+    }
+
+    fn append(&mut self, def: &FeedDef, row: &[Cell], seq: u64, line: u64) {
+        for (i, (cell, builder)) in row.iter().zip(self.columns.iter_mut()).enumerate() {
+            match (builder, cell) {
+                (ColumnBuilder::Str(b), Cell::Text(s)) => b.append_value(s),
+                (ColumnBuilder::Str(b), Cell::Key(s)) => b.append_value(s),
+                (ColumnBuilder::Str(b), Cell::Enum(v)) => {
+                    let ColumnType::Enum(e) = def.columns[i].ty else {
+                        unreachable!("enum cell in a non-enum column")
+                    };
+                    b.append_value(e.canonical(*v))
+                }
+                (ColumnBuilder::Str(b), Cell::Null) => b.append_null(),
+                (ColumnBuilder::Bool(b), Cell::Bool(v)) => b.append_value(*v),
+                (ColumnBuilder::Bool(b), Cell::Null) => b.append_null(),
+                (ColumnBuilder::Int(b), Cell::Int(v)) => b.append_value(*v),
+                (ColumnBuilder::Int(b), Cell::Null) => b.append_null(),
+                (ColumnBuilder::Ts(b), Cell::Ts(v)) => b.append_value(*v),
+                (ColumnBuilder::Ts(b), Cell::Null) => b.append_null(),
+                (ColumnBuilder::Float(b), Cell::Target(v, _)) => b.append_value(*v),
+                (ColumnBuilder::Float(b), Cell::Null) => b.append_null(),
+                (_, cell) => unreachable!("cell {cell:?} does not fit column {i}"),
+            }
+        }
+        let mut rest = self.columns[row.len()..].iter_mut();
+        if self.with_hash
+            && let Some(ColumnBuilder::Hash(b)) = rest.next()
+        {
+            let hash = row_hash(row);
+            b.append_value(hash.to_le_bytes())
+                .expect("a 16-byte hash fits FixedSizeBinary(16)");
+        }
+        if let Some(ColumnBuilder::Int(b)) = rest.next() {
+            b.append_value(seq as i64);
+        }
+        if let Some(ColumnBuilder::Int(b)) = rest.next() {
+            b.append_value(line as i64);
+        }
+    }
+
+    fn finish(&mut self) -> Result<RecordBatch> {
+        let arrays = self.columns.iter_mut().map(ColumnBuilder::finish).collect();
+        Ok(RecordBatch::try_new(self.schema.clone(), arrays)?)
+    }
+}
+
+/// Hash of a row's stored values: the identity of a snapshot.
+fn row_hash(row: &[Cell]) -> u128 {
+    let mut h = Xxh3::new();
+    for cell in row {
+        match cell {
+            Cell::Null => h.update(&[0]),
+            Cell::Text(s) => hash_text(&mut h, s),
+            Cell::Key(s) => hash_text(&mut h, s),
+            Cell::Enum(v) => h.update(&[2, *v]),
+            Cell::Bool(v) => h.update(&[3, u8::from(*v)]),
+            Cell::Int(v) | Cell::Ts(v) => {
+                h.update(&[4]);
+                h.update(&v.to_le_bytes());
+            }
+            Cell::Target(v, _) => {
+                h.update(&[5]);
+                h.update(&v.to_le_bytes());
+            }
+        }
+    }
+    h.digest128()
+}
+
+fn hash_text(h: &mut Xxh3, s: &str) {
+    h.update(&[1]);
+    h.update(&(s.len() as u64).to_le_bytes());
+    h.update(s.as_bytes());
+}
+
+/// Parquet settings shared by every file motcua writes.
+pub fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_created_by(format!("motcua {}", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// One open Parquet file in staging.
+struct StagedWriter {
+    writer: ArrowWriter<File>,
+    staged: PathBuf,
+    rel: String,
+    rows: u64,
+}
+
+impl StagedWriter {
+    fn create(staged: PathBuf, rel: String, schema: SchemaRef) -> Result<Self> {
+        if let Some(parent) = staged.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        let file = File::create(&staged).map_err(|e| Error::io(&staged, e))?;
+        let writer = ArrowWriter::try_new(file, schema, Some(writer_properties()))?;
+        Ok(StagedWriter {
+            writer,
+            staged,
+            rel,
+            rows: 0,
+        })
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.rows += batch.num_rows() as u64;
+        self.writer.write(batch)?;
+        Ok(())
+    }
+
+    /// Closes the file and syncs it, so the rename that commits it is durable.
+    fn finish(self) -> Result<(PathBuf, String, u64)> {
+        let file = self.writer.into_inner()?;
+        file.sync_all().map_err(|e| Error::io(&self.staged, e))?;
+        Ok((self.staged, self.rel, self.rows))
+    }
+}
+
+struct Partition {
+    builder: BatchBuilder,
+    writer: StagedWriter,
+}
+
+/// Routes accepted rows to one staged file per partition (local month).
+struct PartitionSinks {
+    def: &'static FeedDef,
+    staging: PathBuf,
+    seq: u64,
+    partitions: HashMap<Option<String>, Partition>,
+    partition_column: Option<usize>,
+    months: MonthLookup,
+}
+
+impl PartitionSinks {
+    fn new(def: &'static FeedDef, staging: &Path, seq: u64, zone: Zone) -> Self {
+        PartitionSinks {
+            def,
+            staging: staging.to_path_buf(),
+            seq,
+            partitions: HashMap::new(),
+            partition_column: def.partition_by.and_then(|c| def.column_index(c)),
+            months: MonthLookup::new(zone),
+        }
+    }
+
+    fn partition_of(&mut self, row: &[Cell]) -> Option<String> {
+        match self.partition_column.map(|i| &row[i]) {
+            Some(Cell::Ts(t)) => Some(self.months.key(*t)),
+            _ => None,
+        }
+    }
+
+    fn rel_path(&self, month: Option<&str>) -> String {
+        match month {
+            Some(m) => format!("{}/month={m}/f{:06}.parquet", self.def.name, self.seq),
+            None => format!("{}/f{:06}.parquet", self.def.name, self.seq),
+        }
+    }
+
+    fn open(&mut self, month: &Option<String>) -> Result<()> {
+        if self.partitions.contains_key(month) {
+            return Ok(());
+        }
+        let rel = self.rel_path(month.as_deref());
+        let staged = self.staging.join(&rel);
+        let builder = BatchBuilder::new(self.def);
+        let writer = StagedWriter::create(staged, rel, builder.schema.clone())?;
+        self.partitions
+            .insert(month.clone(), Partition { builder, writer });
+        Ok(())
+    }
+
+    fn append(&mut self, month: Option<String>, row: &[Cell], line: u64) -> Result<()> {
+        self.open(&month)?;
+        let def = self.def;
+        let seq = self.seq;
+        let partition = self
+            .partitions
+            .get_mut(&month)
+            .expect("partition opened above");
+        partition.builder.append(def, row, seq, line);
+        if partition.builder.len() >= BATCH_ROWS {
+            let batch = partition.builder.finish()?;
+            partition.writer.write(&batch)?;
+        }
+        Ok(())
+    }
+
+    /// Closes every file. A replacing feed always gets a file, even empty, so
+    /// the table it replaces becomes empty rather than stale.
+    fn finish(mut self) -> Result<(Vec<DataFile>, Vec<(PathBuf, String)>)> {
+        if self.def.retention == Retention::Replace {
+            self.open(&None)?;
+        }
+        let mut partitions: Vec<(Option<String>, Partition)> = self.partitions.drain().collect();
+        partitions.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut files = Vec::new();
+        let mut staged = Vec::new();
+        for (month, mut partition) in partitions {
+            if partition.builder.len() > 0 {
+                let batch = partition.builder.finish()?;
+                partition.writer.write(&batch)?;
+            }
+            let (path, rel, rows) = partition.writer.finish()?;
+            files.push(DataFile {
+                path: rel.clone(),
+                rows,
+                month,
+            });
+            staged.push((path, rel));
+        }
+        Ok((files, staged))
+    }
+}
+
+/// Maps instants to local `YYYY-MM` keys, caching month boundaries so the
+/// zone database is consulted once per month, not once per row.
+struct MonthLookup {
+    zone: Zone,
+    /// (start, end) in UTC micros, and the key.
+    known: Vec<(i64, i64, String)>,
+}
+
+impl MonthLookup {
+    fn new(zone: Zone) -> Self {
+        MonthLookup {
+            zone,
+            known: Vec::new(),
+        }
+    }
+
+    fn key(&mut self, micros: i64) -> String {
+        if let Some((_, _, key)) = self
+            .known
+            .iter()
+            .find(|(start, end, _)| *start <= micros && micros < *end)
+        {
+            return key.clone();
+        }
+        let local = self.zone.to_local(micros);
+        let key = self.zone.month_key(micros);
+        use chrono::Datelike;
+        let first = chrono::NaiveDate::from_ymd_opt(local.year(), local.month(), 1);
+        let next = first.and_then(|d| d.checked_add_months(chrono::Months::new(1)));
+        if let (Some(first), Some(next)) = (first, next) {
+            let start = self
+                .zone
+                .local_to_utc(first.and_time(chrono::NaiveTime::MIN));
+            let end = self
+                .zone
+                .local_to_utc(next.and_time(chrono::NaiveTime::MIN));
+            if let (Ok(start), Ok(end)) = (start, end)
+                && self.known.len() < 1024
+            {
+                self.known.push((start, end, key.clone()));
+            }
+        }
+        key
+    }
+}
+
+/// Rejected rows of one input file, written to `quarantine/<feed>/fSEQ.parquet`.
+struct QuarantineSink {
+    staging: PathBuf,
+    rel: String,
+    source: String,
+    seq: u64,
+    writer: Option<StagedWriter>,
+    lines: Int64Builder,
+    columns: StringBuilder,
+    reasons: StringBuilder,
+    raws: StringBuilder,
+}
+
+pub fn quarantine_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("ingest_seq", DataType::Int64, false),
+        Field::new("feed", DataType::Utf8, false),
+        Field::new("source_file", DataType::Utf8, false),
+        Field::new("line", DataType::Int64, false),
+        Field::new("column", DataType::Utf8, true),
+        Field::new("reason", DataType::Utf8, false),
+        Field::new("raw", DataType::Utf8, false),
+    ]))
+}
+
+impl QuarantineSink {
+    fn new(def: &FeedDef, staging: &Path, seq: u64, source: &Path) -> Self {
+        QuarantineSink {
+            staging: staging.to_path_buf(),
+            rel: format!("{}/{}/f{seq:06}.parquet", lake::QUARANTINE, def.name),
+            source: source.display().to_string(),
+            seq,
+            writer: None,
+            lines: Int64Builder::new(),
+            columns: StringBuilder::new(),
+            reasons: StringBuilder::new(),
+            raws: StringBuilder::new(),
+        }
+    }
+
+    fn push(&mut self, rejection: &Rejection, raw: &str) -> Result<()> {
+        self.lines.append_value(rejection.line as i64);
+        self.columns.append_option(rejection.column.as_deref());
+        self.reasons.append_value(&rejection.reason);
+        self.raws.append_value(raw);
+        if self.lines.len() >= BATCH_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        let rows = self.lines.len();
+        if rows == 0 {
+            return Ok(());
+        }
+        let schema = quarantine_schema();
+        if self.writer.is_none() {
+            let staged = self.staging.join(&self.rel);
+            self.writer = Some(StagedWriter::create(
+                staged,
+                self.rel.clone(),
+                schema.clone(),
+            )?);
+        }
+        let feed = self.rel.split('/').nth(1).unwrap_or_default().to_string();
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from_value(self.seq as i64, rows)),
+                Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
+                    feed, rows,
+                ))),
+                Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
+                    &self.source,
+                    rows,
+                ))),
+                Arc::new(self.lines.finish()),
+                Arc::new(self.columns.finish()),
+                Arc::new(self.reasons.finish()),
+                Arc::new(self.raws.finish()),
+            ],
+        )?;
+        if let Some(writer) = self.writer.as_mut() {
+            writer.write(&batch)?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Option<(PathBuf, String)>> {
+        self.flush()?;
+        match self.writer.take() {
+            Some(writer) => {
+                let (path, rel, _) = writer.finish()?;
+                Ok(Some((path, rel)))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+/// Which rows the lake already holds, for SPEC §4's duplicate rules. Keys are
+/// 128-bit hashes; keys of the file being ingested stay pending until it
+/// commits, so a failed file leaves no trace.
+struct DedupIndex {
+    feed: Feed,
+    rule: DedupRule,
+    id_column: Option<usize>,
+    committed: HashSet<u128>,
+    pending: HashSet<u128>,
+    loaded_months: HashSet<String>,
+    loaded_all: bool,
+}
+
+impl DedupIndex {
+    fn new(def: &FeedDef) -> Self {
+        let id_column = match def.dedup {
+            DedupRule::UniqueId(column) => def.column_index(column),
+            _ => None,
+        };
+        DedupIndex {
+            feed: def.feed,
+            rule: def.dedup,
+            id_column,
+            committed: HashSet::new(),
+            pending: HashSet::new(),
+            loaded_months: HashSet::new(),
+            loaded_all: false,
+        }
+    }
+
+    fn key_of(&self, row: &[Cell]) -> Option<u128> {
+        match self.rule {
+            DedupRule::IdenticalRow => Some(row_hash(row)),
+            DedupRule::UniqueId(_) => match self.id_column.map(|i| &row[i]) {
+                Some(Cell::Text(id)) => Some(xxh3_128(id.as_bytes())),
+                _ => None,
+            },
+            DedupRule::None => None,
+        }
+    }
+
+    /// Loads the committed keys a row's check needs: the row's month for
+    /// identical-row rules (identical rows share a month), everything for ids.
+    fn ensure_loaded(
+        &mut self,
+        manifest: &Manifest,
+        root: &Path,
+        month: Option<&str>,
+    ) -> Result<()> {
+        let (column, files): (&str, Vec<&DataFile>) = match self.rule {
+            DedupRule::IdenticalRow => {
+                let Some(month) = month else { return Ok(()) };
+                if !self.loaded_months.insert(month.to_string()) {
+                    return Ok(());
+                }
+                let feed = self.feed;
+                (
+                    crate::feeds::ROW_HASH,
+                    manifest
+                        .data_files(feed)
+                        .into_iter()
+                        .filter(|f| f.month.as_deref() == Some(month))
+                        .collect(),
+                )
+            }
+            DedupRule::UniqueId(column) => {
+                if self.loaded_all {
+                    return Ok(());
+                }
+                self.loaded_all = true;
+                let feed = self.feed;
+                (column, manifest.data_files(feed))
+            }
+            DedupRule::None => return Ok(()),
+        };
+        for file in files {
+            read_keys(
+                &root.join(&file.path),
+                column,
+                self.rule,
+                &mut self.committed,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// True when the key is new (and now taken).
+    fn insert(&mut self, key: u128) -> bool {
+        !self.committed.contains(&key) && self.pending.insert(key)
+    }
+
+    fn commit(&mut self) {
+        self.committed.extend(self.pending.drain());
+    }
+
+    fn rollback(&mut self) {
+        self.pending.clear();
+    }
+}
+
+fn read_keys(path: &Path, column: &str, rule: DedupRule, into: &mut HashSet<u128>) -> Result<()> {
+    use arrow::array::{Array, AsArray};
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+    let index = builder
+        .schema()
+        .index_of(column)
+        .map_err(|_| Error::lake(path, format!("lake file lacks column {column}")))?;
+    let mask = ProjectionMask::roots(builder.parquet_schema(), [index]);
+    for batch in builder.with_projection(mask).build()? {
+        let batch = batch?;
+        let array = batch.column(0);
+        match rule {
+            DedupRule::IdenticalRow => {
+                let hashes = array.as_fixed_size_binary();
+                for i in 0..hashes.len() {
+                    let bytes: [u8; 16] = hashes.value(i).try_into().unwrap_or_default();
+                    into.insert(u128::from_le_bytes(bytes));
+                }
+            }
+            _ => {
+                let ids = array.as_string::<i32>();
+                for id in ids.iter().flatten() {
+                    into.insert(xxh3_128(id.as_bytes()));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// SPEC §2's whole-file rules for a units registry.
+#[derive(Default)]
+struct RegistryCheck {
+    units: Vec<(String, Option<String>, u64)>,
+}
+
+impl RegistryCheck {
+    fn add(&mut self, row: &[Cell], line: u64) {
+        let text = |i: usize| match &row[i] {
+            Cell::Text(s) => Some(s.to_string()),
+            _ => None,
+        };
+        let code_column = crate::feeds::UNITS.column_index("unit_code");
+        let parent_column = crate::feeds::UNITS.column_index("parent_code");
+        if let (Some(code), Some(parent)) = (code_column, parent_column)
+            && let Some(code) = text(code)
+        {
+            self.units.push((code, text(parent), line));
+        }
+    }
+
+    fn check(&self) -> std::result::Result<(), String> {
+        if self.units.is_empty() {
+            return Err("it has no valid unit rows; the registry was left as it was".into());
+        }
+        let mut lines: HashMap<&str, Vec<u64>> = HashMap::new();
+        for (code, _, line) in &self.units {
+            lines.entry(code).or_default().push(*line);
+        }
+        let mut duplicates: Vec<String> = lines
+            .iter()
+            .filter(|(_, l)| l.len() > 1)
+            .map(|(code, l)| {
+                let l: Vec<String> = l.iter().map(u64::to_string).collect();
+                format!("{code} (lines {})", l.join(", "))
+            })
+            .collect();
+        if !duplicates.is_empty() {
+            duplicates.sort();
+            return Err(format!("duplicate unit_code: {}", duplicates.join("; ")));
+        }
+        let parents: HashMap<&str, Option<&str>> = self
+            .units
+            .iter()
+            .map(|(code, parent, _)| (code.as_str(), parent.as_deref()))
+            .collect();
+        let mut orphans: Vec<String> = self
+            .units
+            .iter()
+            .filter_map(|(code, parent, line)| {
+                let parent = parent.as_deref()?;
+                (!parents.contains_key(parent)).then(|| format!("{code} → {parent} (line {line})"))
+            })
+            .collect();
+        if !orphans.is_empty() {
+            orphans.sort();
+            return Err(format!(
+                "parent_code not in the file: {}",
+                orphans.join("; ")
+            ));
+        }
+        // Walk up from every unit; a walk longer than the registry is a cycle.
+        let mut in_cycle: Vec<&str> = Vec::new();
+        for (code, _, _) in &self.units {
+            let mut current = code.as_str();
+            let mut steps = 0;
+            while let Some(Some(parent)) = parents.get(current) {
+                current = parent;
+                steps += 1;
+                if current == code {
+                    in_cycle.push(code);
+                    break;
+                }
+                if steps > parents.len() {
+                    break;
+                }
+            }
+        }
+        if !in_cycle.is_empty() {
+            in_cycle.sort();
+            return Err(format!(
+                "parent_code forms a cycle through: {}",
+                in_cycle.join(", ")
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,430 @@
+//! The Parquet lake: its layout on disk, its manifest, its lock, and atomic
+//! commits.
+//!
+//! ```text
+//! LAKE/
+//!   _manifest.json                       the truth: what is committed
+//!   _lock                                held by a writer (ingest)
+//!   _staging/                            files being written; never read
+//!   dossiers/month=2024-03/f000007-000.parquet
+//!   portal_events/month=2024-03/…        partitioned by local month
+//!   signatures/month=2024-03/…
+//!   units/f000003.parquet                one file per registry version
+//!   targets/f000004.parquet
+//!   quarantine/dossiers/f000007.parquet  rejected rows of ingest 7
+//! ```
+//!
+//! A file is written under `_staging`, renamed into place, and becomes part
+//! of the lake only when the manifest that lists it is renamed over the old
+//! one. Readers go by the manifest, so a crash at any point leaves the lake
+//! as it was; the next writer deletes what the crash left behind.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::feeds::{Feed, Retention};
+use crate::time::Zone;
+
+pub const MANIFEST: &str = "_manifest.json";
+const LOCK: &str = "_lock";
+const STAGING: &str = "_staging";
+pub const QUARANTINE: &str = "quarantine";
+const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DataFile {
+    /// Relative to the lake root, with `/` separators.
+    pub path: String,
+    pub rows: u64,
+    /// `YYYY-MM` for partitioned feeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub month: Option<String>,
+}
+
+/// One ingested input file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct IngestEntry {
+    pub seq: u64,
+    pub feed: Feed,
+    pub source: String,
+    pub content_hash: String,
+    pub bytes: u64,
+    pub ingested_at: String,
+    pub rows_read: u64,
+    pub accepted: u64,
+    pub quarantined: u64,
+    pub duplicates: u64,
+    pub data_files: Vec<DataFile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantine_file: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    pub format_version: u32,
+    /// The zone local times were read in and months partitioned by.
+    pub timezone: String,
+    pub next_seq: u64,
+    pub ingests: Vec<IngestEntry>,
+    /// For feeds that replace the whole table: the seq of the current version.
+    #[serde(default)]
+    pub current: BTreeMap<Feed, u64>,
+}
+
+impl serde::Serialize for Feed {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Feed {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Manifest {
+    fn new(zone: &Zone) -> Self {
+        Manifest {
+            format_version: FORMAT_VERSION,
+            timezone: zone.to_string(),
+            next_seq: 1,
+            ingests: Vec::new(),
+            current: BTreeMap::new(),
+        }
+    }
+
+    /// The committed data files of a feed, in ingest order: every file for
+    /// an appending feed, the current version's for a replacing one.
+    pub fn data_files(&self, feed: Feed) -> Vec<&DataFile> {
+        let current = self.current.get(&feed);
+        self.ingests
+            .iter()
+            .filter(|e| e.feed == feed)
+            .filter(|e| feed.def().retention == Retention::Append || Some(&e.seq) == current)
+            .flat_map(|e| e.data_files.iter())
+            .collect()
+    }
+
+    pub fn quarantine_files(&self) -> Vec<&str> {
+        self.ingests
+            .iter()
+            .filter_map(|e| e.quarantine_file.as_deref())
+            .collect()
+    }
+
+    /// An earlier ingest with the same content, when re-ingesting it would
+    /// change nothing: any earlier one for an appending feed, the current
+    /// version for a replacing one.
+    pub fn already_ingested(&self, feed: Feed, content_hash: &str) -> Option<&IngestEntry> {
+        let current = self.current.get(&feed);
+        self.ingests.iter().find(|e| {
+            e.feed == feed
+                && e.content_hash == content_hash
+                && (feed.def().retention == Retention::Append || Some(&e.seq) == current)
+        })
+    }
+
+    fn all_paths(&self) -> BTreeSet<&str> {
+        self.ingests
+            .iter()
+            .flat_map(|e| {
+                e.data_files
+                    .iter()
+                    .map(|f| f.path.as_str())
+                    .chain(e.quarantine_file.as_deref())
+            })
+            .collect()
+    }
+}
+
+/// A lake opened for writing: holds the lock until dropped.
+pub struct Lake {
+    root: PathBuf,
+    manifest: Manifest,
+    _lock: File,
+}
+
+/// Reads the committed manifest without taking the lock. A writer replaces
+/// the manifest by rename, so this sees one whole version.
+pub fn read_manifest(root: &Path) -> Result<Manifest> {
+    let path = root.join(MANIFEST);
+    let text = fs::read_to_string(&path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::lake(
+                root,
+                "no lake here (no _manifest.json); create one with `motcua ingest`",
+            )
+        } else {
+            Error::io(&path, e)
+        }
+    })?;
+    let manifest: Manifest = serde_json::from_str(&text)
+        .map_err(|e| Error::lake(root, format!("_manifest.json is not readable: {e}")))?;
+    if manifest.format_version != FORMAT_VERSION {
+        return Err(Error::lake(
+            root,
+            format!(
+                "manifest format {} is not the {} this motcua reads",
+                manifest.format_version, FORMAT_VERSION
+            ),
+        ));
+    }
+    Ok(manifest)
+}
+
+impl Lake {
+    /// Opens (creating if needed) a lake for writing. Waits for another
+    /// writer's lock, saying so. Cleans up what an interrupted writer left.
+    pub fn open_for_write(root: &Path, zone: &Zone) -> Result<Lake> {
+        fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
+        let lock_path = root.join(LOCK);
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| Error::io(&lock_path, e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                tracing::warn!(
+                    "another motcua process is writing to {}; waiting for it to finish",
+                    root.display()
+                );
+                lock.lock().map_err(|e| Error::io(&lock_path, e))?;
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&lock_path, e)),
+        }
+        let manifest = if root.join(MANIFEST).exists() {
+            read_manifest(root)?
+        } else {
+            Manifest::new(zone)
+        };
+        if manifest.timezone != zone.to_string() {
+            return Err(Error::lake(
+                root,
+                format!(
+                    "this lake keeps local times in {}, not {zone}; pass --tz {} (or use another lake)",
+                    manifest.timezone, manifest.timezone
+                ),
+            ));
+        }
+        let lake = Lake {
+            root: root.to_path_buf(),
+            manifest,
+            _lock: lock,
+        };
+        lake.remove_leftovers()?;
+        Ok(lake)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// A fresh staging directory for one transaction.
+    pub fn staging_dir(&self) -> Result<PathBuf> {
+        let dir = self
+            .root
+            .join(STAGING)
+            .join(format!("txn-{:06}", self.manifest.next_seq));
+        fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        Ok(dir)
+    }
+
+    /// Deletes staging directories and any data file no manifest names: the
+    /// remains of a writer that crashed before its commit.
+    fn remove_leftovers(&self) -> Result<()> {
+        let staging = self.root.join(STAGING);
+        if staging.exists() {
+            fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+        }
+        let committed = self.manifest.all_paths();
+        let mut dirs: Vec<PathBuf> = crate::feeds::ALL_FEEDS
+            .iter()
+            .map(|d| self.root.join(d.name))
+            .collect();
+        dirs.push(self.root.join(QUARANTINE));
+        let mut removed = 0;
+        while let Some(dir) = dirs.pop() {
+            let Ok(entries) = fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "parquet") {
+                    let rel = relative(&self.root, &path);
+                    if !committed.contains(rel.as_str()) {
+                        fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+                        removed += 1;
+                    }
+                }
+            }
+        }
+        if removed > 0 {
+            tracing::warn!(
+                "removed {removed} uncommitted file(s) left in {} by an interrupted run",
+                self.root.display()
+            );
+        }
+        Ok(())
+    }
+
+    pub fn next_seq(&self) -> u64 {
+        self.manifest.next_seq
+    }
+
+    /// Moves staged files into place and commits the entries in one manifest
+    /// replace. `staged` pairs each staged file with its path in the lake.
+    pub fn commit(
+        &mut self,
+        entries: Vec<IngestEntry>,
+        staged: Vec<(PathBuf, String)>,
+    ) -> Result<()> {
+        for (from, rel) in &staged {
+            let to = self.root.join(rel);
+            if let Some(parent) = to.parent() {
+                fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            }
+            fs::rename(from, &to).map_err(|e| Error::io(&to, e))?;
+        }
+        let parents: BTreeSet<&Path> = staged
+            .iter()
+            .filter_map(|(_, rel)| Path::new(rel).parent())
+            .collect();
+        for parent in parents {
+            sync_dir(&self.root.join(parent))?;
+        }
+        let mut next = self.manifest.clone();
+        for entry in entries {
+            next.next_seq = next.next_seq.max(entry.seq + 1);
+            if entry.feed.def().retention == Retention::Replace {
+                next.current.insert(entry.feed, entry.seq);
+            }
+            next.ingests.push(entry);
+        }
+        write_atomic(
+            &self.root.join(MANIFEST),
+            &serde_json::to_vec_pretty(&next)
+                .map_err(|e| Error::lake(&self.root, e.to_string()))?,
+        )?;
+        self.manifest = next;
+        Ok(())
+    }
+
+    /// Reserves sequence numbers for work that will not be committed (a
+    /// file refused whole), so staging names are never reused in one run.
+    pub fn skip_seq(&mut self) {
+        self.manifest.next_seq += 1;
+    }
+}
+
+/// `path` relative to `root`, with `/` separators.
+pub fn relative(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Writes a file so that readers see the old content or the new, never a
+/// part: a temporary file in the same directory, synced, then renamed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+    tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| Error::io(tmp.path(), e))?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    sync_dir(dir)
+}
+
+/// Makes a rename durable.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))
+}
+
+/// What the lake holds, per feed: for `motcua lake` and the demo.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedSummary {
+    pub feed: Feed,
+    pub ingests: usize,
+    pub rows: u64,
+    pub quarantined: u64,
+    pub duplicates: u64,
+    pub files: usize,
+    pub first_month: Option<String>,
+    pub last_month: Option<String>,
+}
+
+pub fn summarize(manifest: &Manifest) -> Vec<FeedSummary> {
+    crate::feeds::ALL_FEEDS
+        .iter()
+        .map(|def| {
+            let feed = def.feed;
+            let files = manifest.data_files(feed);
+            let months: BTreeSet<&str> = files.iter().filter_map(|f| f.month.as_deref()).collect();
+            let entries = manifest.ingests.iter().filter(|e| e.feed == feed);
+            FeedSummary {
+                feed,
+                ingests: entries.clone().count(),
+                rows: files.iter().map(|f| f.rows).sum(),
+                quarantined: entries.clone().map(|e| e.quarantined).sum(),
+                duplicates: entries.map(|e| e.duplicates).sum(),
+                files: files.len(),
+                first_month: months.first().map(|m| m.to_string()),
+                last_month: months.last().map(|m| m.to_string()),
+            }
+        })
+        .collect()
+}
+
+/// The summary as a small table for the terminal.
+pub fn render_summary(root: &Path, manifest: &Manifest) -> String {
+    let mut out = format!(
+        "lake {} (zone {}, {} ingest(s))\n",
+        root.display(),
+        manifest.timezone,
+        manifest.ingests.len()
+    );
+    out.push_str(&format!(
+        "{:<14} {:>8} {:>12} {:>12} {:>11} {:>6}  {}\n",
+        "feed", "ingests", "rows", "quarantined", "duplicates", "files", "months"
+    ));
+    for s in summarize(manifest) {
+        let months = match (&s.first_month, &s.last_month) {
+            (Some(a), Some(b)) if a == b => a.clone(),
+            (Some(a), Some(b)) => format!("{a} … {b}"),
+            _ => "-".into(),
+        };
+        out.push_str(&format!(
+            "{:<14} {:>8} {:>12} {:>12} {:>11} {:>6}  {}\n",
+            s.feed.name(),
+            s.ingests,
+            s.rows,
+            s.quarantined,
+            s.duplicates,
+            s.files,
+            months
+        ));
+    }
+    out
+}

@@ -1,0 +1,19 @@
+//! motcua: KPIs of Vietnam's one-stop shops and online public-service portal
+//! from their log exports.
+//!
+//! One module per stage: `feeds` declares the inputs; `reader`, `values`,
+//! `time` and `privacy` turn raw records into typed rows; `ingest` validates
+//! and stages them; `lake` commits them; `sample` generates realistic feeds.
+
+pub mod error;
+pub mod feeds;
+pub mod ingest;
+pub mod kpi;
+pub mod lake;
+pub mod privacy;
+pub mod reader;
+pub mod sample;
+pub mod time;
+pub mod values;
+
+pub use error::{Error, Result};

@@ -1,0 +1,420 @@
+//! Reading raw records from CSV and NDJSON exports, one at a time, with the
+//! physical line each starts on. Values come out as trimmed text aligned to a
+//! feed's columns; typing and validation happen in `ingest`.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use encoding_rs_io::{DecodeReaderBytes, DecodeReaderBytesBuilder};
+
+use crate::error::{Error, Result};
+use crate::feeds::FeedDef;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Ndjson,
+}
+
+impl std::str::FromStr for Format {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "csv" => Ok(Format::Csv),
+            "ndjson" | "jsonl" | "json" => Ok(Format::Ndjson),
+            _ => Err(Error::Usage(format!(
+                "unknown format '{s}'; use csv or ndjson"
+            ))),
+        }
+    }
+}
+
+impl Format {
+    pub fn from_path(path: &Path) -> Result<Self> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase());
+        match ext.as_deref() {
+            Some("csv") | Some("txt") => Ok(Format::Csv),
+            Some("ndjson") | Some("jsonl") | Some("json") => Ok(Format::Ndjson),
+            _ => Err(Error::BadFile {
+                path: path.to_path_buf(),
+                reason: "cannot tell the format from the file name; pass --format csv or --format ndjson".into(),
+            }),
+        }
+    }
+}
+
+/// A problem with a whole record, found before any value is parsed.
+#[derive(Debug, Clone)]
+pub struct RecordProblem {
+    pub column: Option<String>,
+    pub reason: String,
+}
+
+/// One record: its line, its values aligned to the feed's columns, and the
+/// raw text for quarantine. Reused from record to record to avoid allocation.
+#[derive(Debug, Default)]
+pub struct RawRecord {
+    pub line: u64,
+    text: String,
+    /// Per feed column: where its trimmed value lies in `text`, if present.
+    spans: Vec<Option<Range<usize>>>,
+    /// The raw text of the record, for quarantine.
+    raw: String,
+    pub problem: Option<RecordProblem>,
+}
+
+impl RawRecord {
+    /// The trimmed value of column `i`; None when absent or empty.
+    pub fn get(&self, i: usize) -> Option<&str> {
+        let span = self.spans.get(i)?.as_ref()?;
+        let value = &self.text[span.clone()];
+        (!value.is_empty()).then_some(value)
+    }
+
+    fn reset(&mut self, columns: usize) {
+        self.text.clear();
+        self.raw.clear();
+        self.spans.clear();
+        self.spans.resize(columns, None);
+        self.problem = None;
+    }
+
+    fn set(&mut self, column: usize, value: &str) {
+        let value = value.trim();
+        let start = self.text.len();
+        self.text.push_str(value);
+        self.spans[column] = Some(start..self.text.len());
+    }
+}
+
+/// Opens a file, decoding UTF-16 (with BOM) to UTF-8 and dropping a UTF-8
+/// BOM; other bytes pass through untouched so invalid UTF-8 can be reported
+/// per record rather than failing the file.
+fn open_decoded(path: &Path) -> Result<DecodeReaderBytes<File, Vec<u8>>> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    Ok(DecodeReaderBytesBuilder::new()
+        .bom_sniffing(true)
+        .strip_bom(true)
+        .utf8_passthru(true)
+        .build(file))
+}
+
+/// A source of records for one feed.
+pub trait RecordSource {
+    /// Fills `rec` with the next record; false at the end of the file.
+    fn next_record(&mut self, rec: &mut RawRecord) -> Result<bool>;
+    /// Input columns the feed does not know, kept out of the lake.
+    fn unknown_columns(&self) -> Vec<String>;
+    /// The raw text of the record last read, for quarantine. Built on demand
+    /// because only rejected rows need it.
+    fn raw_text(&self, rec: &RawRecord) -> String;
+}
+
+pub fn open(path: &Path, format: Format, feed: &'static FeedDef) -> Result<Box<dyn RecordSource>> {
+    Ok(match format {
+        Format::Csv => Box::new(CsvSource::open(path, feed)?),
+        Format::Ndjson => Box::new(NdjsonSource::open(path, feed)?),
+    })
+}
+
+pub struct CsvSource {
+    path: PathBuf,
+    reader: csv::Reader<BufReader<DecodeReaderBytes<File, Vec<u8>>>>,
+    record: csv::ByteRecord,
+    /// For each input position: the feed column it feeds, if any.
+    position_to_column: Vec<Option<usize>>,
+    header_names: Vec<String>,
+    unknown: Vec<String>,
+    columns: usize,
+}
+
+impl CsvSource {
+    pub fn open(path: &Path, feed: &'static FeedDef) -> Result<Self> {
+        let bad = |reason: String| Error::BadFile {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let decoded = BufReader::with_capacity(1 << 20, open_decoded(path)?);
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .buffer_capacity(1 << 20)
+            .from_reader(decoded);
+        let headers = reader
+            .byte_headers()
+            .map_err(|e| bad(format!("cannot read the header row: {e}")))?
+            .clone();
+        if headers.is_empty() || (headers.len() == 1 && headers[0].trim_ascii().is_empty()) {
+            return Err(bad("the file is empty: no header row".into()));
+        }
+        let mut position_to_column = Vec::with_capacity(headers.len());
+        let mut header_names = Vec::with_capacity(headers.len());
+        let mut unknown = Vec::new();
+        let mut seen = HashSet::new();
+        for field in headers.iter() {
+            let name = std::str::from_utf8(field)
+                .map_err(|_| {
+                    bad("the header row is not valid UTF-8; convert the file to UTF-8 (e.g. iconv -f WINDOWS-1258 -t UTF-8)".into())
+                })?
+                .trim()
+                .to_lowercase();
+            if !seen.insert(name.clone()) {
+                return Err(bad(format!("the header names column '{name}' twice")));
+            }
+            let column = feed.column_index(&name);
+            if column.is_none() {
+                unknown.push(name.clone());
+            }
+            position_to_column.push(column);
+            header_names.push(name);
+        }
+        let missing: Vec<&str> = feed
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(i, c)| c.required && !position_to_column.contains(&Some(*i)))
+            .map(|(_, c)| c.name)
+            .collect();
+        if !missing.is_empty() {
+            return Err(bad(format!(
+                "the header lacks required column(s) {} of feed {}",
+                missing.join(", "),
+                feed.name
+            )));
+        }
+        Ok(CsvSource {
+            path: path.to_path_buf(),
+            reader,
+            record: csv::ByteRecord::new(),
+            position_to_column,
+            header_names,
+            unknown,
+            columns: feed.columns.len(),
+        })
+    }
+
+    fn record_text(&self) -> String {
+        let mut writer = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(Vec::new());
+        let _ = writer.write_byte_record(&self.record);
+        let bytes = writer.into_inner().unwrap_or_default();
+        String::from_utf8_lossy(&bytes).trim_end().to_string()
+    }
+}
+
+impl RecordSource for CsvSource {
+    fn next_record(&mut self, rec: &mut RawRecord) -> Result<bool> {
+        rec.reset(self.columns);
+        match self.reader.read_byte_record(&mut self.record) {
+            Ok(false) => return Ok(false),
+            Ok(true) => {}
+            Err(e) => {
+                return Err(Error::BadFile {
+                    path: self.path.clone(),
+                    reason: format!("cannot read CSV: {e}"),
+                });
+            }
+        }
+        rec.line = self.record.position().map(|p| p.line()).unwrap_or(0);
+        // A blank line in the middle of a file is no record.
+        if self.record.len() == 1 && self.record[0].trim_ascii().is_empty() {
+            return self.next_record(rec);
+        }
+        if self.record.len() != self.position_to_column.len() {
+            rec.problem = Some(RecordProblem {
+                column: None,
+                reason: format!(
+                    "the row has {} field(s) but the header has {} (a truncated line or unbalanced quotes?)",
+                    self.record.len(),
+                    self.position_to_column.len()
+                ),
+            });
+            return Ok(true);
+        }
+        for (position, field) in self.record.iter().enumerate() {
+            match std::str::from_utf8(field) {
+                Ok(value) => {
+                    if let Some(column) = self.position_to_column[position] {
+                        rec.set(column, value);
+                    }
+                }
+                Err(_) => {
+                    if rec.problem.is_none() {
+                        rec.problem = Some(RecordProblem {
+                            column: Some(self.header_names[position].clone()),
+                            reason: "the value is not valid UTF-8; convert the file to UTF-8"
+                                .into(),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    fn unknown_columns(&self) -> Vec<String> {
+        self.unknown.clone()
+    }
+
+    fn raw_text(&self, _rec: &RawRecord) -> String {
+        self.record_text()
+    }
+}
+
+pub struct NdjsonSource {
+    path: PathBuf,
+    reader: BufReader<DecodeReaderBytes<File, Vec<u8>>>,
+    line: Vec<u8>,
+    line_number: u64,
+    key_to_column: HashMap<String, Option<usize>>,
+    feed: &'static FeedDef,
+    unknown: Vec<String>,
+}
+
+impl NdjsonSource {
+    pub fn open(path: &Path, feed: &'static FeedDef) -> Result<Self> {
+        Ok(NdjsonSource {
+            path: path.to_path_buf(),
+            reader: BufReader::with_capacity(1 << 20, open_decoded(path)?),
+            line: Vec::new(),
+            line_number: 0,
+            key_to_column: HashMap::new(),
+            feed,
+            unknown: Vec::new(),
+        })
+    }
+
+    fn column_of(&mut self, key: &str) -> Option<usize> {
+        if let Some(hit) = self.key_to_column.get(key) {
+            return *hit;
+        }
+        let lower = key.trim().to_lowercase();
+        let column = self.feed.column_index(&lower);
+        if column.is_none() && !self.unknown.contains(&lower) {
+            self.unknown.push(lower);
+        }
+        self.key_to_column.insert(key.to_string(), column);
+        column
+    }
+}
+
+/// A JSON scalar as the text the CSV path would have seen.
+fn json_scalar_text(value: &serde_json::Value) -> std::result::Result<Option<String>, String> {
+    use serde_json::Value;
+    Ok(match value {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => i.to_string(),
+            (_, Some(u), _) => u.to_string(),
+            (_, _, Some(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => format!("{}", f as i64),
+            _ => n.to_string(),
+        }),
+        Value::Array(_) | Value::Object(_) => {
+            return Err("holds a JSON array or object where a single value belongs".into());
+        }
+    })
+}
+
+impl RecordSource for NdjsonSource {
+    fn next_record(&mut self, rec: &mut RawRecord) -> Result<bool> {
+        loop {
+            rec.reset(self.feed.columns.len());
+            self.line.clear();
+            let n = self
+                .reader
+                .read_until(b'\n', &mut self.line)
+                .map_err(|e| Error::io(&self.path, e))?;
+            if n == 0 {
+                return Ok(false);
+            }
+            self.line_number += 1;
+            rec.line = self.line_number;
+            let trimmed = self.line.trim_ascii();
+            if trimmed.is_empty() {
+                continue;
+            }
+            let text = match std::str::from_utf8(trimmed) {
+                Ok(text) => text.to_string(),
+                Err(_) => {
+                    rec.raw = String::from_utf8_lossy(trimmed).into_owned();
+                    rec.problem = Some(RecordProblem {
+                        column: None,
+                        reason: "the line is not valid UTF-8; convert the file to UTF-8".into(),
+                    });
+                    return Ok(true);
+                }
+            };
+            rec.raw.push_str(&text);
+            let object = match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(serde_json::Value::Object(map)) => map,
+                Ok(_) => {
+                    rec.problem = Some(RecordProblem {
+                        column: None,
+                        reason: "the line is JSON but not an object".into(),
+                    });
+                    return Ok(true);
+                }
+                Err(e) => {
+                    rec.problem = Some(RecordProblem {
+                        column: None,
+                        reason: format!("the line is not valid JSON: {e}"),
+                    });
+                    return Ok(true);
+                }
+            };
+            for (key, value) in &object {
+                let Some(column) = self.column_of(key) else {
+                    continue;
+                };
+                match json_scalar_text(value) {
+                    Ok(Some(text)) => rec.set(column, &text),
+                    Ok(None) => {}
+                    Err(why) => {
+                        if rec.problem.is_none() {
+                            rec.problem = Some(RecordProblem {
+                                column: Some(self.feed.columns[column].name.to_string()),
+                                reason: why,
+                            });
+                        }
+                    }
+                }
+            }
+            return Ok(true);
+        }
+    }
+
+    fn unknown_columns(&self) -> Vec<String> {
+        self.unknown.clone()
+    }
+
+    fn raw_text(&self, rec: &RawRecord) -> String {
+        rec.raw.clone()
+    }
+}
+
+/// Reads a whole file through a hasher: the content identity the manifest
+/// keys re-ingests on.
+pub fn content_hash(path: &Path) -> Result<(String, u64)> {
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        total += n as u64;
+    }
+    Ok((format!("xxh3-128:{:032x}", hasher.digest128()), total))
+}

@@ -1,0 +1,372 @@
+//! Timestamps as SPEC §3 accepts them, and the configured local zone.
+//!
+//! Accepted forms, and no others:
+//! - ISO 8601 / RFC 3339: `YYYY-MM-DD`, optionally `T` or space and `HH:MM`,
+//!   `HH:MM:SS` or `HH:MM:SS.f` (1–9 digits, truncated to microseconds), then
+//!   optionally `Z`, `±HH:MM` or `±HHMM`;
+//! - Vietnamese day-first: `D/M/YYYY`, optionally a space and `H:MM` or `H:MM:SS`.
+//!
+//! A value without an offset is local time in the zone. A date alone is
+//! 00:00 local, or for a deadline the end of that day.
+
+use chrono::{
+    DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc,
+};
+use chrono_tz::Tz;
+
+use crate::error::Error;
+
+pub const DEFAULT_ZONE: &str = "Asia/Ho_Chi_Minh";
+
+/// The zone that local times and calendar periods are read in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Zone(pub Tz);
+
+impl Default for Zone {
+    fn default() -> Self {
+        Zone(chrono_tz::Asia::Ho_Chi_Minh)
+    }
+}
+
+impl std::str::FromStr for Zone {
+    type Err = Error;
+    fn from_str(name: &str) -> Result<Self, Error> {
+        name.parse::<Tz>().map(Zone).map_err(|_| {
+            Error::Usage(format!(
+                "unknown time zone '{name}'; use an IANA name such as {DEFAULT_ZONE}"
+            ))
+        })
+    }
+}
+
+impl std::fmt::Display for Zone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.name())
+    }
+}
+
+impl Zone {
+    /// The UTC instant of a local wall-clock time: a time in a DST gap is an
+    /// error, one in an overlap takes the earlier instant.
+    pub fn local_to_utc(&self, local: NaiveDateTime) -> Result<i64, String> {
+        match self.0.from_local_datetime(&local) {
+            LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => Ok(t.timestamp_micros()),
+            LocalResult::None => Err(format!(
+                "{local} does not exist in {} (a daylight-saving gap)",
+                self.0.name()
+            )),
+        }
+    }
+
+    /// The local date-time of a UTC instant in microseconds.
+    pub fn to_local(&self, micros: i64) -> NaiveDateTime {
+        let utc = DateTime::<Utc>::from_timestamp_micros(micros).unwrap_or_default();
+        let offset = self.0.offset_from_utc_datetime(&utc.naive_utc()).fix();
+        utc.naive_utc() + offset
+    }
+
+    /// `YYYY-MM` of the local month an instant falls in.
+    pub fn month_key(&self, micros: i64) -> String {
+        let local = self.to_local(micros);
+        format!("{:04}-{:02}", local.year(), local.month())
+    }
+}
+
+/// Parses one timestamp into UTC microseconds. `deadline`: a date alone means
+/// the end of that day (next day's 00:00 minus one microsecond).
+pub fn parse_timestamp(raw: &str, zone: &Zone, deadline: bool) -> Result<i64, String> {
+    let s = raw.trim();
+    let parsed = if s.contains('/') {
+        parse_day_first(s)
+    } else {
+        parse_iso(s)
+    }
+    .map_err(|why| format!("'{raw}' {why}"))?;
+    let Parsed {
+        date,
+        time,
+        offset_seconds,
+    } = parsed;
+    match (time, offset_seconds) {
+        (Some(time), Some(offset)) => {
+            let naive = date.and_time(time);
+            Ok(naive.and_utc().timestamp_micros() - i64::from(offset) * 1_000_000)
+        }
+        (Some(time), None) => zone.local_to_utc(date.and_time(time)),
+        (None, _) if deadline => {
+            let next = date
+                .succ_opt()
+                .ok_or_else(|| format!("'{raw}' is out of range"))?;
+            Ok(zone.local_to_utc(next.and_time(NaiveTime::MIN))? - 1)
+        }
+        (None, _) => zone.local_to_utc(date.and_time(NaiveTime::MIN)),
+    }
+}
+
+struct Parsed {
+    date: NaiveDate,
+    time: Option<NaiveTime>,
+    offset_seconds: Option<i32>,
+}
+
+const EXPECTED: &str = "is not a date this importer accepts (YYYY-MM-DD[THH:MM[:SS[.f]]][Z|±HH:MM] or D/M/YYYY[ H:MM[:SS]])";
+
+/// A tiny cursor over ASCII bytes; every form above is ASCII.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(s: &'a str) -> Self {
+        Cursor {
+            bytes: s.as_bytes(),
+            pos: 0,
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.pos == self.bytes.len()
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn eat(&mut self, b: u8) -> bool {
+        if self.peek() == Some(b) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Between `min` and `max` ASCII digits, as a number and their count.
+    fn digits(&mut self, min: usize, max: usize) -> Option<(u32, usize)> {
+        let start = self.pos;
+        let mut value: u32 = 0;
+        while self.pos - start < max {
+            match self.peek() {
+                Some(b @ b'0'..=b'9') => {
+                    value = value * 10 + u32::from(b - b'0');
+                    self.pos += 1;
+                }
+                _ => break,
+            }
+        }
+        let count = self.pos - start;
+        (count >= min).then_some((value, count))
+    }
+
+    fn number(&mut self, min: usize, max: usize) -> Result<u32, String> {
+        self.digits(min, max)
+            .map(|(v, _)| v)
+            .ok_or_else(|| EXPECTED.to_string())
+    }
+}
+
+fn make_date(year: u32, month: u32, day: u32) -> Result<NaiveDate, String> {
+    NaiveDate::from_ymd_opt(year as i32, month, day)
+        .ok_or_else(|| format!("is not a calendar date (day {day}, month {month}, year {year})"))
+}
+
+fn make_time(hour: u32, minute: u32, second: u32, micros: u32) -> Result<NaiveTime, String> {
+    NaiveTime::from_hms_micro_opt(hour, minute, second, micros)
+        .ok_or_else(|| format!("has no such time of day ({hour:02}:{minute:02}:{second:02})"))
+}
+
+fn parse_iso(s: &str) -> Result<Parsed, String> {
+    let mut c = Cursor::new(s);
+    let year = c.number(4, 4)?;
+    if !c.eat(b'-') {
+        return Err(EXPECTED.into());
+    }
+    let month = c.number(2, 2)?;
+    if !c.eat(b'-') {
+        return Err(EXPECTED.into());
+    }
+    let day = c.number(2, 2)?;
+    let date = make_date(year, month, day)?;
+    if c.done() {
+        return Ok(Parsed {
+            date,
+            time: None,
+            offset_seconds: None,
+        });
+    }
+    if !(c.eat(b'T') || c.eat(b't') || c.eat(b' ')) {
+        return Err(EXPECTED.into());
+    }
+    let hour = c.number(2, 2)?;
+    if !c.eat(b':') {
+        return Err(EXPECTED.into());
+    }
+    let minute = c.number(2, 2)?;
+    let mut second = 0;
+    let mut micros = 0;
+    if c.eat(b':') {
+        second = c.number(2, 2)?;
+        if c.eat(b'.') {
+            let (fraction, count) = c.digits(1, 9).ok_or_else(|| EXPECTED.to_string())?;
+            // Scale to nine digits, then truncate to microseconds.
+            micros = fraction * 10u32.pow(9 - count as u32) / 1000;
+        }
+    }
+    let time = make_time(hour, minute, second, micros)?;
+    let offset_seconds = match c.peek() {
+        None => None,
+        Some(b'Z') | Some(b'z') => {
+            c.pos += 1;
+            Some(0)
+        }
+        Some(sign @ (b'+' | b'-')) => {
+            c.pos += 1;
+            let hours = c
+                .number(2, 2)
+                .map_err(|_| "has an offset that is not ±HH:MM or ±HHMM".to_string())?;
+            c.eat(b':');
+            let minutes = c
+                .number(2, 2)
+                .map_err(|_| "has an offset that is not ±HH:MM or ±HHMM".to_string())?;
+            if hours > 18 || minutes > 59 {
+                return Err("has an offset out of range (at most ±18:00)".into());
+            }
+            let seconds = (hours * 3600 + minutes * 60) as i32;
+            Some(if sign == b'-' { -seconds } else { seconds })
+        }
+        Some(_) => return Err(EXPECTED.into()),
+    };
+    if !c.done() {
+        return Err(EXPECTED.into());
+    }
+    Ok(Parsed {
+        date,
+        time: Some(time),
+        offset_seconds,
+    })
+}
+
+fn parse_day_first(s: &str) -> Result<Parsed, String> {
+    let mut c = Cursor::new(s);
+    let day = c.number(1, 2)?;
+    if !c.eat(b'/') {
+        return Err(EXPECTED.into());
+    }
+    let month = c.number(1, 2)?;
+    if !c.eat(b'/') {
+        return Err(EXPECTED.into());
+    }
+    let year = c.number(4, 4)?;
+    let date = make_date(year, month, day)?;
+    if c.done() {
+        return Ok(Parsed {
+            date,
+            time: None,
+            offset_seconds: None,
+        });
+    }
+    if !c.eat(b' ') {
+        return Err(EXPECTED.into());
+    }
+    let hour = c.number(1, 2)?;
+    if !c.eat(b':') {
+        return Err(EXPECTED.into());
+    }
+    let minute = c.number(2, 2)?;
+    let second = if c.eat(b':') { c.number(2, 2)? } else { 0 };
+    if !c.done() {
+        return Err(EXPECTED.into());
+    }
+    Ok(Parsed {
+        date,
+        time: Some(make_time(hour, minute, second, 0)?),
+        offset_seconds: None,
+    })
+}
+
+/// Formats UTC microseconds as RFC 3339, for messages and tests.
+pub fn format_utc(micros: i64) -> String {
+    DateTime::<Utc>::from_timestamp_micros(micros)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
+        .unwrap_or_else(|| format!("{micros}µs"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(raw: &str) -> String {
+        format_utc(parse_timestamp(raw, &Zone::default(), false).unwrap())
+    }
+
+    #[test]
+    fn offsets_and_local_times() {
+        assert_eq!(
+            utc("2024-03-15T08:30:00+07:00"),
+            "2024-03-15T01:30:00.000000Z"
+        );
+        assert_eq!(utc("2024-03-15 08:30"), "2024-03-15T01:30:00.000000Z");
+        assert_eq!(utc("2024-03-15T01:30:00.5Z"), "2024-03-15T01:30:00.500000Z");
+        assert_eq!(
+            utc("2024-03-15T01:30:00.123456789Z"),
+            "2024-03-15T01:30:00.123456Z"
+        );
+        assert_eq!(
+            utc("2024-03-15T08:30:00+0700"),
+            "2024-03-15T01:30:00.000000Z"
+        );
+        assert_eq!(utc("15/03/2024 08:30:00"), "2024-03-15T01:30:00.000000Z");
+        assert_eq!(utc("5/3/2024 8:30"), "2024-03-05T01:30:00.000000Z");
+        assert_eq!(utc("15/03/2024"), "2024-03-14T17:00:00.000000Z");
+    }
+
+    #[test]
+    fn deadline_dates_mean_end_of_day() {
+        let t = parse_timestamp("2024-03-15", &Zone::default(), true).unwrap();
+        assert_eq!(format_utc(t), "2024-03-15T16:59:59.999999Z");
+    }
+
+    #[test]
+    fn rejects_impossible_and_malformed() {
+        let z = Zone::default();
+        assert!(
+            parse_timestamp("31/02/2024", &z, false)
+                .unwrap_err()
+                .contains("calendar")
+        );
+        assert!(
+            parse_timestamp("2024-03-15T08:30+7", &z, false)
+                .unwrap_err()
+                .contains("offset")
+        );
+        assert!(parse_timestamp("2024/03/15", &z, false).is_err());
+        assert!(parse_timestamp("15-03-2024", &z, false).is_err());
+        assert!(parse_timestamp("2024-03-15T25:00", &z, false).is_err());
+        assert!(parse_timestamp("2024-3-15", &z, false).is_err());
+        assert!(parse_timestamp("", &z, false).is_err());
+    }
+
+    #[test]
+    fn month_key_uses_local_calendar() {
+        let z = Zone::default();
+        let late = parse_timestamp("2024-03-31T23:30:00+07:00", &z, false).unwrap();
+        assert_eq!(z.month_key(late), "2024-03");
+        let april = parse_timestamp("2024-03-31T18:00:00Z", &z, false).unwrap();
+        assert_eq!(z.month_key(april), "2024-04");
+    }
+
+    #[test]
+    fn dst_gap_is_rejected_and_overlap_takes_earlier() {
+        let z: Zone = "Europe/Berlin".parse().unwrap();
+        assert!(
+            parse_timestamp("2024-03-31 02:30", &z, false)
+                .unwrap_err()
+                .contains("gap")
+        );
+        assert_eq!(
+            format_utc(parse_timestamp("2024-10-27 02:30", &z, false).unwrap()),
+            "2024-10-27T00:30:00.000000Z"
+        );
+    }
+}

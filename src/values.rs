@@ -1,0 +1,228 @@
+//! Parsers for single values as SPEC §4 accepts them: enum tokens with or
+//! without Vietnamese diacritics, booleans, whole numbers with thousands
+//! separators and a currency suffix, and KPI targets. Timestamps live in
+//! `time`.
+
+use std::collections::HashMap;
+
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
+
+use crate::feeds::EnumDef;
+
+/// Normalizes an enum or boolean token: NFC, lower case, diacritics removed,
+/// `đ` → `d`, runs of spaces and hyphens → one `_`.
+pub fn normalize_token(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let push = |c: char, out: &mut String| {
+        if c == ' ' || c == '-' || c == '_' || c.is_whitespace() {
+            if !out.ends_with('_') {
+                out.push('_');
+            }
+        } else {
+            out.extend(c.to_lowercase());
+        }
+    };
+    if raw.is_ascii() {
+        for c in raw.chars() {
+            push(c, &mut out);
+        }
+    } else {
+        // NFD splits a letter from its diacritics so they can be dropped; đ has
+        // no decomposition and is mapped by hand.
+        for c in raw.nfc().nfd() {
+            if is_combining_mark(c) {
+                continue;
+            }
+            let c = match c {
+                'đ' | 'Đ' => 'd',
+                other => other,
+            };
+            push(c, &mut out);
+        }
+    }
+    out
+}
+
+/// Matches tokens against one enum's values and aliases, caching what it has
+/// seen so a column of repeated values costs one hash lookup a row.
+#[derive(Debug)]
+pub struct EnumMatcher {
+    def: &'static EnumDef,
+    seen: HashMap<String, Option<u8>>,
+    normalized: Vec<(String, u8)>,
+}
+
+const CACHE_LIMIT: usize = 4096;
+
+impl EnumMatcher {
+    pub fn new(def: &'static EnumDef) -> Self {
+        let mut normalized = Vec::new();
+        for (i, (name, aliases)) in def.values.iter().enumerate() {
+            normalized.push((normalize_token(name), i as u8));
+            for alias in *aliases {
+                normalized.push((normalize_token(alias), i as u8));
+            }
+        }
+        EnumMatcher {
+            def,
+            seen: HashMap::new(),
+            normalized,
+        }
+    }
+
+    pub fn def(&self) -> &'static EnumDef {
+        self.def
+    }
+
+    /// The index of the canonical value, or None when the token matches nothing.
+    pub fn parse(&mut self, raw: &str) -> Option<u8> {
+        if let Some(hit) = self.seen.get(raw) {
+            return *hit;
+        }
+        let token = normalize_token(raw);
+        let hit = self
+            .normalized
+            .iter()
+            .find(|(name, _)| *name == token)
+            .map(|(_, i)| *i);
+        if self.seen.len() < CACHE_LIMIT {
+            self.seen.insert(raw.to_string(), hit);
+        }
+        hit
+    }
+
+    pub fn error(&self, raw: &str) -> String {
+        format!(
+            "'{}' is not a {} (expected one of: {})",
+            raw,
+            self.def.name,
+            self.def.names().join(", ")
+        )
+    }
+}
+
+/// `true/false`, `1/0`, `yes/no`, `có/không`, matched after normalizing.
+pub fn parse_bool(raw: &str) -> Result<bool, String> {
+    match normalize_token(raw).as_str() {
+        "true" | "1" | "yes" | "co" => Ok(true),
+        "false" | "0" | "no" | "khong" => Ok(false),
+        _ => Err(format!(
+            "'{raw}' is not a boolean (expected true/false, 1/0, yes/no or có/không)"
+        )),
+    }
+}
+
+/// A whole number as Vietnamese exports write it: an optional sign, digits
+/// optionally grouped by threes with `.`, `,` or a space, and an optional
+/// trailing `đ`, `d` or `VND`. A fraction is an error.
+pub fn parse_int(raw: &str) -> Result<i64, String> {
+    let body = strip_currency(raw.trim());
+    let (negative, digits) = match body.as_bytes().first() {
+        Some(b'-') => (true, body[1..].trim_start()),
+        Some(b'+') => (false, body[1..].trim_start()),
+        _ => (false, body),
+    };
+    if digits.is_empty() {
+        return Err(format!("'{raw}' is not a whole number"));
+    }
+    let separators: Vec<char> = digits.chars().filter(|c| !c.is_ascii_digit()).collect();
+    let plain: String = if separators.is_empty() {
+        digits.to_string()
+    } else {
+        let sep = separators[0];
+        let all_same = separators.iter().all(|c| *c == sep);
+        let groups: Vec<&str> = digits.split(sep).collect();
+        let grouped = all_same
+            && matches!(sep, '.' | ',' | ' ')
+            && groups.iter().all(|g| g.bytes().all(|b| b.is_ascii_digit()))
+            && (1..=3).contains(&groups[0].len())
+            && groups[1..].iter().all(|g| g.len() == 3);
+        if !grouped {
+            let looks_fractional = separators.len() == 1
+                && matches!(sep, '.' | ',')
+                && groups
+                    .iter()
+                    .all(|g| !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit()));
+            return Err(if looks_fractional {
+                format!("'{raw}' has a fraction; amounts are whole numbers (whole đồng)")
+            } else {
+                format!("'{raw}' is not a whole number")
+            });
+        }
+        groups.concat()
+    };
+    let value: i64 = plain
+        .parse()
+        .map_err(|_| format!("'{raw}' is not a whole number that fits in 64 bits"))?;
+    Ok(if negative { -value } else { value })
+}
+
+fn strip_currency(s: &str) -> &str {
+    for suffix in ["VND", "vnd", "Vnd", "đ", "Đ", "d", "D"] {
+        if let Some(rest) = s.strip_suffix(suffix) {
+            return rest.trim_end();
+        }
+    }
+    s
+}
+
+/// A target: a plain number, or a percentage with its sign. Returns the value
+/// and whether it was written as a percentage (already divided by 100).
+pub fn parse_target(raw: &str) -> Result<(f64, bool), String> {
+    let s = raw.trim();
+    let (number, percent) = match s.strip_suffix('%') {
+        Some(rest) => (rest.trim_end(), true),
+        None => (s, false),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("'{raw}' is not a number or a percentage such as 95%"))?;
+    if !value.is_finite() {
+        return Err(format!("'{raw}' is not a finite number"));
+    }
+    Ok(if percent {
+        (value / 100.0, true)
+    } else {
+        (value, false)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_normalize_across_diacritics_case_and_separators() {
+        assert_eq!(normalize_token("Trực tuyến"), "truc_tuyen");
+        assert_eq!(normalize_token("TRUC_TUYEN"), "truc_tuyen");
+        assert_eq!(normalize_token("truc-tuyen"), "truc_tuyen");
+        assert_eq!(normalize_token("Đồng"), "dong");
+        assert_eq!(normalize_token("Có"), "co");
+        assert_eq!(normalize_token("Không"), "khong");
+    }
+
+    #[test]
+    fn integers_accept_vietnamese_grouping_and_currency() {
+        assert_eq!(parse_int("1.500.000"), Ok(1_500_000));
+        assert_eq!(parse_int("1,500,000"), Ok(1_500_000));
+        assert_eq!(parse_int("1 500 000 đ"), Ok(1_500_000));
+        assert_eq!(parse_int("20000VND"), Ok(20_000));
+        assert_eq!(parse_int("20000d"), Ok(20_000));
+        assert_eq!(parse_int("-5"), Ok(-5));
+        assert!(parse_int("1.5").unwrap_err().contains("fraction"));
+        assert!(parse_int("1500,50").unwrap_err().contains("fraction"));
+        assert!(parse_int("1.50.000").is_err());
+        assert!(parse_int("1,500.000").is_err());
+        assert!(parse_int("abc").is_err());
+        assert!(parse_int("đ").is_err());
+    }
+
+    #[test]
+    fn targets_take_fractions_and_percentages() {
+        assert_eq!(parse_target("0.95"), Ok((0.95, false)));
+        assert_eq!(parse_target("95%"), Ok((0.95, true)));
+        assert_eq!(parse_target("1200"), Ok((1200.0, false)));
+        assert!(parse_target("high").is_err());
+    }
+}
