@@ -517,3 +517,96 @@ impl FeedDef {
             .any(|c| matches!(c.ty, ColumnType::PersonalId { .. }))
     }
 }
+
+impl ColumnType {
+    /// How the type reads in docs.
+    pub fn describe(&self) -> String {
+        match self {
+            ColumnType::Text => "text".into(),
+            ColumnType::Enum(e) => e
+                .values
+                .iter()
+                .map(|(name, aliases)| {
+                    if aliases.is_empty() {
+                        format!("`{name}`")
+                    } else {
+                        format!("`{name}` ({})", aliases.join(", "))
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            ColumnType::Bool => "boolean".into(),
+            ColumnType::Int { min: Some(min) } => format!("integer ≥ {min}"),
+            ColumnType::Int { min: None } => "integer".into(),
+            ColumnType::Timestamp { deadline: false } => "timestamp".into(),
+            ColumnType::Timestamp { deadline: true } => {
+                "timestamp (a date alone = end of that day)".into()
+            }
+            ColumnType::Target => "number, or percentage such as `95%`".into(),
+            ColumnType::PersonalId { stored_as } => {
+                format!("personal ID: never stored; becomes `{stored_as}` (keyed hash)")
+            }
+        }
+    }
+}
+
+impl RowRule {
+    pub fn describe(&self) -> String {
+        match self {
+            RowRule::NotBefore { later, earlier } => format!("`{later}` ≥ `{earlier}`"),
+            RowRule::RequiredWhen {
+                column,
+                when,
+                values,
+            } => format!("`{column}` required when `{when}` is {}", values.join("/")),
+            RowRule::ForbiddenWhen {
+                column,
+                forbidden,
+                when,
+                values,
+            } => format!(
+                "`{column}` ≠ `{forbidden}` when `{when}` is {}",
+                values.join("/")
+            ),
+            RowRule::TargetFitsKpi { target, kpi } => format!(
+                "`{kpi}` is a KPI id; a rate's `{target}` is a fraction ≤ 1 or a percentage, other KPIs' a plain number ≥ 0"
+            ),
+        }
+    }
+}
+
+/// The feed reference as Markdown, generated from the declarations above:
+/// printed by `motcua feeds`, and kept in the README (a test compares them).
+pub fn render_markdown() -> String {
+    let mut out = String::new();
+    for def in ALL_FEEDS {
+        out.push_str(&format!("#### `{}`\n\n", def.name));
+        out.push_str("| column | type | required | default |\n|---|---|---|---|\n");
+        for c in def.columns {
+            out.push_str(&format!(
+                "| `{}` | {} | {} | {} |\n",
+                c.name,
+                c.ty.describe(),
+                if c.required { "yes" } else { "no" },
+                c.default.map(|d| format!("`{d}`")).unwrap_or_default()
+            ));
+        }
+        let mut notes: Vec<String> = def.rules.iter().map(RowRule::describe).collect();
+        notes.push(match def.dedup {
+            DedupRule::IdenticalRow => {
+                "a row identical in every column to a stored one is a duplicate".into()
+            }
+            DedupRule::UniqueId(id) => format!("a repeated `{id}` is a duplicate (first wins)"),
+            DedupRule::None => "no duplicate rule".into(),
+        });
+        notes.push(match (def.retention, def.partition_by) {
+            (Retention::Replace, _) => "each ingest replaces the whole table".into(),
+            (Retention::Append, Some(column)) => {
+                format!("appends; partitioned by the local month of `{column}`")
+            }
+            (Retention::Append, None) => "appends".into(),
+        });
+        out.push_str(&format!("\nRules: {}.\n\n", notes.join("; ")));
+    }
+    out
+}

@@ -106,11 +106,15 @@ pub fn ingest_files(
     options: &IngestOptions,
     on_report: &mut dyn FnMut(&FileReport),
 ) -> Result<Vec<FileReport>> {
+    // Every input must be there before the lake is touched.
+    for path in paths {
+        std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    }
     let mut lake = Lake::open_for_write(root, &options.zone)?;
     let mut dedup = DedupIndex::new(feed.def());
     let mut reports = Vec::new();
     let mut pending_entries: Vec<IngestEntry> = Vec::new();
-    let mut pending_staged: Vec<(PathBuf, String)> = Vec::new();
+    let mut pending_staged: Vec<Staged> = Vec::new();
     let staging = lake.staging_dir()?;
     let mut seq = lake.next_seq();
 
@@ -191,14 +195,16 @@ pub fn ingest_files(
             lake.commit(pending_entries, pending_staged)?;
         }
     }
-    let _ = std::fs::remove_dir_all(&staging);
+    lake.remove_staging()?;
     Ok(reports)
 }
 
+/// A file written under staging, and its path in the lake once committed.
+type Staged = (PathBuf, String);
+
 struct StagedFile {
     report: FileReport,
-    /// (staged path, path in the lake)
-    staged: Vec<(PathBuf, String)>,
+    staged: Vec<Staged>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -880,7 +886,7 @@ impl PartitionSinks {
 
     /// Closes every file. A replacing feed always gets a file, even empty, so
     /// the table it replaces becomes empty rather than stale.
-    fn finish(mut self) -> Result<(Vec<DataFile>, Vec<(PathBuf, String)>)> {
+    fn finish(mut self) -> Result<(Vec<DataFile>, Vec<Staged>)> {
         if self.def.retention == Retention::Replace {
             self.open(&None)?;
         }

@@ -75,3 +75,25 @@ pub static CATALOG: &[KpiDef] = &[
 pub fn find(id: &str) -> Option<&'static KpiDef> {
     CATALOG.iter().find(|k| k.id == id)
 }
+
+/// The catalog as Markdown, for `motcua kpis` and the README.
+pub fn render_markdown() -> String {
+    let mut out = String::from("| kpi | family | kind | direction |\n|---|---|---|---|\n");
+    for k in CATALOG {
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            k.id,
+            k.family,
+            match k.kind {
+                KpiKind::Count => "count",
+                KpiKind::Rate => "rate",
+                KpiKind::Number => "number",
+            },
+            match k.direction {
+                Direction::Up => "up",
+                Direction::Down => "down",
+            }
+        ));
+    }
+    out
+}

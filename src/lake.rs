@@ -221,6 +221,9 @@ impl Lake {
             manifest,
             _lock: lock,
         };
+        if !root.join(MANIFEST).exists() {
+            lake.write_manifest(&lake.manifest)?;
+        }
         lake.remove_leftovers()?;
         Ok(lake)
     }
@@ -243,13 +246,19 @@ impl Lake {
         Ok(dir)
     }
 
-    /// Deletes staging directories and any data file no manifest names: the
-    /// remains of a writer that crashed before its commit.
-    fn remove_leftovers(&self) -> Result<()> {
+    /// Deletes the staging area (only the lock holder writes there).
+    pub fn remove_staging(&self) -> Result<()> {
         let staging = self.root.join(STAGING);
         if staging.exists() {
             fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
         }
+        Ok(())
+    }
+
+    /// Deletes staging directories and any data file no manifest names: the
+    /// remains of a writer that crashed before its commit.
+    fn remove_leftovers(&self) -> Result<()> {
+        self.remove_staging()?;
         let committed = self.manifest.all_paths();
         let mut dirs: Vec<PathBuf> = crate::feeds::ALL_FEEDS
             .iter()
@@ -316,19 +325,15 @@ impl Lake {
             }
             next.ingests.push(entry);
         }
-        write_atomic(
-            &self.root.join(MANIFEST),
-            &serde_json::to_vec_pretty(&next)
-                .map_err(|e| Error::lake(&self.root, e.to_string()))?,
-        )?;
+        self.write_manifest(&next)?;
         self.manifest = next;
         Ok(())
     }
 
-    /// Reserves sequence numbers for work that will not be committed (a
-    /// file refused whole), so staging names are never reused in one run.
-    pub fn skip_seq(&mut self) {
-        self.manifest.next_seq += 1;
+    fn write_manifest(&self, manifest: &Manifest) -> Result<()> {
+        let bytes = serde_json::to_vec_pretty(manifest)
+            .map_err(|e| Error::lake(&self.root, e.to_string()))?;
+        write_atomic(&self.root.join(MANIFEST), &bytes)
     }
 }
 
@@ -427,4 +432,65 @@ pub fn render_summary(root: &Path, manifest: &Manifest) -> String {
         ));
     }
     out
+}
+
+/// Registers the committed lake in a DataFusion session: one table per feed
+/// (named as the feed) over exactly the files the manifest lists, with the
+/// declared schema, and `quarantine` over every quarantine file.
+pub async fn register_tables(
+    ctx: &datafusion::prelude::SessionContext,
+    root: &Path,
+    manifest: &Manifest,
+) -> Result<()> {
+    for def in crate::feeds::ALL_FEEDS {
+        let files: Vec<&str> = manifest
+            .data_files(def.feed)
+            .into_iter()
+            .map(|f| f.path.as_str())
+            .collect();
+        register_parquet(ctx, root, def.name, &files, def.lake_schema())?;
+    }
+    register_parquet(
+        ctx,
+        root,
+        QUARANTINE,
+        &manifest.quarantine_files(),
+        crate::ingest::quarantine_schema(),
+    )?;
+    Ok(())
+}
+
+/// A table over a fixed list of Parquet files; empty when there are none.
+pub fn register_parquet(
+    ctx: &datafusion::prelude::SessionContext,
+    root: &Path,
+    name: &str,
+    files: &[&str],
+    schema: arrow::datatypes::SchemaRef,
+) -> Result<()> {
+    use datafusion::datasource::MemTable;
+    use datafusion::datasource::file_format::parquet::ParquetFormat;
+    use datafusion::datasource::listing::{
+        ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+    };
+    use std::sync::Arc;
+
+    let table: Arc<dyn datafusion::catalog::TableProvider> = if files.is_empty() {
+        Arc::new(MemTable::try_new(schema, vec![vec![]])?)
+    } else {
+        let root = root.canonicalize().map_err(|e| Error::io(root, e))?;
+        let urls = files
+            .iter()
+            .map(|f| ListingTableUrl::parse(root.join(f).to_string_lossy()))
+            .collect::<datafusion::error::Result<Vec<_>>>()?;
+        let options =
+            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        let config = ListingTableConfig::new_with_multi_paths(urls)
+            .with_listing_options(options)
+            .with_schema(schema);
+        Arc::new(ListingTable::try_new(config)?)
+    };
+    ctx.deregister_table(name)?;
+    ctx.register_table(name, table)?;
+    Ok(())
 }

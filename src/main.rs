@@ -53,6 +53,10 @@ enum Command {
     },
     /// Show what the lake holds.
     Lake,
+    /// Print the feeds' columns, types, aliases and rules (Markdown).
+    Feeds,
+    /// Print the KPI catalog (Markdown).
+    Kpis,
     /// Generate realistic sample exports of all five feeds.
     Sample {
         #[arg(long)]
@@ -97,6 +101,7 @@ fn init_logging(verbose: u8, quiet: bool) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .without_time()
         .init();
 }
@@ -124,6 +129,14 @@ fn run(cli: Cli) -> Result<()> {
         Command::Lake => {
             let manifest = lake::read_manifest(&cli.lake)?;
             print!("{}", lake::render_summary(&cli.lake, &manifest));
+            Ok(())
+        }
+        Command::Feeds => {
+            print!("{}", motcua::feeds::render_markdown());
+            Ok(())
+        }
+        Command::Kpis => {
+            print!("{}", motcua::kpi::render_markdown());
             Ok(())
         }
         Command::Sample {

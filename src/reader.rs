@@ -141,7 +141,10 @@ impl CsvSource {
             reason,
         };
         let decoded = BufReader::with_capacity(1 << 20, open_decoded(path)?);
+        // Records end at LF; a CR before it is trimmed with the value. (With
+        // CRLF terminators the csv crate reports a record's line one short.)
         let mut reader = csv::ReaderBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
             .has_headers(true)
             .flexible(true)
             .buffer_capacity(1 << 20)

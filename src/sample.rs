@@ -614,7 +614,7 @@ fn format_fee(fee: i64, style: u64) -> String {
     let sep = if style < 8 { '.' } else { ',' };
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(sep);
         }
         out.push(c);
@@ -769,6 +769,9 @@ fn write_activity(
     Ok(())
 }
 
+/// (local time, event type, payment method and amount)
+type PortalEvent<'a> = (i64, &'a str, Option<(&'a str, i64)>);
+
 struct Generator {
     rng: Rng,
     event_seq: u64,
@@ -903,6 +906,10 @@ impl Generator {
             }
             "in_progress" => {}
             status => snapshots.push((status, completed)),
+        }
+        // A dossier filed before the export always shows up in it.
+        if snapshots.iter().all(|(_, updated)| *updated >= self.end) {
+            snapshots.insert(0, ("received", received));
         }
         let mut wrote_any = false;
         for (status, updated) in snapshots {
@@ -1048,7 +1055,7 @@ impl Generator {
         let auth = *self
             .rng
             .weighted(&[("vneid", 0.6), ("portal_account", 0.35), ("other", 0.05)]);
-        let mut events: Vec<(i64, &str, Option<(&str, i64)>)> = vec![(started, "started", None)];
+        let mut events: Vec<PortalEvent> = vec![(started, "started", None)];
         match dossier_id {
             Some(_) => {
                 if fee > 0 && payment.is_some_and(|p| p != "cash") {

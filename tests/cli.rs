@@ -1,0 +1,105 @@
+//! The command line: summary lines on stdout, one sentence per failure on
+//! stderr, and the documented exit codes.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::*;
+
+fn motcua(f: &Fixture, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_motcua"))
+        .args(args)
+        .arg("--lake")
+        .arg(&f.lake)
+        .env("MOTCUA_PII_KEY", "cli-test-key-0123456789")
+        .env_remove("MOTCUA_PII_KEY_FILE")
+        .output()
+        .expect("run motcua")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn ingest_prints_one_summary_line_per_file() {
+    let f = Fixture::new();
+    let a = f.write("a.csv", "event_id,occurred_at,unit_code,event_type\nE1,2024-03-01,U1,document_issued\nE2,bad,U1,document_issued\n");
+    let out = motcua(&f, &["ingest", "signatures", a.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        stdout.trim_end(),
+        format!(
+            "{}: read 2 · accepted 1 · quarantined 1 · duplicates 0 → ingest #1 (1 data file(s))",
+            a.display()
+        )
+    );
+    assert!(text(&out.stderr).contains("line 3: occurred_at: 'bad' is not a date"));
+    let again = motcua(&f, &["ingest", "signatures", a.to_str().unwrap()]);
+    assert!(text(&again.stdout).contains("already ingested (ingest #1); nothing to do"));
+    let lake = motcua(&f, &["lake"]);
+    assert_eq!(lake.status.code(), Some(0));
+    assert!(text(&lake.stdout).contains("signatures"));
+}
+
+#[test]
+fn failures_get_one_sentence_and_their_exit_code() {
+    let f = Fixture::new();
+    let good = f.write(
+        "g.csv",
+        "event_id,occurred_at,unit_code,event_type\nE1,2024-03-01,U1,document_issued\n",
+    );
+    let bad = f.write(
+        "b.csv",
+        "event_id,occurred_at,unit_code,event_type\nE1,2024-03-01,U1,nope\n",
+    );
+    let missing = f.dir.path().join("missing.csv");
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        (vec!["lake"], 4, "no lake here"),
+        (
+            vec!["ingest", "parcels", good.to_str().unwrap()],
+            2,
+            "error: unknown feed 'parcels'",
+        ),
+        (
+            vec!["ingest", "signatures", missing.to_str().unwrap()],
+            4,
+            "No such file or directory",
+        ),
+        (
+            vec!["ingest", "signatures", "--strict", bad.to_str().unwrap()],
+            3,
+            "error: 1 row(s) rejected under --strict; nothing was committed",
+        ),
+        (
+            vec![
+                "ingest",
+                "signatures",
+                "--format",
+                "xml",
+                good.to_str().unwrap(),
+            ],
+            2,
+            "error: bad argument: unknown format 'xml'",
+        ),
+        (
+            vec!["--tz", "Mars/Olympus", "lake"],
+            2,
+            "error: bad argument: unknown time zone 'Mars/Olympus'",
+        ),
+    ];
+    for (args, code, message) in cases {
+        let out = motcua(&f, &args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(
+            stderr.lines().filter(|l| l.starts_with("error:")).count(),
+            1,
+            "{args:?}: {stderr}"
+        );
+    }
+}

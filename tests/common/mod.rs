@@ -1,0 +1,135 @@
+//! Helpers shared by the integration tests: a temporary lake, files written
+//! from literal text, and SQL over the committed lake.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use arrow::record_batch::RecordBatch;
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::prelude::SessionContext;
+use motcua::feeds::Feed;
+use motcua::ingest::{self, FileReport, IngestOptions};
+use motcua::privacy::PiiKey;
+use motcua::{Result, lake};
+
+pub const TEST_KEY: &[u8] = b"motcua-test-key-0123456789";
+
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub lake: PathBuf,
+}
+
+impl Fixture {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let lake = dir.path().join("lake");
+        Fixture { dir, lake }
+    }
+
+    /// Writes an input file outside the lake.
+    pub fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.dir.path().join("in").join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    pub fn options(&self) -> IngestOptions {
+        IngestOptions {
+            pii_key: Some(PiiKey::new(TEST_KEY, "test").unwrap()),
+            ..Default::default()
+        }
+    }
+
+    pub fn ingest(&self, feed: Feed, paths: &[PathBuf]) -> Result<Vec<FileReport>> {
+        self.ingest_with(feed, paths, &self.options())
+    }
+
+    pub fn ingest_with(
+        &self,
+        feed: Feed,
+        paths: &[PathBuf],
+        options: &IngestOptions,
+    ) -> Result<Vec<FileReport>> {
+        ingest::ingest_files(&self.lake, feed, paths, options, &mut |_| {})
+    }
+
+    /// Writes `text` as `name` and ingests it, expecting success.
+    pub fn ingest_text(&self, feed: Feed, name: &str, text: &str) -> FileReport {
+        let path = self.write(name, text);
+        let mut reports = self.ingest(feed, &[path]).expect("ingest succeeds");
+        reports.remove(0)
+    }
+
+    pub fn manifest(&self) -> lake::Manifest {
+        lake::read_manifest(&self.lake).expect("manifest")
+    }
+
+    /// Runs SQL over the committed lake; every value rendered as text, NULL as "∅".
+    pub fn sql(&self, sql: &str) -> Vec<Vec<String>> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let ctx = SessionContext::new();
+            lake::register_tables(&ctx, &self.lake, &self.manifest())
+                .await
+                .expect("register");
+            let batches = ctx
+                .sql(sql)
+                .await
+                .expect("plan")
+                .collect()
+                .await
+                .expect("run");
+            rows(&batches)
+        })
+    }
+}
+
+pub fn rows(batches: &[RecordBatch]) -> Vec<Vec<String>> {
+    let options = FormatOptions::default().with_null("∅");
+    let mut out = Vec::new();
+    for batch in batches {
+        let formatters: Vec<ArrayFormatter> = batch
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap())
+            .collect();
+        for row in 0..batch.num_rows() {
+            out.push(
+                formatters
+                    .iter()
+                    .map(|f| f.value(row).to_string())
+                    .collect(),
+            );
+        }
+    }
+    out
+}
+
+/// Every file under `dir`, recursively.
+pub fn all_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+pub const DOSSIER_HEADER: &str = "dossier_id,procedure_code,unit_code,channel,online_level,status,received_at,due_at,completed_at,returned_at,updated_at,processed_online,digitized,e_result,applicant_signed,result_signed,fee_vnd,payment_method,paid_online,satisfaction,applicant_id,applicant_type";
+
+pub fn report_counts(r: &FileReport) -> (u64, u64, u64, u64) {
+    (r.rows_read, r.accepted, r.quarantined, r.duplicates)
+}
