@@ -262,6 +262,10 @@ pub struct FeedDef {
     pub retention: Retention,
     /// The timestamp whose local month partitions the lake, if any.
     pub partition_by: Option<&'static str>,
+    /// Timestamps whose local calendar date is stored beside them, as
+    /// (timestamp column, date column): periods are then plain date
+    /// arithmetic in SQL, computed once at ingest instead of in every query.
+    pub local_dates: &'static [(&'static str, &'static str)],
 }
 
 pub static DOSSIERS: FeedDef = FeedDef {
@@ -329,6 +333,10 @@ pub static DOSSIERS: FeedDef = FeedDef {
     dedup: DedupRule::IdenticalRow,
     retention: Retention::Append,
     partition_by: Some("received_at"),
+    local_dates: &[
+        ("received_at", "received_on"),
+        ("completed_at", "completed_on"),
+    ],
 };
 
 pub static PORTAL_EVENTS: FeedDef = FeedDef {
@@ -361,6 +369,7 @@ pub static PORTAL_EVENTS: FeedDef = FeedDef {
     dedup: DedupRule::UniqueId("event_id"),
     retention: Retention::Append,
     partition_by: Some("occurred_at"),
+    local_dates: &[("occurred_at", "occurred_on")],
 };
 
 pub static SIGNATURES: FeedDef = FeedDef {
@@ -380,6 +389,7 @@ pub static SIGNATURES: FeedDef = FeedDef {
     dedup: DedupRule::UniqueId("event_id"),
     retention: Retention::Append,
     partition_by: Some("occurred_at"),
+    local_dates: &[("occurred_at", "occurred_on")],
 };
 
 pub static UNITS: FeedDef = FeedDef {
@@ -396,6 +406,7 @@ pub static UNITS: FeedDef = FeedDef {
     dedup: DedupRule::None,
     retention: Retention::Replace,
     partition_by: None,
+    local_dates: &[],
 };
 
 pub static TARGETS: FeedDef = FeedDef {
@@ -415,12 +426,13 @@ pub static TARGETS: FeedDef = FeedDef {
     dedup: DedupRule::None,
     retention: Retention::Replace,
     partition_by: None,
+    local_dates: &[],
 };
 
 pub static ALL_FEEDS: [&FeedDef; 5] = [&DOSSIERS, &PORTAL_EVENTS, &SIGNATURES, &UNITS, &TARGETS];
 
-/// Columns every lake table carries besides the feed's own, for lineage and
-/// for SPEC §4.1's "ingested later" tie-break.
+/// Columns every lake table carries after the feed's own and its local
+/// dates: lineage, and SPEC §4.1's "ingested later" tie-break.
 pub const INGEST_SEQ: &str = "ingest_seq";
 pub const SOURCE_LINE: &str = "source_line";
 /// 128-bit hash of a row's stored values, for `DedupRule::IdenticalRow`.
@@ -496,13 +508,20 @@ impl FeedDef {
         self.columns.iter().position(|c| c.name == name)
     }
 
-    /// The lake schema: the feed's columns as stored, then the lineage columns.
+    /// The lake schema: the feed's columns as stored, their local dates, then
+    /// the row hash and lineage columns.
     pub fn lake_schema(&self) -> SchemaRef {
         let mut fields: Vec<Field> = self
             .columns
             .iter()
             .map(|c| Field::new(c.stored_name(), c.arrow_type(), c.nullable()))
             .collect();
+        for (timestamp, date) in self.local_dates {
+            let nullable = self
+                .column_index(timestamp)
+                .is_none_or(|i| self.columns[i].nullable());
+            fields.push(Field::new(*date, DataType::Date32, nullable));
+        }
         if self.dedup == DedupRule::IdenticalRow {
             fields.push(Field::new(ROW_HASH, DataType::FixedSizeBinary(16), false));
         }
@@ -599,6 +618,9 @@ pub fn render_markdown() -> String {
             DedupRule::UniqueId(id) => format!("a repeated `{id}` is a duplicate (first wins)"),
             DedupRule::None => "no duplicate rule".into(),
         });
+        for (timestamp, date) in def.local_dates {
+            notes.push(format!("stores the local date of `{timestamp}` as `{date}`"));
+        }
         notes.push(match (def.retention, def.partition_by) {
             (Retention::Replace, _) => "each ingest replaces the whole table".into(),
             (Retention::Append, Some(column)) => {

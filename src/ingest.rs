@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayBuilder, ArrayRef, BooleanBuilder, FixedSizeBinaryBuilder, Float64Builder, Int64Array,
-    Int64Builder, StringArray, StringBuilder, TimestampMicrosecondBuilder,
+    ArrayBuilder, ArrayRef, BooleanBuilder, Date32Builder, FixedSizeBinaryBuilder, Float64Builder,
+    Int64Array, Int64Builder, StringArray, StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
@@ -164,7 +164,7 @@ pub fn ingest_files(
         let entry = IngestEntry {
             seq: report.seq,
             feed,
-            source: path.display().to_string(),
+            source: absolute(path).display().to_string(),
             content_hash,
             bytes,
             ingested_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -176,6 +176,12 @@ pub fn ingest_files(
             quarantine_file: report.quarantine_file.clone(),
         };
         reports.push(report);
+        tracing::info!(
+            "ingest #{}: {} row(s) accepted into {} file(s)",
+            entry.seq,
+            entry.accepted,
+            entry.data_files.len()
+        );
         if options.strict {
             pending_entries.push(entry);
             pending_staged.extend(staged);
@@ -226,7 +232,12 @@ fn stage_file(
     let mut source = reader::open(path, format, def)?;
     let mut parser = RowParser::new(def, options.zone, options.pii_key.clone());
     let mut sinks = PartitionSinks::new(def, staging, seq, options.zone);
-    let mut quarantine = QuarantineSink::new(def, staging, seq, path);
+    let mut quarantine = QuarantineSink::new(def, staging, seq, &absolute(path));
+    tracing::info!(
+        "ingest #{seq}: reading {} as {} ({format:?})",
+        path.display(),
+        def.name
+    );
     let mut registry = RegistryCheck::default();
     let mut report = FileReport {
         path: path.to_path_buf(),
@@ -303,6 +314,12 @@ fn stage_file(
         staged.push((staged_path, rel));
     }
     Ok(StagedFile { report, staged })
+}
+
+/// The path as the manifest and quarantine record it: absolute, so it still
+/// names the file when read from another directory.
+fn absolute(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
 }
 
 fn mask_if(def: &FeedDef, raw: String, known_id: Option<&str>) -> String {
@@ -625,6 +642,9 @@ struct BatchBuilder {
     schema: SchemaRef,
     columns: Vec<ColumnBuilder>,
     with_hash: bool,
+    /// Feed column index of each stored local date.
+    local_dates: Vec<usize>,
+    zone: Zone,
 }
 
 enum ColumnBuilder {
@@ -633,6 +653,7 @@ enum ColumnBuilder {
     Int(Int64Builder),
     Ts(TimestampMicrosecondBuilder),
     Float(Float64Builder),
+    Date(Date32Builder),
     Hash(FixedSizeBinaryBuilder),
 }
 
@@ -646,6 +667,7 @@ impl ColumnBuilder {
                 ColumnBuilder::Ts(TimestampMicrosecondBuilder::new().with_timezone("UTC"))
             }
             DataType::Float64 => ColumnBuilder::Float(Float64Builder::new()),
+            DataType::Date32 => ColumnBuilder::Date(Date32Builder::new()),
             DataType::FixedSizeBinary(n) => ColumnBuilder::Hash(FixedSizeBinaryBuilder::new(*n)),
             other => unreachable!("lake schemas use no {other}"),
         }
@@ -658,6 +680,7 @@ impl ColumnBuilder {
             ColumnBuilder::Int(b) => Arc::new(b.finish()),
             ColumnBuilder::Ts(b) => Arc::new(b.finish()),
             ColumnBuilder::Float(b) => Arc::new(b.finish()),
+            ColumnBuilder::Date(b) => Arc::new(b.finish()),
             ColumnBuilder::Hash(b) => Arc::new(b.finish()),
         }
     }
@@ -669,13 +692,14 @@ impl ColumnBuilder {
             ColumnBuilder::Int(b) => b.len(),
             ColumnBuilder::Ts(b) => b.len(),
             ColumnBuilder::Float(b) => b.len(),
+            ColumnBuilder::Date(b) => b.len(),
             ColumnBuilder::Hash(b) => b.len(),
         }
     }
 }
 
 impl BatchBuilder {
-    fn new(def: &FeedDef) -> Self {
+    fn new(def: &FeedDef, zone: Zone) -> Self {
         let schema = def.lake_schema();
         let columns = schema
             .fields()
@@ -686,6 +710,15 @@ impl BatchBuilder {
             schema,
             columns,
             with_hash: def.dedup == DedupRule::IdenticalRow,
+            local_dates: def
+                .local_dates
+                .iter()
+                .map(|(ts, _)| {
+                    def.column_index(ts)
+                        .expect("local dates name declared columns")
+                })
+                .collect(),
+            zone,
         }
     }
 
@@ -717,6 +750,14 @@ impl BatchBuilder {
             }
         }
         let mut rest = self.columns[row.len()..].iter_mut();
+        for column in &self.local_dates {
+            if let Some(ColumnBuilder::Date(b)) = rest.next() {
+                match row[*column] {
+                    Cell::Ts(t) => b.append_value(self.zone.local_days(t)),
+                    _ => b.append_null(),
+                }
+            }
+        }
         if self.with_hash
             && let Some(ColumnBuilder::Hash(b)) = rest.next()
         {
@@ -861,7 +902,7 @@ impl PartitionSinks {
         }
         let rel = self.rel_path(month.as_deref());
         let staged = self.staging.join(&rel);
-        let builder = BatchBuilder::new(self.def);
+        let builder = BatchBuilder::new(self.def, self.months.zone);
         let writer = StagedWriter::create(staged, rel, builder.schema.clone())?;
         self.partitions
             .insert(month.clone(), Partition { builder, writer });

@@ -65,6 +65,13 @@ impl Zone {
         utc.naive_utc() + offset
     }
 
+    /// The local calendar date of an instant, as days since 1970-01-01
+    /// (Arrow `Date32`).
+    pub fn local_days(&self, micros: i64) -> i32 {
+        let local = self.to_local(micros);
+        (local.date() - DateTime::<Utc>::UNIX_EPOCH.date_naive()).num_days() as i32
+    }
+
     /// `YYYY-MM` of the local month an instant falls in.
     pub fn month_key(&self, micros: i64) -> String {
         let local = self.to_local(micros);
