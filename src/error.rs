@@ -52,6 +52,10 @@ pub enum Error {
 
     #[error("{0}")]
     DataFusion(#[from] datafusion::error::DataFusionError),
+
+    /// A query that cannot be planned or run, in one sentence.
+    #[error("SQL: {0}")]
+    Sql(String),
 }
 
 impl Error {
@@ -75,7 +79,7 @@ impl Error {
             Error::Usage(_) | Error::UnknownFeed(_) => 2,
             Error::StrictRejected { .. } | Error::BadFile { .. } | Error::BadRegistry { .. } => 3,
             Error::Io { .. } | Error::Lake { .. } | Error::Parquet(_) | Error::Arrow(_) => 4,
-            Error::DataFusion(_) => 5,
+            Error::DataFusion(_) | Error::Sql(_) => 5,
             Error::PiiKey(_) => 6,
         }
     }

@@ -619,7 +619,9 @@ pub fn render_markdown() -> String {
             DedupRule::None => "no duplicate rule".into(),
         });
         for (timestamp, date) in def.local_dates {
-            notes.push(format!("stores the local date of `{timestamp}` as `{date}`"));
+            notes.push(format!(
+                "stores the local date of `{timestamp}` as `{date}`"
+            ));
         }
         notes.push(match (def.retention, def.partition_by) {
             (Retention::Replace, _) => "each ingest replaces the whole table".into(),

@@ -5,12 +5,17 @@
 //! `time` and `privacy` turn raw records into typed rows; `ingest` validates
 //! and stages them; `lake` commits them; `sample` generates realistic feeds.
 
+pub mod catalog;
 pub mod error;
 pub mod feeds;
 pub mod ingest;
 pub mod kpi;
+pub mod kpi_job;
 pub mod lake;
+pub mod output;
+pub mod print;
 pub mod privacy;
+pub mod query;
 pub mod reader;
 pub mod sample;
 pub mod time;

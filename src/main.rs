@@ -5,10 +5,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use motcua::catalog::SessionOptions;
 use motcua::error::{Error, Result};
 use motcua::feeds::Feed;
 use motcua::ingest::{self, FileReport, IngestOptions};
+use motcua::kpi_job::{self, KpiJob};
+use motcua::print::{self, OutputFormat};
 use motcua::privacy::{self, PiiKey};
+use motcua::query::{self, QuerySource};
 use motcua::reader::Format;
 use motcua::time::Zone;
 use motcua::{lake, sample};
@@ -53,6 +57,51 @@ enum Command {
     },
     /// Show what the lake holds.
     Lake,
+    /// Run a saved query (by name or .sql file) or ad-hoc SQL, read-only.
+    Query {
+        /// A saved query's name (see --list) or a .sql file.
+        query: Option<String>,
+        /// Ad-hoc SQL instead of a saved query.
+        #[arg(long, conflicts_with = "query")]
+        sql: Option<String>,
+        /// A parameter value, as name=value; repeatable.
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+        /// table, csv, json or parquet.
+        #[arg(long, default_value = "table")]
+        format: String,
+        /// Write the result here instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// List the saved queries with their descriptions and parameters.
+        #[arg(long)]
+        list: bool,
+        /// The saved-query directory.
+        #[arg(long, default_value = "queries", env = "MOTCUA_QUERIES")]
+        queries: PathBuf,
+        /// Also register OUT/kpi_values as table kpi_values.
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+    },
+    /// Compute every KPI for every unit and period; publish OUT/kpi_values.
+    Kpi {
+        /// day, week, month, quarter or year.
+        #[arg(long, default_value = "month")]
+        grain: String,
+        /// First period start to compute (YYYY-MM-DD).
+        #[arg(long)]
+        from: String,
+        /// Last period start to compute (YYYY-MM-DD).
+        #[arg(long)]
+        to: String,
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+        #[arg(long, default_value = "queries", env = "MOTCUA_QUERIES")]
+        queries: PathBuf,
+        /// Memory the engine may use before spilling, e.g. 2GiB or 512MiB.
+        #[arg(long)]
+        memory_limit: Option<String>,
+    },
     /// Print the feeds' columns, types, aliases and rules (Markdown).
     Feeds,
     /// Print the KPI catalog (Markdown).
@@ -131,6 +180,69 @@ fn run(cli: Cli) -> Result<()> {
             print!("{}", lake::render_summary(&cli.lake, &manifest));
             Ok(())
         }
+        Command::Query {
+            query,
+            sql,
+            params,
+            format,
+            output,
+            list,
+            queries,
+            out,
+        } => {
+            if list {
+                print!("{}", print::query_list(&query::list(&queries)?));
+                return Ok(());
+            }
+            let format: OutputFormat = format.parse()?;
+            if let Some(path) = &output {
+                refuse_inside(path, &cli.lake)?;
+            }
+            let source = match (query, sql) {
+                (_, Some(sql)) => QuerySource::Sql(sql),
+                (Some(name), None) => QuerySource::Saved(query::find(&queries, &name)?),
+                (None, None) => {
+                    return Err(Error::Usage(
+                        "name a saved query, a .sql file or --sql TEXT (see `motcua query --list`)"
+                            .into(),
+                    ));
+                }
+            };
+            let params = parse_params(&params)?;
+            let batches = runtime()?.block_on(query::run(&cli.lake, &out, &source, &params))?;
+            print::write(&batches, format, output.as_deref())
+        }
+        Command::Kpi {
+            grain,
+            from,
+            to,
+            out,
+            queries,
+            memory_limit,
+        } => {
+            let job = KpiJob {
+                grain,
+                from: parse_date("--from", &from)?,
+                to: parse_date("--to", &to)?,
+                out,
+                queries,
+                session: SessionOptions {
+                    memory_limit: memory_limit.map(|m| parse_bytes(&m)).transpose()?,
+                },
+            };
+            let report = runtime()?.block_on(kpi_job::run(&cli.lake, &job))?;
+            println!(
+                "kpi_values: {} {} period(s) from {} to {}, {} rows → {} ({:.1} s)",
+                report.periods,
+                job.grain,
+                job.from,
+                job.to,
+                report.rows,
+                job.out.join(motcua::output::DATASET).display(),
+                report.seconds
+            );
+            Ok(())
+        }
         Command::Feeds => {
             print!("{}", motcua::feeds::render_markdown());
             Ok(())
@@ -159,6 +271,74 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Demo { dir, dossiers } => demo(&dir, dossiers, zone),
     }
+}
+
+/// `name=value` pairs from repeated `--param`.
+fn parse_params(params: &[String]) -> Result<Vec<(String, String)>> {
+    params
+        .iter()
+        .map(|p| {
+            p.split_once('=')
+                .map(|(n, v)| (n.trim().trim_start_matches('$').to_string(), v.to_string()))
+                .ok_or_else(|| Error::Usage(format!("--param {p}: write it as name=value")))
+        })
+        .collect()
+}
+
+fn parse_date(flag: &str, text: &str) -> Result<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| Error::Usage(format!("{flag} {text}: write a date as YYYY-MM-DD")))
+}
+
+/// `2GiB`, `512MiB`, `1.5GB`, or plain bytes.
+fn parse_bytes(text: &str) -> Result<usize> {
+    let t = text.trim();
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let factor: f64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" | "kib" => 1024.0,
+        "m" | "mb" | "mib" => 1024.0 * 1024.0,
+        "g" | "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        _ => {
+            return Err(Error::Usage(format!(
+                "--memory-limit {text}: use a size such as 2GiB or 512MiB"
+            )));
+        }
+    };
+    let value: f64 = number.trim().parse().map_err(|_| {
+        Error::Usage(format!(
+            "--memory-limit {text}: use a size such as 2GiB or 512MiB"
+        ))
+    })?;
+    Ok((value * factor) as usize)
+}
+
+/// `--output` may not write into the lake.
+fn refuse_inside(output: &Path, lake: &Path) -> Result<()> {
+    let lake = lake.canonicalize().unwrap_or_else(|_| lake.to_path_buf());
+    let parent = output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let parent = parent
+        .canonicalize()
+        .unwrap_or_else(|_| parent.to_path_buf());
+    if parent.starts_with(&lake) {
+        return Err(Error::Usage(format!(
+            "--output {} is inside the lake {}; write query results elsewhere",
+            output.display(),
+            lake.display()
+        )));
+    }
+    Ok(())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("tokio runtime", e))
 }
 
 fn print_report(report: &FileReport) {

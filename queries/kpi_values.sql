@@ -1,0 +1,287 @@
+-- Every KPI of SPEC §5 for every unit of the registry and every period of one
+-- grain whose start lies in [from, to], with target, attainment, status, rank
+-- and rank change: the nightly KPI job runs exactly this query.
+-- @param grain text month     day, week, month, quarter or year
+-- @param from date required   first period start to report (YYYY-MM-DD)
+-- @param to date required     last period start to report (YYYY-MM-DD)
+
+WITH
+-- The requested periods, and the one before the first (for rank change).
+periods AS (
+    SELECT period_start, period_end, period_year, start_at, end_at, prev_start
+    FROM calendar
+    WHERE period_grain = $grain
+      AND period_start <= $to
+      AND period_start >= (
+          SELECT min(prev_start) FROM calendar
+          WHERE period_grain = $grain AND period_start >= $from AND period_start <= $to
+      )
+),
+span AS (SELECT min(period_start) AS first_day, max(period_end) AS end_day FROM periods),
+
+-- Current state of each dossier, with the periods it was received and resolved in.
+dossier_periods AS (
+    SELECT
+        d.*,
+        CAST(date_trunc($grain, d.received_on) AS DATE) AS received_period,
+        CAST(date_trunc($grain, d.completed_on) AS DATE) AS resolved_period,
+        d.status IN ('resolved', 'returned') AS is_resolved,
+        CASE
+            WHEN d.status IN ('resolved', 'returned') THEN d.completed_at
+            WHEN d.status IN ('withdrawn', 'rejected') THEN d.updated_at
+        END AS closed_at
+    FROM dossiers d
+),
+
+-- Per unit's own activity; rolled up over the tree below.
+received_by_unit AS (
+    SELECT
+        received_period AS period_start,
+        unit_code,
+        count(*) AS received,
+        sum(CASE WHEN channel = 'online' THEN 1 ELSE 0 END) AS online_num,
+        sum(CASE WHEN online_level <> 'none' THEN 1 ELSE 0 END) AS online_den,
+        sum(CASE WHEN channel = 'online' AND online_level = 'full' THEN 1 ELSE 0 END) AS full_online_num,
+        sum(CASE WHEN online_level = 'full' THEN 1 ELSE 0 END) AS full_online_den,
+        sum(CASE WHEN digitized THEN 1 ELSE 0 END) AS digitized_num,
+        sum(CASE WHEN channel = 'online' AND applicant_signed THEN 1 ELSE 0 END) AS applicant_signed_num,
+        sum(CASE WHEN channel = 'online' THEN 1 ELSE 0 END) AS applicant_signed_den,
+        sum(CASE WHEN fee_vnd > 0 AND paid_online THEN 1 ELSE 0 END) AS online_payment_num,
+        sum(CASE WHEN fee_vnd > 0 THEN 1 ELSE 0 END) AS online_payment_den,
+        sum(CASE WHEN fee_vnd > 0 AND payment_method <> 'cash' THEN 1 ELSE 0 END) AS cashless_num,
+        sum(CASE WHEN fee_vnd > 0 AND payment_method IS NOT NULL THEN 1 ELSE 0 END) AS cashless_den,
+        sum(CASE WHEN fee_vnd > 0 AND payment_method <> 'cash' THEN fee_vnd ELSE 0 END) AS cashless_value_num,
+        sum(CASE WHEN fee_vnd > 0 AND payment_method IS NOT NULL THEN fee_vnd ELSE 0 END) AS cashless_value_den
+    FROM dossier_periods, span
+    WHERE received_on >= span.first_day AND received_on < span.end_day
+    GROUP BY 1, 2
+),
+resolved_by_unit AS (
+    SELECT
+        resolved_period AS period_start,
+        unit_code,
+        count(*) AS resolved,
+        sum(CASE WHEN due_at IS NULL OR completed_at <= due_at THEN 1 ELSE 0 END) AS on_time_num,
+        sum(CASE WHEN processed_online THEN 1 ELSE 0 END) AS processed_online_num,
+        sum(CASE WHEN e_result THEN 1 ELSE 0 END) AS e_result_num,
+        sum(CASE WHEN result_signed THEN 1 ELSE 0 END) AS result_signed_num,
+        sum(CASE WHEN satisfaction IN ('very_satisfied', 'satisfied') THEN 1 ELSE 0 END) AS satisfaction_num,
+        sum(CASE WHEN satisfaction IS NOT NULL THEN 1 ELSE 0 END) AS satisfaction_den
+    FROM dossier_periods, span
+    WHERE is_resolved AND completed_on >= span.first_day AND completed_on < span.end_day
+    GROUP BY 1, 2
+),
+-- Deadlines passed by the end of the period (or by the newest snapshot, for
+-- the current period) and not closed by then.
+overdue_by_unit AS (
+    SELECT p.period_start, d.unit_code, count(*) AS overdue_open
+    FROM periods p
+    CROSS JOIN (SELECT max(updated_at) AS as_of FROM dossier_snapshots) a
+    JOIN dossier_periods d
+      ON d.due_at < least(p.end_at, a.as_of)
+     AND d.received_at < least(p.end_at, a.as_of)
+    WHERE d.closed_at IS NULL OR d.closed_at >= least(p.end_at, a.as_of)
+    GROUP BY 1, 2
+),
+-- An application takes its unit and sign-in method from its earliest start.
+first_starts AS (
+    SELECT application_id, unit_code, auth_method, occurred_on
+    FROM (
+        SELECT application_id, unit_code, auth_method, occurred_on,
+               row_number() OVER (PARTITION BY application_id ORDER BY occurred_at, event_id) AS k
+        FROM portal_events
+        WHERE event_type = 'started'
+    )
+    WHERE k = 1
+),
+portal_by_unit AS (
+    SELECT
+        CAST(date_trunc($grain, f.occurred_on) AS DATE) AS period_start,
+        f.unit_code,
+        count(*) AS portal_started,
+        sum(CASE WHEN s.application_id IS NOT NULL THEN 1 ELSE 0 END) AS completion_num,
+        sum(CASE WHEN f.auth_method = 'vneid' THEN 1 ELSE 0 END) AS vneid_num
+    FROM first_starts f
+    CROSS JOIN span
+    LEFT JOIN (SELECT DISTINCT application_id FROM portal_events WHERE event_type = 'submitted') s
+      ON s.application_id = f.application_id
+    WHERE f.occurred_on >= span.first_day AND f.occurred_on < span.end_day
+    GROUP BY 1, 2
+),
+payments_by_unit AS (
+    SELECT
+        CAST(date_trunc($grain, occurred_on) AS DATE) AS period_start,
+        unit_code,
+        sum(CASE WHEN event_type = 'payment_succeeded' THEN 1 ELSE 0 END) AS payment_num,
+        count(*) AS payment_den
+    FROM portal_events, span
+    WHERE event_type IN ('payment_succeeded', 'payment_failed')
+      AND occurred_on >= span.first_day AND occurred_on < span.end_day
+    GROUP BY 1, 2
+),
+signatures_by_unit AS (
+    SELECT
+        CAST(date_trunc($grain, occurred_on) AS DATE) AS period_start,
+        unit_code,
+        sum(CASE WHEN event_type = 'document_issued' THEN 1 ELSE 0 END) AS documents_issued,
+        sum(CASE WHEN event_type = 'document_issued' AND signed THEN 1 ELSE 0 END) AS documents_signed,
+        sum(CASE WHEN event_type = 'certificate_issued' THEN 1 ELSE 0 END) AS certificates_issued,
+        sum(CASE WHEN event_type = 'certificate_issued' AND free_of_charge THEN 1 ELSE 0 END) AS free_certificates
+    FROM signatures, span
+    WHERE occurred_on >= span.first_day AND occurred_on < span.end_day
+    GROUP BY 1, 2
+),
+
+-- One row per (period, unit, KPI) of own activity: numerator and denominator.
+facts (period_start, unit_code, kpi, num, den) AS (
+              SELECT period_start, unit_code, 'received', received, CAST(NULL AS BIGINT) FROM received_by_unit
+    UNION ALL SELECT period_start, unit_code, 'online_rate', online_num, online_den FROM received_by_unit
+    UNION ALL SELECT period_start, unit_code, 'full_online_rate', full_online_num, full_online_den FROM received_by_unit
+    UNION ALL SELECT period_start, unit_code, 'digitized_rate', digitized_num, received FROM received_by_unit
+    UNION ALL SELECT period_start, unit_code, 'applicant_signed_rate', applicant_signed_num, applicant_signed_den FROM received_by_unit
+    UNION ALL SELECT period_start, unit_code, 'online_payment_rate', online_payment_num, online_payment_den FROM received_by_unit
+    UNION ALL SELECT period_start, unit_code, 'cashless_rate', cashless_num, cashless_den FROM received_by_unit
+    UNION ALL SELECT period_start, unit_code, 'cashless_value_rate', cashless_value_num, cashless_value_den FROM received_by_unit
+    UNION ALL SELECT period_start, unit_code, 'resolved', resolved, CAST(NULL AS BIGINT) FROM resolved_by_unit
+    UNION ALL SELECT period_start, unit_code, 'on_time_rate', on_time_num, resolved FROM resolved_by_unit
+    UNION ALL SELECT period_start, unit_code, 'processed_online_rate', processed_online_num, resolved FROM resolved_by_unit
+    UNION ALL SELECT period_start, unit_code, 'e_result_rate', e_result_num, resolved FROM resolved_by_unit
+    UNION ALL SELECT period_start, unit_code, 'result_signed_rate', result_signed_num, resolved FROM resolved_by_unit
+    UNION ALL SELECT period_start, unit_code, 'satisfaction_rate', satisfaction_num, satisfaction_den FROM resolved_by_unit
+    UNION ALL SELECT period_start, unit_code, 'overdue_open', overdue_open, CAST(NULL AS BIGINT) FROM overdue_by_unit
+    UNION ALL SELECT period_start, unit_code, 'portal_started', portal_started, CAST(NULL AS BIGINT) FROM portal_by_unit
+    UNION ALL SELECT period_start, unit_code, 'portal_completion_rate', completion_num, portal_started FROM portal_by_unit
+    UNION ALL SELECT period_start, unit_code, 'vneid_share', vneid_num, portal_started FROM portal_by_unit
+    UNION ALL SELECT period_start, unit_code, 'payment_success_rate', payment_num, payment_den FROM payments_by_unit
+    UNION ALL SELECT period_start, unit_code, 'documents_issued', documents_issued, CAST(NULL AS BIGINT) FROM signatures_by_unit
+    UNION ALL SELECT period_start, unit_code, 'document_signing_rate', documents_signed, documents_issued FROM signatures_by_unit
+    UNION ALL SELECT period_start, unit_code, 'certificates_issued', certificates_issued, CAST(NULL AS BIGINT) FROM signatures_by_unit
+    UNION ALL SELECT period_start, unit_code, 'free_certificates', free_certificates, CAST(NULL AS BIGINT) FROM signatures_by_unit
+    UNION ALL SELECT period_start, unit_code, 'certificates_per_1000_adults', certificates_issued, CAST(NULL AS BIGINT) FROM signatures_by_unit
+),
+-- Roll-up: a unit's KPI covers itself and every unit below it, as a ratio
+-- of summed numerators over summed denominators.
+rolled AS (
+    SELECT f.period_start, c.ancestor AS unit_code, f.kpi, sum(f.num) AS num, sum(f.den) AS den
+    FROM facts f
+    JOIN unit_closure c ON c.descendant = f.unit_code
+    GROUP BY 1, 2, 3
+),
+-- The median is over all dossiers of the unit and its descendants together.
+medians AS (
+    SELECT
+        d.resolved_period AS period_start,
+        c.ancestor AS unit_code,
+        median((CAST(d.completed_at AS BIGINT) - CAST(d.received_at AS BIGINT)) / 86400000000.0) AS median_days
+    FROM dossier_periods d
+    CROSS JOIN span
+    JOIN unit_closure c ON c.descendant = d.unit_code
+    WHERE d.is_resolved AND d.completed_on >= span.first_day AND d.completed_on < span.end_day
+    GROUP BY 1, 2
+),
+
+-- Every (period, registered unit, KPI), with or without activity.
+grid AS (
+    SELECT p.period_start, p.period_end, p.period_year, p.prev_start,
+           u.unit_code, u.name AS unit_name, u.level AS unit_level, u.parent_code, u.adult_population,
+           k.kpi, k.kind, k.direction
+    FROM periods p CROSS JOIN units u CROSS JOIN kpi_catalog k
+),
+valued AS (
+    SELECT
+        g.*,
+        CASE
+            WHEN g.kpi = 'median_processing_days' THEN NULL
+            WHEN g.kpi = 'certificates_per_1000_adults' THEN 1000.0 * coalesce(r.num, 0)
+            ELSE CAST(coalesce(r.num, 0) AS DOUBLE)
+        END AS numerator,
+        CASE
+            WHEN g.kind = 'rate' THEN CAST(coalesce(r.den, 0) AS DOUBLE)
+            WHEN g.kpi = 'certificates_per_1000_adults' THEN CAST(g.adult_population AS DOUBLE)
+        END AS denominator,
+        m.median_days
+    FROM grid g
+    LEFT JOIN rolled r
+      ON r.period_start = g.period_start AND r.unit_code = g.unit_code AND r.kpi = g.kpi
+    LEFT JOIN medians m
+      ON g.kpi = 'median_processing_days' AND m.period_start = g.period_start AND m.unit_code = g.unit_code
+),
+with_value AS (
+    SELECT
+        *,
+        CASE
+            WHEN kpi = 'median_processing_days' THEN median_days
+            WHEN kind = 'count' THEN numerator
+            ELSE numerator / nullif(denominator, 0)
+        END AS value
+    FROM valued
+),
+-- SPEC §4.4: a unit's own row beats `*`, a row for the grain beats one for
+-- every grain, and a later row beats an earlier one.
+target_choices AS (
+    SELECT
+        v.period_start, v.unit_code, v.kpi, t.target,
+        row_number() OVER (
+            PARTITION BY v.period_start, v.unit_code, v.kpi
+            ORDER BY CASE WHEN t.unit_code = '*' THEN 1 ELSE 0 END,
+                     CASE WHEN t.grain IS NULL THEN 1 ELSE 0 END,
+                     t.ingest_seq DESC, t.source_line DESC
+        ) AS k
+    FROM with_value v
+    JOIN targets t
+      ON t.kpi = v.kpi AND t.year = v.period_year
+     AND (t.unit_code = v.unit_code OR t.unit_code = '*')
+     AND (t.grain = $grain OR t.grain IS NULL)
+),
+scored AS (
+    SELECT
+        v.*,
+        t.target,
+        CASE
+            WHEN v.value IS NULL OR t.target IS NULL THEN NULL
+            WHEN v.direction = 'up' THEN v.value / nullif(t.target, 0)
+            ELSE t.target / nullif(v.value, 0)
+        END AS attainment
+    FROM with_value v
+    LEFT JOIN target_choices t
+      ON t.k = 1 AND t.period_start = v.period_start AND t.unit_code = v.unit_code AND t.kpi = v.kpi
+),
+-- Ranks among units of the same level, best first; null values unranked.
+ranked AS (
+    SELECT
+        *,
+        CASE WHEN value IS NULL THEN NULL ELSE CAST(rank() OVER (
+            PARTITION BY period_start, kpi, unit_level
+            ORDER BY CASE WHEN direction = 'up' THEN -value ELSE value END ASC NULLS LAST
+        ) AS BIGINT) END AS rank
+    FROM scored
+)
+SELECT
+    CAST($grain AS VARCHAR) AS period_grain,
+    r.period_start,
+    r.period_end,
+    r.unit_code,
+    r.unit_name,
+    r.unit_level,
+    r.parent_code,
+    r.kpi,
+    r.numerator,
+    r.denominator,
+    r.value,
+    r.target,
+    r.attainment,
+    CASE
+        WHEN r.attainment IS NULL THEN
+            CASE WHEN r.direction = 'down' AND r.value = 0 AND r.target IS NOT NULL THEN 'met' END
+        WHEN r.attainment >= 1 THEN 'met'
+        WHEN r.attainment >= 0.7 THEN 'on_track'
+        WHEN r.attainment >= 0.5 THEN 'behind'
+        ELSE 'far_behind'
+    END AS status,
+    r.rank,
+    prev.rank - r.rank AS rank_change
+FROM ranked r
+LEFT JOIN ranked prev
+  ON prev.period_start = r.prev_start AND prev.unit_code = r.unit_code AND prev.kpi = r.kpi
+WHERE r.period_start >= $from
+ORDER BY r.period_start, r.unit_code, r.kpi

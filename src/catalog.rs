@@ -1,0 +1,284 @@
+//! The lake as SQL: a DataFusion session with stable table and view names,
+//! shared by analysts' queries and the KPI job.
+//!
+//! | name | what |
+//! |---|---|
+//! | `dossier_snapshots` | every ingested dossier snapshot |
+//! | `dossiers` | current state: each dossier's latest snapshot (SPEC §4.1) |
+//! | `portal_events`, `signatures` | the event logs |
+//! | `units` | the current unit registry |
+//! | `unit_closure` | (ancestor, descendant, depth): every unit with itself and all below it |
+//! | `targets` | the current targets file |
+//! | `quarantine` | every rejected row |
+//! | `calendar` | every day, week, month, quarter and year 2000–2059 in the lake's zone |
+//! | `kpi_catalog` | the KPIs of SPEC §5: id, family, kind, direction |
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, Date32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
+use arrow::datatypes::{DataType, Field, Schema};
+use chrono::{Datelike, Months, NaiveDate, NaiveTime};
+use datafusion::datasource::MemTable;
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::error::{Error, Result};
+use crate::feeds::timestamp_type;
+use crate::kpi::{self, Direction, KpiKind};
+use crate::lake::{self, Manifest};
+use crate::time::Zone;
+
+/// The SQL that defines `dossiers` as the current state of each dossier:
+/// the snapshot with the greatest `updated_at`, then the later ingest, then
+/// the later line.
+const CURRENT_DOSSIERS: &str = "SELECT * EXCLUDE (snapshot_rank) FROM (
+    SELECT *, row_number() OVER (
+        PARTITION BY dossier_id
+        ORDER BY updated_at DESC, ingest_seq DESC, source_line DESC
+    ) AS snapshot_rank
+    FROM dossier_snapshots
+) WHERE snapshot_rank = 1";
+
+/// Session settings for analysts and the job alike.
+#[derive(Debug, Clone, Default)]
+pub struct SessionOptions {
+    /// Memory the engine may use before it spills to disk, in bytes.
+    pub memory_limit: Option<usize>,
+}
+
+/// A session over the committed lake at `root` (one manifest snapshot).
+pub async fn open(root: &Path, options: &SessionOptions) -> Result<(SessionContext, Manifest)> {
+    let manifest = lake::read_manifest(root)?;
+    let zone: Zone = manifest.timezone.parse()?;
+    let mut config = SessionConfig::new()
+        .with_information_schema(true)
+        .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()));
+    config.options_mut().execution.time_zone = Some(zone.to_string());
+    let mut runtime = RuntimeEnvBuilder::new();
+    if let Some(limit) = options.memory_limit {
+        runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
+    }
+    let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?);
+    lake::register_tables(&ctx, root, &manifest).await?;
+    // The lake table of dossiers holds snapshots; `dossiers` is the current state.
+    let snapshots = ctx.table_provider("dossiers").await?;
+    ctx.deregister_table("dossiers")?;
+    ctx.register_table("dossier_snapshots", snapshots)?;
+    let current = ctx.sql(CURRENT_DOSSIERS).await?.into_view();
+    ctx.register_table("dossiers", current)?;
+
+    register_unit_closure(&ctx).await?;
+    ctx.register_batch("calendar", calendar(&zone)?)?;
+    ctx.register_batch("kpi_catalog", kpi_catalog()?)?;
+    Ok((ctx, manifest))
+}
+
+/// `unit_closure`: each unit paired with itself (depth 0) and every unit
+/// below it, from the registry in the session.
+async fn register_unit_closure(ctx: &SessionContext) -> Result<()> {
+    let units = ctx
+        .sql("SELECT unit_code, parent_code FROM units")
+        .await?
+        .collect()
+        .await?;
+    let mut parent: HashMap<String, Option<String>> = HashMap::new();
+    for batch in &units {
+        let codes = string_column(batch, 0)?;
+        let parents = string_column(batch, 1)?;
+        for i in 0..batch.num_rows() {
+            let code = codes.value(i).to_string();
+            let up =
+                (!arrow::array::Array::is_null(parents, i)).then(|| parents.value(i).to_string());
+            parent.insert(code, up);
+        }
+    }
+    let mut codes: Vec<&String> = parent.keys().collect();
+    codes.sort();
+    let (mut ancestors, mut descendants, mut depths) = (Vec::new(), Vec::new(), Vec::new());
+    for code in codes {
+        // Ingest refuses cycles, so walking up ends; the bound guards anyway.
+        let mut current = Some(code);
+        let mut depth = 0i64;
+        while let Some(unit) = current {
+            ancestors.push(unit.clone());
+            descendants.push(code.clone());
+            depths.push(depth);
+            depth += 1;
+            current = parent.get(unit).and_then(|p| p.as_ref());
+            if depth as usize > parent.len() {
+                break;
+            }
+        }
+    }
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("ancestor", DataType::Utf8, false),
+        Field::new("descendant", DataType::Utf8, false),
+        Field::new("depth", DataType::Int64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(ancestors)) as ArrayRef,
+            Arc::new(StringArray::from(descendants)),
+            Arc::new(Int64Array::from(depths)),
+        ],
+    )?;
+    ctx.register_table(
+        "unit_closure",
+        Arc::new(MemTable::try_new(schema, vec![vec![batch]])?),
+    )?;
+    Ok(())
+}
+
+fn string_column(batch: &RecordBatch, i: usize) -> Result<&StringArray> {
+    batch
+        .column(i)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .ok_or_else(|| Error::Usage(format!("column {i} is not text")))
+}
+
+pub const CALENDAR_FIRST_YEAR: i32 = 2000;
+pub const CALENDAR_LAST_YEAR: i32 = 2059;
+pub const GRAINS: [&str; 5] = ["day", "week", "month", "quarter", "year"];
+
+/// The first day of the period of `grain` that contains `day`.
+pub fn period_start(grain: &str, day: NaiveDate) -> NaiveDate {
+    match grain {
+        "week" => day - chrono::Days::new(u64::from(day.weekday().num_days_from_monday())),
+        "month" => day.with_day(1).unwrap_or(day),
+        "quarter" => {
+            NaiveDate::from_ymd_opt(day.year(), (day.month0() / 3) * 3 + 1, 1).unwrap_or(day)
+        }
+        "year" => NaiveDate::from_ymd_opt(day.year(), 1, 1).unwrap_or(day),
+        _ => day,
+    }
+}
+
+/// The first day of the next period of `grain` after the one starting at `start`.
+pub fn next_period(grain: &str, start: NaiveDate) -> NaiveDate {
+    match grain {
+        "week" => start + chrono::Days::new(7),
+        "month" => start + Months::new(1),
+        "quarter" => start + Months::new(3),
+        "year" => start + Months::new(12),
+        _ => start + chrono::Days::new(1),
+    }
+}
+
+fn days(d: NaiveDate) -> i32 {
+    (d - chrono::DateTime::<chrono::Utc>::UNIX_EPOCH.date_naive()).num_days() as i32
+}
+
+/// `calendar`: one row per period of every grain, with its bounds as local
+/// dates and as UTC instants, and the start of the period before it.
+pub fn calendar(zone: &Zone) -> Result<RecordBatch> {
+    let first = NaiveDate::from_ymd_opt(CALENDAR_FIRST_YEAR, 1, 1).unwrap_or_default();
+    let last = NaiveDate::from_ymd_opt(CALENDAR_LAST_YEAR + 1, 1, 1).unwrap_or_default();
+    let instant = |d: NaiveDate| -> Result<i64> {
+        zone.local_to_utc(d.and_time(NaiveTime::MIN))
+            .map_err(|e| Error::Usage(format!("calendar: {e}")))
+    };
+    let (mut grains, mut starts, mut ends, mut years, mut start_at, mut end_at, mut prevs) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    for grain in GRAINS {
+        let mut start = period_start(grain, first);
+        let mut prev = period_start(grain, start - chrono::Days::new(1));
+        while start < last {
+            let end = next_period(grain, start);
+            grains.push(grain);
+            starts.push(days(start));
+            ends.push(days(end));
+            years.push(i64::from(start.year()));
+            start_at.push(instant(start)?);
+            end_at.push(instant(end)?);
+            prevs.push(days(prev));
+            prev = start;
+            start = end;
+        }
+    }
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("period_grain", DataType::Utf8, false),
+        Field::new("period_start", DataType::Date32, false),
+        Field::new("period_end", DataType::Date32, false),
+        Field::new("period_year", DataType::Int64, false),
+        Field::new("start_at", timestamp_type(), false),
+        Field::new("end_at", timestamp_type(), false),
+        Field::new("prev_start", DataType::Date32, false),
+    ]));
+    Ok(RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(StringArray::from(grains)) as ArrayRef,
+            Arc::new(Date32Array::from(starts)),
+            Arc::new(Date32Array::from(ends)),
+            Arc::new(Int64Array::from(years)),
+            Arc::new(TimestampMicrosecondArray::from(start_at).with_timezone("UTC")),
+            Arc::new(TimestampMicrosecondArray::from(end_at).with_timezone("UTC")),
+            Arc::new(Date32Array::from(prevs)),
+        ],
+    )?)
+}
+
+/// `kpi_catalog`, from `kpi::CATALOG`.
+fn kpi_catalog() -> Result<RecordBatch> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("kpi", DataType::Utf8, false),
+        Field::new("family", DataType::Utf8, false),
+        Field::new("kind", DataType::Utf8, false),
+        Field::new("direction", DataType::Utf8, false),
+    ]));
+    let rows = kpi::CATALOG;
+    Ok(RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|k| k.id))) as ArrayRef,
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|k| k.family))),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(
+                |k| match k.kind {
+                    KpiKind::Count => "count",
+                    KpiKind::Rate => "rate",
+                    KpiKind::Number => "number",
+                },
+            ))),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(
+                |k| match k.direction {
+                    Direction::Up => "up",
+                    Direction::Down => "down",
+                },
+            ))),
+        ],
+    )?)
+}
+
+/// Registers `OUT/kpi_values` as table `kpi_values` when it has been
+/// published, with `period_grain` read back from its Hive directories.
+pub async fn register_outputs(ctx: &SessionContext, out: &Path) -> Result<()> {
+    use datafusion::datasource::file_format::parquet::ParquetFormat;
+    use datafusion::datasource::listing::{
+        ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+    };
+    let dataset = out.join(crate::output::DATASET);
+    if !dataset.join("_SUCCESS").exists() {
+        return Ok(());
+    }
+    let dataset = dataset.canonicalize().map_err(|e| Error::io(&dataset, e))?;
+    let url = ListingTableUrl::parse(format!("{}/", dataset.display()))?;
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+        .with_file_extension(".parquet")
+        .with_table_partition_cols(vec![("period_grain".to_string(), DataType::Utf8)]);
+    let schema = options.infer_schema(&ctx.state(), &url).await?;
+    let config = ListingTableConfig::new(url)
+        .with_listing_options(options)
+        .with_schema(schema);
+    ctx.register_table(
+        crate::output::DATASET,
+        Arc::new(ListingTable::try_new(config)?),
+    )?;
+    Ok(())
+}

@@ -1,0 +1,209 @@
+//! The `kpi_values` output dataset (SPEC §7), replaced atomically.
+//!
+//! ```text
+//! OUT/kpi_values -> .kpi_values/v000007       a symlink: what readers open
+//! OUT/.kpi_values/v000007/
+//!     period_grain=month/2024-03-01.parquet   one file per (grain, period): a slice
+//!     _run.json                               the run manifest
+//!     _SUCCESS
+//! ```
+//!
+//! A run builds a new version directory: it hard-links every slice of the
+//! current version it does not recompute, writes the slices it does, then
+//! swaps the symlink with one rename. A reader sees the old complete version
+//! or the new one, never a mix; the previous version stays on disk for
+//! readers that opened it.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::ArrowWriter;
+
+use crate::error::{Error, Result};
+use crate::lake::{sync_dir, write_atomic};
+
+pub const DATASET: &str = "kpi_values";
+const VERSIONS: &str = ".kpi_values";
+/// Versions kept besides the current one, for readers still on them.
+const KEEP_OLD_VERSIONS: usize = 1;
+
+/// One (grain, period) slice to write: its rows, sorted.
+pub struct Slice {
+    pub grain: String,
+    /// `YYYY-MM-DD`
+    pub period_start: String,
+    pub batches: Vec<RecordBatch>,
+}
+
+/// Where a slice lives inside a version.
+pub fn slice_path(grain: &str, period_start: &str) -> String {
+    format!("period_grain={grain}/{period_start}.parquet")
+}
+
+impl Slice {
+    fn rel_path(&self) -> String {
+        slice_path(&self.grain, &self.period_start)
+    }
+
+    pub fn rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+}
+
+/// A new version of `OUT/kpi_values` being built.
+pub struct Version {
+    out: PathBuf,
+    name: String,
+    dir: PathBuf,
+    schema: SchemaRef,
+    written: BTreeMap<String, usize>,
+}
+
+impl Version {
+    /// Starts a version that keeps every slice of the current one except the
+    /// `replaced` ones (paths such as `period_grain=month/2024-03-01.parquet`).
+    pub fn begin(out: &Path, schema: SchemaRef, replaced: &[String]) -> Result<Version> {
+        let versions = out.join(VERSIONS);
+        fs::create_dir_all(&versions).map_err(|e| Error::io(&versions, e))?;
+        let current = current_version(&out.join(DATASET))?;
+        let number = existing_versions(&versions)?
+            .last()
+            .map_or(1, |(n, _)| n + 1);
+        let name = format!("v{number:06}");
+        let dir = versions.join(&name);
+        fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        if let Some(current) = &current {
+            for grain_dir in read_dirs(current)? {
+                for file in read_files(&grain_dir)? {
+                    let rel = crate::lake::relative(current, &file);
+                    if !rel.ends_with(".parquet") || replaced.contains(&rel) {
+                        continue;
+                    }
+                    let to = dir.join(&rel);
+                    if let Some(parent) = to.parent() {
+                        fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+                    }
+                    // A hard link shares the bytes: unchanged slices cost nothing.
+                    fs::hard_link(&file, &to)
+                        .or_else(|_| fs::copy(&file, &to).map(|_| ()))
+                        .map_err(|e| Error::io(&to, e))?;
+                }
+            }
+        }
+        Ok(Version {
+            out: out.to_path_buf(),
+            name,
+            dir,
+            schema,
+            written: BTreeMap::new(),
+        })
+    }
+
+    pub fn write_slice(&mut self, slice: &Slice) -> Result<()> {
+        let rel = slice.rel_path();
+        write_parquet(&self.dir.join(&rel), self.schema.clone(), &slice.batches)?;
+        self.written.insert(rel, slice.rows());
+        Ok(())
+    }
+
+    /// Rows written per slice.
+    pub fn written(&self) -> &BTreeMap<String, usize> {
+        &self.written
+    }
+
+    /// Stores the run manifest and `_SUCCESS`, then swaps the symlink.
+    pub fn commit(self, run_manifest: &serde_json::Value) -> Result<PathBuf> {
+        let manifest = serde_json::to_vec_pretty(run_manifest)
+            .map_err(|e| Error::lake(&self.out, e.to_string()))?;
+        write_atomic(&self.dir.join("_run.json"), &manifest)?;
+        write_atomic(&self.dir.join("_SUCCESS"), b"")?;
+        for dir in read_dirs(&self.dir)? {
+            sync_dir(&dir)?;
+        }
+        sync_dir(&self.dir)?;
+        let link = self.out.join(DATASET);
+        let tmp_link = self.out.join(format!(".{DATASET}.tmp"));
+        let _ = fs::remove_file(&tmp_link);
+        std::os::unix::fs::symlink(Path::new(VERSIONS).join(&self.name), &tmp_link)
+            .map_err(|e| Error::io(&tmp_link, e))?;
+        fs::rename(&tmp_link, &link).map_err(|e| Error::io(&link, e))?;
+        sync_dir(&self.out)?;
+        // Versions older than the one kept for readers that opened it.
+        let all = existing_versions(&self.out.join(VERSIONS))?;
+        let keep_from = all.len().saturating_sub(1 + KEEP_OLD_VERSIONS);
+        for (_, dir) in &all[..keep_from] {
+            fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        Ok(self.dir)
+    }
+}
+
+/// The version directory `OUT/kpi_values` points at, if any.
+fn current_version(link: &Path) -> Result<Option<PathBuf>> {
+    match fs::symlink_metadata(link) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(link, e)),
+        Ok(meta) if meta.file_type().is_symlink() => {
+            let target = fs::read_link(link).map_err(|e| Error::io(link, e))?;
+            let parent = link.parent().unwrap_or(Path::new("."));
+            Ok(Some(parent.join(target)))
+        }
+        Ok(_) => Err(Error::lake(
+            link,
+            "is not the symlink motcua maintains; move it away or choose another --out",
+        )),
+    }
+}
+
+fn existing_versions(versions: &Path) -> Result<Vec<(u64, PathBuf)>> {
+    let mut found = Vec::new();
+    for dir in read_dirs(versions)? {
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if let Some(n) = name.strip_prefix('v').and_then(|n| n.parse::<u64>().ok()) {
+            found.push((n, dir));
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+fn read_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
+    entries(dir, true)
+}
+
+fn read_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    entries(dir, false)
+}
+
+fn entries(dir: &Path, dirs: bool) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let path = entry.map_err(|e| Error::io(dir, e))?.path();
+        if path.is_dir() == dirs {
+            out.push(path);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Writes one Parquet file with motcua's settings, synced.
+pub fn write_parquet(path: &Path, schema: SchemaRef, batches: &[RecordBatch]) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    let file = fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    let mut writer = ArrowWriter::try_new(file, schema, Some(crate::ingest::writer_properties()))?;
+    for batch in batches {
+        writer.write(batch)?;
+    }
+    let file = writer.into_inner()?;
+    file.sync_all().map_err(|e| Error::io(path, e))?;
+    Ok(())
+}
