@@ -1,0 +1,15 @@
+-- Online portal: applications started, the share completed (submitted), and
+-- the share signed in with VNeID, for every unit of one level in one period.
+-- @param period date required    First day of the period (YYYY-MM-DD)
+-- @param grain text month        day, week, month, quarter or year
+-- @param level text district     province, district, commune or department
+SELECT
+    unit_code,
+    unit_name,
+    max(CASE WHEN kpi = 'portal_started' THEN value END) AS portal_started,
+    max(CASE WHEN kpi = 'portal_completion_rate' THEN value END) AS completion_rate,
+    max(CASE WHEN kpi = 'vneid_share' THEN value END) AS vneid_share
+FROM kpi_values
+WHERE period_grain = $grain AND period_start = $period AND unit_level = $level
+GROUP BY unit_code, unit_name
+ORDER BY portal_started DESC NULLS LAST, unit_code
