@@ -1,15 +1,14 @@
 -- Data quality: unit codes that activity names but the registry does not
 -- hold. Their rows are kept in the lake and count toward no unit (SPEC §2).
-SELECT feed, unit_code, count(*) AS rows, min(first_seen) AS first_seen, max(last_seen) AS last_seen
-FROM (
-    SELECT 'dossiers' AS feed, unit_code, received_at AS first_seen, received_at AS last_seen FROM dossiers
+WITH activity AS (
+    SELECT 'dossiers' AS feed, unit_code, received_at AS seen_at FROM dossiers
     UNION ALL
-    SELECT 'portal_events', unit_code, occurred_at, occurred_at FROM portal_events
+    SELECT 'portal_events' AS feed, unit_code, occurred_at AS seen_at FROM portal_events
     UNION ALL
-    SELECT 'signatures', unit_code, occurred_at, occurred_at FROM signatures
-    UNION ALL
-    SELECT 'targets', unit_code, NULL, NULL FROM targets WHERE unit_code <> '*'
+    SELECT 'signatures' AS feed, unit_code, occurred_at AS seen_at FROM signatures
 )
-WHERE unit_code NOT IN (SELECT unit_code FROM units)
-GROUP BY feed, unit_code
-ORDER BY rows DESC, feed, unit_code
+SELECT a.feed, a.unit_code, count(*) AS rows, min(a.seen_at) AS first_seen, max(a.seen_at) AS last_seen
+FROM activity a
+LEFT ANTI JOIN units u ON u.unit_code = a.unit_code
+GROUP BY a.feed, a.unit_code
+ORDER BY rows DESC, a.feed, a.unit_code

@@ -8,7 +8,7 @@
 WITH
 -- The requested periods, and the one before the first (for rank change).
 periods AS (
-    SELECT period_start, period_end, period_year, start_at, end_at, prev_start
+    SELECT period_start, period_end, period_year, start_at, end_at
     FROM calendar
     WHERE period_grain = $grain
       AND period_start <= $to
@@ -182,7 +182,7 @@ medians AS (
 
 -- Every (period, registered unit, KPI), with or without activity.
 grid AS (
-    SELECT p.period_start, p.period_end, p.period_year, p.prev_start,
+    SELECT p.period_start, p.period_end, p.period_year,
            u.unit_code, u.name AS unit_name, u.level AS unit_level, u.parent_code, u.adult_population,
            k.kpi, k.kind, k.direction
     FROM periods p CROSS JOIN units u CROSS JOIN kpi_catalog k
@@ -218,20 +218,22 @@ with_value AS (
 ),
 -- SPEC §4.4: a unit's own row beats `*`, a row for the grain beats one for
 -- every grain, and a later row beats an earlier one.
-target_choices AS (
-    SELECT
-        v.period_start, v.unit_code, v.kpi, t.target,
-        row_number() OVER (
-            PARTITION BY v.period_start, v.unit_code, v.kpi
-            ORDER BY CASE WHEN t.unit_code = '*' THEN 1 ELSE 0 END,
-                     CASE WHEN t.grain IS NULL THEN 1 ELSE 0 END,
-                     t.ingest_seq DESC, t.source_line DESC
-        ) AS k
-    FROM with_value v
-    JOIN targets t
-      ON t.kpi = v.kpi AND t.year = v.period_year
-     AND (t.unit_code = v.unit_code OR t.unit_code = '*')
-     AND (t.grain = $grain OR t.grain IS NULL)
+unit_targets AS (
+    SELECT unit_code, kpi, year, target
+    FROM (
+        SELECT
+            u.unit_code, t.kpi, t.year, t.target,
+            row_number() OVER (
+                PARTITION BY u.unit_code, t.kpi, t.year
+                ORDER BY CASE WHEN t.unit_code = '*' THEN 1 ELSE 0 END,
+                         CASE WHEN t.grain IS NULL THEN 1 ELSE 0 END,
+                         t.ingest_seq DESC, t.source_line DESC
+            ) AS k
+        FROM units u
+        JOIN targets t ON t.unit_code = u.unit_code OR t.unit_code = '*'
+        WHERE t.grain = $grain OR t.grain IS NULL
+    )
+    WHERE k = 1
 ),
 scored AS (
     SELECT
@@ -243,8 +245,8 @@ scored AS (
             ELSE t.target / nullif(v.value, 0)
         END AS attainment
     FROM with_value v
-    LEFT JOIN target_choices t
-      ON t.k = 1 AND t.period_start = v.period_start AND t.unit_code = v.unit_code AND t.kpi = v.kpi
+    LEFT JOIN unit_targets t
+      ON t.unit_code = v.unit_code AND t.kpi = v.kpi AND t.year = v.period_year
 ),
 -- Ranks among units of the same level, best first; null values unranked.
 ranked AS (
@@ -255,33 +257,38 @@ ranked AS (
             ORDER BY CASE WHEN direction = 'up' THEN -value ELSE value END ASC NULLS LAST
         ) AS BIGINT) END AS rank
     FROM scored
+),
+-- `periods` holds consecutive periods, so the previous row is the previous period.
+changes AS (
+    SELECT
+        *,
+        lag(rank) OVER (PARTITION BY unit_code, kpi ORDER BY period_start) - rank AS rank_change
+    FROM ranked
 )
 SELECT
     CAST($grain AS VARCHAR) AS period_grain,
-    r.period_start,
-    r.period_end,
-    r.unit_code,
-    r.unit_name,
-    r.unit_level,
-    r.parent_code,
-    r.kpi,
-    r.numerator,
-    r.denominator,
-    r.value,
-    r.target,
-    r.attainment,
+    period_start,
+    period_end,
+    unit_code,
+    unit_name,
+    unit_level,
+    parent_code,
+    kpi,
+    numerator,
+    denominator,
+    value,
+    target,
+    attainment,
     CASE
-        WHEN r.attainment IS NULL THEN
-            CASE WHEN r.direction = 'down' AND r.value = 0 AND r.target IS NOT NULL THEN 'met' END
-        WHEN r.attainment >= 1 THEN 'met'
-        WHEN r.attainment >= 0.7 THEN 'on_track'
-        WHEN r.attainment >= 0.5 THEN 'behind'
+        WHEN attainment IS NULL THEN
+            CASE WHEN direction = 'down' AND value = 0 AND target IS NOT NULL THEN 'met' END
+        WHEN attainment >= 1 THEN 'met'
+        WHEN attainment >= 0.7 THEN 'on_track'
+        WHEN attainment >= 0.5 THEN 'behind'
         ELSE 'far_behind'
     END AS status,
-    r.rank,
-    prev.rank - r.rank AS rank_change
-FROM ranked r
-LEFT JOIN ranked prev
-  ON prev.period_start = r.prev_start AND prev.unit_code = r.unit_code AND prev.kpi = r.kpi
-WHERE r.period_start >= $from
-ORDER BY r.period_start, r.unit_code, r.kpi
+    rank,
+    rank_change
+FROM changes
+WHERE period_start >= $from
+ORDER BY period_start, unit_code, kpi

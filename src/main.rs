@@ -397,9 +397,61 @@ fn demo(dir: &Path, dossiers: u64, zone: Zone) -> Result<()> {
             &mut print_report,
         )?;
     }
-    println!("3/3 the lake now holds:");
     let manifest = lake::read_manifest(&lake_dir)?;
     print!("{}", lake::render_summary(&lake_dir, &manifest));
+
+    let out = dir.join("out");
+    println!(
+        "3/3 computing every KPI for every unit, month by month, into {}",
+        out.display()
+    );
+    let job = KpiJob {
+        grain: "month".into(),
+        from: parse_date("--from", "2024-01-01")?,
+        to: parse_date("--to", "2025-01-01")?,
+        out: out.clone(),
+        queries: PathBuf::from("queries"),
+        session: SessionOptions::default(),
+    };
+    let runtime = runtime()?;
+    let report = runtime.block_on(kpi_job::run(&lake_dir, &job))?;
+    println!(
+        "    {} rows for {} months in {:.1} s",
+        report.rows, report.periods, report.seconds
+    );
+    for (kpi, title) in [
+        ("on_time_rate", "on-time rate"),
+        ("cashless_rate", "cashless rate"),
+    ] {
+        let sql = "SELECT rank, rank_change, unit_name, round(value * 100, 1) AS percent, \
+                   round(target * 100, 1) AS target, status \
+                   FROM kpi_values WHERE period_grain = 'month' AND period_start = DATE '2025-01-01' \
+                   AND unit_level = 'district' AND kpi = $kpi AND rank IS NOT NULL \
+                   ORDER BY rank, unit_code";
+        let source = QuerySource::Sql(sql.to_string());
+        let params = [("kpi".to_string(), kpi.to_string())];
+        let batches = runtime.block_on(query::run(&lake_dir, &out, &source, &params))?;
+        let all: Vec<_> = batches
+            .iter()
+            .flat_map(|b| (0..b.num_rows()).map(move |i| b.slice(i, 1)))
+            .collect();
+        let shown: Vec<_> = if all.len() > 6 {
+            all[..3]
+                .iter()
+                .chain(&all[all.len() - 3..])
+                .cloned()
+                .collect()
+        } else {
+            all
+        };
+        println!("\nDistricts by {title}, January 2025 (top 3 and bottom 3):");
+        print::write(&shown, OutputFormat::Table, None)?;
+    }
+    println!(
+        "\nTry: cargo run -- --lake {} query ranking --param kpi=full_online_rate --param period=2025-01-01 --out {}",
+        lake_dir.display(),
+        out.display()
+    );
     Ok(())
 }
 

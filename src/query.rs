@@ -280,7 +280,8 @@ pub async fn plan(
 
 /// One sentence for a SQL failure, without DataFusion's nested prefixes.
 pub fn sql_error(e: datafusion::error::DataFusionError) -> Error {
-    let text = e.strip_backtrace();
+    // The root cause says what is wrong; wrappers ("Optimizer rule … failed") do not.
+    let text = e.find_root().strip_backtrace();
     let text = text
         .trim_start_matches("Error during planning: ")
         .trim_start_matches("SQL error: ")

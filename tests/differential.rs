@@ -1,0 +1,780 @@
+//! A second, independent implementation of SPEC §5 written with Polars, run
+//! against the KPI job on generated data: every `kpi_values` row must agree
+//! within 1e-9.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use chrono::{Datelike, Months, NaiveDate};
+use common::*;
+use motcua::catalog::SessionOptions;
+use motcua::feeds::Feed;
+use motcua::kpi::{self, Direction, KpiKind};
+use motcua::kpi_job::{self, KpiJob};
+use polars::prelude::*;
+
+const FROM: (i32, u32) = (2024, 1);
+const TO: (i32, u32) = (2025, 1);
+/// Asia/Ho_Chi_Minh is UTC+7 all year.
+const OFFSET_MICROS: i64 = 7 * 3600 * 1_000_000;
+const DAY_MICROS: f64 = 86_400_000_000.0;
+
+/// A month as a number: 12 × year + month index.
+fn month_key(year: i32, month: u32) -> i32 {
+    year * 12 + month as i32 - 1
+}
+
+fn month_start(key: i32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(key.div_euclid(12), key.rem_euclid(12) as u32 + 1, 1).unwrap()
+}
+
+/// The UTC instant (µs) of local midnight starting the month after `key`.
+fn month_end_micros(key: i32) -> i64 {
+    let next = month_start(key) + Months::new(1);
+    next.and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp_micros()
+        - OFFSET_MICROS
+}
+
+fn read_frame(root: &Path, files: &[String]) -> LazyFrame {
+    let frames: Vec<LazyFrame> = files
+        .iter()
+        .map(|f| {
+            ParquetReader::new(File::open(root.join(f)).unwrap())
+                .finish()
+                .unwrap()
+                .lazy()
+        })
+        .collect();
+    concat(frames, UnionArgs::default()).unwrap()
+}
+
+fn lake_files(f: &Fixture, feed: Feed) -> Vec<String> {
+    f.manifest()
+        .data_files(feed)
+        .iter()
+        .map(|d| d.path.clone())
+        .collect()
+}
+
+/// Month key of a Date column.
+fn month_of(column: &str) -> Expr {
+    col(column).dt().year() * lit(12) + col(column).dt().month().cast(DataType::Int32) - lit(1)
+}
+
+fn count_if(condition: Expr) -> Expr {
+    when(condition).then(lit(1i64)).otherwise(lit(0i64))
+}
+
+/// 1 for every row (a literal would be summed once per group, not per row).
+fn each() -> Expr {
+    count_if(col("ancestor").is_not_null())
+}
+
+fn flag(column: &str) -> Expr {
+    col(column).eq(lit(true))
+}
+
+/// (month, ancestor unit, kpi) → (numerator, denominator)
+type Counts = HashMap<(i32, String, String), (f64, Option<f64>)>;
+
+/// Joins `frame` to the unit closure, groups by month and ancestor, and sums
+/// each KPI's numerator and denominator expressions.
+fn rolled_up(
+    frame: LazyFrame,
+    closure: &LazyFrame,
+    month: Expr,
+    kpis: Vec<(&str, Expr, Option<Expr>)>,
+    into: &mut Counts,
+) {
+    let mut aggs = Vec::new();
+    for (i, (_, num, den)) in kpis.iter().enumerate() {
+        aggs.push(
+            num.clone()
+                .sum()
+                .cast(DataType::Float64)
+                .alias(format!("n{i}")),
+        );
+        if let Some(den) = den {
+            aggs.push(
+                den.clone()
+                    .sum()
+                    .cast(DataType::Float64)
+                    .alias(format!("d{i}")),
+            );
+        }
+    }
+    let df = frame
+        .with_column(month.alias("month"))
+        .join(
+            closure.clone(),
+            [col("unit_code")],
+            [col("descendant")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .group_by([col("month"), col("ancestor")])
+        .agg(aggs)
+        .collect()
+        .unwrap();
+    let months = df.column("month").unwrap().i32().unwrap().clone();
+    let units = df.column("ancestor").unwrap().str().unwrap().clone();
+    for (i, (kpi, _, den)) in kpis.iter().enumerate() {
+        let nums = df.column(&format!("n{i}")).unwrap().f64().unwrap().clone();
+        let dens = den
+            .as_ref()
+            .map(|_| df.column(&format!("d{i}")).unwrap().f64().unwrap().clone());
+        for row in 0..df.height() {
+            let key = (
+                months.get(row).unwrap(),
+                units.get(row).unwrap().to_string(),
+                kpi.to_string(),
+            );
+            let num = nums.get(row).unwrap_or(0.0);
+            let den = dens.as_ref().map(|d| d.get(row).unwrap_or(0.0));
+            into.insert(key, (num, den));
+        }
+    }
+}
+
+struct Unit {
+    code: String,
+    level: String,
+    parent: Option<String>,
+    adults: Option<f64>,
+}
+
+struct Target {
+    kpi: String,
+    unit: String,
+    year: i64,
+    value: f64,
+    grain: Option<String>,
+    order: (i64, i64),
+}
+
+struct Expected {
+    rows: BTreeMap<(NaiveDate, String, String), ExpectedRow>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct ExpectedRow {
+    numerator: Option<f64>,
+    denominator: Option<f64>,
+    value: Option<f64>,
+    target: Option<f64>,
+    attainment: Option<f64>,
+    status: Option<String>,
+    rank: Option<i64>,
+    rank_change: Option<i64>,
+}
+
+fn strings(df: &DataFrame, name: &str) -> Vec<Option<String>> {
+    let column = df.column(name).unwrap().str().unwrap().clone();
+    (0..column.len())
+        .map(|i| column.get(i).map(str::to_string))
+        .collect()
+}
+
+fn floats(df: &DataFrame, name: &str) -> Vec<Option<f64>> {
+    let column = df.column(name).unwrap().cast(&DataType::Float64).unwrap();
+    let column = column.f64().unwrap();
+    (0..column.len()).map(|i| column.get(i)).collect()
+}
+
+fn ints(df: &DataFrame, name: &str) -> Vec<Option<i64>> {
+    let column = df.column(name).unwrap().cast(&DataType::Int64).unwrap();
+    let column = column.i64().unwrap();
+    (0..column.len()).map(|i| column.get(i)).collect()
+}
+
+/// SPEC §5 from the lake, with Polars and plain Rust.
+fn polars_kpis(f: &Fixture) -> Expected {
+    let root = &f.lake;
+    let units_df = read_frame(root, &lake_files(f, Feed::Units))
+        .collect()
+        .unwrap();
+    let units: Vec<Unit> = {
+        let codes = strings(&units_df, "unit_code");
+        let levels = strings(&units_df, "level");
+        let parents = strings(&units_df, "parent_code");
+        let adults = floats(&units_df, "adult_population");
+        (0..units_df.height())
+            .map(|i| Unit {
+                code: codes[i].clone().unwrap(),
+                level: levels[i].clone().unwrap(),
+                parent: parents[i].clone(),
+                adults: adults[i],
+            })
+            .collect()
+    };
+    let parent_of: HashMap<&str, Option<&str>> = units
+        .iter()
+        .map(|u| (u.code.as_str(), u.parent.as_deref()))
+        .collect();
+    let (mut ancestors, mut descendants) = (Vec::new(), Vec::new());
+    for u in &units {
+        let mut current = Some(u.code.as_str());
+        while let Some(c) = current {
+            ancestors.push(c.to_string());
+            descendants.push(u.code.clone());
+            current = parent_of.get(c).copied().flatten();
+        }
+    }
+    let closure = df!("ancestor" => ancestors, "descendant" => descendants)
+        .unwrap()
+        .lazy();
+
+    // Current state: the greatest updated_at, then the later ingest, then the later line.
+    let snapshots = read_frame(root, &lake_files(f, Feed::Dossiers)).with_columns([
+        col("received_at").cast(DataType::Int64),
+        col("due_at").cast(DataType::Int64),
+        col("completed_at").cast(DataType::Int64),
+        col("updated_at").cast(DataType::Int64),
+    ]);
+    let as_of = snapshots
+        .clone()
+        .select([col("updated_at").max()])
+        .collect()
+        .unwrap()
+        .column("updated_at")
+        .unwrap()
+        .i64()
+        .unwrap()
+        .get(0)
+        .unwrap();
+    let current = snapshots
+        .sort(
+            ["dossier_id", "updated_at", "ingest_seq", "source_line"],
+            SortMultipleOptions::default()
+                .with_order_descending_multi([false, true, true, true])
+                .with_maintain_order(true),
+        )
+        .unique_stable_generic(Some(vec![col("dossier_id")]), UniqueKeepStrategy::First);
+
+    let mut counts: Counts = HashMap::new();
+    let online = col("channel").eq(lit("online"));
+    let fee = col("fee_vnd").gt(lit(0i64));
+    let paid = col("payment_method").is_not_null();
+    let cashless = fee
+        .clone()
+        .and(paid.clone())
+        .and(col("payment_method").neq(lit("cash")));
+    rolled_up(
+        current.clone(),
+        &closure,
+        month_of("received_on"),
+        vec![
+            ("received", each(), None),
+            (
+                "online_rate",
+                count_if(online.clone()),
+                Some(count_if(col("online_level").neq(lit("none")))),
+            ),
+            (
+                "full_online_rate",
+                count_if(online.clone().and(col("online_level").eq(lit("full")))),
+                Some(count_if(col("online_level").eq(lit("full")))),
+            ),
+            ("digitized_rate", count_if(flag("digitized")), Some(each())),
+            (
+                "applicant_signed_rate",
+                count_if(online.clone().and(flag("applicant_signed"))),
+                Some(count_if(online.clone())),
+            ),
+            (
+                "online_payment_rate",
+                count_if(fee.clone().and(flag("paid_online"))),
+                Some(count_if(fee.clone())),
+            ),
+            (
+                "cashless_rate",
+                count_if(cashless.clone()),
+                Some(count_if(fee.clone().and(paid.clone()))),
+            ),
+            (
+                "cashless_value_rate",
+                when(cashless.clone())
+                    .then(col("fee_vnd"))
+                    .otherwise(lit(0i64)),
+                Some(
+                    when(fee.clone().and(paid.clone()))
+                        .then(col("fee_vnd"))
+                        .otherwise(lit(0i64)),
+                ),
+            ),
+        ],
+        &mut counts,
+    );
+    let resolved = current.clone().filter(
+        col("status")
+            .eq(lit("resolved"))
+            .or(col("status").eq(lit("returned"))),
+    );
+    let one = || Some(each());
+    rolled_up(
+        resolved.clone(),
+        &closure,
+        month_of("completed_on"),
+        vec![
+            ("resolved", each(), None),
+            (
+                "on_time_rate",
+                count_if(
+                    col("due_at")
+                        .is_null()
+                        .or(col("completed_at").lt_eq(col("due_at"))),
+                ),
+                one(),
+            ),
+            (
+                "processed_online_rate",
+                count_if(flag("processed_online")),
+                one(),
+            ),
+            ("e_result_rate", count_if(flag("e_result")), one()),
+            ("result_signed_rate", count_if(flag("result_signed")), one()),
+            (
+                "satisfaction_rate",
+                count_if(
+                    col("satisfaction")
+                        .eq(lit("very_satisfied"))
+                        .or(col("satisfaction").eq(lit("satisfied"))),
+                ),
+                Some(count_if(col("satisfaction").is_not_null())),
+            ),
+        ],
+        &mut counts,
+    );
+
+    // Medians over the unit and everything below it.
+    let mut medians: HashMap<(i32, String), f64> = HashMap::new();
+    let df = resolved
+        .with_columns([
+            month_of("completed_on").alias("month"),
+            ((col("completed_at") - col("received_at")).cast(DataType::Float64) / lit(DAY_MICROS))
+                .alias("days"),
+        ])
+        .join(
+            closure.clone(),
+            [col("unit_code")],
+            [col("descendant")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .group_by([col("month"), col("ancestor")])
+        .agg([col("days").median().alias("median")])
+        .collect()
+        .unwrap();
+    let months = ints(&df, "month");
+    let owners = strings(&df, "ancestor");
+    let values = floats(&df, "median");
+    for i in 0..df.height() {
+        medians.insert(
+            (months[i].unwrap() as i32, owners[i].clone().unwrap()),
+            values[i].unwrap(),
+        );
+    }
+
+    // Overdue at min(end, as-of), for every month wanted and the one before.
+    let first = month_key(FROM.0, FROM.1) - 1;
+    let last = month_key(TO.0, TO.1);
+    let closed_at = when(
+        col("status")
+            .eq(lit("resolved"))
+            .or(col("status").eq(lit("returned"))),
+    )
+    .then(col("completed_at"))
+    .otherwise(
+        when(
+            col("status")
+                .eq(lit("withdrawn"))
+                .or(col("status").eq(lit("rejected"))),
+        )
+        .then(col("updated_at"))
+        .otherwise(lit(NULL).cast(DataType::Int64)),
+    );
+    for month in first..=last {
+        let at = month_end_micros(month).min(as_of);
+        let overdue = current
+            .clone()
+            .with_column(closed_at.clone().alias("closed_at"))
+            .filter(
+                col("received_at")
+                    .lt(lit(at))
+                    .and(col("due_at").lt(lit(at)))
+                    .and(
+                        col("closed_at")
+                            .is_null()
+                            .or(col("closed_at").gt_eq(lit(at))),
+                    ),
+            );
+        rolled_up(
+            overdue,
+            &closure,
+            lit(month),
+            vec![("overdue_open", each(), None)],
+            &mut counts,
+        );
+    }
+
+    // Portal: an application's first start gives its unit, month and sign-in.
+    let events = read_frame(root, &lake_files(f, Feed::PortalEvents));
+    let submitted = events
+        .clone()
+        .filter(col("event_type").eq(lit("submitted")))
+        .select([col("application_id")])
+        .unique(None, UniqueKeepStrategy::Any)
+        .with_column(lit(true).alias("completed"));
+    let first_starts = events
+        .clone()
+        .filter(col("event_type").eq(lit("started")))
+        .sort(
+            ["application_id", "occurred_at", "event_id"],
+            SortMultipleOptions::default().with_maintain_order(true),
+        )
+        .unique_stable_generic(Some(vec![col("application_id")]), UniqueKeepStrategy::First)
+        .join(
+            submitted,
+            [col("application_id")],
+            [col("application_id")],
+            JoinArgs::new(JoinType::Left),
+        );
+    rolled_up(
+        first_starts,
+        &closure,
+        month_of("occurred_on"),
+        vec![
+            ("portal_started", each(), None),
+            (
+                "portal_completion_rate",
+                count_if(col("completed").eq(lit(true))),
+                one(),
+            ),
+            (
+                "vneid_share",
+                count_if(col("auth_method").eq(lit("vneid"))),
+                one(),
+            ),
+        ],
+        &mut counts,
+    );
+    rolled_up(
+        events.filter(
+            col("event_type")
+                .eq(lit("payment_succeeded"))
+                .or(col("event_type").eq(lit("payment_failed"))),
+        ),
+        &closure,
+        month_of("occurred_on"),
+        vec![(
+            "payment_success_rate",
+            count_if(col("event_type").eq(lit("payment_succeeded"))),
+            one(),
+        )],
+        &mut counts,
+    );
+    let signatures = read_frame(root, &lake_files(f, Feed::Signatures));
+    let document = col("event_type").eq(lit("document_issued"));
+    let certificate = col("event_type").eq(lit("certificate_issued"));
+    rolled_up(
+        signatures,
+        &closure,
+        month_of("occurred_on"),
+        vec![
+            ("documents_issued", count_if(document.clone()), None),
+            (
+                "document_signing_rate",
+                count_if(document.clone().and(flag("signed"))),
+                Some(count_if(document)),
+            ),
+            ("certificates_issued", count_if(certificate.clone()), None),
+            (
+                "free_certificates",
+                count_if(certificate.clone().and(flag("free_of_charge"))),
+                None,
+            ),
+        ],
+        &mut counts,
+    );
+
+    // Targets, in file order.
+    let targets_df = read_frame(root, &lake_files(f, Feed::Targets))
+        .collect()
+        .unwrap();
+    let targets: Vec<Target> = {
+        let kpis = strings(&targets_df, "kpi");
+        let units = strings(&targets_df, "unit_code");
+        let years = ints(&targets_df, "year");
+        let values = floats(&targets_df, "target");
+        let grains = strings(&targets_df, "grain");
+        let seqs = ints(&targets_df, "ingest_seq");
+        let lines = ints(&targets_df, "source_line");
+        (0..targets_df.height())
+            .map(|i| Target {
+                kpi: kpis[i].clone().unwrap(),
+                unit: units[i].clone().unwrap(),
+                year: years[i].unwrap(),
+                value: values[i].unwrap(),
+                grain: grains[i].clone(),
+                order: (seqs[i].unwrap(), lines[i].unwrap()),
+            })
+            .collect()
+    };
+    let target_for = |kpi: &str, unit: &str, year: i64| -> Option<f64> {
+        targets
+            .iter()
+            .filter(|t| t.kpi == kpi && t.year == year && (t.unit == unit || t.unit == "*"))
+            .filter(|t| t.grain.is_none() || t.grain.as_deref() == Some("month"))
+            .max_by_key(|t| (t.unit != "*", t.grain.is_some(), t.order))
+            .map(|t| t.value)
+    };
+
+    // Values, then ranks within (month, kpi, level), then rank changes.
+    let mut rows: BTreeMap<(i32, String, String), ExpectedRow> = BTreeMap::new();
+    for month in first..=last {
+        for u in &units {
+            for k in kpi::CATALOG {
+                let key = (month, u.code.clone(), k.id.to_string());
+                let (num, den) = match k.id {
+                    "median_processing_days" => (None, None),
+                    "certificates_per_1000_adults" => {
+                        let certificates = counts
+                            .get(&(month, u.code.clone(), "certificates_issued".into()))
+                            .map_or(0.0, |c| c.0);
+                        (Some(1000.0 * certificates), u.adults)
+                    }
+                    _ => {
+                        let found = counts.get(&key).cloned();
+                        let num = found.as_ref().map_or(0.0, |c| c.0);
+                        let den = match k.kind {
+                            KpiKind::Rate => Some(found.and_then(|c| c.1).unwrap_or(0.0)),
+                            _ => None,
+                        };
+                        (Some(num), den)
+                    }
+                };
+                let value = match (k.id, k.kind) {
+                    ("median_processing_days", _) => medians.get(&(month, u.code.clone())).copied(),
+                    (_, KpiKind::Count) => num,
+                    _ => match (num, den) {
+                        (Some(n), Some(d)) if d != 0.0 => Some(n / d),
+                        _ => None,
+                    },
+                };
+                let target = target_for(k.id, &u.code, i64::from(month_start(month).year()));
+                let attainment = match (value, target) {
+                    (Some(v), Some(t)) => match k.direction {
+                        Direction::Up if t != 0.0 => Some(v / t),
+                        Direction::Down if v != 0.0 => Some(t / v),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                let status = match attainment {
+                    Some(a) if a >= 1.0 => Some("met"),
+                    Some(a) if a >= 0.7 => Some("on_track"),
+                    Some(a) if a >= 0.5 => Some("behind"),
+                    Some(_) => Some("far_behind"),
+                    None if k.direction == Direction::Down
+                        && value == Some(0.0)
+                        && target.is_some() =>
+                    {
+                        Some("met")
+                    }
+                    None => None,
+                };
+                rows.insert(
+                    key,
+                    ExpectedRow {
+                        numerator: num,
+                        denominator: den,
+                        value,
+                        target,
+                        attainment,
+                        status: status.map(str::to_string),
+                        rank: None,
+                        rank_change: None,
+                    },
+                );
+            }
+        }
+    }
+    let level_of: HashMap<&str, &str> = units
+        .iter()
+        .map(|u| (u.code.as_str(), u.level.as_str()))
+        .collect();
+    let mut groups: HashMap<(i32, String, String), Vec<(String, f64)>> = HashMap::new();
+    for ((month, unit, kpi_id), row) in &rows {
+        if let Some(v) = row.value {
+            let better = if kpi::find(kpi_id).unwrap().direction == Direction::Up {
+                -v
+            } else {
+                v
+            };
+            groups
+                .entry((*month, kpi_id.clone(), level_of[unit.as_str()].to_string()))
+                .or_default()
+                .push((unit.clone(), better));
+        }
+    }
+    for ((month, kpi_id, _), members) in groups {
+        for (unit, score) in &members {
+            let rank = 1 + members.iter().filter(|(_, s)| s < score).count() as i64;
+            rows.get_mut(&(month, unit.clone(), kpi_id.clone()))
+                .unwrap()
+                .rank = Some(rank);
+        }
+    }
+    let ranks: HashMap<(i32, String, String), Option<i64>> =
+        rows.iter().map(|(k, r)| (k.clone(), r.rank)).collect();
+    for ((month, unit, kpi_id), row) in rows.iter_mut() {
+        let previous = ranks
+            .get(&(month - 1, unit.clone(), kpi_id.clone()))
+            .copied()
+            .flatten();
+        row.rank_change = match (previous, row.rank) {
+            (Some(p), Some(r)) => Some(p - r),
+            _ => None,
+        };
+    }
+    Expected {
+        rows: rows
+            .into_iter()
+            .filter(|((month, _, _), _)| *month > first)
+            .map(|((month, unit, kpi_id), row)| ((month_start(month), unit, kpi_id), row))
+            .collect(),
+    }
+}
+
+/// motcua's published rows, read back with Polars.
+fn published(out: &Path) -> BTreeMap<(NaiveDate, String, String), ExpectedRow> {
+    let dir = out.join("kpi_values/period_grain=month");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let mut rows = BTreeMap::new();
+    for file in files {
+        let df = ParquetReader::new(File::open(&file).unwrap())
+            .finish()
+            .unwrap();
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+        let starts = ints(
+            &df.clone()
+                .lazy()
+                .select([col("period_start").cast(DataType::Int32)])
+                .collect()
+                .unwrap(),
+            "period_start",
+        );
+        let units = strings(&df, "unit_code");
+        let kpis = strings(&df, "kpi");
+        let (nums, dens, values, targets, attainments) = (
+            floats(&df, "numerator"),
+            floats(&df, "denominator"),
+            floats(&df, "value"),
+            floats(&df, "target"),
+            floats(&df, "attainment"),
+        );
+        let statuses = strings(&df, "status");
+        let (ranks, changes) = (ints(&df, "rank"), ints(&df, "rank_change"));
+        for i in 0..df.height() {
+            let start = epoch + chrono::Days::new(starts[i].unwrap() as u64);
+            rows.insert(
+                (start, units[i].clone().unwrap(), kpis[i].clone().unwrap()),
+                ExpectedRow {
+                    numerator: nums[i],
+                    denominator: dens[i],
+                    value: values[i],
+                    target: targets[i],
+                    attainment: attainments[i],
+                    status: statuses[i].clone(),
+                    rank: ranks[i],
+                    rank_change: changes[i],
+                },
+            );
+        }
+    }
+    rows
+}
+
+fn close(a: Option<f64>, b: Option<f64>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(x), Some(y)) => (x - y).abs() <= 1e-9 * x.abs().max(1.0),
+        _ => false,
+    }
+}
+
+#[test]
+fn kpi_values_match_an_independent_polars_implementation() {
+    let f = Fixture::new();
+    let exports = f.dir.path().join("exports");
+    let generated = motcua::sample::generate(&exports, 20_000, 11).unwrap();
+    for (feed, file) in [
+        (Feed::Units, "units.csv"),
+        (Feed::Targets, "targets.csv"),
+        (Feed::Dossiers, "dossiers.csv"),
+        (Feed::PortalEvents, "portal_events.ndjson"),
+        (Feed::Signatures, "signatures.csv"),
+    ] {
+        f.ingest(feed, &[exports.join(file)]).unwrap();
+    }
+    let out = f.dir.path().join("out");
+    let job = KpiJob {
+        grain: "month".into(),
+        from: NaiveDate::from_ymd_opt(FROM.0, FROM.1, 1).unwrap(),
+        to: NaiveDate::from_ymd_opt(TO.0, TO.1, 1).unwrap(),
+        out: out.clone(),
+        queries: Path::new(env!("CARGO_MANIFEST_DIR")).join("queries"),
+        session: SessionOptions::default(),
+    };
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(kpi_job::run(&f.lake, &job))
+        .unwrap();
+
+    let expected = polars_kpis(&f).rows;
+    let got = published(&out);
+    assert_eq!(got.len(), expected.len(), "row count");
+    assert_eq!(
+        got.len(),
+        13 * generated.units as usize * kpi::CATALOG.len()
+    );
+    let mut mismatches = Vec::new();
+    for (key, want) in &expected {
+        let Some(have) = got.get(key) else {
+            mismatches.push(format!("{key:?}: missing"));
+            continue;
+        };
+        let same = close(have.numerator, want.numerator)
+            && close(have.denominator, want.denominator)
+            && close(have.value, want.value)
+            && close(have.target, want.target)
+            && close(have.attainment, want.attainment)
+            && have.status == want.status
+            && have.rank == want.rank
+            && have.rank_change == want.rank_change;
+        if !same {
+            mismatches.push(format!("{key:?}:\n   motcua {have:?}\n   polars {want:?}"));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} of {} rows differ; first ones:\n{}",
+        mismatches.len(),
+        expected.len(),
+        mismatches[..mismatches.len().min(10)].join("\n")
+    );
+    // Sanity: the data exercised what it should.
+    let active = expected
+        .values()
+        .filter(|r| r.value.is_some_and(|v| v > 0.0))
+        .count();
+    assert!(active > expected.len() / 3, "{active}");
+}
