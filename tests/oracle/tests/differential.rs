@@ -2,6 +2,7 @@
 //! against the KPI job on generated data: every `kpi_values` row must agree
 //! within 1e-9.
 
+#[path = "../../common/mod.rs"]
 mod common;
 
 use std::collections::{BTreeMap, HashMap};
