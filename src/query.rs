@@ -340,9 +340,18 @@ pub async fn run(
 ) -> Result<Vec<arrow::record_batch::RecordBatch>> {
     let (ctx, _) = crate::catalog::open(lake, &crate::catalog::SessionOptions::default()).await?;
     crate::catalog::register_outputs(&ctx, out).await?;
-    let df = match source {
-        QuerySource::Saved(saved) => plan(&ctx, &saved.sql, saved.bind(params)?, &[]).await?,
-        QuerySource::Sql(sql) => plan(&ctx, sql, Vec::new(), params).await?,
+    let planned = match source {
+        QuerySource::Saved(saved) => plan(&ctx, &saved.sql, saved.bind(params)?, &[]).await,
+        QuerySource::Sql(sql) => plan(&ctx, sql, Vec::new(), params).await,
+    };
+    let df = match planned {
+        Err(Error::Sql(message)) if message.contains("kpi_values' not found") => {
+            return Err(Error::Usage(format!(
+                "kpi_values is not published in {} yet; run `motcua kpi --from … --to …` first, or point --out at its directory",
+                out.display()
+            )));
+        }
+        other => other?,
     };
     df.collect().await.map_err(sql_error)
 }
