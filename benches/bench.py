@@ -1,0 +1,206 @@
+"""motcua beside DuckDB and Polars on the same files, in one run.
+
+Called by benches/run.sh, which installs the peers and builds motcua. Each
+measured command runs in its own process; wall time, CPU time (user + system)
+and peak RSS are that process's. Within a step the tools alternate (A B C,
+B C A, …) and the median of the repeats is reported.
+"""
+
+import argparse
+import csv
+import datetime as dt
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PEERS = os.path.join(HERE, "peers.py")
+LAST_DAY = dt.date(2025, 1, 31)
+LOCAL = dt.timezone(dt.timedelta(hours=7))
+
+
+def measure(argv, env=None):
+    """Runs argv; returns (wall s, cpu s, peak RSS MB)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    stderr = proc.stderr.read().decode(errors="replace")
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"failed: {' '.join(argv)}\n{stderr}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def fresh(path):
+    if os.path.isdir(path):
+        shutil.rmtree(path)
+    elif os.path.exists(path):
+        os.remove(path)
+
+
+def step(name, tools, repeat):
+    """tools: {label: (prepare, argv)}; alternates order between repeats."""
+    labels = list(tools)
+    results = {label: [] for label in labels}
+    for r in range(repeat):
+        order = labels[r % len(labels):] + labels[: r % len(labels)]
+        for label in order:
+            prepare, argv = tools[label]
+            if prepare:
+                prepare()
+            results[label].append(measure(argv))
+            print(f"  {name} · {label} · run {r + 1}: {results[label][-1][0]:.2f} s", flush=True)
+    return {
+        label: tuple(statistics.median(x[i] for x in runs) for i in range(3))
+        for label, runs in results.items()
+    }
+
+
+def local_day(text):
+    """The local calendar day of a timestamp as the sample writes them."""
+    text = text.strip()
+    if "/" in text:
+        d, m, rest = text.split("/", 2)
+        return dt.date(int(rest[:4]), int(m), int(d))
+    if text.endswith("Z"):
+        t = dt.datetime.fromisoformat(text[:-1] + "+00:00")
+        return t.astimezone(LOCAL).date()
+    return dt.datetime.fromisoformat(text).astimezone(LOCAL).date() if "T" in text else dt.date.fromisoformat(text[:10])
+
+
+def split_last_day(exports, base, increment):
+    """Splits each activity export into everything before the last day and
+    the last day itself: the nightly export."""
+    os.makedirs(base, exist_ok=True)
+    os.makedirs(increment, exist_ok=True)
+    for name in ("units.csv", "targets.csv"):
+        shutil.copy(os.path.join(exports, name), base)
+    for name, column in (("dossiers.csv", "updated_at"), ("signatures.csv", "occurred_at")):
+        with open(os.path.join(exports, name), newline="", encoding="utf-8") as src, open(
+            os.path.join(base, name), "w", newline="", encoding="utf-8"
+        ) as b, open(os.path.join(increment, name), "w", newline="", encoding="utf-8") as i:
+            reader = csv.reader(src)
+            header = next(reader)
+            at = header.index(column)
+            wb, wi = csv.writer(b), csv.writer(i)
+            wb.writerow(header)
+            wi.writerow(header)
+            for row in reader:
+                (wi if local_day(row[at]) == LAST_DAY else wb).writerow(row)
+    with open(os.path.join(exports, "portal_events.ndjson"), encoding="utf-8") as src, open(
+        os.path.join(base, "portal_events.ndjson"), "w", encoding="utf-8"
+    ) as b, open(os.path.join(increment, "portal_events.ndjson"), "w", encoding="utf-8") as i:
+        for line in src:
+            (i if local_day(json.loads(line)["occurred_at"]) == LAST_DAY else b).write(line)
+
+
+FEEDS = [
+    ("units", "units.csv"),
+    ("targets", "targets.csv"),
+    ("dossiers", "dossiers.csv"),
+    ("portal_events", "portal_events.ndjson"),
+    ("signatures", "signatures.csv"),
+]
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--bin", required=True)
+    p.add_argument("--python", required=True)
+    p.add_argument("--work", required=True)
+    p.add_argument("--queries", required=True)
+    p.add_argument("--repeat", type=int, default=3)
+    a = p.parse_args()
+    work = a.work
+    exports = os.path.join(work, "exports")
+    env = dict(os.environ, MOTCUA_PII_KEY="bench-key-0123456789abcdef")
+    os.environ.update(env)
+    rows = []
+
+    # 1. Ingest of the dossier CSV into Parquet.
+    print("ingest", flush=True)
+    dossiers = os.path.join(exports, "dossiers.csv")
+    lake1 = os.path.join(work, "ingest-lake")
+    ingest = step(
+        "ingest",
+        {
+            "motcua": (lambda: fresh(lake1), [a.bin, "--lake", lake1, "-q", "ingest", "dossiers", dossiers]),
+            "DuckDB": (None, [a.python, PEERS, "duckdb-ingest", dossiers, os.path.join(work, "duckdb.parquet")]),
+            "Polars": (None, [a.python, PEERS, "polars-ingest", dossiers, os.path.join(work, "polars.parquet")]),
+        },
+        a.repeat,
+    )
+    rows.append(("ingest dossiers.csv → Parquet", ingest))
+
+    # 2. The full KPI job over a year-long lake, 12 monthly periods.
+    print("kpi", flush=True)
+    lake = os.path.join(work, "lake")
+    fresh(lake)
+    for feed, name in FEEDS:
+        measure([a.bin, "--lake", lake, "-q", "ingest", feed, os.path.join(exports, name)])
+    tables = os.path.join(work, "tables")
+    os.makedirs(tables, exist_ok=True)
+    for table in ("calendar", "unit_closure", "kpi_catalog"):
+        measure([a.bin, "--lake", lake, "query", "--sql", f"SELECT * FROM {table}", "--format", "parquet",
+                 "--output", os.path.join(tables, f"{table}.parquet")])
+    out = os.path.join(work, "out")
+    query = os.path.join(a.queries, "kpi_values.sql")
+    kpi = step(
+        "kpi",
+        {
+            "motcua": (lambda: fresh(out), [a.bin, "--lake", lake, "-q", "kpi", "--grain", "month", "--from",
+                                          "2024-01-01", "--to", "2024-12-31", "--out", out, "--queries", a.queries]),
+            "DuckDB": (None, [a.python, PEERS, "duckdb-kpi", lake, tables, query, "month", "2024-01-01",
+                              "2024-12-31", os.path.join(work, "duckdb-kpi.parquet")]),
+        },
+        a.repeat,
+    )
+    rows.append(("KPI job, 12 months, every unit and KPI", kpi))
+
+    # 3. A nightly increment: one more day into a lake holding the rest.
+    print("nightly", flush=True)
+    base, increment = os.path.join(work, "base"), os.path.join(work, "increment")
+    if not os.path.exists(os.path.join(increment, "portal_events.ndjson")):
+        split_last_day(exports, base, increment)
+    nightly_lake, nightly_out = os.path.join(work, "nightly-lake"), os.path.join(work, "nightly-out")
+    full, nightly = [], []
+    for _ in range(a.repeat):
+        fresh(nightly_lake)
+        fresh(nightly_out)
+        for feed, name in FEEDS:
+            measure([a.bin, "--lake", nightly_lake, "-q", "ingest", feed, os.path.join(base, name)])
+        full.append(measure([a.bin, "--lake", nightly_lake, "-q", "kpi", "--grain", "month", "--from", "2024-01-01",
+                             "--to", "2025-01-01", "--out", nightly_out, "--queries", a.queries]))
+        t = [measure([a.bin, "--lake", nightly_lake, "-q", "ingest", feed, os.path.join(increment, name)])
+             for feed, name in FEEDS[2:]]
+        t.append(measure([a.bin, "--lake", nightly_lake, "-q", "kpi", "--grain", "month", "--from", "2025-01-01",
+                          "--to", "2025-01-01", "--out", nightly_out, "--queries", a.queries]))
+        nightly.append((sum(x[0] for x in t), sum(x[1] for x in t), max(x[2] for x in t)))
+    med = lambda runs: tuple(statistics.median(x[i] for x in runs) for i in range(3))
+    rows.append(("full recompute, 13 months", {"motcua": med(full)}))
+    rows.append(("nightly increment: ingest the last day + KPI job for its month", {"motcua": med(nightly)}))
+
+    lines = [
+        "| step | tool | wall s | CPU s | peak RSS MB | wall ratio motcua / tool |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, results in rows:
+        mine = results.get("motcua")
+        for tool, (wall, cpu, rss) in results.items():
+            ratio = "" if tool == "motcua" else f"{mine[0] / wall:.2f}"
+            lines.append(f"| {name} | {tool} | {wall:.2f} | {cpu:.2f} | {rss:.0f} | {ratio} |")
+    share = med(nightly)[0] / med(full)[0]
+    lines.append("")
+    lines.append(f"Nightly increment / full recompute (motcua wall): {share:.2f}")
+    table = "\n".join(lines)
+    print(table)
+    with open(os.path.join(work, "results.md"), "w") as f:
+        f.write(table + "\n")
+
+
+if __name__ == "__main__":
+    main()
