@@ -17,7 +17,6 @@ periods AS (
           WHERE period_grain = $grain AND period_start >= $from AND period_start <= $to
       )
 ),
-span AS (SELECT min(period_start) AS first_day, max(period_end) AS end_day FROM periods),
 
 -- Current state of each dossier, with the periods it was received and resolved in.
 dossier_periods AS (
@@ -52,8 +51,11 @@ received_by_unit AS (
         sum(CASE WHEN fee_vnd > 0 AND payment_method IS NOT NULL THEN 1 ELSE 0 END) AS cashless_den,
         sum(CASE WHEN fee_vnd > 0 AND payment_method <> 'cash' THEN fee_vnd ELSE 0 END) AS cashless_value_num,
         sum(CASE WHEN fee_vnd > 0 AND payment_method IS NOT NULL THEN fee_vnd ELSE 0 END) AS cashless_value_den
-    FROM dossier_periods, span
-    WHERE received_on >= span.first_day AND received_on < span.end_day
+    FROM dossier_periods
+    -- The bounds fold to constants once the parameters are bound, so they
+    -- prune files and row groups; they hold a period more than needed.
+    WHERE received_on >= CAST(date_trunc($grain, $from) - CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END AS DATE)
+      AND received_on < CAST(date_trunc($grain, $to) + CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END AS DATE)
     GROUP BY 1, 2
 ),
 resolved_by_unit AS (
@@ -67,8 +69,10 @@ resolved_by_unit AS (
         sum(CASE WHEN result_signed THEN 1 ELSE 0 END) AS result_signed_num,
         sum(CASE WHEN satisfaction IN ('very_satisfied', 'satisfied') THEN 1 ELSE 0 END) AS satisfaction_num,
         sum(CASE WHEN satisfaction IS NOT NULL THEN 1 ELSE 0 END) AS satisfaction_den
-    FROM dossier_periods, span
-    WHERE is_resolved AND completed_on >= span.first_day AND completed_on < span.end_day
+    FROM dossier_periods
+    WHERE is_resolved
+      AND completed_on >= CAST(date_trunc($grain, $from) - CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END AS DATE)
+      AND completed_on < CAST(date_trunc($grain, $to) + CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END AS DATE)
     GROUP BY 1, 2
 ),
 -- Deadlines passed by the end of the period (or by the newest snapshot, for
@@ -77,7 +81,11 @@ overdue_by_unit AS (
     SELECT p.period_start, d.unit_code, count(*) AS overdue_open
     FROM periods p
     CROSS JOIN (SELECT max(updated_at) AS as_of FROM dossier_snapshots) a
-    JOIN dossier_periods d
+    JOIN (
+        -- Only a dossier closed after its deadline, or not at all, is ever overdue.
+        SELECT unit_code, received_at, due_at, closed_at FROM dossier_periods
+        WHERE due_at IS NOT NULL AND (closed_at IS NULL OR closed_at > due_at)
+    ) d
       ON d.due_at < least(p.end_at, a.as_of)
      AND d.received_at < least(p.end_at, a.as_of)
     WHERE d.closed_at IS NULL OR d.closed_at >= least(p.end_at, a.as_of)
@@ -102,10 +110,10 @@ portal_by_unit AS (
         sum(CASE WHEN s.application_id IS NOT NULL THEN 1 ELSE 0 END) AS completion_num,
         sum(CASE WHEN f.auth_method = 'vneid' THEN 1 ELSE 0 END) AS vneid_num
     FROM first_starts f
-    CROSS JOIN span
     LEFT JOIN (SELECT DISTINCT application_id FROM portal_events WHERE event_type = 'submitted') s
       ON s.application_id = f.application_id
-    WHERE f.occurred_on >= span.first_day AND f.occurred_on < span.end_day
+    WHERE f.occurred_on >= CAST(date_trunc($grain, $from) - CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END AS DATE)
+      AND f.occurred_on < CAST(date_trunc($grain, $to) + CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END AS DATE)
     GROUP BY 1, 2
 ),
 payments_by_unit AS (
@@ -114,9 +122,10 @@ payments_by_unit AS (
         unit_code,
         sum(CASE WHEN event_type = 'payment_succeeded' THEN 1 ELSE 0 END) AS payment_num,
         count(*) AS payment_den
-    FROM portal_events, span
+    FROM portal_events
     WHERE event_type IN ('payment_succeeded', 'payment_failed')
-      AND occurred_on >= span.first_day AND occurred_on < span.end_day
+      AND occurred_on >= CAST(date_trunc($grain, $from) - CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END AS DATE)
+      AND occurred_on < CAST(date_trunc($grain, $to) + CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END AS DATE)
     GROUP BY 1, 2
 ),
 signatures_by_unit AS (
@@ -127,37 +136,83 @@ signatures_by_unit AS (
         sum(CASE WHEN event_type = 'document_issued' AND signed THEN 1 ELSE 0 END) AS documents_signed,
         sum(CASE WHEN event_type = 'certificate_issued' THEN 1 ELSE 0 END) AS certificates_issued,
         sum(CASE WHEN event_type = 'certificate_issued' AND free_of_charge THEN 1 ELSE 0 END) AS free_certificates
-    FROM signatures, span
-    WHERE occurred_on >= span.first_day AND occurred_on < span.end_day
+    FROM signatures
+    WHERE occurred_on >= CAST(date_trunc($grain, $from) - CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END AS DATE)
+      AND occurred_on < CAST(date_trunc($grain, $to) + CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END AS DATE)
     GROUP BY 1, 2
 ),
 
 -- One row per (period, unit, KPI) of own activity: numerator and denominator.
-facts (period_start, unit_code, kpi, num, den) AS (
-              SELECT period_start, unit_code, 'received', received, CAST(NULL AS BIGINT) FROM received_by_unit
-    UNION ALL SELECT period_start, unit_code, 'online_rate', online_num, online_den FROM received_by_unit
-    UNION ALL SELECT period_start, unit_code, 'full_online_rate', full_online_num, full_online_den FROM received_by_unit
-    UNION ALL SELECT period_start, unit_code, 'digitized_rate', digitized_num, received FROM received_by_unit
-    UNION ALL SELECT period_start, unit_code, 'applicant_signed_rate', applicant_signed_num, applicant_signed_den FROM received_by_unit
-    UNION ALL SELECT period_start, unit_code, 'online_payment_rate', online_payment_num, online_payment_den FROM received_by_unit
-    UNION ALL SELECT period_start, unit_code, 'cashless_rate', cashless_num, cashless_den FROM received_by_unit
-    UNION ALL SELECT period_start, unit_code, 'cashless_value_rate', cashless_value_num, cashless_value_den FROM received_by_unit
-    UNION ALL SELECT period_start, unit_code, 'resolved', resolved, CAST(NULL AS BIGINT) FROM resolved_by_unit
-    UNION ALL SELECT period_start, unit_code, 'on_time_rate', on_time_num, resolved FROM resolved_by_unit
-    UNION ALL SELECT period_start, unit_code, 'processed_online_rate', processed_online_num, resolved FROM resolved_by_unit
-    UNION ALL SELECT period_start, unit_code, 'e_result_rate', e_result_num, resolved FROM resolved_by_unit
-    UNION ALL SELECT period_start, unit_code, 'result_signed_rate', result_signed_num, resolved FROM resolved_by_unit
-    UNION ALL SELECT period_start, unit_code, 'satisfaction_rate', satisfaction_num, satisfaction_den FROM resolved_by_unit
-    UNION ALL SELECT period_start, unit_code, 'overdue_open', overdue_open, CAST(NULL AS BIGINT) FROM overdue_by_unit
-    UNION ALL SELECT period_start, unit_code, 'portal_started', portal_started, CAST(NULL AS BIGINT) FROM portal_by_unit
-    UNION ALL SELECT period_start, unit_code, 'portal_completion_rate', completion_num, portal_started FROM portal_by_unit
-    UNION ALL SELECT period_start, unit_code, 'vneid_share', vneid_num, portal_started FROM portal_by_unit
-    UNION ALL SELECT period_start, unit_code, 'payment_success_rate', payment_num, payment_den FROM payments_by_unit
-    UNION ALL SELECT period_start, unit_code, 'documents_issued', documents_issued, CAST(NULL AS BIGINT) FROM signatures_by_unit
-    UNION ALL SELECT period_start, unit_code, 'document_signing_rate', documents_signed, documents_issued FROM signatures_by_unit
-    UNION ALL SELECT period_start, unit_code, 'certificates_issued', certificates_issued, CAST(NULL AS BIGINT) FROM signatures_by_unit
-    UNION ALL SELECT period_start, unit_code, 'free_certificates', free_certificates, CAST(NULL AS BIGINT) FROM signatures_by_unit
-    UNION ALL SELECT period_start, unit_code, 'certificates_per_1000_adults', certificates_issued, CAST(NULL AS BIGINT) FROM signatures_by_unit
+-- Each family is read once and unpivoted: a CTE named twice is computed twice.
+facts AS (
+    SELECT r.period_start, r.unit_code, k.kpi,
+        CASE k.kpi
+            WHEN 'received' THEN received
+            WHEN 'online_rate' THEN online_num
+            WHEN 'full_online_rate' THEN full_online_num
+            WHEN 'digitized_rate' THEN digitized_num
+            WHEN 'applicant_signed_rate' THEN applicant_signed_num
+            WHEN 'online_payment_rate' THEN online_payment_num
+            WHEN 'cashless_rate' THEN cashless_num
+            WHEN 'cashless_value_rate' THEN cashless_value_num
+        END AS num,
+        CASE k.kpi
+            WHEN 'online_rate' THEN online_den
+            WHEN 'full_online_rate' THEN full_online_den
+            WHEN 'digitized_rate' THEN received
+            WHEN 'applicant_signed_rate' THEN applicant_signed_den
+            WHEN 'online_payment_rate' THEN online_payment_den
+            WHEN 'cashless_rate' THEN cashless_den
+            WHEN 'cashless_value_rate' THEN cashless_value_den
+        END AS den
+    FROM received_by_unit r
+    CROSS JOIN (VALUES ('received'), ('online_rate'), ('full_online_rate'), ('digitized_rate'),
+        ('applicant_signed_rate'), ('online_payment_rate'), ('cashless_rate'), ('cashless_value_rate')) k(kpi)
+    UNION ALL
+    SELECT r.period_start, r.unit_code, k.kpi,
+        CASE k.kpi
+            WHEN 'resolved' THEN resolved
+            WHEN 'on_time_rate' THEN on_time_num
+            WHEN 'processed_online_rate' THEN processed_online_num
+            WHEN 'e_result_rate' THEN e_result_num
+            WHEN 'result_signed_rate' THEN result_signed_num
+            WHEN 'satisfaction_rate' THEN satisfaction_num
+        END,
+        CASE k.kpi
+            WHEN 'resolved' THEN CAST(NULL AS BIGINT)
+            WHEN 'satisfaction_rate' THEN satisfaction_den
+            ELSE resolved
+        END
+    FROM resolved_by_unit r
+    CROSS JOIN (VALUES ('resolved'), ('on_time_rate'), ('processed_online_rate'), ('e_result_rate'),
+        ('result_signed_rate'), ('satisfaction_rate')) k(kpi)
+    UNION ALL
+    SELECT period_start, unit_code, 'overdue_open', overdue_open, CAST(NULL AS BIGINT) FROM overdue_by_unit
+    UNION ALL
+    SELECT r.period_start, r.unit_code, k.kpi,
+        CASE k.kpi
+            WHEN 'portal_started' THEN portal_started
+            WHEN 'portal_completion_rate' THEN completion_num
+            WHEN 'vneid_share' THEN vneid_num
+        END,
+        CASE k.kpi WHEN 'portal_started' THEN CAST(NULL AS BIGINT) ELSE portal_started END
+    FROM portal_by_unit r
+    CROSS JOIN (VALUES ('portal_started'), ('portal_completion_rate'), ('vneid_share')) k(kpi)
+    UNION ALL
+    SELECT period_start, unit_code, 'payment_success_rate', payment_num, payment_den FROM payments_by_unit
+    UNION ALL
+    SELECT r.period_start, r.unit_code, k.kpi,
+        CASE k.kpi
+            WHEN 'documents_issued' THEN documents_issued
+            WHEN 'document_signing_rate' THEN documents_signed
+            WHEN 'certificates_issued' THEN certificates_issued
+            WHEN 'free_certificates' THEN free_certificates
+            WHEN 'certificates_per_1000_adults' THEN certificates_issued
+        END,
+        CASE k.kpi WHEN 'document_signing_rate' THEN documents_issued END
+    FROM signatures_by_unit r
+    CROSS JOIN (VALUES ('documents_issued'), ('document_signing_rate'), ('certificates_issued'),
+        ('free_certificates'), ('certificates_per_1000_adults')) k(kpi)
 ),
 -- Roll-up: a unit's KPI covers itself and every unit below it, as a ratio
 -- of summed numerators over summed denominators.
@@ -174,9 +229,10 @@ medians AS (
         c.ancestor AS unit_code,
         median((CAST(d.completed_at AS BIGINT) - CAST(d.received_at AS BIGINT)) / 86400000000.0) AS median_days
     FROM dossier_periods d
-    CROSS JOIN span
     JOIN unit_closure c ON c.descendant = d.unit_code
-    WHERE d.is_resolved AND d.completed_on >= span.first_day AND d.completed_on < span.end_day
+    WHERE d.is_resolved
+      AND d.completed_on >= CAST(date_trunc($grain, $from) - CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END AS DATE)
+      AND d.completed_on < CAST(date_trunc($grain, $to) + CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END AS DATE)
     GROUP BY 1, 2
 ),
 

@@ -35,14 +35,19 @@ use crate::time::Zone;
 
 /// The SQL that defines `dossiers` as the current state of each dossier:
 /// the snapshot with the greatest `updated_at`, then the later ingest, then
-/// the later line.
-const CURRENT_DOSSIERS: &str = "SELECT * EXCLUDE (snapshot_rank) FROM (
-    SELECT *, row_number() OVER (
-        PARTITION BY dossier_id
-        ORDER BY updated_at DESC, ingest_seq DESC, source_line DESC
-    ) AS snapshot_rank
-    FROM dossier_snapshots
-) WHERE snapshot_rank = 1";
+/// the later line. The winner is picked on the four key columns alone (a
+/// snapshot is identified by its ingest and line), then joined back: sorting
+/// every column of every snapshot costs several times more.
+const CURRENT_DOSSIERS: &str = "SELECT s.* FROM dossier_snapshots s
+JOIN (
+    SELECT ingest_seq, source_line FROM (
+        SELECT ingest_seq, source_line, row_number() OVER (
+            PARTITION BY dossier_id
+            ORDER BY updated_at DESC, ingest_seq DESC, source_line DESC
+        ) AS snapshot_rank
+        FROM dossier_snapshots
+    ) WHERE snapshot_rank = 1
+) latest ON s.ingest_seq = latest.ingest_seq AND s.source_line = latest.source_line";
 
 /// Session settings for analysts and the job alike.
 #[derive(Debug, Clone, Default)]
@@ -69,8 +74,8 @@ pub async fn open(root: &Path, options: &SessionOptions) -> Result<(SessionConte
     let snapshots = ctx.table_provider("dossiers").await?;
     ctx.deregister_table("dossiers")?;
     ctx.register_table("dossier_snapshots", snapshots)?;
-    let current = ctx.sql(CURRENT_DOSSIERS).await?.into_view();
-    ctx.register_table("dossiers", current)?;
+    let current = ctx.sql(CURRENT_DOSSIERS).await?;
+    ctx.register_table("dossiers", Arc::new(CachedView::new(current)))?;
 
     register_unit_closure(&ctx).await?;
     ctx.register_batch("calendar", calendar(&zone)?)?;
@@ -281,4 +286,60 @@ pub async fn register_outputs(ctx: &SessionContext, out: &Path) -> Result<()> {
         Arc::new(ListingTable::try_new(config)?),
     )?;
     Ok(())
+}
+
+/// A view computed once per session, on first use, and then served from
+/// memory. `dossiers` (the current state) is read by many parts of one
+/// query; DataFusion inlines views, and recomputing the current state for
+/// each reference costs far more than holding it.
+#[derive(Debug)]
+pub struct CachedView {
+    plan: datafusion::dataframe::DataFrame,
+    schema: arrow::datatypes::SchemaRef,
+    table: tokio::sync::OnceCell<MemTable>,
+}
+
+impl CachedView {
+    pub fn new(plan: datafusion::dataframe::DataFrame) -> Self {
+        let schema = plan.schema().inner().clone();
+        CachedView {
+            plan,
+            schema,
+            table: tokio::sync::OnceCell::new(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl datafusion::catalog::TableProvider for CachedView {
+    fn schema(&self) -> arrow::datatypes::SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> datafusion::datasource::TableType {
+        datafusion::datasource::TableType::View
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn datafusion::catalog::Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[datafusion::prelude::Expr],
+        limit: Option<usize>,
+    ) -> datafusion::error::Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        let partitions = state.config().target_partitions().max(1);
+        let table = self
+            .table
+            .get_or_try_init(|| async {
+                let batches = self.plan.clone().collect().await?;
+                // Spread the batches so scans of it run on every core.
+                let mut split = vec![Vec::new(); partitions];
+                for (i, batch) in batches.into_iter().enumerate() {
+                    split[i % partitions].push(batch);
+                }
+                MemTable::try_new(self.schema.clone(), split)
+            })
+            .await?;
+        datafusion::catalog::TableProvider::scan(table, state, projection, filters, limit).await
+    }
 }
