@@ -91,29 +91,29 @@ overdue_by_unit AS (
     WHERE d.closed_at IS NULL OR d.closed_at >= least(p.end_at, a.as_of)
     GROUP BY 1, 2
 ),
--- An application takes its unit and sign-in method from its earliest start.
-first_starts AS (
-    SELECT application_id, unit_code, auth_method, occurred_on
-    FROM (
-        SELECT application_id, unit_code, auth_method, occurred_on,
-               row_number() OVER (PARTITION BY application_id ORDER BY occurred_at, event_id) AS k
-        FROM portal_events
-        WHERE event_type = 'started'
-    )
-    WHERE k = 1
+-- An application takes its unit, period and sign-in method from its earliest
+-- start (on a tie, the smallest event_id); a submission at any time, for any
+-- unit, completes it. One pass over the events.
+applications AS (
+    SELECT
+        application_id,
+        first_value(unit_code ORDER BY occurred_at, event_id) FILTER (WHERE event_type = 'started') AS unit_code,
+        first_value(auth_method ORDER BY occurred_at, event_id) FILTER (WHERE event_type = 'started') AS auth_method,
+        first_value(occurred_on ORDER BY occurred_at, event_id) FILTER (WHERE event_type = 'started') AS occurred_on,
+        max(CASE WHEN event_type = 'submitted' THEN 1 ELSE 0 END) AS completed
+    FROM portal_events
+    GROUP BY application_id
 ),
 portal_by_unit AS (
     SELECT
-        CAST(date_trunc($grain, f.occurred_on) AS DATE) AS period_start,
-        f.unit_code,
+        CAST(date_trunc($grain, occurred_on) AS DATE) AS period_start,
+        unit_code,
         count(*) AS portal_started,
-        sum(CASE WHEN s.application_id IS NOT NULL THEN 1 ELSE 0 END) AS completion_num,
-        sum(CASE WHEN f.auth_method = 'vneid' THEN 1 ELSE 0 END) AS vneid_num
-    FROM first_starts f
-    LEFT JOIN (SELECT DISTINCT application_id FROM portal_events WHERE event_type = 'submitted') s
-      ON s.application_id = f.application_id
-    WHERE f.occurred_on >= CAST(date_trunc($grain, $from) - CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END AS DATE)
-      AND f.occurred_on < CAST(date_trunc($grain, $to) + CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END AS DATE)
+        sum(completed) AS completion_num,
+        sum(CASE WHEN auth_method = 'vneid' THEN 1 ELSE 0 END) AS vneid_num
+    FROM applications
+    WHERE occurred_on >= CAST(date_trunc($grain, $from) - CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END AS DATE)
+      AND occurred_on < CAST(date_trunc($grain, $to) + CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END AS DATE)
     GROUP BY 1, 2
 ),
 payments_by_unit AS (
