@@ -130,7 +130,8 @@ def duckdb_kpi(lake, tables, query, grain, start, end, out):
     """Runs motcua's own kpi_values.sql in DuckDB over the same lake files,
     with the helper tables motcua builds (calendar, unit_closure,
     kpi_catalog) exported to Parquet beforehand. Two dialect differences are
-    rewritten: DuckDB casts instants to microseconds with epoch_us()."""
+    rewritten: DuckDB casts instants to microseconds with epoch_us(), and
+    spells the ordered first-value aggregate first()."""
     import datetime
     import json
 
@@ -163,6 +164,8 @@ def duckdb_kpi(lake, tables, query, grain, start, end, out):
     sql = open(query).read()
     sql = sql.replace("CAST(d.completed_at AS BIGINT)", "epoch_us(d.completed_at)")
     sql = sql.replace("CAST(d.received_at AS BIGINT)", "epoch_us(d.received_at)")
+    # DuckDB's ordered aggregate for "the first value" is first(… ORDER BY …).
+    sql = sql.replace("first_value(", "first(")
     params = {
         "grain": grain,
         "from": datetime.date.fromisoformat(start),
