@@ -377,6 +377,8 @@ const NO_KEY: &str = "\u{0}no-pii-key";
 struct ColumnParser {
     def: &'static ColumnDef,
     matcher: Option<EnumMatcher>,
+    /// The last personal ID seen and its key.
+    last_key: Option<(String, String)>,
 }
 
 enum CompiledRule {
@@ -408,6 +410,7 @@ impl RowParser {
                     ColumnType::Enum(e) => Some(EnumMatcher::new(e)),
                     _ => None,
                 },
+                last_key: None,
             })
             .collect();
         let defaults = def
@@ -631,7 +634,18 @@ fn parse_value<'a>(
         }
         ColumnType::Target => values::parse_target(raw).map(|(v, p)| Cell::Target(v, p)),
         ColumnType::PersonalId { .. } => match key.and_then(|k| k.as_ref()) {
-            Some(key) => Ok(Cell::Key(key.applicant_key(raw))),
+            Some(key) => {
+                // A dossier's snapshots usually follow each other: the same
+                // applicant again costs no second HMAC.
+                if let Some((id, hashed)) = &column.last_key
+                    && id == raw
+                {
+                    return Ok(Cell::Key(hashed.clone()));
+                }
+                let hashed = key.applicant_key(raw);
+                column.last_key = Some((raw.to_string(), hashed.clone()));
+                Ok(Cell::Key(hashed))
+            }
             None => Err(NO_KEY.to_string()),
         },
     }
@@ -855,19 +869,87 @@ impl StagedWriter {
     }
 }
 
-struct Partition {
-    builder: BatchBuilder,
-    writer: StagedWriter,
-}
-
 /// Routes accepted rows to one staged file per partition (local month).
+/// Rows are gathered into batches here; encoding and compressing them into
+/// Parquet happens on a writer thread, so parsing and writing use both cores.
 struct PartitionSinks {
     def: &'static FeedDef,
     staging: PathBuf,
     seq: u64,
-    partitions: HashMap<Option<String>, Partition>,
+    builders: HashMap<Option<String>, BatchBuilder>,
     partition_column: Option<usize>,
     months: MonthLookup,
+    writer: Option<WriterThread>,
+}
+
+/// What the parsing side sends the writer thread.
+enum WriterMessage {
+    Open {
+        month: Option<String>,
+        staged: PathBuf,
+        rel: String,
+        schema: SchemaRef,
+    },
+    Batch {
+        month: Option<String>,
+        batch: RecordBatch,
+    },
+}
+
+/// (month, staged path, path in the lake, rows) of each closed file.
+type WrittenFile = (Option<String>, PathBuf, String, u64);
+
+struct WriterThread {
+    sender: std::sync::mpsc::SyncSender<WriterMessage>,
+    handle: std::thread::JoinHandle<Result<Vec<WrittenFile>>>,
+}
+
+impl WriterThread {
+    fn start() -> Self {
+        // A few batches in flight: enough to keep both sides busy, few enough
+        // that memory stays bounded whatever the file size.
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<WriterMessage>(4);
+        let handle = std::thread::spawn(move || {
+            let mut writers: HashMap<Option<String>, StagedWriter> = HashMap::new();
+            for message in receiver {
+                match message {
+                    WriterMessage::Open {
+                        month,
+                        staged,
+                        rel,
+                        schema,
+                    } => {
+                        writers.insert(month, StagedWriter::create(staged, rel, schema)?);
+                    }
+                    WriterMessage::Batch { month, batch } => {
+                        if let Some(writer) = writers.get_mut(&month) {
+                            writer.write(&batch)?;
+                        }
+                    }
+                }
+            }
+            let mut closed = Vec::new();
+            for (month, writer) in writers {
+                let (path, rel, rows) = writer.finish()?;
+                closed.push((month, path, rel, rows));
+            }
+            Ok(closed)
+        });
+        WriterThread { sender, handle }
+    }
+
+    fn send(&mut self, message: WriterMessage) -> Result<()> {
+        // A closed channel means the writer stopped on an error: finish() reports it.
+        let _ = self.sender.send(message);
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Vec<WrittenFile>> {
+        drop(self.sender);
+        self.handle
+            .join()
+            .unwrap_or_else(|_| Err(Error::lake("staging", "the Parquet writer thread panicked")))
+    }
 }
 
 impl PartitionSinks {
@@ -876,9 +958,10 @@ impl PartitionSinks {
             def,
             staging: staging.to_path_buf(),
             seq,
-            partitions: HashMap::new(),
+            builders: HashMap::new(),
             partition_column: def.partition_by.and_then(|c| def.column_index(c)),
             months: MonthLookup::new(zone),
+            writer: None,
         }
     }
 
@@ -896,31 +979,39 @@ impl PartitionSinks {
         }
     }
 
+    fn writer(&mut self) -> &mut WriterThread {
+        self.writer.get_or_insert_with(WriterThread::start)
+    }
+
     fn open(&mut self, month: &Option<String>) -> Result<()> {
-        if self.partitions.contains_key(month) {
+        if self.builders.contains_key(month) {
             return Ok(());
         }
         let rel = self.rel_path(month.as_deref());
         let staged = self.staging.join(&rel);
         let builder = BatchBuilder::new(self.def, self.months.zone);
-        let writer = StagedWriter::create(staged, rel, builder.schema.clone())?;
-        self.partitions
-            .insert(month.clone(), Partition { builder, writer });
+        let schema = builder.schema.clone();
+        self.writer().send(WriterMessage::Open {
+            month: month.clone(),
+            staged,
+            rel,
+            schema,
+        })?;
+        self.builders.insert(month.clone(), builder);
         Ok(())
     }
 
     fn append(&mut self, month: Option<String>, row: &[Cell], line: u64) -> Result<()> {
         self.open(&month)?;
-        let def = self.def;
-        let seq = self.seq;
-        let partition = self
-            .partitions
+        let (def, seq) = (self.def, self.seq);
+        let builder = self
+            .builders
             .get_mut(&month)
             .expect("partition opened above");
-        partition.builder.append(def, row, seq, line);
-        if partition.builder.len() >= BATCH_ROWS {
-            let batch = partition.builder.finish()?;
-            partition.writer.write(&batch)?;
+        builder.append(def, row, seq, line);
+        if builder.len() >= BATCH_ROWS {
+            let batch = builder.finish()?;
+            self.writer().send(WriterMessage::Batch { month, batch })?;
         }
         Ok(())
     }
@@ -931,16 +1022,22 @@ impl PartitionSinks {
         if self.def.retention == Retention::Replace {
             self.open(&None)?;
         }
-        let mut partitions: Vec<(Option<String>, Partition)> = self.partitions.drain().collect();
-        partitions.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut rest: Vec<(Option<String>, BatchBuilder)> = self.builders.drain().collect();
+        rest.sort_by(|a, b| a.0.cmp(&b.0));
+        for (month, mut builder) in rest {
+            if builder.len() > 0 {
+                let batch = builder.finish()?;
+                self.writer().send(WriterMessage::Batch { month, batch })?;
+            }
+        }
+        let mut closed = match self.writer.take() {
+            Some(writer) => writer.finish()?,
+            None => Vec::new(),
+        };
+        closed.sort_by(|a, b| a.0.cmp(&b.0));
         let mut files = Vec::new();
         let mut staged = Vec::new();
-        for (month, mut partition) in partitions {
-            if partition.builder.len() > 0 {
-                let batch = partition.builder.finish()?;
-                partition.writer.write(&batch)?;
-            }
-            let (path, rel, rows) = partition.writer.finish()?;
+        for (month, path, rel, rows) in closed {
             files.push(DataFile {
                 path: rel.clone(),
                 rows,

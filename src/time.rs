@@ -17,21 +17,66 @@ use chrono_tz::Tz;
 use crate::error::Error;
 
 pub const DEFAULT_ZONE: &str = "Asia/Ho_Chi_Minh";
+const DAY_MICROS: i64 = 86_400_000_000;
 
 /// The zone that local times and calendar periods are read in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Zone(pub Tz);
+pub struct Zone {
+    tz: Tz,
+    /// A span of UTC instants (µs, half-open) over which the zone's offset
+    /// (seconds) never changes: conversions there skip the zone database,
+    /// which matters at millions of timestamps a file.
+    steady: Option<(i64, i64, i32)>,
+}
 
 impl Default for Zone {
     fn default() -> Self {
-        Zone(chrono_tz::Asia::Ho_Chi_Minh)
+        Zone::new(chrono_tz::Asia::Ho_Chi_Minh)
     }
+}
+
+/// The steady span is looked for between these years.
+const STEADY_FROM: i32 = 1990;
+const STEADY_TO: i32 = 2100;
+
+impl Zone {
+    pub fn new(tz: Tz) -> Self {
+        Zone {
+            tz,
+            steady: steady_span(tz),
+        }
+    }
+
+    pub fn tz(&self) -> Tz {
+        self.tz
+    }
+}
+
+/// The span and offset when the offset is the same on every day from 1990
+/// to 2100 (checked daily: no real zone changes its offset for less than a
+/// day). Zones with daylight saving get no shortcut.
+fn steady_span(tz: Tz) -> Option<(i64, i64, i32)> {
+    let start = NaiveDate::from_ymd_opt(STEADY_FROM, 1, 1)?.and_time(NaiveTime::MIN);
+    let end = NaiveDate::from_ymd_opt(STEADY_TO, 1, 1)?.and_time(NaiveTime::MIN);
+    let offset = tz.offset_from_utc_datetime(&start).fix().local_minus_utc();
+    let mut t = start;
+    while t < end {
+        if tz.offset_from_utc_datetime(&t).fix().local_minus_utc() != offset {
+            return None;
+        }
+        t += chrono::Duration::days(1);
+    }
+    Some((
+        start.and_utc().timestamp_micros(),
+        end.and_utc().timestamp_micros(),
+        offset,
+    ))
 }
 
 impl std::str::FromStr for Zone {
     type Err = Error;
     fn from_str(name: &str) -> Result<Self, Error> {
-        name.parse::<Tz>().map(Zone).map_err(|_| {
+        name.parse::<Tz>().map(Zone::new).map_err(|_| {
             Error::Usage(format!(
                 "unknown time zone '{name}'; use an IANA name such as {DEFAULT_ZONE}"
             ))
@@ -41,7 +86,7 @@ impl std::str::FromStr for Zone {
 
 impl std::fmt::Display for Zone {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.0.name())
+        f.write_str(self.tz.name())
     }
 }
 
@@ -49,11 +94,18 @@ impl Zone {
     /// The UTC instant of a local wall-clock time: a time in a DST gap is an
     /// error, one in an overlap takes the earlier instant.
     pub fn local_to_utc(&self, local: NaiveDateTime) -> Result<i64, String> {
-        match self.0.from_local_datetime(&local) {
+        if let Some((from, to, offset)) = self.steady {
+            let micros = local.and_utc().timestamp_micros() - i64::from(offset) * 1_000_000;
+            // A day's margin keeps the shortcut clear of the span's edges.
+            if micros > from + DAY_MICROS && micros < to - DAY_MICROS {
+                return Ok(micros);
+            }
+        }
+        match self.tz.from_local_datetime(&local) {
             LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => Ok(t.timestamp_micros()),
             LocalResult::None => Err(format!(
                 "{local} does not exist in {} (a daylight-saving gap)",
-                self.0.name()
+                self.tz.name()
             )),
         }
     }
@@ -61,13 +113,26 @@ impl Zone {
     /// The local date-time of a UTC instant in microseconds.
     pub fn to_local(&self, micros: i64) -> NaiveDateTime {
         let utc = DateTime::<Utc>::from_timestamp_micros(micros).unwrap_or_default();
-        let offset = self.0.offset_from_utc_datetime(&utc.naive_utc()).fix();
+        if let Some((from, to, offset)) = self.steady
+            && micros >= from
+            && micros < to
+        {
+            return utc.naive_utc() + chrono::Duration::seconds(i64::from(offset));
+        }
+        let offset = self.tz.offset_from_utc_datetime(&utc.naive_utc()).fix();
         utc.naive_utc() + offset
     }
 
     /// The local calendar date of an instant, as days since 1970-01-01
-    /// (Arrow `Date32`).
+    /// (Arrow `Date32`), without building a date in the steady span.
     pub fn local_days(&self, micros: i64) -> i32 {
+        if let Some((from, to, offset)) = self.steady
+            && micros >= from
+            && micros < to
+        {
+            let local = micros + i64::from(offset) * 1_000_000;
+            return local.div_euclid(DAY_MICROS) as i32;
+        }
         let local = self.to_local(micros);
         (local.date() - DateTime::<Utc>::UNIX_EPOCH.date_naive()).num_days() as i32
     }
@@ -361,6 +426,30 @@ mod tests {
         assert_eq!(z.month_key(late), "2024-03");
         let april = parse_timestamp("2024-03-31T18:00:00Z", &z, false).unwrap();
         assert_eq!(z.month_key(april), "2024-04");
+    }
+
+    #[test]
+    fn the_steady_shortcut_agrees_with_the_zone_database() {
+        let hcm = Zone::default();
+        assert!(hcm.steady.is_some());
+        let berlin: Zone = "Europe/Berlin".parse().unwrap();
+        assert!(berlin.steady.is_none());
+        let mut t = parse_timestamp("2000-01-01T00:00:00Z", &hcm, false).unwrap();
+        for _ in 0..2000 {
+            let utc = DateTime::<Utc>::from_timestamp_micros(t)
+                .unwrap()
+                .naive_utc();
+            let by_database = utc + hcm.tz.offset_from_utc_datetime(&utc).fix();
+            assert_eq!(hcm.to_local(t), by_database);
+            let days = (by_database.date() - DateTime::<Utc>::UNIX_EPOCH.date_naive()).num_days();
+            assert_eq!(i64::from(hcm.local_days(t)), days);
+            let back = match hcm.tz.from_local_datetime(&by_database) {
+                LocalResult::Single(x) => x.timestamp_micros(),
+                _ => unreachable!(),
+            };
+            assert_eq!(hcm.local_to_utc(by_database).unwrap(), back);
+            t += 3_600_000_000 * 97 + 123_456;
+        }
     }
 
     #[test]

@@ -77,6 +77,11 @@ impl EnumMatcher {
 
     /// The index of the canonical value, or None when the token matches nothing.
     pub fn parse(&mut self, raw: &str) -> Option<u8> {
+        // Exports mostly write the canonical value: a few short comparisons
+        // beat hashing the text.
+        if let Some(i) = self.def.values.iter().position(|(name, _)| *name == raw) {
+            return Some(i as u8);
+        }
         if let Some(hit) = self.seen.get(raw) {
             return *hit;
         }
@@ -104,6 +109,12 @@ impl EnumMatcher {
 
 /// `true/false`, `1/0`, `yes/no`, `có/không`, matched after normalizing.
 pub fn parse_bool(raw: &str) -> Result<bool, String> {
+    // The common spellings, without normalizing (which allocates).
+    match raw {
+        "1" | "true" | "TRUE" | "True" => return Ok(true),
+        "0" | "false" | "FALSE" | "False" => return Ok(false),
+        _ => {}
+    }
     match normalize_token(raw).as_str() {
         "true" | "1" | "yes" | "co" => Ok(true),
         "false" | "0" | "no" | "khong" => Ok(false),
