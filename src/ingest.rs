@@ -49,6 +49,8 @@ pub struct IngestOptions {
     pub strict: bool,
     /// Overrides the format chosen by file extension.
     pub format: Option<Format>,
+    /// Fail at once, rather than wait, when another process holds the lake.
+    pub no_wait: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -110,7 +112,7 @@ pub fn ingest_files(
     for path in paths {
         std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     }
-    let mut lake = Lake::open_for_write(root, &options.zone)?;
+    let mut lake = Lake::open_for_write(root, &options.zone, !options.no_wait)?;
     let mut dedup = DedupIndex::new(feed.def());
     let mut reports = Vec::new();
     let mut pending_entries: Vec<IngestEntry> = Vec::new();
@@ -255,8 +257,21 @@ fn stage_file(
         reason,
     };
 
+    let mut not_utf8 = 0u64;
     while source.next_record(&mut record)? {
         report.rows_read += 1;
+        if record.problem.as_ref().is_some_and(|p| p.not_utf8) {
+            not_utf8 += 1;
+            // A file in another encoding fails on its first rows: refuse it
+            // whole rather than quarantine every row. Stray bytes later in a
+            // UTF-8 file are quarantined row by row.
+            if report.rows_read == 1 || (report.rows_read <= 100 && not_utf8 >= 10) {
+                return Err(bad_file(format!(
+                    "line {} is not UTF-8: the file looks like a legacy 8-bit Vietnamese encoding (TCVN3, VNI or Windows-1258); convert it to UTF-8, e.g. `iconv -f WINDOWS-1258 -t UTF-8 in.csv > out.csv`",
+                    record.line
+                )));
+            }
+        }
         let outcome = match &record.problem {
             Some(problem) => Err(vec![(problem.column.clone(), problem.reason.clone())]),
             None => parser.parse(&record),

@@ -181,8 +181,9 @@ pub fn read_manifest(root: &Path) -> Result<Manifest> {
 
 impl Lake {
     /// Opens (creating if needed) a lake for writing. Waits for another
-    /// writer's lock, saying so. Cleans up what an interrupted writer left.
-    pub fn open_for_write(root: &Path, zone: &Zone) -> Result<Lake> {
+    /// writer's lock, saying so, or with `wait` false fails at once. Cleans
+    /// up what an interrupted writer left.
+    pub fn open_for_write(root: &Path, zone: &Zone, wait: bool) -> Result<Lake> {
         fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
         let lock_path = root.join(LOCK);
         let lock = File::options()
@@ -193,6 +194,12 @@ impl Lake {
             .map_err(|e| Error::io(&lock_path, e))?;
         match lock.try_lock() {
             Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) if !wait => {
+                return Err(Error::lake(
+                    root,
+                    "another motcua process is writing to this lake; try again when it is done (or leave out --no-wait to wait for it)",
+                ));
+            }
             Err(std::fs::TryLockError::WouldBlock) => {
                 tracing::warn!(
                     "another motcua process is writing to {}; waiting for it to finish",

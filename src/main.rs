@@ -54,6 +54,9 @@ enum Command {
         /// Fail, committing nothing, if any row is rejected.
         #[arg(long)]
         strict: bool,
+        /// Fail at once if another process is writing to the lake, instead of waiting.
+        #[arg(long)]
+        no_wait: bool,
     },
     /// Show what the lake holds.
     Lake,
@@ -163,6 +166,7 @@ fn run(cli: Cli) -> Result<()> {
             paths,
             format,
             strict,
+            no_wait,
         } => {
             let feed: Feed = feed.parse()?;
             let format = format.map(|f| f.parse::<Format>()).transpose()?;
@@ -171,6 +175,7 @@ fn run(cli: Cli) -> Result<()> {
                 pii_key: PiiKey::from_env(&cli.lake)?,
                 strict,
                 format,
+                no_wait,
             };
             ingest::ingest_files(&cli.lake, feed, &paths, &options, &mut print_report)?;
             Ok(())
@@ -380,6 +385,7 @@ fn demo(dir: &Path, dossiers: u64, zone: Zone) -> Result<()> {
         pii_key: Some(pii_key),
         strict: false,
         format: None,
+        no_wait: false,
     };
     let feeds = [
         (Feed::Units, "units.csv"),

@@ -54,6 +54,8 @@ impl Format {
 pub struct RecordProblem {
     pub column: Option<String>,
     pub reason: String,
+    /// The bytes are not UTF-8: a sign the whole file is in another encoding.
+    pub not_utf8: bool,
 }
 
 /// One record: its line, its values aligned to the feed's columns, and the
@@ -232,6 +234,7 @@ impl RecordSource for CsvSource {
         }
         if self.record.len() != self.position_to_column.len() {
             rec.problem = Some(RecordProblem {
+                not_utf8: false,
                 column: None,
                 reason: format!(
                     "the row has {} field(s) but the header has {} (a truncated line or unbalanced quotes?)",
@@ -251,6 +254,7 @@ impl RecordSource for CsvSource {
                 Err(_) => {
                     if rec.problem.is_none() {
                         rec.problem = Some(RecordProblem {
+                            not_utf8: true,
                             column: Some(self.header_names[position].clone()),
                             reason: "the value is not valid UTF-8; convert the file to UTF-8"
                                 .into(),
@@ -350,6 +354,7 @@ impl RecordSource for NdjsonSource {
                 Err(_) => {
                     rec.raw = String::from_utf8_lossy(trimmed).into_owned();
                     rec.problem = Some(RecordProblem {
+                        not_utf8: true,
                         column: None,
                         reason: "the line is not valid UTF-8; convert the file to UTF-8".into(),
                     });
@@ -361,6 +366,7 @@ impl RecordSource for NdjsonSource {
                 Ok(serde_json::Value::Object(map)) => map,
                 Ok(_) => {
                     rec.problem = Some(RecordProblem {
+                        not_utf8: false,
                         column: None,
                         reason: "the line is JSON but not an object".into(),
                     });
@@ -368,6 +374,7 @@ impl RecordSource for NdjsonSource {
                 }
                 Err(e) => {
                     rec.problem = Some(RecordProblem {
+                        not_utf8: false,
                         column: None,
                         reason: format!("the line is not valid JSON: {e}"),
                     });
@@ -384,6 +391,7 @@ impl RecordSource for NdjsonSource {
                     Err(why) => {
                         if rec.problem.is_none() {
                             rec.problem = Some(RecordProblem {
+                                not_utf8: false,
                                 column: Some(self.feed.columns[column].name.to_string()),
                                 reason: why,
                             });

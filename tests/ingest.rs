@@ -812,3 +812,88 @@ fn leftovers_of_an_interrupted_ingest_are_removed_and_never_read() {
     assert!(!f.lake.join("_staging").exists());
     assert_eq!(f.sql("SELECT count(*) FROM signatures"), vec![vec!["2"]]);
 }
+
+#[test]
+fn a_legacy_8_bit_file_is_refused_and_stray_bytes_are_quarantined() {
+    let f = Fixture::new();
+    let header = "event_id,occurred_at,unit_code,event_type,provider\n";
+    // "Phường" in Windows-1258: not UTF-8 from the first row on.
+    let mut legacy = header.as_bytes().to_vec();
+    legacy.extend_from_slice(b"E1,2024-03-01,U1,document_issued,Ph\xd0\xfd\xf2ng\n");
+    let path = f.write("legacy.csv", &legacy);
+    match f.ingest(Feed::Signatures, &[path]) {
+        Err(Error::BadFile { reason, .. }) => {
+            assert!(
+                reason.starts_with(
+                    "line 2 is not UTF-8: the file looks like a legacy 8-bit Vietnamese encoding"
+                ),
+                "{reason}"
+            );
+            assert!(
+                reason.contains("iconv -f WINDOWS-1258 -t UTF-8"),
+                "{reason}"
+            );
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(f.manifest().ingests.is_empty());
+    // A UTF-8 file with one bad byte further down: that row alone is quarantined.
+    let mut stray = header.as_bytes().to_vec();
+    stray.extend_from_slice("E1,2024-03-01,U1,document_issued,Viettel-CA\n".as_bytes());
+    stray.extend_from_slice(b"E2,2024-03-01,U1,document_issued,VNPT\xff\n");
+    stray.extend_from_slice("E3,2024-03-01,U1,document_issued,FPT-CA\n".as_bytes());
+    let report = f
+        .ingest(Feed::Signatures, &[f.write("stray.csv", &stray)])
+        .unwrap()
+        .remove(0);
+    assert_eq!(report_counts(&report), (3, 2, 1, 0));
+    assert_eq!(report.rejections[0].column.as_deref(), Some("provider"));
+    assert_eq!(
+        report.rejections[0].reason,
+        "the value is not valid UTF-8; convert the file to UTF-8"
+    );
+}
+
+#[test]
+fn a_second_writer_waits_or_with_no_wait_fails_clearly() {
+    let f = Fixture::new();
+    let header = "event_id,occurred_at,unit_code,event_type\n";
+    f.ingest_text(
+        Feed::Signatures,
+        "a.csv",
+        &format!("{header}E1,2024-03-01,U1,document_issued\n"),
+    );
+    let lock = std::fs::File::options()
+        .write(true)
+        .open(f.lake.join("_lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    let b = f.write(
+        "b.csv",
+        format!("{header}E2,2024-03-01,U1,document_issued\n"),
+    );
+    let options = IngestOptions {
+        no_wait: true,
+        ..f.options()
+    };
+    let err = f
+        .ingest_with(Feed::Signatures, std::slice::from_ref(&b), &options)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("another motcua process is writing to this lake"),
+        "{err}"
+    );
+    assert_eq!(err.exit_code(), 4);
+    // Without --no-wait the second writer waits for the lock, then commits.
+    let lake = f.lake.clone();
+    let options = f.options();
+    let waiting = std::thread::spawn(move || {
+        motcua::ingest::ingest_files(&lake, Feed::Signatures, &[b], &options, &mut |_| {})
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(!waiting.is_finished());
+    lock.unlock().unwrap();
+    assert_eq!(waiting.join().unwrap().unwrap()[0].accepted, 1);
+    assert_eq!(f.sql("SELECT count(*) FROM signatures"), vec![vec!["2"]]);
+}
