@@ -134,6 +134,33 @@ pub struct CsvSource {
     header_names: Vec<String>,
     unknown: Vec<String>,
     columns: usize,
+    /// The file holds an odd number of quote characters: its last record
+    /// opens a quote that never closes and has swallowed every line after it.
+    unclosed_quote: bool,
+    /// A record read ahead, to know which record is the last one.
+    ahead: Option<csv::ByteRecord>,
+}
+
+/// True when a UTF-8 file has an odd number of `"`: some quoted field runs
+/// to the end of the file. (Escaped quotes come in pairs, so they cancel.)
+fn quote_left_open(path: &Path) -> Result<bool> {
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut odd = false;
+    let mut first = true;
+    loop {
+        let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            return Ok(odd);
+        }
+        // UTF-16 puts other bytes equal to '"' in other characters: no check.
+        if first && n >= 2 && (buf[..2] == [0xFF, 0xFE] || buf[..2] == [0xFE, 0xFF]) {
+            return Ok(false);
+        }
+        first = false;
+        let quotes = memchr::memchr_iter(b'"', &buf[..n]).count();
+        odd ^= quotes % 2 == 1;
+    }
 }
 
 impl CsvSource {
@@ -201,7 +228,39 @@ impl CsvSource {
             header_names,
             unknown,
             columns: feed.columns.len(),
+            unclosed_quote: quote_left_open(path)?,
+            ahead: None,
         })
+    }
+
+    /// Reads the next record into `self.record`, from the read-ahead first.
+    fn read(&mut self) -> Result<bool> {
+        if let Some(ahead) = self.ahead.take() {
+            self.record = ahead;
+            return Ok(true);
+        }
+        self.reader
+            .read_byte_record(&mut self.record)
+            .map_err(|e| Error::BadFile {
+                path: self.path.clone(),
+                reason: format!("cannot read CSV: {e}"),
+            })
+    }
+
+    /// Whether the record just read is the file's last (reads one ahead).
+    fn is_last_record(&mut self) -> Result<bool> {
+        let mut ahead = csv::ByteRecord::new();
+        let more = self
+            .reader
+            .read_byte_record(&mut ahead)
+            .map_err(|e| Error::BadFile {
+                path: self.path.clone(),
+                reason: format!("cannot read CSV: {e}"),
+            })?;
+        if more {
+            self.ahead = Some(ahead);
+        }
+        Ok(!more)
     }
 
     fn record_text(&self) -> String {
@@ -217,17 +276,22 @@ impl CsvSource {
 impl RecordSource for CsvSource {
     fn next_record(&mut self, rec: &mut RawRecord) -> Result<bool> {
         rec.reset(self.columns);
-        match self.reader.read_byte_record(&mut self.record) {
-            Ok(false) => return Ok(false),
-            Ok(true) => {}
-            Err(e) => {
-                return Err(Error::BadFile {
-                    path: self.path.clone(),
-                    reason: format!("cannot read CSV: {e}"),
-                });
-            }
+        if !self.read()? {
+            return Ok(false);
         }
         rec.line = self.record.position().map(|p| p.line()).unwrap_or(0);
+        if self.unclosed_quote && self.is_last_record()? {
+            // Keep it whole in quarantine: the rows it swallowed are in its raw text.
+            rec.problem = Some(RecordProblem {
+                not_utf8: false,
+                column: None,
+                reason: format!(
+                    "a quote opened in this record is never closed: the rest of the file (from line {}) was read as one value; fix the quoting and ingest again",
+                    rec.line
+                ),
+            });
+            return Ok(true);
+        }
         // A blank line in the middle of a file is no record.
         if self.record.len() == 1 && self.record[0].trim_ascii().is_empty() {
             return self.next_record(rec);

@@ -1,0 +1,175 @@
+//! The corpus of bad inputs in `tests/bad_inputs/`, each with the exact
+//! outcome it must get from `motcua ingest`: the exit code, the counts
+//! (read = accepted + quarantined + duplicates), and every quarantined row's
+//! line, column and reason.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+enum Expect {
+    /// Refused whole: exit 3, nothing committed, this reason.
+    Refused(&'static str),
+    /// Ingested: (read, accepted, quarantined, duplicates) and the
+    /// quarantined rows as (line, column, reason).
+    Ingested(
+        (u64, u64, u64, u64),
+        &'static [(u64, &'static str, &'static str)],
+    ),
+}
+
+use Expect::{Ingested, Refused};
+
+#[rustfmt::skip]
+fn cases() -> Vec<(&'static str, &'static str, Expect)> {
+    vec![
+        ("empty.csv", "signatures", Refused("the file is empty: no header row")),
+        ("header_only.csv", "signatures", Ingested((0, 0, 0, 0), &[])),
+        ("duplicated_column.csv", "signatures", Refused("the header names column 'event_id' twice")),
+        ("missing_required.csv", "signatures", Refused("the header lacks required column(s) occurred_at of feed signatures")),
+        ("unknown_columns.csv", "signatures", Ingested((2, 2, 0, 0), &[])),
+        ("utf16_bom.csv", "signatures", Ingested((1, 1, 0, 0), &[])),
+        ("legacy_windows1258.csv", "signatures", Refused("line 2 is not UTF-8: the file looks like a legacy 8-bit Vietnamese encoding (TCVN3, VNI or Windows-1258); convert it to UTF-8, e.g. `iconv -f WINDOWS-1258 -t UTF-8 in.csv > out.csv`")),
+        ("invalid_utf8_midfile.csv", "signatures", Ingested((3, 2, 1, 0), &[(3, "provider", "the value is not valid UTF-8; convert the file to UTF-8")])),
+        ("binary_garbage.csv", "signatures", Refused("the header row is not valid UTF-8; convert the file to UTF-8 (e.g. iconv -f WINDOWS-1258 -t UTF-8)")),
+        ("truncated_last_line.csv", "signatures", Ingested((2, 1, 1, 0), &[(3, "∅", "the row has 2 field(s) but the header has 6 (a truncated line or unbalanced quotes?)")])),
+        // The open quote swallows E2 and E3: the one record is kept whole in quarantine.
+        ("unbalanced_quotes.csv", "signatures", Ingested((1, 0, 1, 0), &[(2, "∅", "a quote opened in this record is never closed: the rest of the file (from line 2) was read as one value; fix the quoting and ingest again")])),
+        ("impossible_date.csv", "signatures", Ingested((2, 1, 1, 0), &[(2, "occurred_at", "'31/02/2024' is not a calendar date (day 31, month 2, year 2024)")])),
+        ("wrong_offset.csv", "signatures", Ingested((5, 1, 4, 0), &[
+            (2, "occurred_at", "'2024-03-01T08:00+7' has an offset that is not ±HH:MM or ±HHMM"),
+            (3, "occurred_at", "'2024-03-01T08:00:00+7:00' has an offset that is not ±HH:MM or ±HHMM"),
+            (4, "occurred_at", "'2024-03-01T08:00:00 +07:00' is not a date this importer accepts (YYYY-MM-DD[THH:MM[:SS[.f]]][Z|±HH:MM] or D/M/YYYY[ H:MM[:SS]])"),
+            (5, "occurred_at", "'2024-03-01T08:00:00+07' has an offset that is not ±HH:MM or ±HHMM"),
+        ])),
+        ("vietnamese_fees.csv", "dossiers", Ingested((5, 5, 0, 0), &[])),
+        ("bad_fees.csv", "dossiers", Ingested((5, 0, 5, 0), &[
+            (2, "fee_vnd", "-20000 is below the minimum 0"),
+            (3, "fee_vnd", "'1500.5' has a fraction; amounts are whole numbers (whole đồng)"),
+            (4, "fee_vnd", "'1,500.00' is not a whole number"),
+            (5, "fee_vnd", "'1.50.000' is not a whole number"),
+            (6, "fee_vnd", "'mười nghìn' is not a whole number"),
+        ])),
+        ("misspelt_enums.csv", "dossiers", Ingested((7, 0, 7, 0), &[
+            (2, "channel", "'truc tuyn' is not a channel (expected one of: counter, online, postal)"),
+            (3, "online_level", "'toan phan' is not a online_level (expected one of: none, partial, full)"),
+            (4, "status", "'recieved' is not a status (expected one of: received, in_progress, resolved, returned, withdrawn, rejected)"),
+            (5, "payment_method", "'tien mat te' is not a payment_method (expected one of: cash, bank_transfer, card, e_wallet, payment_platform)"),
+            (6, "satisfaction", "'rat hai long' is not a satisfaction (expected one of: very_satisfied, satisfied, neutral, dissatisfied)"),
+            (7, "applicant_type", "'nguoi dan' is not a applicant_type (expected one of: citizen, business)"),
+            (8, "processed_online", "'co le' is not a boolean (expected true/false, 1/0, yes/no or có/không)"),
+        ])),
+        ("completed_before_received.csv", "dossiers", Ingested((1, 0, 1, 0), &[
+            (2, "completed_at", "completed_at (2024-03-04T01:00:00.000000Z) is before received_at (2024-03-05T01:00:00.000000Z)"),
+        ])),
+    ]
+}
+
+#[test]
+fn every_bad_input_gets_its_exact_outcome() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad_inputs");
+    let listed: Vec<&str> = cases().iter().map(|(file, _, _)| *file).collect();
+    for entry in std::fs::read_dir(&corpus).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(
+            listed.contains(&name.as_str()),
+            "{name} has no expected outcome"
+        );
+    }
+    for (file, feed, expect) in cases() {
+        let f = Fixture::new();
+        let path = corpus.join(file);
+        let out = Command::new(env!("CARGO_BIN_EXE_motcua"))
+            .arg("--lake")
+            .arg(&f.lake)
+            .args(["ingest", feed])
+            .arg(&path)
+            .env("MOTCUA_PII_KEY", "bad-inputs-key-0123456789")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{file}: {stderr}");
+        match expect {
+            Refused(reason) => {
+                assert_eq!(out.status.code(), Some(3), "{file}: {stderr}");
+                assert_eq!(
+                    stderr.trim_end(),
+                    format!("error: {}: {reason}", path.display()),
+                    "{file}"
+                );
+                assert!(
+                    !f.lake.join("_manifest.json").exists() || f.manifest().ingests.is_empty(),
+                    "{file}: something was committed"
+                );
+            }
+            Ingested((read, accepted, quarantined, duplicates), rows) => {
+                assert_eq!(out.status.code(), Some(0), "{file}: {stderr}");
+                assert_eq!(
+                    read,
+                    accepted + quarantined + duplicates,
+                    "{file}: the case itself"
+                );
+                let summary = format!(
+                    "read {read} · accepted {accepted} · quarantined {quarantined} · duplicates {duplicates}"
+                );
+                assert!(stdout.contains(&summary), "{file}: {stdout}");
+                let got = f.sql(
+                    "SELECT line, coalesce(\"column\", '∅'), reason FROM quarantine ORDER BY line",
+                );
+                let want: Vec<Vec<String>> = rows
+                    .iter()
+                    .map(|(l, c, r)| vec![l.to_string(), c.to_string(), r.to_string()])
+                    .collect();
+                assert_eq!(got, want, "{file}");
+                let entry = &f.manifest().ingests[0];
+                assert_eq!(
+                    (
+                        entry.rows_read,
+                        entry.accepted,
+                        entry.quarantined,
+                        entry.duplicates
+                    ),
+                    (read, accepted, quarantined, duplicates)
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn vietnamese_fees_are_whole_dong_and_a_10_mb_field_is_just_a_value() {
+    let f = Fixture::new();
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad_inputs");
+    f.ingest(
+        motcua::feeds::Feed::Dossiers,
+        &[corpus.join("vietnamese_fees.csv")],
+    )
+    .unwrap();
+    assert_eq!(
+        f.sql("SELECT fee_vnd FROM dossiers ORDER BY dossier_id"),
+        vec![
+            vec!["1500000"],
+            vec!["1500000"],
+            vec!["1500000"],
+            vec!["35000"],
+            vec!["20000"]
+        ]
+    );
+    let big = "x".repeat(10 * 1024 * 1024);
+    let text = format!(
+        "event_id,occurred_at,unit_code,event_type,provider\nE1,2024-03-01,U1,document_issued,{big}\nE2,2024-03-01,U1,document_issued,VNPT-CA\n"
+    );
+    let report = f.ingest_text(motcua::feeds::Feed::Signatures, "big.csv", &text);
+    assert_eq!(report_counts(&report), (2, 2, 0, 0));
+    assert_eq!(
+        f.sql("SELECT event_id, length(provider) FROM signatures ORDER BY event_id"),
+        vec![
+            vec!["E1".to_string(), (10 * 1024 * 1024).to_string()],
+            vec!["E2".to_string(), "7".to_string()]
+        ]
+    );
+}
