@@ -387,14 +387,7 @@ fn demo(dir: &Path, dossiers: u64, zone: Zone) -> Result<()> {
         format: None,
         no_wait: false,
     };
-    let feeds = [
-        (Feed::Units, "units.csv"),
-        (Feed::Targets, "targets.csv"),
-        (Feed::Dossiers, "dossiers.csv"),
-        (Feed::PortalEvents, "portal_events.ndjson"),
-        (Feed::Signatures, "signatures.csv"),
-    ];
-    for (feed, file) in feeds {
+    for (feed, file) in sample::FILES {
         ingest::ingest_files(
             &lake_dir,
             feed,

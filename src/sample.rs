@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Datelike, NaiveDate, Timelike};
 
 use crate::error::{Error, Result};
+use crate::feeds::Feed;
 
 /// SplitMix64: tiny, fast, and fixed forever, so samples never change under a
 /// dependency upgrade.
@@ -403,6 +404,25 @@ pub fn unit_tree(seed: u64) -> Vec<Unit> {
     units
 }
 
+/// The files `generate` writes, one per feed, in the order to ingest them
+/// (the registry and targets before the activity that refers to them).
+pub const FILES: [(Feed, &str); 5] = [
+    (Feed::Units, "units.csv"),
+    (Feed::Targets, "targets.csv"),
+    (Feed::Dossiers, "dossiers.csv"),
+    (Feed::PortalEvents, "portal_events.ndjson"),
+    (Feed::Signatures, "signatures.csv"),
+];
+
+/// Where `generate` writes `feed` in `out`.
+pub fn file_of(out: &Path, feed: Feed) -> PathBuf {
+    let name = FILES
+        .iter()
+        .find(|(f, _)| *f == feed)
+        .map_or("", |(_, name)| name);
+    out.join(name)
+}
+
 /// What `generate` wrote.
 #[derive(Debug, Clone, Default)]
 pub struct SampleReport {
@@ -457,7 +477,7 @@ fn csv_error(path: &Path, e: csv::Error) -> Error {
 }
 
 fn write_units(out: &Path, units: &[Unit], report: &mut SampleReport) -> Result<()> {
-    let path = out.join("units.csv");
+    let path = file_of(out, Feed::Units);
     let mut w = csv_writer(&path)?;
     let err = |e| csv_error(&path, e);
     w.write_record([
@@ -481,7 +501,7 @@ fn write_units(out: &Path, units: &[Unit], report: &mut SampleReport) -> Result<
 }
 
 fn write_targets(out: &Path, units: &[Unit], report: &mut SampleReport) -> Result<()> {
-    let path = out.join("targets.csv");
+    let path = file_of(out, Feed::Targets);
     let mut w = csv_writer(&path)?;
     let err = |e| csv_error(&path, e);
     w.write_record(["kpi", "unit_code", "year", "target", "grain"])
@@ -687,9 +707,9 @@ fn write_activity(
     report: &mut SampleReport,
 ) -> Result<()> {
     let paths = [
-        out.join("dossiers.csv"),
-        out.join("portal_events.ndjson"),
-        out.join("signatures.csv"),
+        file_of(out, Feed::Dossiers),
+        file_of(out, Feed::PortalEvents),
+        file_of(out, Feed::Signatures),
     ];
     let portal_file = File::create(&paths[1]).map_err(|e| Error::io(&paths[1], e))?;
     let mut w = Writers {

@@ -160,14 +160,8 @@ fn slices(out: &Path) -> Vec<(String, Vec<u8>)> {
 fn killed_kpi_jobs_leave_the_previous_or_the_next_output() {
     let f = Fixture::new();
     let exports = exports(&f);
-    for (feed, file) in [
-        ("units", "units.csv"),
-        ("targets", "targets.csv"),
-        ("dossiers", "dossiers.csv"),
-        ("portal_events", "portal_events.ndjson"),
-        ("signatures", "signatures.csv"),
-    ] {
-        let mut c = motcua(&f.lake, &["ingest", feed]);
+    for (feed, file) in motcua::sample::FILES {
+        let mut c = motcua(&f.lake, &["ingest", feed.name()]);
         c.arg(exports.join(file));
         run(c);
     }

@@ -724,17 +724,7 @@ fn files_missing_a_required_column_or_naming_one_twice_are_refused() {
 #[test]
 fn the_lake_reads_back_through_datafusion_with_the_declared_schema() {
     let f = Fixture::new();
-    let exports = f.dir.path().join("exports");
-    motcua::sample::generate(&exports, 300, 7).unwrap();
-    for (feed, file) in [
-        (Feed::Units, "units.csv"),
-        (Feed::Targets, "targets.csv"),
-        (Feed::Dossiers, "dossiers.csv"),
-        (Feed::PortalEvents, "portal_events.ndjson"),
-        (Feed::Signatures, "signatures.csv"),
-    ] {
-        f.ingest(feed, &[exports.join(file)]).unwrap();
-    }
+    f.ingest_sample(300, 7);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let ctx = datafusion::prelude::SessionContext::new();

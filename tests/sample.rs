@@ -6,14 +6,6 @@ mod common;
 use common::*;
 use motcua::feeds::Feed;
 
-const FEEDS: [(Feed, &str); 5] = [
-    (Feed::Units, "units.csv"),
-    (Feed::Targets, "targets.csv"),
-    (Feed::Dossiers, "dossiers.csv"),
-    (Feed::PortalEvents, "portal_events.ndjson"),
-    (Feed::Signatures, "signatures.csv"),
-];
-
 #[test]
 fn the_same_seed_gives_the_same_bytes() {
     let f = Fixture::new();
@@ -21,7 +13,7 @@ fn the_same_seed_gives_the_same_bytes() {
     let b = f.dir.path().join("b");
     motcua::sample::generate(&a, 2_000, 42).unwrap();
     motcua::sample::generate(&b, 2_000, 42).unwrap();
-    for (_, file) in FEEDS {
+    for (_, file) in motcua::sample::FILES {
         assert_eq!(
             std::fs::read(a.join(file)).unwrap(),
             std::fs::read(b.join(file)).unwrap(),
@@ -36,7 +28,7 @@ fn every_row_read_is_accepted_quarantined_or_a_duplicate() {
     let exports = f.dir.path().join("exports");
     let generated = motcua::sample::generate(&exports, 10_000, 3).unwrap();
     let mut accepted_by_feed = Vec::new();
-    for (feed, file) in FEEDS {
+    for (feed, file) in motcua::sample::FILES {
         let report = f.ingest(feed, &[exports.join(file)]).unwrap().remove(0);
         assert_eq!(
             report.rows_read,

@@ -62,6 +62,18 @@ impl Fixture {
         reports.remove(0)
     }
 
+    /// Generates `dossiers` sample dossiers with `seed` and ingests all five
+    /// feeds; returns what the generator wrote.
+    pub fn ingest_sample(&self, dossiers: u64, seed: u64) -> motcua::sample::SampleReport {
+        let exports = self.dir.path().join("exports");
+        let generated = motcua::sample::generate(&exports, dossiers, seed).expect("sample");
+        for (feed, file) in motcua::sample::FILES {
+            self.ingest(feed, &[exports.join(file)])
+                .expect("ingest sample");
+        }
+        generated
+    }
+
     pub fn manifest(&self) -> lake::Manifest {
         lake::read_manifest(&self.lake).expect("manifest")
     }

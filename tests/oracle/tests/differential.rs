@@ -715,17 +715,7 @@ fn close(a: Option<f64>, b: Option<f64>) -> bool {
 #[test]
 fn kpi_values_match_an_independent_polars_implementation() {
     let f = Fixture::new();
-    let exports = f.dir.path().join("exports");
-    let generated = motcua::sample::generate(&exports, 20_000, 11).unwrap();
-    for (feed, file) in [
-        (Feed::Units, "units.csv"),
-        (Feed::Targets, "targets.csv"),
-        (Feed::Dossiers, "dossiers.csv"),
-        (Feed::PortalEvents, "portal_events.ndjson"),
-        (Feed::Signatures, "signatures.csv"),
-    ] {
-        f.ingest(feed, &[exports.join(file)]).unwrap();
-    }
+    let generated = f.ingest_sample(20_000, 11);
     let out = f.dir.path().join("out");
     let job = KpiJob {
         grain: "month".into(),
