@@ -31,7 +31,7 @@ use crate::error::{Error, Result};
 use crate::feeds::timestamp_type;
 use crate::kpi::{self, Direction, KpiKind};
 use crate::lake::{self, Manifest};
-use crate::time::Zone;
+use crate::time::{Zone, days_since_epoch};
 
 /// The SQL that defines `dossiers` as the current state of each dossier:
 /// the snapshot with the greatest `updated_at`, then the later ingest, then
@@ -176,10 +176,6 @@ pub fn next_period(grain: &str, start: NaiveDate) -> NaiveDate {
     }
 }
 
-fn days(d: NaiveDate) -> i32 {
-    (d - chrono::DateTime::<chrono::Utc>::UNIX_EPOCH.date_naive()).num_days() as i32
-}
-
 /// `calendar`: one row per period of every grain, with its bounds as local
 /// dates and as UTC instants, and the start of the period before it.
 pub fn calendar(zone: &Zone) -> Result<RecordBatch> {
@@ -197,12 +193,12 @@ pub fn calendar(zone: &Zone) -> Result<RecordBatch> {
         while start < last {
             let end = next_period(grain, start);
             grains.push(grain);
-            starts.push(days(start));
-            ends.push(days(end));
+            starts.push(days_since_epoch(start));
+            ends.push(days_since_epoch(end));
             years.push(i64::from(start.year()));
             start_at.push(instant(start)?);
             end_at.push(instant(end)?);
-            prevs.push(days(prev));
+            prevs.push(days_since_epoch(prev));
             prev = start;
             start = end;
         }

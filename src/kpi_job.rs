@@ -14,6 +14,7 @@ use crate::catalog::{self, GRAINS, SessionOptions};
 use crate::error::{Error, Result};
 use crate::output::{self, Slice, Version};
 use crate::query::{self, SavedQuery};
+use crate::time::{date_from_days, days_since_epoch};
 
 /// The query the job runs; analysts run the same file with `motcua query kpi_values`.
 pub const QUERY: &str = "kpi_values";
@@ -107,7 +108,7 @@ pub async fn run(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
     let write = |version: &mut Version, day: i32, batches: Vec<RecordBatch>| -> Result<()> {
         version.write_slice(&Slice {
             grain: job.grain.clone(),
-            period_start: date_of(day).to_string(),
+            period_start: date_from_days(day).to_string(),
             batches,
         })
     };
@@ -136,7 +137,7 @@ pub async fn run(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
         if !version.written().contains_key(&rel) {
             write(
                 &mut version,
-                days_of(*period),
+                days_since_epoch(*period),
                 vec![RecordBatch::new_empty(file_schema.clone())],
             )?;
         }
@@ -164,14 +165,6 @@ pub async fn run(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
         version: dir,
         seconds,
     })
-}
-
-fn date_of(days: i32) -> NaiveDate {
-    chrono::DateTime::<chrono::Utc>::UNIX_EPOCH.date_naive() + chrono::Days::new(days.max(0) as u64)
-}
-
-fn days_of(date: NaiveDate) -> i32 {
-    (date - chrono::DateTime::<chrono::Utc>::UNIX_EPOCH.date_naive()).num_days() as i32
 }
 
 /// Splits a batch sorted by `period_start` into runs of one period each.

@@ -214,9 +214,7 @@ pub fn typed_value(name: &str, text: &str, ty: &DataType) -> Result<ScalarValue>
         DataType::Date32 => {
             let date = chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
                 .map_err(|_| bad("a date (YYYY-MM-DD)"))?;
-            ScalarValue::Date32(Some(
-                (date - chrono::DateTime::<chrono::Utc>::UNIX_EPOCH.date_naive()).num_days() as i32,
-            ))
+            ScalarValue::Date32(Some(crate::time::days_since_epoch(date)))
         }
         DataType::Timestamp(_, _) => {
             let micros = crate::time::parse_timestamp(text, &crate::time::Zone::default(), false)

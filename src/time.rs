@@ -133,8 +133,7 @@ impl Zone {
             let local = micros + i64::from(offset) * 1_000_000;
             return local.div_euclid(DAY_MICROS) as i32;
         }
-        let local = self.to_local(micros);
-        (local.date() - DateTime::<Utc>::UNIX_EPOCH.date_naive()).num_days() as i32
+        days_since_epoch(self.to_local(micros).date())
     }
 
     /// `YYYY-MM` of the local month an instant falls in.
@@ -355,6 +354,16 @@ fn parse_day_first(s: &str) -> Result<Parsed, String> {
         time: Some(make_time(hour, minute, second, 0)?),
         offset_seconds: None,
     })
+}
+
+/// A date as days since 1970-01-01 (Arrow `Date32`).
+pub fn days_since_epoch(date: NaiveDate) -> i32 {
+    (date - DateTime::<Utc>::UNIX_EPOCH.date_naive()).num_days() as i32
+}
+
+/// The date `days` after 1970-01-01 (Arrow `Date32`).
+pub fn date_from_days(days: i32) -> NaiveDate {
+    DateTime::<Utc>::UNIX_EPOCH.date_naive() + chrono::Duration::days(i64::from(days))
 }
 
 /// Formats UTC microseconds as RFC 3339, for messages and tests.
