@@ -121,7 +121,8 @@ pub fn ingest_files(
     let mut seq = lake.next_seq();
 
     for path in paths {
-        let (content_hash, bytes) = reader::content_hash(path)?;
+        let scan = reader::scan(path)?;
+        let content_hash = scan.content_hash.clone();
         let earlier = lake
             .manifest()
             .already_ingested(feed, &content_hash)
@@ -149,6 +150,7 @@ pub fn ingest_files(
             &staging,
             feed,
             path,
+            &scan,
             seq,
             options,
             &mut dedup,
@@ -168,7 +170,7 @@ pub fn ingest_files(
             feed,
             source: absolute(path).display().to_string(),
             content_hash,
-            bytes,
+            bytes: scan.bytes,
             ingested_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             rows_read: report.rows_read,
             accepted: report.accepted,
@@ -222,6 +224,7 @@ fn stage_file(
     staging: &Path,
     feed: Feed,
     path: &Path,
+    scan: &reader::FileScan,
     seq: u64,
     options: &IngestOptions,
     dedup: &mut DedupIndex,
@@ -231,7 +234,7 @@ fn stage_file(
         Some(format) => format,
         None => Format::from_path(path)?,
     };
-    let mut source = reader::open(path, format, def)?;
+    let mut source = reader::open(path, format, def, scan)?;
     let mut parser = RowParser::new(def, options.zone, options.pii_key.clone());
     let mut sinks = PartitionSinks::new(def, staging, seq, options.zone);
     let mut quarantine = QuarantineSink::new(def, staging, seq, &absolute(path));

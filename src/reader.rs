@@ -118,9 +118,15 @@ pub trait RecordSource {
     fn raw_text(&self, rec: &RawRecord) -> String;
 }
 
-pub fn open(path: &Path, format: Format, feed: &'static FeedDef) -> Result<Box<dyn RecordSource>> {
+/// Opens a record source; `scan` is the file's [`scan`].
+pub fn open(
+    path: &Path,
+    format: Format,
+    feed: &'static FeedDef,
+    scan: &FileScan,
+) -> Result<Box<dyn RecordSource>> {
     Ok(match format {
-        Format::Csv => Box::new(CsvSource::open(path, feed)?),
+        Format::Csv => Box::new(CsvSource::open(path, feed, scan.quote_left_open)?),
         Format::Ndjson => Box::new(NdjsonSource::open(path, feed)?),
     })
 }
@@ -141,30 +147,9 @@ pub struct CsvSource {
     ahead: Option<csv::ByteRecord>,
 }
 
-/// True when a UTF-8 file has an odd number of `"`: some quoted field runs
-/// to the end of the file. (Escaped quotes come in pairs, so they cancel.)
-fn quote_left_open(path: &Path) -> Result<bool> {
-    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut odd = false;
-    let mut first = true;
-    loop {
-        let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
-        if n == 0 {
-            return Ok(odd);
-        }
-        // UTF-16 puts other bytes equal to '"' in other characters: no check.
-        if first && n >= 2 && (buf[..2] == [0xFF, 0xFE] || buf[..2] == [0xFE, 0xFF]) {
-            return Ok(false);
-        }
-        first = false;
-        let quotes = memchr::memchr_iter(b'"', &buf[..n]).count();
-        odd ^= quotes % 2 == 1;
-    }
-}
-
 impl CsvSource {
-    pub fn open(path: &Path, feed: &'static FeedDef) -> Result<Self> {
+    /// `unclosed_quote`: the file's [`FileScan::quote_left_open`].
+    pub fn open(path: &Path, feed: &'static FeedDef, unclosed_quote: bool) -> Result<Self> {
         let bad = |reason: String| Error::BadFile {
             path: path.to_path_buf(),
             reason,
@@ -228,7 +213,7 @@ impl CsvSource {
             header_names,
             unknown,
             columns: feed.columns.len(),
-            unclosed_quote: quote_left_open(path)?,
+            unclosed_quote,
             ahead: None,
         })
     }
@@ -476,20 +461,43 @@ impl RecordSource for NdjsonSource {
     }
 }
 
-/// Reads a whole file through a hasher: the content identity the manifest
-/// keys re-ingests on.
-pub fn content_hash(path: &Path) -> Result<(String, u64)> {
+/// What one pass over a file's bytes tells before it is parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileScan {
+    /// The content identity the manifest keys re-ingests on.
+    pub content_hash: String,
+    pub bytes: u64,
+    /// A UTF-8 file with an odd number of `"`: some quoted field runs to the
+    /// end of the file. (Escaped quotes come in pairs and cancel; UTF-16
+    /// files are not checked, other characters contain the quote's byte.)
+    pub quote_left_open: bool,
+}
+
+/// Reads a whole file once: its hash, size and quote parity.
+pub fn scan(path: &Path) -> Result<FileScan> {
     let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut total = 0u64;
+    let mut odd = false;
+    let mut utf16 = false;
     loop {
         let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
         if n == 0 {
             break;
         }
+        if total == 0 && n >= 2 && (buf[..2] == [0xFF, 0xFE] || buf[..2] == [0xFE, 0xFF]) {
+            utf16 = true;
+        }
         hasher.update(&buf[..n]);
+        if !utf16 {
+            odd ^= memchr::memchr_iter(b'"', &buf[..n]).count() % 2 == 1;
+        }
         total += n as u64;
     }
-    Ok((format!("xxh3-128:{:032x}", hasher.digest128()), total))
+    Ok(FileScan {
+        content_hash: format!("xxh3-128:{:032x}", hasher.digest128()),
+        bytes: total,
+        quote_left_open: odd && !utf16,
+    })
 }
