@@ -77,6 +77,8 @@ pub struct FileReport {
     pub unknown_columns: Vec<String>,
     /// The first few rejections, for the terminal.
     pub rejections: Vec<Rejection>,
+    /// A dry run's report: nothing was written.
+    pub dry_run: bool,
 }
 
 impl FileReport {
@@ -85,6 +87,12 @@ impl FileReport {
         let name = self.path.display();
         if let Some(seq) = self.already_ingested_as {
             return format!("{name}: already ingested (ingest #{seq}); nothing to do");
+        }
+        if self.dry_run {
+            return format!(
+                "{name}: read {} · would accept {} · would quarantine {} · duplicates {} (dry run: nothing written)",
+                self.rows_read, self.accepted, self.quarantined, self.duplicates
+            );
         }
         format!(
             "{name}: read {} · accepted {} · quarantined {} · duplicates {} → ingest #{} ({} data file(s))",
@@ -147,9 +155,10 @@ pub fn ingest_files(
         let staged_file = match stage_file(
             lake.manifest(),
             root,
-            &staging,
+            Some(&staging),
             feed,
             path,
+            reader::open_input(path)?,
             &scan,
             seq,
             options,
@@ -196,10 +205,9 @@ pub fn ingest_files(
     }
 
     if options.strict {
-        let rejected: u64 = reports.iter().map(|r| r.quarantined).sum();
-        if rejected > 0 {
+        if let Err(e) = refuse_rejections(&reports) {
             let _ = std::fs::remove_dir_all(&staging);
-            return Err(Error::StrictRejected { rejected });
+            return Err(e);
         }
         if !pending_entries.is_empty() {
             lake.commit(pending_entries, pending_staged)?;
@@ -207,6 +215,95 @@ pub fn ingest_files(
     }
     lake.remove_staging()?;
     Ok(reports)
+}
+
+/// Checks `paths` as `ingest_files` would ingest them into the lake at `root`
+/// (which may not exist yet), in order, and reports what each would add —
+/// without writing anything or taking the writer's lock. Duplicates are
+/// counted against the lake as it is and against the earlier paths.
+pub fn dry_run(
+    root: &Path,
+    feed: Feed,
+    paths: &[PathBuf],
+    options: &IngestOptions,
+    on_report: &mut dyn FnMut(&FileReport),
+) -> Result<Vec<FileReport>> {
+    let manifest = if root.join(lake::MANIFEST).exists() {
+        lake::read_manifest(root)?
+    } else {
+        Manifest::new(&options.zone)
+    };
+    let mut dedup = DedupIndex::new(feed.def());
+    let mut seen: Vec<String> = Vec::new();
+    let mut reports = Vec::new();
+    for (seq, path) in (manifest.next_seq..).zip(paths) {
+        let scan = reader::scan(path)?;
+        let earlier = manifest
+            .already_ingested(feed, &scan.content_hash)
+            .map(|e| e.seq)
+            .or_else(|| {
+                let at = seen.iter().position(|h| *h == scan.content_hash)?;
+                Some(manifest.next_seq + at as u64)
+            });
+        seen.push(scan.content_hash.clone());
+        let report = match earlier {
+            Some(earlier) => FileReport {
+                path: path.clone(),
+                feed: Some(feed),
+                already_ingested_as: Some(earlier),
+                ..Default::default()
+            },
+            None => {
+                let input = reader::open_input(path)?;
+                let staged = stage_file(
+                    &manifest, root, None, feed, path, input, &scan, seq, options, &mut dedup,
+                )?;
+                staged.report
+            }
+        };
+        let report = FileReport {
+            dry_run: true,
+            ..report
+        };
+        on_report(&report);
+        reports.push(report);
+    }
+    if options.strict {
+        refuse_rejections(&reports)?;
+    }
+    Ok(reports)
+}
+
+/// `--strict`: any rejected row fails the whole command.
+fn refuse_rejections(reports: &[FileReport]) -> Result<()> {
+    let rejected: u64 = reports.iter().map(|r| r.quarantined).sum();
+    if rejected > 0 {
+        return Err(Error::StrictRejected { rejected });
+    }
+    Ok(())
+}
+
+/// Validates one input held in memory as a dry run into an empty lake: the
+/// whole parsing path of `ingest`, without the file system. For fuzzing.
+pub fn check_bytes(
+    feed: Feed,
+    format: Format,
+    bytes: &[u8],
+    options: &IngestOptions,
+) -> Result<FileReport> {
+    let path = Path::new("<input>");
+    let manifest = Manifest::new(&options.zone);
+    let scan = reader::scan_input(path, Box::new(std::io::Cursor::new(bytes.to_vec())))?;
+    let input = Box::new(std::io::Cursor::new(bytes.to_vec()));
+    let options = IngestOptions {
+        format: Some(format),
+        ..options.clone()
+    };
+    let mut dedup = DedupIndex::new(feed.def());
+    let staged = stage_file(
+        &manifest, path, None, feed, path, input, &scan, 1, &options, &mut dedup,
+    )?;
+    Ok(staged.report)
 }
 
 /// A file written under staging, and its path in the lake once committed.
@@ -217,13 +314,17 @@ struct StagedFile {
     staged: Vec<Staged>,
 }
 
+/// Reads, validates and de-duplicates one input; writes its data and
+/// quarantine files under `staging`, or with no staging (a dry run) only
+/// counts what would be written.
 #[allow(clippy::too_many_arguments)]
 fn stage_file(
     manifest: &Manifest,
     root: &Path,
-    staging: &Path,
+    staging: Option<&Path>,
     feed: Feed,
     path: &Path,
+    input: reader::Input,
     scan: &reader::FileScan,
     seq: u64,
     options: &IngestOptions,
@@ -234,7 +335,7 @@ fn stage_file(
         Some(format) => format,
         None => Format::from_path(path)?,
     };
-    let mut source = reader::open(path, format, def, scan)?;
+    let mut source = reader::open(path, input, format, def, scan)?;
     let mut parser = RowParser::new(def, options.zone, options.pii_key.clone());
     let mut sinks = PartitionSinks::new(def, staging, seq, options.zone);
     let mut quarantine = QuarantineSink::new(def, staging, seq, &absolute(path));
@@ -892,9 +993,12 @@ impl StagedWriter {
 /// Parquet happens on a writer thread, so parsing and writing use both cores.
 struct PartitionSinks {
     def: &'static FeedDef,
-    staging: PathBuf,
+    /// None in a dry run: batches are built, counted and dropped.
+    staging: Option<PathBuf>,
     seq: u64,
     builders: HashMap<Option<String>, BatchBuilder>,
+    /// Rows appended per partition.
+    rows: HashMap<Option<String>, u64>,
     partition_column: Option<usize>,
     months: MonthLookup,
     writer: Option<WriterThread>,
@@ -971,12 +1075,13 @@ impl WriterThread {
 }
 
 impl PartitionSinks {
-    fn new(def: &'static FeedDef, staging: &Path, seq: u64, zone: Zone) -> Self {
+    fn new(def: &'static FeedDef, staging: Option<&Path>, seq: u64, zone: Zone) -> Self {
         PartitionSinks {
             def,
-            staging: staging.to_path_buf(),
+            staging: staging.map(Path::to_path_buf),
             seq,
             builders: HashMap::new(),
+            rows: HashMap::new(),
             partition_column: def.partition_by.and_then(|c| def.column_index(c)),
             months: MonthLookup::new(zone),
             writer: None,
@@ -1005,17 +1110,28 @@ impl PartitionSinks {
         if self.builders.contains_key(month) {
             return Ok(());
         }
-        let rel = self.rel_path(month.as_deref());
-        let staged = self.staging.join(&rel);
         let builder = BatchBuilder::new(self.def, self.months.zone);
-        let schema = builder.schema.clone();
-        self.writer().send(WriterMessage::Open {
-            month: month.clone(),
-            staged,
-            rel,
-            schema,
-        })?;
+        if let Some(staging) = &self.staging {
+            let rel = self.rel_path(month.as_deref());
+            let staged = staging.join(&rel);
+            let schema = builder.schema.clone();
+            self.writer().send(WriterMessage::Open {
+                month: month.clone(),
+                staged,
+                rel,
+                schema,
+            })?;
+        }
         self.builders.insert(month.clone(), builder);
+        self.rows.insert(month.clone(), 0);
+        Ok(())
+    }
+
+    /// Hands a full batch to the writer thread (dropped in a dry run).
+    fn send_batch(&mut self, month: Option<String>, batch: RecordBatch) -> Result<()> {
+        if self.staging.is_some() {
+            self.writer().send(WriterMessage::Batch { month, batch })?;
+        }
         Ok(())
     }
 
@@ -1027,9 +1143,11 @@ impl PartitionSinks {
             .get_mut(&month)
             .expect("partition opened above");
         builder.append(def, row, seq, line);
-        if builder.len() >= BATCH_ROWS {
+        let full = builder.len() >= BATCH_ROWS;
+        *self.rows.entry(month.clone()).or_default() += 1;
+        if full {
             let batch = builder.finish()?;
-            self.writer().send(WriterMessage::Batch { month, batch })?;
+            self.send_batch(month, batch)?;
         }
         Ok(())
     }
@@ -1045,12 +1163,19 @@ impl PartitionSinks {
         for (month, mut builder) in rest {
             if builder.len() > 0 {
                 let batch = builder.finish()?;
-                self.writer().send(WriterMessage::Batch { month, batch })?;
+                self.send_batch(month, batch)?;
             }
         }
         let mut closed = match self.writer.take() {
             Some(writer) => writer.finish()?,
-            None => Vec::new(),
+            None => self
+                .rows
+                .iter()
+                .map(|(month, rows)| {
+                    let rel = self.rel_path(month.as_deref());
+                    (month.clone(), PathBuf::new(), rel, *rows)
+                })
+                .collect(),
         };
         closed.sort_by(|a, b| a.0.cmp(&b.0));
         let mut files = Vec::new();
@@ -1061,7 +1186,9 @@ impl PartitionSinks {
                 rows,
                 month,
             });
-            staged.push((path, rel));
+            if self.staging.is_some() {
+                staged.push((path, rel));
+            }
         }
         Ok((files, staged))
     }
@@ -1115,7 +1242,8 @@ impl MonthLookup {
 
 /// Rejected rows of one input file, written to `quarantine/<feed>/fSEQ.parquet`.
 struct QuarantineSink {
-    staging: PathBuf,
+    /// None in a dry run: rows are counted, not written.
+    staging: Option<PathBuf>,
     rel: String,
     source: String,
     seq: u64,
@@ -1139,9 +1267,9 @@ pub fn quarantine_schema() -> SchemaRef {
 }
 
 impl QuarantineSink {
-    fn new(def: &FeedDef, staging: &Path, seq: u64, source: &Path) -> Self {
+    fn new(def: &FeedDef, staging: Option<&Path>, seq: u64, source: &Path) -> Self {
         QuarantineSink {
-            staging: staging.to_path_buf(),
+            staging: staging.map(Path::to_path_buf),
             rel: format!("{}/{}/f{seq:06}.parquet", lake::QUARANTINE, def.name),
             source: source.display().to_string(),
             seq,
@@ -1170,8 +1298,8 @@ impl QuarantineSink {
             return Ok(());
         }
         let schema = quarantine_schema();
-        if self.writer.is_none() {
-            let staged = self.staging.join(&self.rel);
+        if let (None, Some(staging)) = (&self.writer, &self.staging) {
+            let staged = staging.join(&self.rel);
             self.writer = Some(StagedWriter::create(
                 staged,
                 self.rel.clone(),

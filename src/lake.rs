@@ -90,7 +90,8 @@ impl<'de> serde::Deserialize<'de> for Feed {
 }
 
 impl Manifest {
-    fn new(zone: &Zone) -> Self {
+    /// The manifest of a lake with nothing in it yet.
+    pub fn new(zone: &Zone) -> Self {
         Manifest {
             format_version: FORMAT_VERSION,
             timezone: zone.to_string(),

@@ -57,6 +57,10 @@ enum Command {
         /// Fail at once if another process is writing to the lake, instead of waiting.
         #[arg(long)]
         no_wait: bool,
+        /// Validate and count (accepted, quarantined, duplicates against the
+        /// lake) without writing anything.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Show what the lake holds.
     Lake,
@@ -167,6 +171,7 @@ fn run(cli: Cli) -> Result<()> {
             format,
             strict,
             no_wait,
+            dry_run,
         } => {
             let feed: Feed = feed.parse()?;
             let format = format.map(|f| f.parse::<Format>()).transpose()?;
@@ -177,7 +182,11 @@ fn run(cli: Cli) -> Result<()> {
                 format,
                 no_wait,
             };
-            ingest::ingest_files(&cli.lake, feed, &paths, &options, &mut print_report)?;
+            if dry_run {
+                ingest::dry_run(&cli.lake, feed, &paths, &options, &mut print_report)?;
+            } else {
+                ingest::ingest_files(&cli.lake, feed, &paths, &options, &mut print_report)?;
+            }
             Ok(())
         }
         Command::Lake => {

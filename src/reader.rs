@@ -98,13 +98,22 @@ impl RawRecord {
 /// Opens a file, decoding UTF-16 (with BOM) to UTF-8 and dropping a UTF-8
 /// BOM; other bytes pass through untouched so invalid UTF-8 can be reported
 /// per record rather than failing the file.
-fn open_decoded(path: &Path) -> Result<DecodeReaderBytes<File, Vec<u8>>> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    Ok(DecodeReaderBytesBuilder::new()
+fn decoded(input: Input) -> Decoded {
+    DecodeReaderBytesBuilder::new()
         .bom_sniffing(true)
         .strip_bom(true)
         .utf8_passthru(true)
-        .build(file))
+        .build(input)
+}
+
+/// The bytes of one export: a file, or memory (fuzzing, tests).
+pub type Input = Box<dyn Read + Send>;
+type Decoded = DecodeReaderBytes<Input, Vec<u8>>;
+
+/// Opens `path` as an [`Input`].
+pub fn open_input(path: &Path) -> Result<Input> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    Ok(Box::new(file))
 }
 
 /// A source of records for one feed.
@@ -118,22 +127,24 @@ pub trait RecordSource {
     fn raw_text(&self, rec: &RawRecord) -> String;
 }
 
-/// Opens a record source; `scan` is the file's [`scan`].
+/// Opens a record source over `input`; `path` names it in messages and
+/// `scan` is its [`scan`].
 pub fn open(
     path: &Path,
+    input: Input,
     format: Format,
     feed: &'static FeedDef,
     scan: &FileScan,
 ) -> Result<Box<dyn RecordSource>> {
     Ok(match format {
-        Format::Csv => Box::new(CsvSource::open(path, feed, scan.quote_left_open)?),
-        Format::Ndjson => Box::new(NdjsonSource::open(path, feed)?),
+        Format::Csv => Box::new(CsvSource::open(path, input, feed, scan.quote_left_open)?),
+        Format::Ndjson => Box::new(NdjsonSource::open(path, input, feed)),
     })
 }
 
 pub struct CsvSource {
     path: PathBuf,
-    reader: csv::Reader<BufReader<DecodeReaderBytes<File, Vec<u8>>>>,
+    reader: csv::Reader<BufReader<Decoded>>,
     record: csv::ByteRecord,
     /// For each input position: the feed column it feeds, if any.
     position_to_column: Vec<Option<usize>>,
@@ -149,12 +160,17 @@ pub struct CsvSource {
 
 impl CsvSource {
     /// `unclosed_quote`: the file's [`FileScan::quote_left_open`].
-    pub fn open(path: &Path, feed: &'static FeedDef, unclosed_quote: bool) -> Result<Self> {
+    pub fn open(
+        path: &Path,
+        input: Input,
+        feed: &'static FeedDef,
+        unclosed_quote: bool,
+    ) -> Result<Self> {
         let bad = |reason: String| Error::BadFile {
             path: path.to_path_buf(),
             reason,
         };
-        let decoded = BufReader::with_capacity(1 << 20, open_decoded(path)?);
+        let decoded = BufReader::with_capacity(1 << 20, decoded(input));
         // Records end at LF; a CR before it is trimmed with the value. (With
         // CRLF terminators the csv crate reports a record's line one short.)
         let mut reader = csv::ReaderBuilder::new()
@@ -261,11 +277,21 @@ impl CsvSource {
 impl RecordSource for CsvSource {
     fn next_record(&mut self, rec: &mut RawRecord) -> Result<bool> {
         rec.reset(self.columns);
-        if !self.read()? {
-            return Ok(false);
-        }
+        // A blank line in the middle of a file is no record. (A loop, not
+        // recursion: a file of a million blank lines must not blow the stack.)
+        let swallowing = loop {
+            if !self.read()? {
+                return Ok(false);
+            }
+            if self.unclosed_quote && self.is_last_record()? {
+                break true;
+            }
+            if !(self.record.len() == 1 && self.record[0].trim_ascii().is_empty()) {
+                break false;
+            }
+        };
         rec.line = self.record.position().map(|p| p.line()).unwrap_or(0);
-        if self.unclosed_quote && self.is_last_record()? {
+        if swallowing {
             // Keep it whole in quarantine: the rows it swallowed are in its raw text.
             rec.problem = Some(RecordProblem {
                 not_utf8: false,
@@ -276,10 +302,6 @@ impl RecordSource for CsvSource {
                 ),
             });
             return Ok(true);
-        }
-        // A blank line in the middle of a file is no record.
-        if self.record.len() == 1 && self.record[0].trim_ascii().is_empty() {
-            return self.next_record(rec);
         }
         if self.record.len() != self.position_to_column.len() {
             rec.problem = Some(RecordProblem {
@@ -326,7 +348,7 @@ impl RecordSource for CsvSource {
 
 pub struct NdjsonSource {
     path: PathBuf,
-    reader: BufReader<DecodeReaderBytes<File, Vec<u8>>>,
+    reader: BufReader<Decoded>,
     line: Vec<u8>,
     line_number: u64,
     key_to_column: HashMap<String, Option<usize>>,
@@ -335,16 +357,16 @@ pub struct NdjsonSource {
 }
 
 impl NdjsonSource {
-    pub fn open(path: &Path, feed: &'static FeedDef) -> Result<Self> {
-        Ok(NdjsonSource {
+    pub fn open(path: &Path, input: Input, feed: &'static FeedDef) -> Self {
+        NdjsonSource {
             path: path.to_path_buf(),
-            reader: BufReader::with_capacity(1 << 20, open_decoded(path)?),
+            reader: BufReader::with_capacity(1 << 20, decoded(input)),
             line: Vec::new(),
             line_number: 0,
             key_to_column: HashMap::new(),
             feed,
             unknown: Vec::new(),
-        })
+        }
     }
 
     fn column_of(&mut self, key: &str) -> Option<usize> {
@@ -475,7 +497,11 @@ pub struct FileScan {
 
 /// Reads a whole file once: its hash, size and quote parity.
 pub fn scan(path: &Path) -> Result<FileScan> {
-    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    scan_input(path, open_input(path)?)
+}
+
+/// [`scan`] over any input; `path` names it in messages.
+pub fn scan_input(path: &Path, mut file: Input) -> Result<FileScan> {
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut total = 0u64;

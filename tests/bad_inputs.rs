@@ -173,3 +173,22 @@ fn vietnamese_fees_are_whole_dong_and_a_10_mb_field_is_just_a_value() {
         ]
     );
 }
+
+#[test]
+fn a_million_blank_lines_are_skipped_not_recursed_into() {
+    // Blank lines were skipped by recursion, one stack frame each: a file of
+    // whitespace-only lines overflowed the stack. (Found while writing the
+    // fuzz harness; a 2 MiB test thread is the tight case.)
+    let f = Fixture::new();
+    let text = format!(
+        "event_id,occurred_at,unit_code,event_type\n{}E1,2024-03-01,U1,document_issued\n",
+        " \n".repeat(1_000_000)
+    );
+    let report = f.ingest_text(motcua::feeds::Feed::Signatures, "blank.csv", &text);
+    assert_eq!(report_counts(&report), (1, 1, 0, 0));
+    assert_eq!(report.data_files.len(), 1);
+    assert_eq!(
+        f.sql("SELECT source_line FROM signatures"),
+        vec![vec!["1000002"]]
+    );
+}

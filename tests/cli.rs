@@ -103,3 +103,64 @@ fn failures_get_one_sentence_and_their_exit_code() {
         );
     }
 }
+
+#[test]
+fn dry_run_counts_like_ingest_and_writes_nothing() {
+    let f = Fixture::new();
+    let header = "event_id,occurred_at,unit_code,event_type\n";
+    let first = f.write(
+        "first.csv",
+        format!("{header}E1,2024-03-01,U1,document_issued\n"),
+    );
+    // E1 is in the lake once `first` is ingested; E2 twice in this file; one bad row.
+    let second = f.write(
+        "second.csv",
+        format!(
+            "{header}E1,2024-03-01,U1,document_issued\nE2,2024-03-02,U1,certificate_issued\nE2,2024-03-02,U1,certificate_issued\nE3,soon,U1,certificate_issued\n"
+        ),
+    );
+    let (first, second) = (first.to_str().unwrap(), second.to_str().unwrap());
+
+    // Into a lake that does not exist yet: nothing is created.
+    let out = motcua(&f, &["ingest", "signatures", first, "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).trim_end(),
+        format!(
+            "{first}: read 1 · would accept 1 · would quarantine 0 · duplicates 0 (dry run: nothing written)"
+        )
+    );
+    assert!(!f.lake.exists());
+
+    assert_eq!(
+        motcua(&f, &["ingest", "signatures", first]).status.code(),
+        Some(0)
+    );
+    let before = all_files(&f.lake);
+    let out = motcua(&f, &["ingest", "signatures", second, "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).trim_end(),
+        format!(
+            "{second}: read 4 · would accept 1 · would quarantine 1 · duplicates 2 (dry run: nothing written)"
+        )
+    );
+    assert!(text(&out.stderr).contains("line 5: occurred_at:"));
+    assert_eq!(all_files(&f.lake), before);
+
+    // --strict turns a rejected row into exit code 3, still writing nothing.
+    let out = motcua(
+        &f,
+        &["ingest", "signatures", second, "--dry-run", "--strict"],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert_eq!(all_files(&f.lake), before);
+
+    // The real ingest agrees with the dry run.
+    let out = motcua(&f, &["ingest", "signatures", second]);
+    assert!(
+        text(&out.stdout).contains("read 4 · accepted 1 · quarantined 1 · duplicates 2"),
+        "{}",
+        text(&out.stdout)
+    );
+}

@@ -1,0 +1,92 @@
+//! The properties the fuzz targets in `fuzz/` check, kept in the library so
+//! that `tests/fuzz_corpus.rs` replays the saved corpus through exactly the
+//! same code on every `cargo test`. Each function panics when a property is
+//! broken — that is how a fuzzer sees a bug.
+
+use crate::error::Error;
+use crate::feeds::{ALL_FEEDS, FeedDef};
+use crate::ingest::{self, IngestOptions};
+use crate::privacy::PiiKey;
+use crate::reader::Format;
+use crate::time::{self, Zone};
+
+/// Zones the date target reads in: no DST (with the steady-span shortcut),
+/// UTC, and two with DST gaps and overlaps.
+const ZONES: [chrono_tz::Tz; 4] = [
+    chrono_tz::Asia::Ho_Chi_Minh,
+    chrono_tz::UTC,
+    chrono_tz::Europe::Berlin,
+    chrono_tz::America::New_York,
+];
+
+/// The header line of a feed's CSV export, all columns in declared order.
+fn csv_header(def: &FeedDef) -> Vec<u8> {
+    let names: Vec<&str> = def.columns.iter().map(|c| c.name).collect();
+    let mut header = names.join(",").into_bytes();
+    header.push(b'\n');
+    header
+}
+
+/// One export through the whole parsing path of `ingest` (reading,
+/// decoding, typing, rules, de-duplication, quarantine masking, Arrow
+/// batches). The first byte picks the feed and zone and, for CSV, whether a
+/// valid header is put in front of the rest (so the fuzzer spends its time
+/// on rows, not on discovering column names).
+///
+/// Properties: no panic; the file is either refused as a whole with a
+/// bad-file error or every row read is accepted, quarantined or a duplicate.
+pub fn rows(data: &[u8], format: Format) {
+    let Some((&selector, body)) = data.split_first() else {
+        return;
+    };
+    let def = ALL_FEEDS[usize::from(selector) % ALL_FEEDS.len()];
+    let zone = Zone::new(ZONES[usize::from(selector >> 3) % ZONES.len()]);
+    let mut input = Vec::with_capacity(body.len() + 256);
+    if format == Format::Csv && selector & 0x80 == 0 {
+        input.extend(csv_header(def));
+    }
+    input.extend_from_slice(body);
+    let options = IngestOptions {
+        zone,
+        pii_key: Some(
+            PiiKey::new(b"fuzzing-key-fuzzing-key-32-bytes", "fuzz").expect("a 32-byte key"),
+        ),
+        ..Default::default()
+    };
+    match ingest::check_bytes(def.feed, format, &input, &options) {
+        Ok(report) => assert_eq!(
+            report.rows_read,
+            report.accepted + report.quarantined + report.duplicates,
+            "rows lost: {report:?}"
+        ),
+        Err(Error::BadFile { .. } | Error::BadRegistry { .. }) => {}
+        Err(other) => panic!("a file may be refused, but not with this error: {other}"),
+    }
+}
+
+/// One timestamp text through `parse_timestamp` in each zone, both as an
+/// event time and as a deadline.
+///
+/// Properties: no panic; an accepted instant has a local date and month, and
+/// its own RFC 3339 form parses back to the same instant.
+pub fn timestamp(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    for tz in ZONES {
+        let zone = Zone::new(tz);
+        for deadline in [false, true] {
+            let Ok(micros) = time::parse_timestamp(text, &zone, deadline) else {
+                continue;
+            };
+            let _ = zone.local_days(micros);
+            let _ = zone.month_key(micros);
+            let printed = time::format_utc(micros);
+            assert_eq!(
+                time::parse_timestamp(&printed, &zone, deadline),
+                Ok(micros),
+                "{text:?} in {tz} gave {printed}, which does not read back"
+            );
+        }
+    }
+}
