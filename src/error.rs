@@ -77,10 +77,13 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) | Error::UnknownFeed(_) => 2,
-            Error::StrictRejected { .. } | Error::BadFile { .. } | Error::BadRegistry { .. } => 3,
+            Error::BadFile { .. } | Error::BadRegistry { .. } => 3,
             Error::Io { .. } | Error::Lake { .. } | Error::Parquet(_) | Error::Arrow(_) => 4,
             Error::DataFusion(_) | Error::Sql(_) => 5,
             Error::PiiKey(_) => 6,
+            // Its own code: the files were fine, a nightly script may want
+            // to retry without --strict and read the quarantine.
+            Error::StrictRejected { .. } => 7,
         }
     }
 }

@@ -70,7 +70,7 @@ fn failures_get_one_sentence_and_their_exit_code() {
         ),
         (
             vec!["ingest", "signatures", "--strict", bad.to_str().unwrap()],
-            3,
+            7,
             "error: 1 row(s) rejected under --strict; nothing was committed",
         ),
         (
@@ -148,12 +148,12 @@ fn dry_run_counts_like_ingest_and_writes_nothing() {
     assert!(text(&out.stderr).contains("line 5: occurred_at:"));
     assert_eq!(all_files(&f.lake), before);
 
-    // --strict turns a rejected row into exit code 3, still writing nothing.
+    // --strict turns a rejected row into exit code 7, still writing nothing.
     let out = motcua(
         &f,
         &["ingest", "signatures", second, "--dry-run", "--strict"],
     );
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
     assert_eq!(all_files(&f.lake), before);
 
     // The real ingest agrees with the dry run.

@@ -661,7 +661,7 @@ fn strict_mode_commits_nothing_when_any_row_is_rejected() {
         .ingest_with(Feed::Signatures, &[good.clone(), bad], &options)
         .unwrap_err();
     assert!(matches!(err, Error::StrictRejected { rejected: 1 }));
-    assert_eq!(err.exit_code(), 3);
+    assert_eq!(err.exit_code(), 7);
     assert!(!f.lake.join("_manifest.json").exists() || f.manifest().ingests.is_empty());
     // Without the bad file, strict mode commits.
     let reports = f.ingest_with(Feed::Signatures, &[good], &options).unwrap();

@@ -79,3 +79,125 @@ fn applicant_key_is_hmac_sha256_truncated_to_128_bits() {
         vec![vec!["b0344c61d8db38535ca8afceaf0bf12b"]]
     );
 }
+
+/// Every place the CLI writes to: the lake, quarantine, KPI outputs, query
+/// exports in each format, and stdout/stderr at the most verbose log level
+/// (MOTCUA_LOG=debug for every crate, DataFusion's included).
+#[test]
+fn no_applicant_id_reaches_outputs_exports_or_logs() {
+    use std::process::Command;
+    let f = Fixture::new();
+    let ok = "P1,U1,counter,none,received,2024-03-01 08:00,,,,2024-03-01 08:00";
+    let csv = format!(
+        "{DOSSIER_HEADER}\n\
+         D1,{ok},,,,,,,,,,{},citizen\n\
+         D2,P1,U1,fax,none,received,2024-03-01 08:00,,,,2024-03-01 08:00,,,,,,,,,,{},citizen\n\
+         D3,{ok},,,,,,,{},,\n\
+         D4,{ok},,,,,,,,,,{},business\n",
+        IDS[0], IDS[1], IDS[2], IDS[3]
+    );
+    let input = f.write("ids.csv", csv);
+    let input = input.to_str().unwrap();
+    let out = f.dir.path().join("out");
+    let exports = f.dir.path().join("exports");
+    std::fs::create_dir_all(&exports).unwrap();
+    let export = |name: &str| exports.join(name).to_str().unwrap().to_string();
+    let (parquet, csv_out, json_out) = (
+        export("dossiers.parquet"),
+        export("quarantine.csv"),
+        export("q.json"),
+    );
+    let out_arg = out.to_str().unwrap();
+    let runs: Vec<Vec<&str>> = vec![
+        vec!["ingest", "dossiers", input, "--dry-run"],
+        vec!["ingest", "dossiers", input],
+        vec!["lake"],
+        vec![
+            "kpi",
+            "--grain",
+            "month",
+            "--from",
+            "2024-03-01",
+            "--to",
+            "2024-03-31",
+            "--out",
+            out_arg,
+        ],
+        vec!["query", "dq_quarantine"],
+        vec![
+            "query",
+            "--sql",
+            "SELECT * FROM quarantine",
+            "--format",
+            "csv",
+            "--output",
+            &csv_out,
+        ],
+        vec![
+            "query",
+            "--sql",
+            "SELECT * FROM quarantine",
+            "--format",
+            "json",
+            "--output",
+            &json_out,
+        ],
+        vec![
+            "query",
+            "--sql",
+            "SELECT * FROM dossier_snapshots",
+            "--format",
+            "parquet",
+            "--output",
+            &parquet,
+        ],
+        vec!["query", "--sql", "SELECT * FROM dossiers", "--out", out_arg],
+        vec![
+            "query",
+            "--sql",
+            "SELECT raw FROM quarantine",
+            "--format",
+            "json",
+        ],
+    ];
+    let mut printed = Vec::new();
+    for args in &runs {
+        let run = Command::new(env!("CARGO_BIN_EXE_motcua"))
+            .arg("--lake")
+            .arg(&f.lake)
+            .arg("-vv")
+            .args(args)
+            .env("MOTCUA_PII_KEY", "privacy-test-key-0123456789")
+            .env("MOTCUA_LOG", "debug")
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        printed.push((format!("{args:?}"), [run.stdout, run.stderr].concat()));
+    }
+    // The runs did write what is scanned below.
+    assert!(std::fs::metadata(&parquet).unwrap().len() > 0);
+    assert!(
+        std::fs::read_to_string(&csv_out)
+            .unwrap()
+            .contains("[masked]")
+    );
+    let mut scanned: Vec<(String, Vec<u8>)> = printed;
+    for dir in [&f.lake, &out, &exports] {
+        for file in all_files(dir) {
+            scanned.push((file.display().to_string(), std::fs::read(&file).unwrap()));
+        }
+    }
+    assert!(scanned.len() > 15, "{} places scanned", scanned.len());
+    for (place, bytes) in &scanned {
+        for id in IDS {
+            assert!(
+                !bytes.windows(id.len()).any(|w| w == id.as_bytes()),
+                "{id} found in clear in {place}"
+            );
+        }
+    }
+}
