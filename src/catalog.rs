@@ -54,6 +54,9 @@ JOIN (
 pub struct SessionOptions {
     /// Memory the engine may use before it spills to disk, in bytes.
     pub memory_limit: Option<usize>,
+    /// Memory the cached current state may hold before it moves to disk;
+    /// by default a quarter of `memory_limit`, or 1 GiB without one.
+    pub cache_budget: Option<usize>,
 }
 
 /// A session over the committed lake at `root` (one manifest snapshot).
@@ -75,7 +78,12 @@ pub async fn open(root: &Path, options: &SessionOptions) -> Result<(SessionConte
     ctx.deregister_table("dossiers")?;
     ctx.register_table("dossier_snapshots", snapshots)?;
     let current = ctx.sql(CURRENT_DOSSIERS).await?;
-    ctx.register_table("dossiers", Arc::new(CachedView::new(current)))?;
+    let budget = options.cache_budget.unwrap_or(
+        options
+            .memory_limit
+            .map_or(DEFAULT_CACHE_BUDGET, |limit| limit / 4),
+    );
+    ctx.register_table("dossiers", Arc::new(CachedView::new(current, budget)))?;
 
     register_unit_closure(&ctx).await?;
     ctx.register_batch("calendar", calendar(&zone)?)?;
@@ -284,25 +292,118 @@ pub async fn register_outputs(ctx: &SessionContext, out: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Memory the cached current state may hold when no `--memory-limit` is
+/// given; beyond it the cache moves to a Parquet file on disk.
+const DEFAULT_CACHE_BUDGET: usize = 1 << 30;
+
 /// A view computed once per session, on first use, and then served from
-/// memory. `dossiers` (the current state) is read by many parts of one
-/// query; DataFusion inlines views, and recomputing the current state for
-/// each reference costs far more than holding it.
+/// memory — or, past its memory budget, from a Parquet file in a temporary
+/// directory that lives as long as the session. `dossiers` (the current
+/// state) is read by many parts of one query; DataFusion inlines views, and
+/// recomputing the current state for each reference costs far more than
+/// holding it. The budget keeps memory bounded when the lake is large.
 #[derive(Debug)]
 pub struct CachedView {
     plan: datafusion::dataframe::DataFrame,
     schema: arrow::datatypes::SchemaRef,
-    table: tokio::sync::OnceCell<MemTable>,
+    budget: usize,
+    table: tokio::sync::OnceCell<Arc<dyn datafusion::catalog::TableProvider>>,
+    spill: std::sync::Mutex<Option<tempfile::TempDir>>,
 }
 
 impl CachedView {
-    pub fn new(plan: datafusion::dataframe::DataFrame) -> Self {
+    /// `budget`: bytes of batches held in memory before spilling to disk.
+    pub fn new(plan: datafusion::dataframe::DataFrame, budget: usize) -> Self {
         let schema = plan.schema().inner().clone();
         CachedView {
             plan,
             schema,
+            budget,
             table: tokio::sync::OnceCell::new(),
+            spill: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Whether the view, once computed, went to disk.
+    pub fn spilled(&self) -> bool {
+        self.spill.lock().is_ok_and(|s| s.is_some())
+    }
+
+    /// Runs the plan once, keeping batches in memory until they pass the
+    /// budget, then writing them all to one Parquet file.
+    async fn materialize(
+        &self,
+        state: &dyn datafusion::catalog::Session,
+    ) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+        use futures::StreamExt;
+        let partitions = state.config().target_partitions().max(1);
+        let mut stream = self.plan.clone().execute_stream().await?;
+        let (mut held, mut bytes) = (Vec::new(), 0usize);
+        let mut spilled: Option<(
+            std::path::PathBuf,
+            parquet::arrow::ArrowWriter<std::fs::File>,
+        )> = None;
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            if let Some((_, writer)) = spilled.as_mut() {
+                writer.write(&batch)?;
+                continue;
+            }
+            bytes += batch.get_array_memory_size();
+            held.push(batch);
+            if bytes > self.budget {
+                let (path, mut writer) = self.spill_file()?;
+                tracing::info!(
+                    "the current state passed its {} MiB memory budget; continuing in {}",
+                    self.budget >> 20,
+                    path.display()
+                );
+                for batch in held.drain(..) {
+                    writer.write(&batch)?;
+                }
+                spilled = Some((path, writer));
+            }
+        }
+        if let Some((path, writer)) = spilled {
+            writer.close()?;
+            let root = path.parent().unwrap_or(&path);
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            return lake::parquet_table(root, &[name], self.schema.clone());
+        }
+        // Spread the batches so scans of it run on every core.
+        let mut split = vec![Vec::new(); partitions];
+        for (i, batch) in held.into_iter().enumerate() {
+            split[i % partitions].push(batch);
+        }
+        Ok(Arc::new(MemTable::try_new(self.schema.clone(), split)?))
+    }
+
+    fn spill_file(
+        &self,
+    ) -> Result<(
+        std::path::PathBuf,
+        parquet::arrow::ArrowWriter<std::fs::File>,
+    )> {
+        let dir = tempfile::Builder::new()
+            .prefix("motcua-current-")
+            .tempdir()
+            .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+        let path = dir.path().join("current.parquet");
+        let file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
+        // Read back within seconds and then deleted: no compression.
+        let properties = parquet::file::properties::WriterProperties::builder()
+            .set_compression(parquet::basic::Compression::UNCOMPRESSED)
+            .set_max_row_group_row_count(Some(128 * 1024))
+            .build();
+        let writer =
+            parquet::arrow::ArrowWriter::try_new(file, self.schema.clone(), Some(properties))?;
+        if let Ok(mut spill) = self.spill.lock() {
+            *spill = Some(dir);
+        }
+        Ok((path, writer))
     }
 }
 
@@ -323,19 +424,14 @@ impl datafusion::catalog::TableProvider for CachedView {
         filters: &[datafusion::prelude::Expr],
         limit: Option<usize>,
     ) -> datafusion::error::Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
-        let partitions = state.config().target_partitions().max(1);
         let table = self
             .table
             .get_or_try_init(|| async {
-                let batches = self.plan.clone().collect().await?;
-                // Spread the batches so scans of it run on every core.
-                let mut split = vec![Vec::new(); partitions];
-                for (i, batch) in batches.into_iter().enumerate() {
-                    split[i % partitions].push(batch);
-                }
-                MemTable::try_new(self.schema.clone(), split)
+                self.materialize(state)
+                    .await
+                    .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))
             })
             .await?;
-        datafusion::catalog::TableProvider::scan(table, state, projection, filters, limit).await
+        table.scan(state, projection, filters, limit).await
     }
 }

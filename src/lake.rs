@@ -480,6 +480,17 @@ pub fn register_parquet(
     files: &[&str],
     schema: arrow::datatypes::SchemaRef,
 ) -> Result<()> {
+    ctx.deregister_table(name)?;
+    ctx.register_table(name, parquet_table(root, files, schema)?)?;
+    Ok(())
+}
+
+/// A table over Parquet files under `root`; empty when there are none.
+pub fn parquet_table(
+    root: &Path,
+    files: &[&str],
+    schema: arrow::datatypes::SchemaRef,
+) -> Result<std::sync::Arc<dyn datafusion::catalog::TableProvider>> {
     use datafusion::datasource::MemTable;
     use datafusion::datasource::file_format::parquet::ParquetFormat;
     use datafusion::datasource::listing::{
@@ -487,22 +498,18 @@ pub fn register_parquet(
     };
     use std::sync::Arc;
 
-    let table: Arc<dyn datafusion::catalog::TableProvider> = if files.is_empty() {
-        Arc::new(MemTable::try_new(schema, vec![vec![]])?)
-    } else {
-        let root = root.canonicalize().map_err(|e| Error::io(root, e))?;
-        let urls = files
-            .iter()
-            .map(|f| ListingTableUrl::parse(root.join(f).to_string_lossy()))
-            .collect::<datafusion::error::Result<Vec<_>>>()?;
-        let options =
-            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-        let config = ListingTableConfig::new_with_multi_paths(urls)
-            .with_listing_options(options)
-            .with_schema(schema);
-        Arc::new(ListingTable::try_new(config)?)
-    };
-    ctx.deregister_table(name)?;
-    ctx.register_table(name, table)?;
-    Ok(())
+    if files.is_empty() {
+        return Ok(Arc::new(MemTable::try_new(schema, vec![vec![]])?));
+    }
+    let root = root.canonicalize().map_err(|e| Error::io(root, e))?;
+    let urls = files
+        .iter()
+        .map(|f| ListingTableUrl::parse(root.join(f).to_string_lossy()))
+        .collect::<datafusion::error::Result<Vec<_>>>()?;
+    let options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let config = ListingTableConfig::new_with_multi_paths(urls)
+        .with_listing_options(options)
+        .with_schema(schema);
+    Ok(Arc::new(ListingTable::try_new(config)?))
 }

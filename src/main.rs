@@ -242,6 +242,7 @@ fn run(cli: Cli) -> Result<()> {
                 queries,
                 session: SessionOptions {
                     memory_limit: memory_limit.map(|m| parse_bytes(&m)).transpose()?,
+                    ..Default::default()
                 },
             };
             let report = runtime()?.block_on(kpi_job::run(&cli.lake, &job))?;

@@ -104,13 +104,23 @@ fn fixture() -> Fixture {
 }
 
 fn run_job(f: &Fixture, grain: &str, from: &str, to: &str) -> kpi_job::KpiReport {
+    run_job_with(f, grain, from, to, SessionOptions::default())
+}
+
+fn run_job_with(
+    f: &Fixture,
+    grain: &str,
+    from: &str,
+    to: &str,
+    session: SessionOptions,
+) -> kpi_job::KpiReport {
     let job = KpiJob {
         grain: grain.into(),
         from: from.parse().unwrap(),
         to: to.parse().unwrap(),
         out: f.dir.path().join("out"),
         queries: Path::new(env!("CARGO_MANIFEST_DIR")).join("queries"),
-        session: SessionOptions::default(),
+        session,
     };
     tokio::runtime::Runtime::new()
         .unwrap()
@@ -408,4 +418,42 @@ fn an_incremental_run_gives_the_rows_of_a_full_run_and_keeps_other_slices() {
     };
     assert_eq!(read(&first_version), read(&second_version));
     assert!(f.dir.path().join("out/kpi_values/_SUCCESS").exists());
+}
+
+#[test]
+fn a_current_state_spilled_to_disk_gives_the_same_bytes() {
+    let f = fixture();
+    let slice = |f: &Fixture| {
+        std::fs::read(
+            f.dir
+                .path()
+                .join("out/kpi_values/period_grain=month/2024-03-01.parquet"),
+        )
+        .unwrap()
+    };
+    run_job(&f, "month", "2024-02-01", "2024-04-01");
+    let in_memory = slice(&f);
+    let on_disk = SessionOptions {
+        cache_budget: Some(0),
+        ..Default::default()
+    };
+    run_job_with(&f, "month", "2024-02-01", "2024-04-01", on_disk.clone());
+    assert_eq!(slice(&f), in_memory);
+
+    // And the budget did send it to disk.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let (ctx, _) = motcua::catalog::open(&f.lake, &on_disk).await.unwrap();
+        let n = ctx
+            .sql("SELECT count(*) FROM dossiers")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        assert_eq!(rows(&n), vec![vec!["9"]]);
+        let table = ctx.table_provider("dossiers").await.unwrap();
+        let view = table.downcast_ref::<motcua::catalog::CachedView>().unwrap();
+        assert!(view.spilled());
+    });
 }
