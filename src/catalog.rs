@@ -37,9 +37,11 @@ use crate::time::{Zone, days_since_epoch};
 /// the snapshot with the greatest `updated_at`, then the later ingest, then
 /// the later line. The winner is picked on the four key columns alone (a
 /// snapshot is identified by its ingest and line), then joined back: sorting
-/// every column of every snapshot costs several times more.
-const CURRENT_DOSSIERS: &str = "SELECT s.* FROM dossier_snapshots s
-JOIN (
+/// every column of every snapshot costs several times more. The winners come
+/// first because the first side of a join is the one DataFusion holds in
+/// memory (a hash join cannot spill): two integers per dossier, not whole
+/// snapshots — at 10 M dossiers the difference between fitting in 2 GiB or not.
+const CURRENT_DOSSIERS: &str = "SELECT s.* FROM (
     SELECT ingest_seq, source_line FROM (
         SELECT ingest_seq, source_line, row_number() OVER (
             PARTITION BY dossier_id
@@ -47,7 +49,8 @@ JOIN (
         ) AS snapshot_rank
         FROM dossier_snapshots
     ) WHERE snapshot_rank = 1
-) latest ON s.ingest_seq = latest.ingest_seq AND s.source_line = latest.source_line";
+) latest
+JOIN dossier_snapshots s ON s.ingest_seq = latest.ingest_seq AND s.source_line = latest.source_line";
 
 /// Session settings for analysts and the job alike.
 #[derive(Debug, Clone, Default)]
@@ -304,7 +307,10 @@ const DEFAULT_CACHE_BUDGET: usize = 1 << 30;
 /// holding it. The budget keeps memory bounded when the lake is large.
 #[derive(Debug)]
 pub struct CachedView {
-    plan: datafusion::dataframe::DataFrame,
+    /// A logical plan, not a DataFrame: a DataFrame holds its session, whose
+    /// catalog holds this view — a cycle that would never drop (nor delete
+    /// the spill directory).
+    plan: datafusion::logical_expr::LogicalPlan,
     schema: arrow::datatypes::SchemaRef,
     budget: usize,
     table: tokio::sync::OnceCell<Arc<dyn datafusion::catalog::TableProvider>>,
@@ -316,7 +322,7 @@ impl CachedView {
     pub fn new(plan: datafusion::dataframe::DataFrame, budget: usize) -> Self {
         let schema = plan.schema().inner().clone();
         CachedView {
-            plan,
+            plan: plan.into_unoptimized_plan(),
             schema,
             budget,
             table: tokio::sync::OnceCell::new(),
@@ -324,9 +330,10 @@ impl CachedView {
         }
     }
 
-    /// Whether the view, once computed, went to disk.
-    pub fn spilled(&self) -> bool {
-        self.spill.lock().is_ok_and(|s| s.is_some())
+    /// Where the view went on disk, if it did; deleted with the session.
+    pub fn spill_dir(&self) -> Option<std::path::PathBuf> {
+        let spill = self.spill.lock().ok()?;
+        spill.as_ref().map(|dir| dir.path().to_path_buf())
     }
 
     /// Runs the plan once, keeping batches in memory until they pass the
@@ -337,7 +344,8 @@ impl CachedView {
     ) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
         use futures::StreamExt;
         let partitions = state.config().target_partitions().max(1);
-        let mut stream = self.plan.clone().execute_stream().await?;
+        let physical = state.create_physical_plan(&self.plan).await?;
+        let mut stream = datafusion::physical_plan::execute_stream(physical, state.task_ctx())?;
         let (mut held, mut bytes) = (Vec::new(), 0usize);
         let mut spilled: Option<(
             std::path::PathBuf,
