@@ -159,8 +159,6 @@ fn string_column(batch: &RecordBatch, i: usize) -> Result<&StringArray> {
         .ok_or_else(|| Error::Usage(format!("column {i} is not text")))
 }
 
-pub const CALENDAR_FIRST_YEAR: i32 = 2000;
-pub const CALENDAR_LAST_YEAR: i32 = 2059;
 pub const GRAINS: [&str; 5] = ["day", "week", "month", "quarter", "year"];
 
 /// The first day of the period of `grain` that contains `day`.
@@ -190,8 +188,8 @@ pub fn next_period(grain: &str, start: NaiveDate) -> NaiveDate {
 /// `calendar`: one row per period of every grain, with its bounds as local
 /// dates and as UTC instants, and the start of the period before it.
 pub fn calendar(zone: &Zone) -> Result<RecordBatch> {
-    let first = NaiveDate::from_ymd_opt(CALENDAR_FIRST_YEAR, 1, 1).unwrap_or_default();
-    let last = NaiveDate::from_ymd_opt(CALENDAR_LAST_YEAR + 1, 1, 1).unwrap_or_default();
+    let first = NaiveDate::from_ymd_opt(crate::time::FIRST_YEAR, 1, 1).unwrap_or_default();
+    let last = NaiveDate::from_ymd_opt(crate::time::LAST_YEAR + 1, 1, 1).unwrap_or_default();
     let instant = |d: NaiveDate| -> Result<i64> {
         zone.local_to_utc(d.and_time(NaiveTime::MIN))
             .map_err(|e| Error::Usage(format!("calendar: {e}")))

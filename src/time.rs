@@ -143,6 +143,12 @@ impl Zone {
     }
 }
 
+/// The years motcua reads dates in and its calendar covers. A date outside
+/// is refused: `0000-01-01` or `1900-01-01` in an export is a placeholder,
+/// not an event, and would open a partition no period ever reads.
+pub const FIRST_YEAR: i32 = 2000;
+pub const LAST_YEAR: i32 = 2059;
+
 /// Parses one timestamp into UTC microseconds. `deadline`: a date alone means
 /// the end of that day (next day's 00:00 minus one microsecond).
 pub fn parse_timestamp(raw: &str, zone: &Zone, deadline: bool) -> Result<i64, String> {
@@ -158,7 +164,7 @@ pub fn parse_timestamp(raw: &str, zone: &Zone, deadline: bool) -> Result<i64, St
         time,
         offset_seconds,
     } = parsed;
-    match (time, offset_seconds) {
+    let micros = match (time, offset_seconds) {
         (Some(time), Some(offset)) => {
             let naive = date.and_time(time);
             Ok(naive.and_utc().timestamp_micros() - i64::from(offset) * 1_000_000)
@@ -171,7 +177,15 @@ pub fn parse_timestamp(raw: &str, zone: &Zone, deadline: bool) -> Result<i64, St
             Ok(zone.local_to_utc(next.and_time(NaiveTime::MIN))? - 1)
         }
         (None, _) => zone.local_to_utc(date.and_time(NaiveTime::MIN)),
+    }?;
+    // Judged in the lake's zone, so every form of one instant agrees.
+    let year = zone.to_local(micros).year();
+    if !(FIRST_YEAR..=LAST_YEAR).contains(&year) {
+        return Err(format!(
+            "'{raw}' is in year {year}, outside the years {FIRST_YEAR}–{LAST_YEAR} motcua reads (a placeholder date?)"
+        ));
     }
+    Ok(micros)
 }
 
 struct Parsed {
@@ -422,6 +436,26 @@ mod tests {
                 .contains("offset")
         );
         assert!(parse_timestamp("2024/03/15", &z, false).is_err());
+        // Found by fuzzing: year 0 was accepted, landed in month "-001-12"
+        // and printed as a date no parser reads back.
+        for placeholder in [
+            "0000-01-01",
+            "1900-01-01",
+            "01/01/1900",
+            "9999-12-31T23:59:59Z",
+        ] {
+            assert!(
+                parse_timestamp(placeholder, &z, false)
+                    .unwrap_err()
+                    .contains("outside the years 2000–2059"),
+                "{placeholder}"
+            );
+        }
+        assert!(parse_timestamp("2000-01-01", &z, false).is_ok());
+        assert!(parse_timestamp("2059-12-31", &z, true).is_ok());
+        // The same instant in UTC (1999 there) is judged in the lake's zone too.
+        assert!(parse_timestamp("1999-12-31T17:00:00Z", &z, false).is_ok());
+        assert!(parse_timestamp("1999-12-31T16:59:59Z", &z, false).is_err());
         assert!(parse_timestamp("15-03-2024", &z, false).is_err());
         assert!(parse_timestamp("2024-03-15T25:00", &z, false).is_err());
         assert!(parse_timestamp("2024-3-15", &z, false).is_err());
