@@ -951,6 +951,23 @@ pub fn writer_properties() -> WriterProperties {
         .build()
 }
 
+/// Memory all open files' unfinished row groups may hold together. Each
+/// partition buffers a row group before writing it; a file spread over many
+/// months would otherwise hold one full row group per month at once.
+const WRITE_BUFFER_BYTES: usize = 96 << 20;
+
+/// Ends the largest unfinished row group early while the buffers pass
+/// `WRITE_BUFFER_BYTES`.
+fn limit_buffers<K>(writers: &mut HashMap<K, StagedWriter>) -> Result<()> {
+    let total: usize = writers.values().map(|w| w.writer.memory_size()).sum();
+    if total > WRITE_BUFFER_BYTES
+        && let Some(largest) = writers.values_mut().max_by_key(|w| w.writer.memory_size())
+    {
+        largest.writer.flush()?;
+    }
+    Ok(())
+}
+
 /// One open Parquet file in staging.
 struct StagedWriter {
     writer: ArrowWriter<File>,
@@ -1047,6 +1064,7 @@ impl WriterThread {
                         if let Some(writer) = writers.get_mut(&month) {
                             writer.write(&batch)?;
                         }
+                        limit_buffers(&mut writers)?;
                     }
                 }
             }
@@ -1343,8 +1361,52 @@ impl QuarantineSink {
 }
 
 /// A set of 128-bit keys that are already xxh3 hashes: SipHash over them
-/// again only costs time, so their low 64 bits serve as the hash.
-type KeySet = HashSet<u128, std::hash::BuildHasherDefault<PassThroughHasher>>;
+/// again only costs time, so their low 64 bits serve as the hash. Split in
+/// shards by the top bits: a shard grows on its own, so growing never holds
+/// two copies of the whole set (at 20 M keys that was 300 MB at once).
+struct KeySet {
+    shards: Vec<HashSet<u128, std::hash::BuildHasherDefault<PassThroughHasher>>>,
+}
+
+const KEY_SHARDS_LOG2: u32 = 6;
+
+impl Default for KeySet {
+    fn default() -> Self {
+        KeySet {
+            shards: (0..1 << KEY_SHARDS_LOG2).map(|_| HashSet::default()).collect(),
+        }
+    }
+}
+
+impl KeySet {
+    fn shard(key: u128) -> usize {
+        (key >> (128 - KEY_SHARDS_LOG2)) as usize
+    }
+
+    fn contains(&self, key: &u128) -> bool {
+        self.shards[Self::shard(*key)].contains(key)
+    }
+
+    /// True when the key was not there.
+    fn insert(&mut self, key: u128) -> bool {
+        self.shards[Self::shard(key)].insert(key)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.shards.iter().all(HashSet::is_empty)
+    }
+
+    fn clear(&mut self) {
+        self.shards.iter_mut().for_each(HashSet::clear);
+    }
+
+    /// Moves every key of `other` into this set.
+    fn absorb(&mut self, other: &mut KeySet) {
+        for (mine, theirs) in self.shards.iter_mut().zip(other.shards.iter_mut()) {
+            mine.extend(theirs.drain());
+        }
+    }
+}
 
 #[derive(Default)]
 struct PassThroughHasher(u64);
@@ -1463,7 +1525,7 @@ impl DedupIndex {
         if self.committed.is_empty() {
             std::mem::swap(&mut self.committed, &mut self.pending);
         } else {
-            self.committed.extend(self.pending.drain());
+            self.committed.absorb(&mut self.pending);
         }
     }
 
