@@ -1373,7 +1373,9 @@ const KEY_SHARDS_LOG2: u32 = 6;
 impl Default for KeySet {
     fn default() -> Self {
         KeySet {
-            shards: (0..1 << KEY_SHARDS_LOG2).map(|_| HashSet::default()).collect(),
+            shards: (0..1 << KEY_SHARDS_LOG2)
+                .map(|_| HashSet::default())
+                .collect(),
         }
     }
 }
