@@ -85,8 +85,16 @@ impl FileReport {
     /// The one summary line printed after each file.
     pub fn summary_line(&self) -> String {
         let name = self.path.display();
-        if let Some(seq) = self.already_ingested_as {
-            return format!("{name}: already ingested (ingest #{seq}); nothing to do");
+        match (self.already_ingested_as, self.dry_run) {
+            (Some(seq), false) => {
+                return format!("{name}: already ingested (ingest #{seq}); nothing to do");
+            }
+            (Some(seq), true) => {
+                return format!(
+                    "{name}: same content as ingest #{seq}; would be skipped (dry run: nothing written)"
+                );
+            }
+            _ => {}
         }
         if self.dry_run {
             return format!(
@@ -234,18 +242,23 @@ pub fn dry_run(
         Manifest::new(&options.zone)
     };
     let mut dedup = DedupIndex::new(feed.def());
-    let mut seen: Vec<String> = Vec::new();
+    // (content hash, seq it would get) of the files this run would ingest.
+    let mut would_ingest: Vec<(String, u64)> = Vec::new();
+    let mut seq = manifest.next_seq;
     let mut reports = Vec::new();
-    for (seq, path) in (manifest.next_seq..).zip(paths) {
+    for path in paths {
         let scan = reader::scan(path)?;
         let earlier = manifest
             .already_ingested(feed, &scan.content_hash)
             .map(|e| e.seq)
             .or_else(|| {
-                let at = seen.iter().position(|h| *h == scan.content_hash)?;
-                Some(manifest.next_seq + at as u64)
+                let (_, seq) = would_ingest.iter().find(|(h, _)| *h == scan.content_hash)?;
+                Some(*seq)
             });
-        seen.push(scan.content_hash.clone());
+        if earlier.is_none() {
+            would_ingest.push((scan.content_hash.clone(), seq));
+            seq += 1;
+        }
         let report = match earlier {
             Some(earlier) => FileReport {
                 path: path.clone(),
@@ -256,7 +269,16 @@ pub fn dry_run(
             None => {
                 let input = reader::open_input(path)?;
                 let staged = stage_file(
-                    &manifest, root, None, feed, path, input, &scan, seq, options, &mut dedup,
+                    &manifest,
+                    root,
+                    None,
+                    feed,
+                    path,
+                    input,
+                    &scan,
+                    seq - 1,
+                    options,
+                    &mut dedup,
                 )?;
                 staged.report
             }

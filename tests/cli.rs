@@ -148,6 +148,23 @@ fn dry_run_counts_like_ingest_and_writes_nothing() {
     assert!(text(&out.stderr).contains("line 5: occurred_at:"));
     assert_eq!(all_files(&f.lake), before);
 
+    // Content already in the lake, or earlier in the same run, would be skipped.
+    let out = motcua(
+        &f,
+        &["ingest", "signatures", first, second, second, "--dry-run"],
+    );
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!("{first}: same content as ingest #1; would be skipped (dry run: nothing written)")
+    );
+    assert!(lines[1].contains("read 4 · would accept 1"), "{stdout}");
+    assert_eq!(
+        lines[2],
+        format!("{second}: same content as ingest #2; would be skipped (dry run: nothing written)")
+    );
+
     // --strict turns a rejected row into exit code 7, still writing nothing.
     let out = motcua(
         &f,
