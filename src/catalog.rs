@@ -23,7 +23,7 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema};
 use chrono::{Datelike, Months, NaiveDate, NaiveTime};
 use datafusion::datasource::MemTable;
-use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
@@ -72,7 +72,15 @@ pub async fn open(root: &Path, options: &SessionOptions) -> Result<(SessionConte
     config.options_mut().execution.time_zone = Some(zone.to_string());
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = options.memory_limit {
-        runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
+        // Greedy, not fair: the KPI query registers dozens of spillable
+        // operators, and a fair share of 2 GiB each (~30 MB) was smaller than
+        // one batch of a large aggregate while the whole query used 15 MB.
+        // Tracked, so that running out names the operators holding memory.
+        let pool = TrackConsumersPool::new(
+            GreedyMemoryPool::new(limit),
+            std::num::NonZeroUsize::new(4).unwrap_or(std::num::NonZeroUsize::MIN),
+        );
+        runtime = runtime.with_memory_pool(Arc::new(pool));
     }
     let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?);
     lake::register_tables(&ctx, root, &manifest).await?;

@@ -279,7 +279,20 @@ pub async fn plan(
 /// One sentence for a SQL failure, without DataFusion's nested prefixes.
 pub fn sql_error(e: datafusion::error::DataFusionError) -> Error {
     // The root cause says what is wrong; wrappers ("Optimizer rule … failed") do not.
-    let text = e.find_root().strip_backtrace();
+    let root = e.find_root();
+    if let datafusion::error::DataFusionError::ResourcesExhausted(detail) = root {
+        // The pool lists the largest holders one per line: keep them, on one line.
+        let detail: Vec<&str> = detail
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        return Error::Sql(format!(
+            "the query needs more memory than --memory-limit allows ({}); raise the limit",
+            detail.join(" ")
+        ));
+    }
+    let text = root.strip_backtrace();
     let text = text
         .trim_start_matches("Error during planning: ")
         .trim_start_matches("SQL error: ")

@@ -114,6 +114,16 @@ fn run_job_with(
     to: &str,
     session: SessionOptions,
 ) -> kpi_job::KpiReport {
+    try_job(f, grain, from, to, session).unwrap()
+}
+
+fn try_job(
+    f: &Fixture,
+    grain: &str,
+    from: &str,
+    to: &str,
+    session: SessionOptions,
+) -> motcua::Result<kpi_job::KpiReport> {
     let job = KpiJob {
         grain: grain.into(),
         from: from.parse().unwrap(),
@@ -125,7 +135,6 @@ fn run_job_with(
     tokio::runtime::Runtime::new()
         .unwrap()
         .block_on(kpi_job::run(&f.lake, &job))
-        .unwrap()
 }
 
 /// One output row as compared: numerator, denominator, value, target,
@@ -461,4 +470,23 @@ fn a_current_state_spilled_to_disk_gives_the_same_bytes() {
         drop(ctx);
         assert!(!spilled.exists());
     });
+}
+
+#[test]
+fn a_memory_limit_too_small_fails_in_one_sentence_and_publishes_nothing() {
+    let f = fixture();
+    let tiny = SessionOptions {
+        memory_limit: Some(1),
+        ..Default::default()
+    };
+    let err = try_job(&f, "month", "2024-03-01", "2024-03-01", tiny).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.starts_with("SQL: the query needs more memory than --memory-limit allows ("),
+        "{message}"
+    );
+    assert!(message.ends_with("); raise the limit"), "{message}");
+    assert!(!message.contains('\n'), "{message}");
+    assert_eq!(err.exit_code(), 5);
+    assert!(!f.dir.path().join("out/kpi_values").exists());
 }
