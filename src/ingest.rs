@@ -139,23 +139,11 @@ pub fn ingest_files(
     for path in paths {
         let scan = reader::scan(path)?;
         let content_hash = scan.content_hash.clone();
-        let earlier = lake
-            .manifest()
-            .already_ingested(feed, &content_hash)
-            .map(|e| e.seq)
-            .or_else(|| {
-                pending_entries
-                    .iter()
-                    .find(|e| e.content_hash == content_hash)
-                    .map(|e| e.seq)
-            });
-        if let Some(earlier) = earlier {
-            let report = FileReport {
-                path: path.clone(),
-                feed: Some(feed),
-                already_ingested_as: Some(earlier),
-                ..Default::default()
-            };
+        let this_run = pending_entries
+            .iter()
+            .map(|e| (e.content_hash.as_str(), e.seq));
+        if let Some(earlier) = earlier_ingest(lake.manifest(), feed, &content_hash, this_run) {
+            let report = skipped_report(path, feed, earlier);
             on_report(&report);
             reports.push(report);
             continue;
@@ -248,38 +236,16 @@ pub fn dry_run(
     let mut reports = Vec::new();
     for path in paths {
         let scan = reader::scan(path)?;
-        let earlier = manifest
-            .already_ingested(feed, &scan.content_hash)
-            .map(|e| e.seq)
-            .or_else(|| {
-                let (_, seq) = would_ingest.iter().find(|(h, _)| *h == scan.content_hash)?;
-                Some(*seq)
-            });
-        if earlier.is_none() {
-            would_ingest.push((scan.content_hash.clone(), seq));
-            seq += 1;
-        }
-        let report = match earlier {
-            Some(earlier) => FileReport {
-                path: path.clone(),
-                feed: Some(feed),
-                already_ingested_as: Some(earlier),
-                ..Default::default()
-            },
+        let this_run = would_ingest.iter().map(|(h, seq)| (h.as_str(), *seq));
+        let report = match earlier_ingest(&manifest, feed, &scan.content_hash, this_run) {
+            Some(earlier) => skipped_report(path, feed, earlier),
             None => {
                 let input = reader::open_input(path)?;
                 let staged = stage_file(
-                    &manifest,
-                    root,
-                    None,
-                    feed,
-                    path,
-                    input,
-                    &scan,
-                    seq - 1,
-                    options,
-                    &mut dedup,
+                    &manifest, root, None, feed, path, input, &scan, seq, options, &mut dedup,
                 )?;
+                would_ingest.push((scan.content_hash, seq));
+                seq += 1;
                 staged.report
             }
         };
@@ -294,6 +260,35 @@ pub fn dry_run(
         refuse_rejections(&reports)?;
     }
     Ok(reports)
+}
+
+/// The seq of an ingest of the same content that makes this one a no-op:
+/// one the manifest holds, or one earlier in this run (`this_run`: content
+/// hash and seq of each).
+fn earlier_ingest<'a>(
+    manifest: &Manifest,
+    feed: Feed,
+    content_hash: &str,
+    mut this_run: impl Iterator<Item = (&'a str, u64)>,
+) -> Option<u64> {
+    manifest
+        .already_ingested(feed, content_hash)
+        .map(|e| e.seq)
+        .or_else(|| {
+            this_run
+                .find(|(h, _)| *h == content_hash)
+                .map(|(_, seq)| seq)
+        })
+}
+
+/// The report of a file skipped because its content was ingested as `earlier`.
+fn skipped_report(path: &Path, feed: Feed, earlier: u64) -> FileReport {
+    FileReport {
+        path: path.to_path_buf(),
+        feed: Some(feed),
+        already_ingested_as: Some(earlier),
+        ..Default::default()
+    }
 }
 
 /// `--strict`: any rejected row fails the whole command.
