@@ -6,7 +6,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use common::*;
 
@@ -82,12 +81,9 @@ fn every_bad_input_gets_its_exact_outcome() {
     for (file, feed, expect) in cases() {
         let f = Fixture::new();
         let path = corpus.join(file);
-        let out = Command::new(env!("CARGO_BIN_EXE_motcua"))
-            .arg("--lake")
-            .arg(&f.lake)
+        let out = motcua_command(&f.lake)
             .args(["ingest", feed])
             .arg(&path)
-            .env("MOTCUA_PII_KEY", "bad-inputs-key-0123456789")
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);

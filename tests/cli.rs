@@ -3,17 +3,13 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::*;
 
 fn motcua(f: &Fixture, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_motcua"))
+    motcua_command(&f.lake)
         .args(args)
-        .arg("--lake")
-        .arg(&f.lake)
-        .env("MOTCUA_PII_KEY", "cli-test-key-0123456789")
-        .env_remove("MOTCUA_PII_KEY_FILE")
         .output()
         .expect("run motcua")
 }

@@ -22,13 +22,10 @@ const PER_FILE: u64 = 250;
 const FILES: u64 = 6;
 
 fn motcua(f: &Fixture, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_motcua"));
+    let mut command = motcua_command(&f.lake);
     command
-        .arg("--lake")
-        .arg(&f.lake)
         .arg("-q")
         .args(args)
-        .env("MOTCUA_PII_KEY", std::str::from_utf8(TEST_KEY).unwrap())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     command

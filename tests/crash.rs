@@ -10,16 +10,11 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-const KEY: &str = "crash-test-key-0123456789";
-
 fn motcua(lake: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_motcua"));
+    let mut command = motcua_command(lake);
     command
-        .arg("--lake")
-        .arg(lake)
         .arg("-q")
         .args(args)
-        .env("MOTCUA_PII_KEY", KEY)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     command

@@ -85,7 +85,6 @@ fn applicant_key_is_hmac_sha256_truncated_to_128_bits() {
 /// (MOTCUA_LOG=debug for every crate, DataFusion's included).
 #[test]
 fn no_applicant_id_reaches_outputs_exports_or_logs() {
-    use std::process::Command;
     let f = Fixture::new();
     let ok = "P1,U1,counter,none,received,2024-03-01 08:00,,,,2024-03-01 08:00";
     let csv = format!(
@@ -162,12 +161,9 @@ fn no_applicant_id_reaches_outputs_exports_or_logs() {
     ];
     let mut printed = Vec::new();
     for args in &runs {
-        let run = Command::new(env!("CARGO_BIN_EXE_motcua"))
-            .arg("--lake")
-            .arg(&f.lake)
+        let run = motcua_command(&f.lake)
             .arg("-vv")
             .args(args)
-            .env("MOTCUA_PII_KEY", "privacy-test-key-0123456789")
             .env("MOTCUA_LOG", "debug")
             .output()
             .unwrap();

@@ -15,6 +15,21 @@ use motcua::{Result, lake};
 
 pub const TEST_KEY: &[u8] = b"motcua-test-key-0123456789";
 
+/// The `motcua` binary over `lake`, with the test key and no key file taken
+/// from the environment; callers add the command and its output handling.
+pub fn motcua_command(lake: &Path) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_motcua"));
+    command
+        .arg("--lake")
+        .arg(lake)
+        .env(
+            "MOTCUA_PII_KEY",
+            std::str::from_utf8(TEST_KEY).expect("an ASCII key"),
+        )
+        .env_remove("MOTCUA_PII_KEY_FILE");
+    command
+}
+
 pub struct Fixture {
     pub dir: tempfile::TempDir,
     pub lake: PathBuf,
