@@ -266,6 +266,10 @@ pub struct FeedDef {
     /// (timestamp column, date column): periods are then plain date
     /// arithmetic in SQL, computed once at ingest instead of in every query.
     pub local_dates: &'static [(&'static str, &'static str)],
+    /// For a log of snapshots: (id column, version column) — the current
+    /// state of an id is its snapshot with the greatest version (then the
+    /// later ingest, then the later line), kept up to date at ingest.
+    pub current_by: Option<(&'static str, &'static str)>,
 }
 
 pub static DOSSIERS: FeedDef = FeedDef {
@@ -337,6 +341,7 @@ pub static DOSSIERS: FeedDef = FeedDef {
         ("received_at", "received_on"),
         ("completed_at", "completed_on"),
     ],
+    current_by: Some(("dossier_id", "updated_at")),
 };
 
 pub static PORTAL_EVENTS: FeedDef = FeedDef {
@@ -370,6 +375,7 @@ pub static PORTAL_EVENTS: FeedDef = FeedDef {
     retention: Retention::Append,
     partition_by: Some("occurred_at"),
     local_dates: &[("occurred_at", "occurred_on")],
+    current_by: None,
 };
 
 pub static SIGNATURES: FeedDef = FeedDef {
@@ -390,6 +396,7 @@ pub static SIGNATURES: FeedDef = FeedDef {
     retention: Retention::Append,
     partition_by: Some("occurred_at"),
     local_dates: &[("occurred_at", "occurred_on")],
+    current_by: None,
 };
 
 pub static UNITS: FeedDef = FeedDef {
@@ -407,6 +414,7 @@ pub static UNITS: FeedDef = FeedDef {
     retention: Retention::Replace,
     partition_by: None,
     local_dates: &[],
+    current_by: None,
 };
 
 pub static TARGETS: FeedDef = FeedDef {
@@ -427,6 +435,7 @@ pub static TARGETS: FeedDef = FeedDef {
     retention: Retention::Replace,
     partition_by: None,
     local_dates: &[],
+    current_by: None,
 };
 
 pub static ALL_FEEDS: [&FeedDef; 5] = [&DOSSIERS, &PORTAL_EVENTS, &SIGNATURES, &UNITS, &TARGETS];

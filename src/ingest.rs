@@ -24,6 +24,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use xxhash_rust::xxh3::{Xxh3, xxh3_128};
 
+use crate::current;
 use crate::error::{Error, Result};
 use crate::feeds::{ColumnDef, ColumnType, DedupRule, Feed, FeedDef, Retention, RowRule};
 use crate::kpi::{self, KpiKind};
@@ -133,6 +134,7 @@ pub fn ingest_files(
     let mut reports = Vec::new();
     let mut pending_entries: Vec<IngestEntry> = Vec::new();
     let mut pending_staged: Vec<Staged> = Vec::new();
+    let mut pending_current: Option<current::Collector> = None;
     let staging = lake.staging_dir()?;
     let mut seq = lake.next_seq();
 
@@ -168,7 +170,11 @@ pub fn ingest_files(
             }
         };
         seq += 1;
-        let StagedFile { report, staged } = staged_file;
+        let StagedFile {
+            report,
+            mut staged,
+            current,
+        } = staged_file;
         on_report(&report);
         let entry = IngestEntry {
             seq: report.seq,
@@ -194,8 +200,16 @@ pub fn ingest_files(
         if options.strict {
             pending_entries.push(entry);
             pending_staged.extend(staged);
+            if let Some(current) = current {
+                match pending_current.as_mut() {
+                    Some(pending) => pending.absorb(current)?,
+                    None => pending_current = Some(current),
+                }
+            }
         } else {
-            lake.commit(vec![entry], staged)?;
+            let index = stage_index(&lake, current, &staging, entry.seq)?;
+            staged.extend(index.clone());
+            lake.commit(vec![entry], staged, index.map(|(_, rel)| rel))?;
             dedup.commit();
         }
     }
@@ -205,12 +219,98 @@ pub fn ingest_files(
             let _ = std::fs::remove_dir_all(&staging);
             return Err(e);
         }
-        if !pending_entries.is_empty() {
-            lake.commit(pending_entries, pending_staged)?;
+        if let Some(last) = pending_entries.last().map(|e| e.seq) {
+            let index = stage_index(&lake, pending_current, &staging, last)?;
+            pending_staged.extend(index.clone());
+            lake.commit(pending_entries, pending_staged, index.map(|(_, rel)| rel))?;
         }
     }
     lake.remove_staging()?;
     Ok(reports)
+}
+
+/// Merges a transaction's snapshots into the lake's index of current
+/// dossiers, staged as the index of ingest `seq`. A lake from before the
+/// index existed gets one built from every committed snapshot first.
+fn stage_index(
+    lake: &Lake,
+    collector: Option<current::Collector>,
+    staging: &Path,
+    seq: u64,
+) -> Result<Option<Staged>> {
+    let Some(mut collector) = collector else {
+        return Ok(None);
+    };
+    let manifest = lake.manifest();
+    if collector.is_empty() && manifest.dossier_index.is_some() {
+        return Ok(None);
+    }
+    let committed = manifest.data_files(Feed::Dossiers);
+    if manifest.dossier_index.is_none() && !committed.is_empty() {
+        tracing::info!(
+            "building the index of current dossiers from {} committed file(s)",
+            committed.len()
+        );
+        for file in committed {
+            read_latest(&lake.root().join(&file.path), &mut collector)?;
+        }
+    }
+    let rel = current::index_path(seq);
+    let path = staging.join(format!("dossier-index-{seq:06}.parquet"));
+    let dossiers = current::merge(
+        lake.root(),
+        manifest.dossier_index.as_deref(),
+        collector,
+        &path,
+    )?;
+    tracing::info!("index of current dossiers: {dossiers} dossier(s)");
+    Ok(Some((path, rel)))
+}
+
+/// Reads a committed dossier file's claims to be current.
+fn read_latest(path: &Path, into: &mut current::Collector) -> Result<()> {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{Int64Type, TimestampMicrosecondType};
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+    let schema = builder.schema().clone();
+    let column = |name: &str| {
+        schema
+            .index_of(name)
+            .map_err(|_| Error::lake(path, format!("has no column {name}")))
+    };
+    let (id, updated, seq, line) = (
+        column("dossier_id")?,
+        column("updated_at")?,
+        column(crate::feeds::INGEST_SEQ)?,
+        column(crate::feeds::SOURCE_LINE)?,
+    );
+    let mask = ProjectionMask::roots(builder.parquet_schema(), [id, updated, seq, line]);
+    // The projection keeps the columns in file order.
+    let mut order = [(id, 0), (updated, 1), (seq, 2), (line, 3)];
+    order.sort();
+    let at = |which: usize| order.iter().position(|(_, w)| *w == which).unwrap_or(which);
+    for batch in builder.with_projection(mask).build()? {
+        let batch = batch?;
+        let ids = batch.column(at(0)).as_string::<i32>();
+        let updated = batch
+            .column(at(1))
+            .as_primitive::<TimestampMicrosecondType>();
+        let seqs = batch.column(at(2)).as_primitive::<Int64Type>();
+        let lines = batch.column(at(3)).as_primitive::<Int64Type>();
+        for i in 0..batch.num_rows() {
+            if ids.is_null(i) || updated.is_null(i) {
+                continue;
+            }
+            into.push(current::Latest {
+                key: xxh3_128(ids.value(i).as_bytes()),
+                updated_at: updated.value(i),
+                seq: seqs.value(i) as u64,
+                line: lines.value(i) as u64,
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// Checks `paths` as `ingest_files` would ingest them into the lake at `root`
@@ -329,6 +429,8 @@ type Staged = (PathBuf, String);
 struct StagedFile {
     report: FileReport,
     staged: Vec<Staged>,
+    /// Claims to be the current snapshot (feeds with `current_by`).
+    current: Option<current::Collector>,
 }
 
 /// Reads, validates and de-duplicates one input; writes its data and
@@ -362,6 +464,13 @@ fn stage_file(
         def.name
     );
     let mut registry = RegistryCheck::default();
+    let current_by = def
+        .current_by
+        .and_then(|(id, version)| Some((def.column_index(id)?, def.column_index(version)?)));
+    let mut current = match (current_by, staging) {
+        (Some(_), Some(staging)) => Some(current::Collector::new(staging)),
+        _ => None,
+    };
     let mut report = FileReport {
         path: path.to_path_buf(),
         feed: Some(feed),
@@ -425,6 +534,16 @@ fn stage_file(
         if def.feed == Feed::Units {
             registry.add(&row, record.line);
         }
+        if let (Some(collector), Some((id, version))) = (current.as_mut(), current_by)
+            && let (Cell::Text(id), Cell::Ts(updated_at)) = (&row[id], &row[version])
+        {
+            collector.push(current::Latest {
+                key: xxh3_128(id.as_bytes()),
+                updated_at: *updated_at,
+                seq,
+                line: record.line,
+            })?;
+        }
         sinks.append(partition, &row, record.line)?;
         report.accepted += 1;
     }
@@ -449,7 +568,11 @@ fn stage_file(
         report.quarantine_file = Some(rel.clone());
         staged.push((staged_path, rel));
     }
-    Ok(StagedFile { report, staged })
+    Ok(StagedFile {
+        report,
+        staged,
+        current,
+    })
 }
 
 /// The path as the manifest and quarantine record it: absolute, so it still

@@ -74,6 +74,10 @@ pub struct Manifest {
     /// For feeds that replace the whole table: the seq of the current version.
     #[serde(default)]
     pub current: BTreeMap<Feed, u64>,
+    /// The index of every dossier's current snapshot (`current.rs`), once
+    /// the lake has dossiers; relative to the root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dossier_index: Option<String>,
 }
 
 impl serde::Serialize for Feed {
@@ -98,6 +102,7 @@ impl Manifest {
             next_seq: 1,
             ingests: Vec::new(),
             current: BTreeMap::new(),
+            dossier_index: None,
         }
     }
 
@@ -305,11 +310,14 @@ impl Lake {
     }
 
     /// Moves staged files into place and commits the entries in one manifest
-    /// replace. `staged` pairs each staged file with its path in the lake.
+    /// replace. `staged` pairs each staged file with its path in the lake;
+    /// `dossier_index`, when given, is one of them and becomes the index of
+    /// current dossiers.
     pub fn commit(
         &mut self,
         entries: Vec<IngestEntry>,
         staged: Vec<(PathBuf, String)>,
+        dossier_index: Option<String>,
     ) -> Result<()> {
         for (from, rel) in &staged {
             let to = self.root.join(rel);
@@ -333,7 +341,13 @@ impl Lake {
             }
             next.ingests.push(entry);
         }
+        if dossier_index.is_some() {
+            next.dossier_index = dossier_index;
+        }
         self.write_manifest(&next)?;
+        if let Some(index) = &next.dossier_index {
+            crate::current::remove_old_versions(&self.root, index);
+        }
         self.manifest = next;
         Ok(())
     }

@@ -3,10 +3,12 @@
 //!
 //! One module per stage: `feeds` declares the inputs; `reader`, `values`,
 //! `time` and `privacy` turn raw records into typed rows; `ingest` validates
-//! and stages them; `lake` commits them; `sample` generates realistic feeds;
+//! and stages them; `current` keeps each dossier's current snapshot; `lake`
+//! commits them; `sample` generates realistic feeds;
 //! `fuzz` holds the properties the fuzz targets check.
 
 pub mod catalog;
+pub mod current;
 pub mod error;
 pub mod feeds;
 pub mod fuzz;

@@ -430,7 +430,48 @@ fn an_incremental_run_gives_the_rows_of_a_full_run_and_keeps_other_slices() {
 }
 
 #[test]
-fn a_current_state_spilled_to_disk_gives_the_same_bytes() {
+fn a_day_run_alone_gives_the_bytes_of_a_run_over_many_days() {
+    // Runs of one day read only that day and the one before it: app1, first
+    // started on Feb 29 and again on Mar 1, must stay out of Mar 1 even when
+    // Feb 29 is outside what a run reads (Mar 1 ranks feed Mar 2's change).
+    let f = fixture();
+    let slice = |day: &str| {
+        std::fs::read(
+            f.dir
+                .path()
+                .join(format!("out/kpi_values/period_grain=day/{day}.parquet")),
+        )
+        .unwrap()
+    };
+    run_job(&f, "day", "2024-02-28", "2024-04-02");
+    let days = [
+        "2024-02-29",
+        "2024-03-01",
+        "2024-03-02",
+        "2024-03-15",
+        "2024-03-31",
+        "2024-04-01",
+    ];
+    let full: Vec<Vec<u8>> = days.iter().map(|d| slice(d)).collect();
+    for (day, expected) in days.iter().zip(&full) {
+        run_job(&f, "day", day, day);
+        assert!(slice(day) == *expected, "{day} alone differs");
+    }
+}
+
+/// Drops the index of current dossiers from the manifest: the lake as motcua
+/// wrote it before it kept one.
+fn forget_the_index(f: &Fixture) {
+    let path = f.lake.join("_manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert!(manifest["dossier_index"].is_string());
+    manifest.as_object_mut().unwrap().remove("dossier_index");
+    std::fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+}
+
+#[test]
+fn a_lake_without_the_index_gives_the_same_bytes_in_memory_spilled_and_once_rebuilt() {
     let f = fixture();
     let slice = |f: &Fixture| {
         std::fs::read(
@@ -441,13 +482,18 @@ fn a_current_state_spilled_to_disk_gives_the_same_bytes() {
         .unwrap()
     };
     run_job(&f, "month", "2024-02-01", "2024-04-01");
-    let in_memory = slice(&f);
+    let from_index = slice(&f);
+
+    // Without the index the session computes the current state itself.
+    forget_the_index(&f);
+    run_job(&f, "month", "2024-02-01", "2024-04-01");
+    assert_eq!(slice(&f), from_index);
     let on_disk = SessionOptions {
         cache_budget: Some(0),
         ..Default::default()
     };
     run_job_with(&f, "month", "2024-02-01", "2024-04-01", on_disk.clone());
-    assert_eq!(slice(&f), in_memory);
+    assert_eq!(slice(&f), from_index);
 
     // And the budget did send it to disk.
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -470,6 +516,19 @@ fn a_current_state_spilled_to_disk_gives_the_same_bytes() {
         drop(ctx);
         assert!(!spilled.exists());
     });
+
+    // The next dossier ingest (here one duplicate: nothing new) builds the
+    // index from every committed snapshot.
+    let first_row = DOSSIERS_1.lines().next().unwrap();
+    let report = f.ingest_text(
+        Feed::Dossiers,
+        "again.csv",
+        &format!("{DOSSIER_HEADER}\n{first_row}"),
+    );
+    assert_eq!(report_counts(&report), (1, 0, 0, 1));
+    assert!(f.manifest().dossier_index.is_some());
+    run_job(&f, "month", "2024-02-01", "2024-04-01");
+    assert_eq!(slice(&f), from_index);
 }
 
 #[test]
