@@ -93,17 +93,27 @@ overdue_by_unit AS (
 ),
 -- An application takes its unit, period and sign-in method from its earliest
 -- start (on a tie, the smallest event_id); a submission at any time, for any
--- unit, completes it. The ordered aggregate reads only the starts: with the
--- submissions folded in as a FILTER it cost half as much again (1 M dossiers:
--- 1.1 s instead of 1.6–1.9 s, 150 MB less).
+-- unit, completes it. Only the starts within the requested periods are
+-- ordered; an application also started before them belongs to an earlier
+-- period, so only the ids of older starts are read (a nightly run of one
+-- month orders one month of starts, not the whole log). The submissions
+-- join as a distinct set: folded in as a FILTER they cost half as much again.
 first_starts AS (
     SELECT
         application_id,
         first_value(unit_code ORDER BY occurred_at, event_id) AS unit_code,
         first_value(auth_method ORDER BY occurred_at, event_id) AS auth_method,
         first_value(occurred_on ORDER BY occurred_at, event_id) AS occurred_on
-    FROM portal_events
+    FROM portal_events p
     WHERE event_type = 'started'
+      AND occurred_on >= CAST(date_trunc($grain, $from) - CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END AS DATE)
+      AND occurred_on < CAST(date_trunc($grain, $to) + CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END AS DATE)
+      AND NOT EXISTS (
+          SELECT 1 FROM portal_events e
+          WHERE e.application_id = p.application_id
+            AND e.event_type = 'started'
+            AND e.occurred_on < CAST(date_trunc($grain, $from) - CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END AS DATE)
+      )
     GROUP BY application_id
 ),
 submitted AS (
