@@ -156,6 +156,10 @@ def main():
                                           "2024-01-01", "--to", "2024-12-31", "--out", out, "--queries", a.queries]),
             "DuckDB": (None, [a.python, PEERS, "duckdb-kpi", lake, tables, query, "month", "2024-01-01",
                               "2024-12-31", os.path.join(work, "duckdb-kpi.parquet")]),
+            # The same, reading the current dossiers from motcua's index
+            # instead of computing them: engine against engine.
+            "DuckDB + motcua's index": (None, [a.python, PEERS, "duckdb-kpi-index", lake, tables, query, "month",
+                                               "2024-01-01", "2024-12-31", os.path.join(work, "duckdb-kpi.parquet")]),
         },
         a.repeat,
     )

@@ -126,12 +126,14 @@ def polars_ingest(csv, out):
     )
 
 
-def duckdb_kpi(lake, tables, query, grain, start, end, out):
+def duckdb_kpi(lake, tables, query, grain, start, end, out, use_index=False):
     """Runs motcua's own kpi_values.sql in DuckDB over the same lake files,
     with the helper tables motcua builds (calendar, unit_closure,
     kpi_catalog) exported to Parquet beforehand. Two dialect differences are
     rewritten: DuckDB casts instants to microseconds with epoch_us(), and
-    spells the ordered first-value aggregate first()."""
+    spells the ordered first-value aggregate first(). The current state of
+    each dossier is computed from the snapshots (SPEC §4.1) or, with
+    use_index, read from the index motcua's ingest keeps."""
     import datetime
     import json
 
@@ -153,12 +155,20 @@ def duckdb_kpi(lake, tables, query, grain, start, end, out):
     for feed in ("portal_events", "signatures", "units", "targets"):
         con.execute(f"CREATE VIEW {feed} AS SELECT * FROM read_parquet({files(feed)!r})")
     con.execute(f"CREATE VIEW dossier_snapshots AS SELECT * FROM read_parquet({files('dossiers')!r})")
-    con.execute(
-        "CREATE TABLE dossiers AS SELECT * EXCLUDE (snapshot_rank) FROM ("
-        " SELECT *, row_number() OVER (PARTITION BY dossier_id"
-        " ORDER BY updated_at DESC, ingest_seq DESC, source_line DESC) AS snapshot_rank"
-        " FROM dossier_snapshots) WHERE snapshot_rank = 1"
-    )
+    if use_index:
+        # The current snapshots as motcua's ingest keeps them (current/).
+        index = f"{lake}/{manifest['dossier_index']}"
+        con.execute(
+            "CREATE VIEW dossiers AS SELECT s.* FROM dossier_snapshots s"
+            f" SEMI JOIN read_parquet('{index}') c USING (ingest_seq, source_line)"
+        )
+    else:
+        con.execute(
+            "CREATE TABLE dossiers AS SELECT * EXCLUDE (snapshot_rank) FROM ("
+            " SELECT *, row_number() OVER (PARTITION BY dossier_id"
+            " ORDER BY updated_at DESC, ingest_seq DESC, source_line DESC) AS snapshot_rank"
+            " FROM dossier_snapshots) WHERE snapshot_rank = 1"
+        )
     for table in ("calendar", "unit_closure", "kpi_catalog"):
         con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{tables}/{table}.parquet')")
     sql = open(query).read()
@@ -176,4 +186,9 @@ def duckdb_kpi(lake, tables, query, grain, start, end, out):
 
 if __name__ == "__main__":
     job, *args = sys.argv[1:]
-    {"duckdb-ingest": duckdb_ingest, "polars-ingest": polars_ingest, "duckdb-kpi": duckdb_kpi}[job](*args)
+    {
+        "duckdb-ingest": duckdb_ingest,
+        "polars-ingest": polars_ingest,
+        "duckdb-kpi": duckdb_kpi,
+        "duckdb-kpi-index": lambda *a: duckdb_kpi(*a, use_index=True),
+    }[job](*args)
