@@ -76,19 +76,25 @@ resolved_by_unit AS (
     GROUP BY 1, 2
 ),
 -- Deadlines passed by the end of the period (or by the newest snapshot, for
--- the current period) and not closed by then.
+-- the current period) and not closed by then. `due_at` ≥ `received_at` is an
+-- ingest rule, so a passed deadline means the dossier was received too.
+overdue_at AS (
+    SELECT period_start, least(end_at, (SELECT max(updated_at) FROM dossier_snapshots)) AS as_of
+    FROM periods
+),
 overdue_by_unit AS (
     SELECT p.period_start, d.unit_code, count(*) AS overdue_open
-    FROM periods p
-    CROSS JOIN (SELECT max(updated_at) AS as_of FROM dossier_snapshots) a
+    FROM overdue_at p
     JOIN (
-        -- Only a dossier closed after its deadline, or not at all, is ever overdue.
-        SELECT unit_code, received_at, due_at, closed_at FROM dossier_periods
+        -- Only a dossier closed after its deadline, or not at all, is ever
+        -- overdue; and only one open at some period's end counts here.
+        SELECT unit_code, due_at, closed_at FROM dossier_periods
         WHERE due_at IS NOT NULL AND (closed_at IS NULL OR closed_at > due_at)
+          AND due_at < (SELECT max(as_of) FROM overdue_at)
+          AND (closed_at IS NULL OR closed_at >= (SELECT min(as_of) FROM overdue_at))
     ) d
-      ON d.due_at < least(p.end_at, a.as_of)
-     AND d.received_at < least(p.end_at, a.as_of)
-    WHERE d.closed_at IS NULL OR d.closed_at >= least(p.end_at, a.as_of)
+      ON d.due_at < p.as_of
+    WHERE d.closed_at IS NULL OR d.closed_at >= p.as_of
     GROUP BY 1, 2
 ),
 -- An application takes its unit, period and sign-in method from its earliest

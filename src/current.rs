@@ -191,8 +191,7 @@ impl Source {
 /// Reads a committed index back, batch by batch.
 struct IndexReader {
     batches: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
-    batch: Option<RecordBatch>,
-    row: usize,
+    batch: std::vec::IntoIter<Latest>,
 }
 
 impl IndexReader {
@@ -203,44 +202,44 @@ impl IndexReader {
             .build()?;
         Ok(IndexReader {
             batches,
-            batch: None,
-            row: 0,
+            batch: Vec::new().into_iter(),
         })
     }
 
     fn next(&mut self) -> Result<Option<Latest>> {
         loop {
-            if let Some(batch) = &self.batch
-                && self.row < batch.num_rows()
-            {
-                let i = self.row;
-                self.row += 1;
-                let keys = batch
-                    .column(0)
-                    .as_any()
-                    .downcast_ref::<FixedSizeBinaryArray>()
-                    .ok_or_else(|| {
-                        Error::Usage("dossier index: key column is not binary".into())
-                    })?;
-                let int = |c: usize| batch.column(c).as_primitive::<Int64Type>().value(i);
-                let mut key = [0u8; 16];
-                key.copy_from_slice(keys.value(i));
-                return Ok(Some(Latest {
-                    key: u128::from_be_bytes(key),
-                    updated_at: int(1),
-                    seq: int(2) as u64,
-                    line: int(3) as u64,
-                }));
+            if let Some(latest) = self.batch.next() {
+                return Ok(Some(latest));
             }
             match self.batches.next() {
-                Some(batch) => {
-                    self.batch = Some(batch?);
-                    self.row = 0;
-                }
+                Some(batch) => self.batch = decode(&batch?)?.into_iter(),
                 None => return Ok(None),
             }
         }
     }
+}
+
+fn decode(batch: &RecordBatch) -> Result<Vec<Latest>> {
+    let keys = batch
+        .column(0)
+        .as_any()
+        .downcast_ref::<FixedSizeBinaryArray>()
+        .ok_or_else(|| Error::Usage("dossier index: the key column is not binary".into()))?;
+    let updated_at = batch.column(1).as_primitive::<Int64Type>().values();
+    let seqs = batch.column(2).as_primitive::<Int64Type>().values();
+    let lines = batch.column(3).as_primitive::<Int64Type>().values();
+    Ok((0..batch.num_rows())
+        .map(|i| {
+            let mut key = [0u8; 16];
+            key.copy_from_slice(keys.value(i));
+            Latest {
+                key: u128::from_be_bytes(key),
+                updated_at: updated_at[i],
+                seq: seqs[i] as u64,
+                line: lines[i] as u64,
+            }
+        })
+        .collect())
 }
 
 /// Merges `collector`'s snapshots into the committed index at `previous`
@@ -277,8 +276,21 @@ pub fn merge(
         head.push(r);
     }
     let file = File::create(to).map_err(|e| Error::io(to, e))?;
-    let mut writer =
-        ArrowWriter::try_new(file, schema(), Some(crate::ingest::writer_properties()))?;
+    // Hashes do not repeat, do not compress and are not searched by range: no
+    // dictionary, compression or statistics for them (the dictionary attempt,
+    // then compression, were the top costs of a nightly merge).
+    let properties = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::ZSTD(
+            parquet::basic::ZstdLevel::default(),
+        ))
+        .set_column_compression(
+            parquet::schema::types::ColumnPath::from("dossier_key"),
+            parquet::basic::Compression::UNCOMPRESSED,
+        )
+        .set_dictionary_enabled(false)
+        .set_statistics_enabled(parquet::file::properties::EnabledStatistics::None)
+        .build();
+    let mut writer = ArrowWriter::try_new(file, schema(), Some(properties))?;
     let mut out = IndexBatch::default();
     let mut current: Option<Latest> = None;
     let mut dossiers = 0u64;

@@ -2,6 +2,7 @@
 //! for one grain and range of periods and publishes the result as a new
 //! version of `OUT/kpi_values`, one slice per period.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -12,14 +13,19 @@ use futures::StreamExt;
 
 use crate::catalog::{self, GRAINS, SessionOptions};
 use crate::error::{Error, Result};
+use crate::feeds::Feed;
+use crate::lake::{IngestEntry, Manifest};
 use crate::output::{self, Slice, Version};
 use crate::query::{self, SavedQuery};
 use crate::time::{date_from_days, days_since_epoch};
 
 /// The query the job runs; analysts run the same file with `motcua query kpi_values`.
 pub const QUERY: &str = "kpi_values";
-/// The shipped copy, used when no `queries/` directory holds one.
+/// What an incremental run asks first: from which day new ingests matter.
+pub const TOUCHED_QUERY: &str = "kpi_touched";
+/// The shipped copies, used when no `queries/` directory holds them.
 const SHIPPED: &str = include_str!("../queries/kpi_values.sql");
+const SHIPPED_TOUCHED: &str = include_str!("../queries/kpi_touched.sql");
 
 #[derive(Debug, Clone)]
 pub struct KpiJob {
@@ -30,10 +36,25 @@ pub struct KpiJob {
     /// Where saved queries live; the shipped `kpi_values` is used if absent there.
     pub queries: PathBuf,
     pub session: SessionOptions,
+    /// Recompute only the periods that ingests since the published output
+    /// can have changed (and the ones it does not cover yet).
+    pub incremental: bool,
+}
+
+/// What the published output reflects for one grain: every slice from
+/// `from` to `to` (period starts) is up to date with the lake's ingests up
+/// to `lake_seq`. Kept in `_run.json`, carried from version to version.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Coverage {
+    pub lake_seq: u64,
+    pub from: String,
+    pub to: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct KpiReport {
+    /// The first period computed: `from`, or later for an incremental run.
+    pub from: NaiveDate,
     pub periods: usize,
     pub rows: usize,
     pub version: PathBuf,
@@ -55,12 +76,136 @@ pub fn periods_in(grain: &str, from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate>
 }
 
 pub fn load_query(dir: &Path) -> Result<SavedQuery> {
-    let path = dir.join(format!("{QUERY}.sql"));
+    load_saved(dir, QUERY, SHIPPED)
+}
+
+fn load_saved(dir: &Path, name: &str, shipped: &str) -> Result<SavedQuery> {
+    let path = dir.join(format!("{name}.sql"));
     if path.exists() {
         SavedQuery::load(&path)
     } else {
-        SavedQuery::parse(QUERY, None, SHIPPED)
+        SavedQuery::parse(name, None, shipped)
     }
+}
+
+/// The published run's coverage of each grain, if its lake ingests are
+/// still the lake's (same seqs, same content): otherwise nothing is reused.
+fn published_coverage(out: &Path, manifest: &Manifest) -> BTreeMap<String, Coverage> {
+    let path = out.join(output::DATASET).join("_run.json");
+    let Ok(bytes) = std::fs::read(&path) else {
+        return BTreeMap::new();
+    };
+    let Ok(run) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return BTreeMap::new();
+    };
+    let same_lake = run["lake_ingests"].as_array().is_some_and(|ingests| {
+        ingests.iter().all(|i| {
+            manifest.ingests.iter().any(|e| {
+                Some(e.seq) == i["seq"].as_u64()
+                    && Some(e.content_hash.as_str()) == i["content_hash"].as_str()
+            })
+        })
+    });
+    if !same_lake {
+        return BTreeMap::new();
+    }
+    serde_json::from_value(run["coverage"].clone()).unwrap_or_default()
+}
+
+/// The first period an incremental run must compute, and the coverage it
+/// leaves; `None` when the published slices are all up to date.
+async fn plan_incremental(
+    ctx: &datafusion::prelude::SessionContext,
+    manifest: &Manifest,
+    job: &KpiJob,
+    covered: &Coverage,
+) -> Result<Option<(NaiveDate, Coverage)>> {
+    let grain = job.grain.as_str();
+    let lake_seq = last_seq(manifest);
+    let (Ok(covered_from), Ok(covered_to)) = (
+        covered.from.parse::<NaiveDate>(),
+        covered.to.parse::<NaiveDate>(),
+    ) else {
+        return Ok(Some((job.from, full_coverage(job, lake_seq))));
+    };
+    let new: Vec<&IngestEntry> = manifest
+        .ingests
+        .iter()
+        .filter(|e| e.seq > covered.lake_seq)
+        .collect();
+    // A new registry or targets file can change any period.
+    if new
+        .iter()
+        .any(|e| matches!(e.feed, Feed::Units | Feed::Targets))
+    {
+        return Ok(Some((job.from, full_coverage(job, lake_seq))));
+    }
+    let affected = if new.is_empty() {
+        None
+    } else {
+        touched_since(ctx, &job.queries, covered.lake_seq)
+            .await?
+            .map(|day| catalog::period_start(grain, day))
+    };
+    let after_covered = catalog::next_period(grain, covered_to);
+    let mut starts = Vec::new();
+    if job.from < covered_from || job.from > after_covered {
+        starts.push(job.from);
+    }
+    if job.to >= after_covered {
+        starts.push(after_covered);
+    }
+    starts.extend(affected);
+    let Some(start) = starts.into_iter().map(|s| s.max(job.from)).min() else {
+        return Ok(None);
+    };
+    if start > job.to {
+        return Ok(None);
+    }
+    // Periods before `start` that the old coverage holds stay valid when
+    // nothing before `start` was touched; periods after `to` only when
+    // nothing up to them was.
+    let keeps_before =
+        covered_from < start && start <= after_covered && affected.is_none_or(|a| a >= start);
+    let keeps_after = covered_to > job.to && affected.is_none_or(|a| a > covered_to);
+    let coverage = Coverage {
+        lake_seq,
+        from: if keeps_before { covered_from } else { start }.to_string(),
+        to: if keeps_after { covered_to } else { job.to }.to_string(),
+    };
+    Ok(Some((start, coverage)))
+}
+
+fn full_coverage(job: &KpiJob, lake_seq: u64) -> Coverage {
+    Coverage {
+        lake_seq,
+        from: job.from.to_string(),
+        to: job.to.to_string(),
+    }
+}
+
+fn last_seq(manifest: &Manifest) -> u64 {
+    manifest.ingests.iter().map(|e| e.seq).max().unwrap_or(0)
+}
+
+/// The earliest day ingests after `after` can have changed, by `kpi_touched.sql`.
+async fn touched_since(
+    ctx: &datafusion::prelude::SessionContext,
+    queries: &Path,
+    after: u64,
+) -> Result<Option<NaiveDate>> {
+    let saved = load_saved(queries, TOUCHED_QUERY, SHIPPED_TOUCHED)?;
+    let params = saved.bind(&[("after".to_string(), after.to_string())])?;
+    let batches = query::plan(ctx, &saved.sql, params, &[])
+        .await?
+        .collect()
+        .await
+        .map_err(query::sql_error)?;
+    let day = batches.iter().find(|b| b.num_rows() > 0).and_then(|b| {
+        let days = b.column(0).as_any().downcast_ref::<Date32Array>()?;
+        (!days.is_null(0)).then(|| date_from_days(days.value(0)))
+    });
+    Ok(day)
 }
 
 pub async fn run(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
@@ -79,10 +224,26 @@ pub async fn run(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
         )));
     }
     let (ctx, manifest) = catalog::open(lake, &job.session).await?;
+    let mut coverage = published_coverage(&job.out, &manifest);
+    let planned = match coverage.get(&job.grain) {
+        Some(covered) if job.incremental => plan_incremental(&ctx, &manifest, job, covered).await?,
+        _ => Some((job.from, full_coverage(job, last_seq(&manifest)))),
+    };
+    let Some((from, covers)) = planned else {
+        tracing::info!("every {} slice is up to date with the lake", job.grain);
+        return Ok(KpiReport {
+            from: job.from,
+            periods: 0,
+            rows: 0,
+            version: output::current_dir(&job.out)?,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+    };
+    coverage.insert(job.grain.clone(), covers);
     let saved = load_query(&job.queries)?;
     let params = saved.bind(&[
         ("grain".to_string(), job.grain.clone()),
-        ("from".to_string(), job.from.to_string()),
+        ("from".to_string(), from.to_string()),
         ("to".to_string(), job.to.to_string()),
     ])?;
     let df = query::plan(&ctx, &saved.sql, params, &[]).await?;
@@ -96,7 +257,7 @@ pub async fn run(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
         .index_of("period_start")
         .map_err(|_| Error::Sql("kpi_values must return period_start".into()))?;
 
-    let periods = periods_in(&job.grain, job.from, job.to);
+    let periods = periods_in(&job.grain, from, job.to);
     let replaced: Vec<String> = periods
         .iter()
         .map(|p| output::slice_path(&job.grain, &p.to_string()))
@@ -148,8 +309,9 @@ pub async fn run(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
         "motcua": env!("CARGO_PKG_VERSION"),
         "query": saved.path.as_ref().map_or("shipped kpi_values.sql".to_string(), |p| p.display().to_string()),
         "grain": job.grain,
-        "from": job.from.to_string(),
+        "from": from.to_string(),
         "to": job.to.to_string(),
+        "coverage": coverage,
         "lake": lake.display().to_string(),
         "lake_ingests": manifest.ingests.iter().map(|e| serde_json::json!({
             "seq": e.seq, "feed": e.feed.name(), "content_hash": e.content_hash,
@@ -160,6 +322,7 @@ pub async fn run(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
     });
     let dir = version.commit(&run_manifest)?;
     Ok(KpiReport {
+        from,
         periods: periods.len(),
         rows,
         version: dir,

@@ -108,6 +108,10 @@ enum Command {
         /// Memory the engine may use before spilling, e.g. 2GiB or 512MiB.
         #[arg(long)]
         memory_limit: Option<String>,
+        /// Recompute only the periods that ingests since the published run
+        /// can have changed, and those it does not hold yet; keep the rest.
+        #[arg(long)]
+        incremental: bool,
     },
     /// Print the feeds' columns, types, aliases and rules (Markdown).
     Feeds,
@@ -233,6 +237,7 @@ fn run(cli: Cli) -> Result<()> {
             out,
             queries,
             memory_limit,
+            incremental,
         } => {
             let job = KpiJob {
                 grain,
@@ -244,18 +249,30 @@ fn run(cli: Cli) -> Result<()> {
                     memory_limit: memory_limit.map(|m| parse_bytes(&m)).transpose()?,
                     ..Default::default()
                 },
+                incremental,
             };
             let report = runtime()?.block_on(kpi_job::run(&cli.lake, &job))?;
-            println!(
-                "kpi_values: {} {} period(s) from {} to {}, {} rows → {} ({:.1} s)",
-                report.periods,
-                job.grain,
-                job.from,
-                job.to,
-                report.rows,
-                job.out.join(motcua::output::DATASET).display(),
-                report.seconds
-            );
+            let dataset = job.out.join(motcua::output::DATASET);
+            if report.periods == 0 {
+                println!(
+                    "kpi_values: every {} slice from {} to {} is up to date with the lake → {}",
+                    job.grain,
+                    job.from,
+                    job.to,
+                    dataset.display()
+                );
+            } else {
+                println!(
+                    "kpi_values: {} {} period(s) from {} to {}, {} rows → {} ({:.1} s)",
+                    report.periods,
+                    job.grain,
+                    report.from,
+                    job.to,
+                    report.rows,
+                    dataset.display(),
+                    report.seconds
+                );
+            }
             Ok(())
         }
         Command::Feeds => {
@@ -421,6 +438,7 @@ fn demo(dir: &Path, dossiers: u64, zone: Zone) -> Result<()> {
         out: out.clone(),
         queries: PathBuf::from("queries"),
         session: SessionOptions::default(),
+        incremental: false,
     };
     let runtime = runtime()?;
     let report = runtime.block_on(kpi_job::run(&lake_dir, &job))?;

@@ -141,6 +141,13 @@ impl Version {
     }
 }
 
+/// The version directory `OUT/kpi_values` points at (or that path, when
+/// nothing is published yet).
+pub fn current_dir(out: &Path) -> Result<PathBuf> {
+    let link = out.join(DATASET);
+    Ok(current_version(&link)?.unwrap_or(link))
+}
+
 /// The version directory `OUT/kpi_values` points at, if any.
 fn current_version(link: &Path) -> Result<Option<PathBuf>> {
     match fs::symlink_metadata(link) {

@@ -124,14 +124,28 @@ fn try_job(
     to: &str,
     session: SessionOptions,
 ) -> motcua::Result<kpi_job::KpiReport> {
-    let job = KpiJob {
+    run(
+        f,
+        KpiJob {
+            session,
+            ..job(f, grain, from, to)
+        },
+    )
+}
+
+fn job(f: &Fixture, grain: &str, from: &str, to: &str) -> KpiJob {
+    KpiJob {
         grain: grain.into(),
         from: from.parse().unwrap(),
         to: to.parse().unwrap(),
         out: f.dir.path().join("out"),
         queries: Path::new(env!("CARGO_MANIFEST_DIR")).join("queries"),
-        session,
-    };
+        session: SessionOptions::default(),
+        incremental: false,
+    }
+}
+
+fn run(f: &Fixture, job: KpiJob) -> motcua::Result<kpi_job::KpiReport> {
     tokio::runtime::Runtime::new()
         .unwrap()
         .block_on(kpi_job::run(&f.lake, &job))
@@ -457,6 +471,95 @@ fn a_day_run_alone_gives_the_bytes_of_a_run_over_many_days() {
         run_job(&f, "day", day, day);
         assert!(slice(day) == *expected, "{day} alone differs");
     }
+}
+
+#[test]
+fn an_incremental_run_recomputes_what_new_ingests_touch_and_gives_the_bytes_of_a_full_run() {
+    let f = fixture();
+    let incremental = |from: &str, to: &str| {
+        let report = run(
+            &f,
+            KpiJob {
+                incremental: true,
+                ..job(&f, "month", from, to)
+            },
+        )
+        .unwrap();
+        (report.from.to_string(), report.periods)
+    };
+    // Nothing published yet: everything; then nothing is left to do.
+    assert_eq!(
+        incremental("2024-02-01", "2024-05-01"),
+        ("2024-02-01".into(), 4)
+    );
+    assert_eq!(incremental("2024-02-01", "2024-05-01").1, 0);
+
+    // F1 (received Apr 2) resolved on Apr 20: April and May.
+    f.ingest_text(
+        Feed::Dossiers,
+        "d3.csv",
+        &format!(
+            "{DOSSIER_HEADER}\nF1,PR,P,counter,none,resolved,2024-04-02 10:00,,2024-04-20 10:00,,2024-04-20 10:00,0,0,0,0,0,0,,0,,,citizen"
+        ),
+    );
+    assert_eq!(
+        incremental("2024-02-01", "2024-05-01"),
+        ("2024-04-01".into(), 2)
+    );
+
+    // A signature in May: May alone.
+    f.ingest_text(
+        Feed::Signatures,
+        "s2.csv",
+        "event_id,occurred_at,unit_code,event_type,signed,signer_type,provider,free_of_charge\nS99,2024-05-03 10:00,C1,document_issued,true,official,,",
+    );
+    assert_eq!(
+        incremental("2024-02-01", "2024-05-01"),
+        ("2024-05-01".into(), 1)
+    );
+
+    // app3, first started on Mar 31, submitted in May: completed in March.
+    f.ingest_text(
+        Feed::PortalEvents,
+        "p2.ndjson",
+        r#"{"event_id":"P3z","occurred_at":"2024-05-05T10:00:00+07:00","application_id":"app3","procedure_code":"PR","unit_code":"D2","event_type":"submitted","dossier_id":"E9"}"#,
+    );
+    assert_eq!(
+        incremental("2024-02-01", "2024-05-01"),
+        ("2024-03-01".into(), 3)
+    );
+
+    // A longer range: only the period not held yet.
+    assert_eq!(
+        incremental("2024-02-01", "2024-06-01"),
+        ("2024-06-01".into(), 1)
+    );
+
+    // Every slice as a full recompute over the same lake writes it.
+    run(
+        &f,
+        KpiJob {
+            out: f.dir.path().join("full"),
+            ..job(&f, "month", "2024-02-01", "2024-06-01")
+        },
+    )
+    .unwrap();
+    for month in ["02", "03", "04", "05", "06"] {
+        let slice = |out: &str| {
+            std::fs::read(f.dir.path().join(format!(
+                "{out}/kpi_values/period_grain=month/2024-{month}-01.parquet"
+            )))
+            .unwrap()
+        };
+        assert!(slice("out") == slice("full"), "2024-{month} differs");
+    }
+
+    // A new unit registry can change every period.
+    f.ingest_text(Feed::Units, "units2.csv", &UNITS.replace("4000", "4100"));
+    assert_eq!(
+        incremental("2024-02-01", "2024-06-01"),
+        ("2024-02-01".into(), 5)
+    );
 }
 
 /// Drops the index of current dossiers from the manifest: the lake as motcua

@@ -724,6 +724,7 @@ fn kpi_values_match_an_independent_polars_implementation() {
         out: out.clone(),
         queries: Path::new(env!("CARGO_MANIFEST_DIR")).join("queries"),
         session: SessionOptions::default(),
+        incremental: false,
     };
     tokio::runtime::Runtime::new()
         .unwrap()
