@@ -99,29 +99,44 @@ overdue_by_unit AS (
 ),
 -- An application takes its unit, period and sign-in method from its earliest
 -- start (on a tie, the smallest event_id); a submission at any time, for any
--- unit, completes it. Only the starts within the requested periods are
--- ordered; an application also started before them belongs to an earlier
--- period, so only the ids of older starts are read (a nightly run of one
--- month orders one month of starts, not the whole log). The submissions
--- join as a distinct set: folded in as a FILTER they cost half as much again.
-first_starts AS (
-    SELECT
-        application_id,
-        first_value(unit_code ORDER BY occurred_at, event_id) AS unit_code,
-        first_value(auth_method ORDER BY occurred_at, event_id) AS auth_method,
-        first_value(occurred_on ORDER BY occurred_at, event_id) AS occurred_on
-    FROM portal_events p
+-- unit, completes it. Only the starts within the requested periods are read;
+-- an application also started before them belongs to an earlier period, so
+-- only the ids of older starts are read (a nightly run of one month reads
+-- one month of starts, not the whole log).
+window_starts AS (
+    SELECT application_id, event_id, occurred_at, unit_code, auth_method, occurred_on
+    FROM portal_events
     WHERE event_type = 'started'
       AND occurred_on >= CAST(date_trunc($grain, $from) - CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END AS DATE)
       AND occurred_on < CAST(date_trunc($grain, $to) + CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END AS DATE)
-      AND NOT EXISTS (
-          SELECT 1 FROM portal_events e
-          WHERE e.application_id = p.application_id
-            AND e.event_type = 'started'
-            AND e.occurred_on < CAST(date_trunc($grain, $from) - CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END AS DATE)
-      )
-    GROUP BY application_id
 ),
+-- The earliest start is found with two plain aggregates joined back:
+-- DataFusion's ordered first_value kept ~600 bytes per application in
+-- allocations its memory pool does not see (5 GB at 10 M dossiers, whatever
+-- the --memory-limit); these operators are counted, and spill.
+first_start_at AS (
+    SELECT application_id, min(occurred_at) AS occurred_at
+    FROM window_starts GROUP BY application_id
+),
+first_start_id AS (
+    SELECT s.application_id, min(s.event_id) AS event_id
+    FROM window_starts s
+    JOIN first_start_at f ON s.application_id = f.application_id AND s.occurred_at = f.occurred_at
+    GROUP BY s.application_id
+),
+first_starts AS (
+    SELECT s.application_id, s.unit_code, s.auth_method, s.occurred_on
+    FROM window_starts s
+    JOIN first_start_id f ON s.application_id = f.application_id AND s.event_id = f.event_id
+    WHERE NOT EXISTS (
+        SELECT 1 FROM portal_events e
+        WHERE e.application_id = s.application_id
+          AND e.event_type = 'started'
+          AND e.occurred_on < CAST(date_trunc($grain, $from) - CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END AS DATE)
+    )
+),
+-- Submissions join as a distinct set: folded in as a FILTER they cost half
+-- as much again.
 submitted AS (
     SELECT DISTINCT application_id FROM portal_events WHERE event_type = 'submitted'
 ),
