@@ -129,9 +129,8 @@ def polars_ingest(csv, out):
 def duckdb_kpi(lake, tables, query, grain, start, end, out, use_index=False):
     """Runs motcua's own kpi_values.sql in DuckDB over the same lake files,
     with the helper tables motcua builds (calendar, unit_closure,
-    kpi_catalog) exported to Parquet beforehand. Two dialect differences are
-    rewritten: DuckDB casts instants to microseconds with epoch_us(), and
-    spells the ordered first-value aggregate first(). The current state of
+    kpi_catalog) exported to Parquet beforehand. One dialect difference is
+    rewritten: DuckDB casts instants to microseconds with epoch_us(). The current state of
     each dossier is computed from the snapshots (SPEC §4.1) or, with
     use_index, read from the index motcua's ingest keeps."""
     import datetime
@@ -174,8 +173,6 @@ def duckdb_kpi(lake, tables, query, grain, start, end, out, use_index=False):
     sql = open(query).read()
     sql = sql.replace("CAST(d.completed_at AS BIGINT)", "epoch_us(d.completed_at)")
     sql = sql.replace("CAST(d.received_at AS BIGINT)", "epoch_us(d.received_at)")
-    # DuckDB's ordered aggregate for "the first value" is first(… ORDER BY …).
-    sql = sql.replace("first_value(", "first(")
     params = {
         "grain": grain,
         "from": datetime.date.fromisoformat(start),
