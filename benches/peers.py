@@ -156,6 +156,8 @@ def duckdb_kpi(lake, tables, query, grain, start, end, out, use_index=False):
     con.execute(f"CREATE VIEW dossier_snapshots AS SELECT * FROM read_parquet({files('dossiers')!r})")
     if use_index:
         # The current snapshots as motcua's ingest keeps them (current/).
+        if "dossier_index" not in manifest:
+            sys.exit(f"{lake} has no index of current dossiers: ingest its dossiers with this motcua")
         index = f"{lake}/{manifest['dossier_index']}"
         con.execute(
             "CREATE VIEW dossiers AS SELECT s.* FROM dossier_snapshots s"
