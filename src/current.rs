@@ -428,10 +428,7 @@ impl CurrentSet {
     }
 
     pub fn contains(&self, seq: u64, line: u64) -> bool {
-        self.lines.get(&seq).is_some_and(|bits| {
-            bits.get((line / 64) as usize)
-                .is_some_and(|w| w & (1 << (line % 64)) != 0)
-        })
+        self.lines.get(&seq).is_some_and(|bits| bit(bits, line))
     }
 
     /// The dossiers (current snapshots) the index holds.
@@ -463,13 +460,15 @@ impl CurrentSet {
                 }
             };
             let line = lines.value(i) as u64;
-            out.append_value(bits.is_some_and(|b| {
-                b.get((line / 64) as usize)
-                    .is_some_and(|w| w & (1 << (line % 64)) != 0)
-            }));
+            out.append_value(bits.is_some_and(|b| bit(b, line)));
         }
         out.finish()
     }
+}
+
+fn bit(bits: &[u64], line: u64) -> bool {
+    bits.get((line / 64) as usize)
+        .is_some_and(|w| w & (1 << (line % 64)) != 0)
 }
 
 #[cfg(test)]
