@@ -17,12 +17,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, FixedSizeBinaryArray, Int64Array, RecordBatch};
-use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, TimestampMicrosecondType};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::{Error, Result};
+use crate::feeds::{FeedDef, INGEST_SEQ, SOURCE_LINE};
 
 /// Where index versions live, relative to the lake root.
 pub const DIR: &str = "current";
@@ -84,12 +85,17 @@ impl Latest {
     }
 }
 
+/// The index key of a dossier id.
+pub fn key(id: &str) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(id.as_bytes())
+}
+
 pub fn schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("dossier_key", DataType::FixedSizeBinary(16), false),
         Field::new("updated_at", DataType::Int64, false),
-        Field::new(crate::feeds::INGEST_SEQ, DataType::Int64, false),
-        Field::new(crate::feeds::SOURCE_LINE, DataType::Int64, false),
+        Field::new(INGEST_SEQ, DataType::Int64, false),
+        Field::new(SOURCE_LINE, DataType::Int64, false),
     ]))
 }
 
@@ -129,6 +135,51 @@ impl Collector {
         self.runs.extend(other.runs);
         for latest in other.buffer {
             self.push(latest)?;
+        }
+        Ok(())
+    }
+
+    /// Takes in every snapshot of a committed data file of `def` (a feed
+    /// with `current_by`): how a lake from before the index gets one.
+    pub fn add_committed(&mut self, path: &Path, def: &FeedDef) -> Result<()> {
+        let Some((id, version)) = def.current_by else {
+            return Ok(());
+        };
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+        let names = [id, version, INGEST_SEQ, SOURCE_LINE];
+        let mut roots = Vec::new();
+        for name in names {
+            roots.push(
+                builder
+                    .schema()
+                    .index_of(name)
+                    .map_err(|_| Error::lake(path, format!("has no column {name}")))?,
+            );
+        }
+        let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+        for batch in builder.with_projection(mask).build()? {
+            let batch = batch?;
+            let column = |name: &str| {
+                batch
+                    .column_by_name(name)
+                    .ok_or_else(|| Error::lake(path, format!("has no column {name}")))
+            };
+            let ids = column(id)?.as_string::<i32>();
+            let versions = column(version)?.as_primitive::<TimestampMicrosecondType>();
+            let seqs = column(INGEST_SEQ)?.as_primitive::<Int64Type>();
+            let lines = column(SOURCE_LINE)?.as_primitive::<Int64Type>();
+            for i in 0..batch.num_rows() {
+                if ids.is_null(i) || versions.is_null(i) {
+                    continue;
+                }
+                self.push(Latest {
+                    key: key(ids.value(i)),
+                    updated_at: versions.value(i),
+                    seq: seqs.value(i) as u64,
+                    line: lines.value(i) as u64,
+                })?;
+            }
         }
         Ok(())
     }

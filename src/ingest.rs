@@ -252,7 +252,7 @@ fn stage_index(
             committed.len()
         );
         for file in committed {
-            read_latest(&lake.root().join(&file.path), &mut collector)?;
+            collector.add_committed(&lake.root().join(&file.path), Feed::Dossiers.def())?;
         }
     }
     let rel = current::index_path(seq);
@@ -265,52 +265,6 @@ fn stage_index(
     )?;
     tracing::info!("index of current dossiers: {dossiers} dossier(s)");
     Ok(Some((path, rel)))
-}
-
-/// Reads a committed dossier file's claims to be current.
-fn read_latest(path: &Path, into: &mut current::Collector) -> Result<()> {
-    use arrow::array::{Array, AsArray};
-    use arrow::datatypes::{Int64Type, TimestampMicrosecondType};
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
-    let schema = builder.schema().clone();
-    let column = |name: &str| {
-        schema
-            .index_of(name)
-            .map_err(|_| Error::lake(path, format!("has no column {name}")))
-    };
-    let (id, updated, seq, line) = (
-        column("dossier_id")?,
-        column("updated_at")?,
-        column(crate::feeds::INGEST_SEQ)?,
-        column(crate::feeds::SOURCE_LINE)?,
-    );
-    let mask = ProjectionMask::roots(builder.parquet_schema(), [id, updated, seq, line]);
-    // The projection keeps the columns in file order.
-    let mut order = [(id, 0), (updated, 1), (seq, 2), (line, 3)];
-    order.sort();
-    let at = |which: usize| order.iter().position(|(_, w)| *w == which).unwrap_or(which);
-    for batch in builder.with_projection(mask).build()? {
-        let batch = batch?;
-        let ids = batch.column(at(0)).as_string::<i32>();
-        let updated = batch
-            .column(at(1))
-            .as_primitive::<TimestampMicrosecondType>();
-        let seqs = batch.column(at(2)).as_primitive::<Int64Type>();
-        let lines = batch.column(at(3)).as_primitive::<Int64Type>();
-        for i in 0..batch.num_rows() {
-            if ids.is_null(i) || updated.is_null(i) {
-                continue;
-            }
-            into.push(current::Latest {
-                key: xxh3_128(ids.value(i).as_bytes()),
-                updated_at: updated.value(i),
-                seq: seqs.value(i) as u64,
-                line: lines.value(i) as u64,
-            })?;
-        }
-    }
-    Ok(())
 }
 
 /// Checks `paths` as `ingest_files` would ingest them into the lake at `root`
@@ -538,7 +492,7 @@ fn stage_file(
             && let (Cell::Text(id), Cell::Ts(updated_at)) = (&row[id], &row[version])
         {
             collector.push(current::Latest {
-                key: xxh3_128(id.as_bytes()),
+                key: current::key(id),
                 updated_at: *updated_at,
                 seq,
                 line: record.line,
