@@ -151,6 +151,14 @@ fn run(f: &Fixture, job: KpiJob) -> motcua::Result<kpi_job::KpiReport> {
         .block_on(kpi_job::run(&f.lake, &job))
 }
 
+/// The bytes of one published slice under `f.dir/OUT/kpi_values`.
+fn published_slice(f: &Fixture, out: &str, grain: &str, start: &str) -> Vec<u8> {
+    std::fs::read(f.dir.path().join(format!(
+        "{out}/kpi_values/period_grain={grain}/{start}.parquet"
+    )))
+    .unwrap()
+}
+
 /// One output row as compared: numerator, denominator, value, target,
 /// attainment, status, rank, rank change.
 type Row = (
@@ -449,14 +457,7 @@ fn a_day_run_alone_gives_the_bytes_of_a_run_over_many_days() {
     // started on Feb 29 and again on Mar 1, must stay out of Mar 1 even when
     // Feb 29 is outside what a run reads (Mar 1 ranks feed Mar 2's change).
     let f = fixture();
-    let slice = |day: &str| {
-        std::fs::read(
-            f.dir
-                .path()
-                .join(format!("out/kpi_values/period_grain=day/{day}.parquet")),
-        )
-        .unwrap()
-    };
+    let slice = |day: &str| published_slice(&f, "out", "day", day);
     run_job(&f, "day", "2024-02-28", "2024-04-02");
     let days = [
         "2024-02-29",
@@ -545,13 +546,9 @@ fn an_incremental_run_recomputes_what_new_ingests_touch_and_gives_the_bytes_of_a
     )
     .unwrap();
     for month in ["02", "03", "04", "05", "06"] {
-        let slice = |out: &str| {
-            std::fs::read(f.dir.path().join(format!(
-                "{out}/kpi_values/period_grain=month/2024-{month}-01.parquet"
-            )))
-            .unwrap()
-        };
-        assert!(slice("out") == slice("full"), "2024-{month} differs");
+        let start = format!("2024-{month}-01");
+        let slice = |out: &str| published_slice(&f, out, "month", &start);
+        assert!(slice("out") == slice("full"), "{start} differs");
     }
 
     // A new unit registry can change every period.
@@ -576,14 +573,7 @@ fn forget_the_index(f: &Fixture) {
 #[test]
 fn a_lake_without_the_index_gives_the_same_bytes_in_memory_spilled_and_once_rebuilt() {
     let f = fixture();
-    let slice = |f: &Fixture| {
-        std::fs::read(
-            f.dir
-                .path()
-                .join("out/kpi_values/period_grain=month/2024-03-01.parquet"),
-        )
-        .unwrap()
-    };
+    let slice = |f: &Fixture| published_slice(f, "out", "month", "2024-03-01");
     run_job(&f, "month", "2024-02-01", "2024-04-01");
     let from_index = slice(&f);
 
