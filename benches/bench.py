@@ -149,20 +149,26 @@ def main():
                  "--output", os.path.join(tables, f"{table}.parquet")])
     out = os.path.join(work, "out")
     query = os.path.join(a.queries, "kpi_values.sql")
+    peer_out = {tool: os.path.join(work, f"{tool}-kpi.parquet") for tool in ("duckdb", "duckdb-index", "polars")}
     kpi = step(
         "kpi",
         {
             "motcua": (lambda: fresh(out), [a.bin, "--lake", lake, "-q", "kpi", "--grain", "month", "--from",
                                           "2024-01-01", "--to", "2024-12-31", "--out", out, "--queries", a.queries]),
             "DuckDB": (None, [a.python, PEERS, "duckdb-kpi", lake, tables, query, "month", "2024-01-01",
-                              "2024-12-31", os.path.join(work, "duckdb-kpi.parquet")]),
+                              "2024-12-31", peer_out["duckdb"]]),
             # The same, reading the current dossiers from motcua's index
             # instead of computing them: engine against engine.
             "DuckDB + motcua's index": (None, [a.python, PEERS, "duckdb-kpi-index", lake, tables, query, "month",
-                                               "2024-01-01", "2024-12-31", os.path.join(work, "duckdb-kpi.parquet")]),
+                                               "2024-01-01", "2024-12-31", peer_out["duckdb-index"]]),
+            "Polars": (None, [a.python, PEERS, "polars-kpi", lake, tables, "2024-01-01", "2024-12-31",
+                              peer_out["polars"]]),
         },
         a.repeat,
     )
+    # Not timed: every peer must have computed motcua's numbers.
+    if subprocess.run([a.python, PEERS, "compare", out, *peer_out.values()]).returncode != 0:
+        sys.exit(1)
     rows.append(("KPI job, 12 months, every unit and KPI", kpi))
 
     # 3. A nightly increment: one more day into a lake holding the rest.

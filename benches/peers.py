@@ -4,6 +4,9 @@ its own process (wall time, CPU time and peak RSS are the process's).
     peers.py duckdb-ingest CSV OUT.parquet
     peers.py polars-ingest CSV OUT.parquet
     peers.py duckdb-kpi LAKE TABLES_DIR QUERY.sql GRAIN FROM TO OUT.parquet
+    peers.py duckdb-kpi-index LAKE TABLES_DIR QUERY.sql GRAIN FROM TO OUT.parquet
+    peers.py polars-kpi LAKE TABLES_DIR FROM TO OUT.parquet
+    peers.py compare MOTCUA_OUT_DIR PEER.parquet [PEER.parquet …]
 
 The ingest peers parse the same typed columns motcua does from the same
 messy export: day-first and ISO timestamps (local time is UTC+7 in
@@ -126,17 +129,10 @@ def polars_ingest(csv, out):
     )
 
 
-def duckdb_kpi(lake, tables, query, grain, start, end, out, use_index=False):
-    """Runs motcua's own kpi_values.sql in DuckDB over the same lake files,
-    with the helper tables motcua builds (calendar, unit_closure,
-    kpi_catalog) exported to Parquet beforehand. One dialect difference is
-    rewritten: DuckDB casts instants to microseconds with epoch_us(). The current state of
-    each dossier is computed from the snapshots (SPEC §4.1) or, with
-    use_index, read from the index motcua's ingest keeps."""
-    import datetime
+def lake_files(lake):
+    """The data files of each feed the manifest names: every ingest's for the
+    activity feeds, the current file's for the registry and the targets."""
     import json
-
-    import duckdb
 
     manifest = json.load(open(f"{lake}/_manifest.json"))
     current = manifest.get("current", {})
@@ -149,6 +145,21 @@ def duckdb_kpi(lake, tables, query, grain, start, end, out, use_index=False):
             for f in e["data_files"]
         ]
 
+    return manifest, files
+
+
+def duckdb_kpi(lake, tables, query, grain, start, end, out, use_index=False):
+    """Runs motcua's own kpi_values.sql in DuckDB over the same lake files,
+    with the helper tables motcua builds (calendar, unit_closure,
+    kpi_catalog) exported to Parquet beforehand. One dialect difference is
+    rewritten: DuckDB casts instants to microseconds with epoch_us(). The current state of
+    each dossier is computed from the snapshots (SPEC §4.1) or, with
+    use_index, read from the index motcua's ingest keeps."""
+    import datetime
+
+    import duckdb
+
+    manifest, files = lake_files(lake)
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     for feed in ("portal_events", "signatures", "units", "targets"):
@@ -183,6 +194,303 @@ def duckdb_kpi(lake, tables, query, grain, start, end, out, use_index=False):
     con.execute(f"COPY ({sql}) TO '{out}' (FORMAT parquet, COMPRESSION zstd)", params)
 
 
+def polars_kpi(lake, tables, start, end, out):
+    """SPEC §5 as Polars lazy queries over the same lake files, written
+    independently of motcua's SQL: the current state computed from the
+    snapshots (as the DuckDB peer does), every KPI for every registered unit
+    and every month whose start lies in [START, END] (and the month before,
+    for rank change), written with kpi_values' columns. The unit closure
+    and the KPI catalog are motcua's tables exported, as DuckDB gets them."""
+    import datetime
+
+    import polars as pl
+
+    _, files = lake_files(lake)
+    scan = lambda feed: pl.scan_parquet(files(feed))
+    closure = pl.scan_parquet(f"{tables}/unit_closure.parquet").select("ancestor", "descendant")
+    catalog = pl.scan_parquet(f"{tables}/kpi_catalog.parquet").select("kpi", "kind", "direction")
+
+    first_wanted = datetime.date.fromisoformat(start).replace(day=1)
+    lo = (first_wanted - datetime.timedelta(days=1)).replace(day=1)  # the month before
+    hi = (datetime.date.fromisoformat(end).replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
+    in_window = lambda day: (pl.col(day) >= lo) & (pl.col(day) < hi)
+    month = lambda day: pl.col(day).dt.truncate("1mo").alias("period_start")
+    starts = pl.date_range(lo, hi, "1mo", closed="left", eager=True)
+    snapshots = scan("dossiers")
+    as_of = snapshots.select(pl.col("updated_at").max()).collect().item()
+    # A period's end instant is local midnight (UTC+7, no daylight saving).
+    periods = pl.DataFrame({"period_start": starts}).with_columns(
+        period_end=pl.col("period_start").dt.offset_by("1mo"),
+        period_year=pl.col("period_start").dt.year().cast(pl.Int64),
+    ).with_columns(
+        as_of=pl.min_horizontal(
+            pl.col("period_end").cast(pl.Datetime("us")).dt.replace_time_zone("UTC") - pl.duration(hours=7),
+            pl.lit(as_of),
+        )
+    ).lazy()
+
+    # Current state (SPEC §4.1): the greatest updated_at, then the later
+    # ingest, then the later line.
+    winners = (
+        snapshots.select("dossier_id", "updated_at", "ingest_seq", "source_line")
+        .sort(["updated_at", "ingest_seq", "source_line"], descending=True)
+        .unique("dossier_id", keep="first")
+        .select("ingest_seq", "source_line")
+    )
+    current = (
+        snapshots.join(winners, on=["ingest_seq", "source_line"], how="semi")
+        .select("unit_code", "channel", "online_level", "status", "received_at", "due_at", "completed_at",
+                "updated_at", "processed_online", "digitized", "e_result", "applicant_signed", "result_signed",
+                "fee_vnd", "payment_method", "paid_online", "satisfaction", "received_on", "completed_on")
+        .collect()
+        .lazy()
+    )
+
+    def n(condition):
+        return condition.fill_null(False).sum().cast(pl.Int64)
+
+    def long(frame, kpis):
+        """(period_start, unit_code, kpi, num, den) rows from a frame of
+        per-unit sums; kpis: [(kpi, numerator column, denominator column)]."""
+        return pl.concat(
+            [
+                frame.select(
+                    "period_start", "unit_code", kpi=pl.lit(kpi),
+                    num=pl.col(num).cast(pl.Int64),
+                    den=pl.col(den).cast(pl.Int64) if den else pl.lit(None, pl.Int64),
+                )
+                for kpi, num, den in kpis
+            ]
+        )
+
+    online = pl.col("channel") == "online"
+    fee = pl.col("fee_vnd") > 0
+    paid = fee & pl.col("payment_method").is_not_null()
+    cashless = paid & (pl.col("payment_method") != "cash")
+    received = current.filter(in_window("received_on")).group_by(month("received_on"), "unit_code").agg(
+        received=pl.len().cast(pl.Int64),
+        online=n(online),
+        offered=n(pl.col("online_level") != "none"),
+        full_online=n(online & (pl.col("online_level") == "full")),
+        full_offered=n(pl.col("online_level") == "full"),
+        digitized=n(pl.col("digitized")),
+        applicant_signed=n(online & pl.col("applicant_signed")),
+        fee=n(fee),
+        paid_online=n(fee & pl.col("paid_online")),
+        paid=n(paid),
+        cashless=n(cashless),
+        cashless_value=pl.when(cashless).then(pl.col("fee_vnd")).otherwise(0).sum(),
+        paid_value=pl.when(paid).then(pl.col("fee_vnd")).otherwise(0).sum(),
+    )
+    resolved_rows = current.filter(pl.col("status").is_in(["resolved", "returned"]) & in_window("completed_on"))
+    resolved = resolved_rows.group_by(month("completed_on"), "unit_code").agg(
+        resolved=pl.len().cast(pl.Int64),
+        on_time=n(pl.col("due_at").is_null() | (pl.col("completed_at") <= pl.col("due_at"))),
+        processed_online=n(pl.col("processed_online")),
+        e_result=n(pl.col("e_result")),
+        result_signed=n(pl.col("result_signed")),
+        satisfied=n(pl.col("satisfaction").is_in(["very_satisfied", "satisfied"])),
+        rated=n(pl.col("satisfaction").is_not_null()),
+    )
+    closed_at = (
+        pl.when(pl.col("status").is_in(["resolved", "returned"])).then(pl.col("completed_at"))
+        .when(pl.col("status").is_in(["withdrawn", "rejected"])).then(pl.col("updated_at"))
+    )
+    overdue = (
+        current.select("unit_code", "received_at", "due_at", closed_at=closed_at)
+        .filter(pl.col("due_at").is_not_null())
+        .join(periods.select("period_start", "as_of"), how="cross")
+        .filter(
+            (pl.col("received_at") < pl.col("as_of"))
+            & (pl.col("due_at") < pl.col("as_of"))
+            & (pl.col("closed_at").is_null() | (pl.col("closed_at") >= pl.col("as_of")))
+        )
+        .group_by("period_start", "unit_code")
+        .agg(overdue=pl.len().cast(pl.Int64))
+    )
+
+    # Portal: an application's earliest start (then smallest event_id) gives
+    # its unit, month and sign-in; a submission at any time completes it.
+    # Starts in the window are ranked; older starts are read for their ids only.
+    events = scan("portal_events")
+    started = events.filter(pl.col("event_type") == "started")
+    first_starts = (
+        started.filter(in_window("occurred_on"))
+        .select("application_id", "occurred_at", "event_id", "unit_code", "auth_method", "occurred_on")
+        .sort(["occurred_at", "event_id"])
+        .unique("application_id", keep="first")
+        .join(started.filter(pl.col("occurred_on") < lo).select("application_id"), on="application_id", how="anti")
+    )
+    submitted = events.filter(pl.col("event_type") == "submitted").select("application_id").unique()
+    portal = (
+        first_starts.join(submitted.with_columns(completed=pl.lit(True)), on="application_id", how="left")
+        .group_by(month("occurred_on"), "unit_code")
+        .agg(
+            started=pl.len().cast(pl.Int64),
+            completed=n(pl.col("completed")),
+            vneid=n(pl.col("auth_method") == "vneid"),
+        )
+    )
+    payments = (
+        events.filter(pl.col("event_type").is_in(["payment_succeeded", "payment_failed"]) & in_window("occurred_on"))
+        .group_by(month("occurred_on"), "unit_code")
+        .agg(succeeded=n(pl.col("event_type") == "payment_succeeded"), attempts=pl.len().cast(pl.Int64))
+    )
+    document = pl.col("event_type") == "document_issued"
+    certificate = pl.col("event_type") == "certificate_issued"
+    signatures = (
+        scan("signatures").filter(in_window("occurred_on"))
+        .group_by(month("occurred_on"), "unit_code")
+        .agg(
+            documents=n(document),
+            signed=n(document & pl.col("signed")),
+            certificates=n(certificate),
+            free=n(certificate & pl.col("free_of_charge")),
+        )
+    )
+    facts = pl.concat(
+        [
+            long(received, [
+                ("received", "received", None), ("online_rate", "online", "offered"),
+                ("full_online_rate", "full_online", "full_offered"), ("digitized_rate", "digitized", "received"),
+                ("applicant_signed_rate", "applicant_signed", "online"), ("online_payment_rate", "paid_online", "fee"),
+                ("cashless_rate", "cashless", "paid"), ("cashless_value_rate", "cashless_value", "paid_value"),
+            ]),
+            long(resolved, [
+                ("resolved", "resolved", None), ("on_time_rate", "on_time", "resolved"),
+                ("processed_online_rate", "processed_online", "resolved"), ("e_result_rate", "e_result", "resolved"),
+                ("result_signed_rate", "result_signed", "resolved"), ("satisfaction_rate", "satisfied", "rated"),
+            ]),
+            long(overdue, [("overdue_open", "overdue", None)]),
+            long(portal, [
+                ("portal_started", "started", None), ("portal_completion_rate", "completed", "started"),
+                ("vneid_share", "vneid", "started"),
+            ]),
+            long(payments, [("payment_success_rate", "succeeded", "attempts")]),
+            long(signatures, [
+                ("documents_issued", "documents", None), ("document_signing_rate", "signed", "documents"),
+                ("certificates_issued", "certificates", None), ("free_certificates", "free", None),
+                ("certificates_per_1000_adults", "certificates", None),
+            ]),
+        ]
+    )
+    # A unit's KPI covers itself and every unit below it.
+    rolled = (
+        facts.join(closure, left_on="unit_code", right_on="descendant")
+        .group_by("period_start", "ancestor", "kpi")
+        .agg(pl.col("num").sum(), pl.col("den").sum())
+        .rename({"ancestor": "unit_code"})
+    )
+    medians = (
+        resolved_rows.select(
+            month("completed_on"), "unit_code",
+            days=(pl.col("completed_at") - pl.col("received_at")).dt.total_microseconds() / 86_400_000_000.0,
+        )
+        .join(closure, left_on="unit_code", right_on="descendant")
+        .group_by("period_start", "ancestor")
+        .agg(median=pl.col("days").median())
+        .select("period_start", unit_code="ancestor", kpi=pl.lit("median_processing_days"), median="median")
+    )
+
+    units = scan("units").select(
+        "unit_code", unit_name="name", unit_level="level", parent_code="parent_code", adults="adult_population"
+    )
+    # SPEC §4.4: the unit's own row beats `*`, a row for the grain beats one
+    # for every grain, a later row beats an earlier one.
+    targets = scan("targets").filter(pl.col("grain").is_null() | (pl.col("grain") == "month")).with_columns(
+        starred=pl.col("unit_code") == "*"
+    )
+    unit_targets = (
+        pl.concat(
+            [
+                targets.filter(~pl.col("starred")),
+                targets.filter(pl.col("starred")).drop("unit_code").join(units.select("unit_code"), how="cross"),
+            ],
+            how="diagonal",
+        )
+        .sort(["starred", "grain", "ingest_seq", "source_line"], descending=[False, False, True, True],
+              nulls_last=True)
+        .unique(["unit_code", "kpi", "year"], keep="first")
+        .select("unit_code", "kpi", period_year="year", target="target")
+    )
+
+    up = pl.col("direction") == "up"
+    rate = pl.col("kind") == "rate"
+    table = (
+        periods.select("period_start", "period_end", "period_year")
+        .join(units, how="cross")
+        .join(catalog, how="cross")
+        .join(rolled, on=["period_start", "unit_code", "kpi"], how="left")
+        .join(medians, on=["period_start", "unit_code", "kpi"], how="left")
+        .with_columns(
+            numerator=pl.when(pl.col("kpi") == "median_processing_days").then(None)
+            .when(pl.col("kpi") == "certificates_per_1000_adults").then(1000.0 * pl.col("num").fill_null(0))
+            .otherwise(pl.col("num").fill_null(0).cast(pl.Float64)),
+            denominator=pl.when(rate).then(pl.col("den").fill_null(0).cast(pl.Float64))
+            .when(pl.col("kpi") == "certificates_per_1000_adults").then(pl.col("adults").cast(pl.Float64)),
+        )
+        .with_columns(
+            value=pl.when(pl.col("kpi") == "median_processing_days").then(pl.col("median"))
+            .when(pl.col("kind") == "count").then(pl.col("numerator"))
+            .when(pl.col("denominator") != 0).then(pl.col("numerator") / pl.col("denominator"))
+        )
+        .join(unit_targets, on=["unit_code", "kpi", "period_year"], how="left")
+        .with_columns(
+            attainment=pl.when(up & (pl.col("target") != 0)).then(pl.col("value") / pl.col("target"))
+            .when(~up & (pl.col("value") != 0)).then(pl.col("target") / pl.col("value")),
+            rank=pl.when(up).then(-pl.col("value")).otherwise(pl.col("value"))
+            .rank("min").over("period_start", "kpi", "unit_level").cast(pl.Int64),
+        )
+        .with_columns(
+            status=pl.when(pl.col("attainment").is_null())
+            .then(pl.when(~up & (pl.col("value") == 0) & pl.col("target").is_not_null()).then(pl.lit("met")))
+            .when(pl.col("attainment") >= 1).then(pl.lit("met"))
+            .when(pl.col("attainment") >= 0.7).then(pl.lit("on_track"))
+            .when(pl.col("attainment") >= 0.5).then(pl.lit("behind"))
+            .otherwise(pl.lit("far_behind")),
+            rank_change=pl.col("rank").shift(1).over("unit_code", "kpi", order_by="period_start") - pl.col("rank"),
+        )
+        .filter(pl.col("period_start") >= first_wanted)
+        .select(
+            period_grain=pl.lit("month"), period_start="period_start", period_end="period_end",
+            unit_code="unit_code", unit_name="unit_name", unit_level="unit_level", parent_code="parent_code",
+            kpi="kpi", numerator="numerator", denominator="denominator", value="value", target="target",
+            attainment="attainment", status="status", rank="rank", rank_change="rank_change",
+        )
+        .sort("period_start", "unit_code", "kpi")
+    )
+    table.sink_parquet(out, compression="zstd")
+
+
+def compare(motcua_out, *peers):
+    """Checks that each peer's KPI table holds motcua's published numbers:
+    same (period, unit, KPI) rows, values within 1e-9 relative, same
+    targets, statuses and ranks. A peer that computes something else is not
+    a peer."""
+    import polars as pl
+
+    mine = pl.read_parquet(f"{motcua_out}/kpi_values/period_grain=month/*.parquet", hive_partitioning=False)
+    key = ["period_start", "unit_code", "kpi"]
+    floats = ["numerator", "denominator", "value", "target", "attainment"]
+    exact = ["status", "rank", "rank_change"]
+    for peer in peers:
+        theirs = pl.read_parquet(peer)
+        both = mine.join(theirs, on=key, how="full", suffix="_peer", coalesce=True)
+        same = pl.lit(True)
+        for c in floats:
+            a, b = pl.col(c), pl.col(f"{c}_peer")
+            close = (a - b).abs() <= 1e-9 * pl.max_horizontal(a.abs(), b.abs(), pl.lit(1.0))
+            same = same & ((a.is_null() & b.is_null()) | close.fill_null(False))
+        for c in exact:
+            same = same & pl.col(c).eq_missing(pl.col(f"{c}_peer"))
+        differ = both.filter(~same)
+        print(f"{peer}: {len(mine)} rows in motcua's output, {len(theirs)} in the peer's, {len(differ)} differ")
+        if len(differ):
+            with pl.Config(tbl_cols=-1, tbl_rows=5):
+                print(differ.head(5))
+            sys.exit(f"{peer} does not compute motcua's KPIs: the comparison would be meaningless")
+
+
 if __name__ == "__main__":
     job, *args = sys.argv[1:]
     {
@@ -190,4 +498,6 @@ if __name__ == "__main__":
         "polars-ingest": polars_ingest,
         "duckdb-kpi": duckdb_kpi,
         "duckdb-kpi-index": lambda *a: duckdb_kpi(*a, use_index=True),
+        "polars-kpi": polars_kpi,
+        "compare": compare,
     }[job](*args)
