@@ -2,13 +2,17 @@
 //! recomputed by every query.
 //!
 //! The lake holds an index of each dossier's latest snapshot — (hash of the
-//! id, `updated_at`, ingest seq, line) — sorted by the hash, one Parquet file
-//! per lake version under `current/`. Each ingest merges its new snapshots
-//! into the previous index (a streaming merge of sorted runs, so memory stays
-//! bounded however large the file) and commits the new index in the same
-//! manifest replace as the data. Readers load the (seq, line) pairs into a
-//! bitmap and keep the snapshots it marks: a filter, where recomputing the
-//! state was a window over every snapshot of the lake.
+//! id, `updated_at`, ingest seq, line) — sorted by the hash, as Parquet files
+//! under `current/`: a base, and a delta of the entries that changed since
+//! the base was written, each with the base entry it replaces. Each ingest
+//! merges its new snapshots (a streaming merge of sorted runs, so memory
+//! stays bounded however large the file) into a new delta — reading the base
+//! but not rewriting it, so a nightly file costs a read of the index, not a
+//! rewrite — or, once the delta outgrows an eighth of the base, into a new
+//! base; and commits it in the same manifest replace as the data. Readers
+//! load the base's (seq, line) pairs into a bitmap, apply the delta, and keep
+//! the snapshots it marks: a filter, where recomputing the state was a window
+//! over every snapshot of the lake.
 
 use std::collections::{BinaryHeap, HashMap};
 use std::fs::File;
@@ -34,6 +38,28 @@ const KEEP_UNREFERENCED_SECS: u64 = 15 * 60;
 const RUN_RECORDS: usize = 1 << 20;
 const BATCH_ROWS: usize = 64 * 1024;
 const RECORD_BYTES: usize = 40;
+/// A delta is folded into a new base once it holds more than an eighth of
+/// the base's entries (and more than a few thousand: below that, rewriting
+/// saves nothing).
+const DELTA_SHARE_OF_BASE: u64 = 8;
+const DELTA_MIN_ENTRIES: u64 = 4096;
+/// Columns a delta adds: the base entry its entry replaces, if any.
+const REPLACES_SEQ: &str = "replaces_seq";
+const REPLACES_LINE: &str = "replaces_line";
+
+/// The committed index of current dossiers, relative to the lake root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexVersion {
+    pub base: String,
+    /// The entries that changed since `base` was written.
+    pub delta: Option<String>,
+}
+
+impl IndexVersion {
+    fn files(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.base.as_str()).chain(self.delta.as_deref())
+    }
+}
 
 /// One snapshot's claim to be its dossier's current state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,13 +116,25 @@ pub fn key(id: &str) -> u128 {
     xxhash_rust::xxh3::xxh3_128(id.as_bytes())
 }
 
+/// A base's columns; a delta has two more (`delta_schema`).
 pub fn schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
+    Arc::new(Schema::new(base_fields()))
+}
+
+fn base_fields() -> Vec<Field> {
+    vec![
         Field::new("dossier_key", DataType::FixedSizeBinary(16), false),
         Field::new("updated_at", DataType::Int64, false),
         Field::new(INGEST_SEQ, DataType::Int64, false),
         Field::new(SOURCE_LINE, DataType::Int64, false),
-    ]))
+    ]
+}
+
+fn delta_schema() -> SchemaRef {
+    let mut fields = base_fields();
+    fields.push(Field::new(REPLACES_SEQ, DataType::Int64, true));
+    fields.push(Field::new(REPLACES_LINE, DataType::Int64, true));
+    Arc::new(Schema::new(fields))
 }
 
 /// The snapshots one transaction adds, as sorted runs: in memory up to
@@ -127,6 +165,11 @@ impl Collector {
 
     pub fn is_empty(&self) -> bool {
         self.buffer.is_empty() && self.runs.is_empty()
+    }
+
+    /// At most how many dossiers the collected snapshots name.
+    fn claims(&self) -> u64 {
+        (self.buffer.len() + self.runs.len() * RUN_RECORDS) as u64
     }
 
     /// Takes in another collector's snapshots (a later file of the same
@@ -293,19 +336,122 @@ fn decode(batch: &RecordBatch) -> Result<Vec<Latest>> {
         .collect())
 }
 
-/// Merges `collector`'s snapshots into the committed index at `previous`
-/// (a path relative to `root`, if the lake has one) and writes the new index
-/// to `to`. Returns the number of dossiers it holds.
-pub fn merge(
+/// What `update` staged: the new index version and the one file it wrote.
+#[derive(Debug)]
+pub struct Update {
+    pub version: IndexVersion,
+    /// The file written, in staging, and its path in the lake.
+    pub staged: (PathBuf, String),
+    /// Dossiers the new version holds.
+    pub dossiers: u64,
+}
+
+/// Merges `collector`'s snapshots into the committed index `previous` (if
+/// the lake has one) as the index of ingest `seq`, writing the new file
+/// under `staging`: a new delta against the same base, or a new base once
+/// the delta would outgrow its share of it.
+pub fn update(
     root: &Path,
-    previous: Option<&str>,
-    mut collector: Collector,
-    to: &Path,
-) -> Result<u64> {
+    previous: Option<&IndexVersion>,
+    collector: Collector,
+    staging: &Path,
+    seq: u64,
+) -> Result<Update> {
+    let as_delta = match previous {
+        Some(previous) => {
+            let delta = previous
+                .delta
+                .as_deref()
+                .map(|d| rows(root, d))
+                .transpose()?;
+            let base = rows(root, &previous.base)?;
+            delta.unwrap_or(0) + collector.claims()
+                <= (base / DELTA_SHARE_OF_BASE).max(DELTA_MIN_ENTRIES)
+        }
+        None => false,
+    };
+    update_as(root, previous, collector, staging, seq, as_delta)
+}
+
+/// The entries of an index file.
+fn rows(root: &Path, rel: &str) -> Result<u64> {
+    let path = root.join(rel);
+    let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+    Ok(builder.metadata().file_metadata().num_rows() as u64)
+}
+
+fn update_as(
+    root: &Path,
+    previous: Option<&IndexVersion>,
+    collector: Collector,
+    staging: &Path,
+    seq: u64,
+    as_delta: bool,
+) -> Result<Update> {
     let mut sources = Vec::new();
     if let Some(previous) = previous {
-        sources.push(Source::Index(IndexReader::open(&root.join(previous))?));
+        for rel in previous.files() {
+            sources.push(Source::Index(IndexReader::open(&root.join(rel))?));
+        }
     }
+    if as_delta {
+        let Some(previous) = previous else {
+            return Err(Error::Usage("a delta needs a base index".into()));
+        };
+        let rel = delta_path(seq);
+        let path = staging.join(format!("dossier-index-{seq:06}-delta.parquet"));
+        let mut writer = IndexWriter::create(&path, delta_schema())?;
+        let mut dossiers = rows(root, &previous.base)?;
+        // Source 0 is the base: a key's entry there is what the delta replaces.
+        merge(sources, collector, Some(0), |winner, base| {
+            if base == Some(winner) {
+                return Ok(());
+            }
+            if base.is_none() {
+                dossiers += 1;
+            }
+            writer.push(winner, base)
+        })?;
+        writer.close()?;
+        Ok(Update {
+            version: IndexVersion {
+                base: previous.base.clone(),
+                delta: Some(rel.clone()),
+            },
+            staged: (path, rel),
+            dossiers,
+        })
+    } else {
+        let rel = index_path(seq);
+        let path = staging.join(format!("dossier-index-{seq:06}.parquet"));
+        let mut writer = IndexWriter::create(&path, schema())?;
+        let mut dossiers = 0;
+        merge(sources, collector, None, |winner, _| {
+            dossiers += 1;
+            writer.push(winner, None)
+        })?;
+        writer.close()?;
+        Ok(Update {
+            version: IndexVersion {
+                base: rel.clone(),
+                delta: None,
+            },
+            staged: (path, rel),
+            dossiers,
+        })
+    }
+}
+
+/// Streams every key of `sources` and `collector` once, in key order, with
+/// its latest snapshot and (when `base` names a source) that source's entry
+/// for the key.
+fn merge(
+    mut sources: Vec<Source>,
+    mut collector: Collector,
+    base: Option<usize>,
+    mut emit: impl FnMut(Latest, Option<Latest>) -> Result<()>,
+) -> Result<()> {
     for run in &collector.runs {
         let file = File::open(run).map_err(|e| Error::io(run, e))?;
         sources.push(Source::Run(
@@ -326,56 +472,82 @@ pub fn merge(
         }
         head.push(r);
     }
-    let file = File::create(to).map_err(|e| Error::io(to, e))?;
-    // Hashes do not repeat, do not compress and are not searched by range: no
-    // dictionary, compression or statistics for them (the dictionary attempt,
-    // then compression, were the top costs of a nightly merge).
-    let properties = parquet::file::properties::WriterProperties::builder()
-        .set_compression(parquet::basic::Compression::ZSTD(
-            parquet::basic::ZstdLevel::default(),
-        ))
-        .set_column_compression(
-            parquet::schema::types::ColumnPath::from("dossier_key"),
-            parquet::basic::Compression::UNCOMPRESSED,
-        )
-        .set_dictionary_enabled(false)
-        .set_statistics_enabled(parquet::file::properties::EnabledStatistics::None)
-        .build();
-    let mut writer = ArrowWriter::try_new(file, schema(), Some(properties))?;
-    let mut out = IndexBatch::default();
-    let mut current: Option<Latest> = None;
-    let mut dossiers = 0u64;
+    // The key being merged: its latest snapshot so far, and its base entry.
+    let mut current: Option<(Latest, Option<Latest>)> = None;
     while let Some(std::cmp::Reverse((_, i))) = heads.pop() {
         let Some(r) = head[i].take() else { continue };
         head[i] = sources[i].next()?;
         if let Some(next) = head[i] {
             heads.push(std::cmp::Reverse((next.key, i)));
         }
+        let from_base = (base == Some(i)).then_some(r);
         current = match current {
-            Some(c) if c.key == r.key => Some(c.later(r)),
-            Some(c) => {
-                out.push(c);
-                dossiers += 1;
-                if out.len() >= BATCH_ROWS {
-                    writer.write(&out.finish()?)?;
-                }
-                Some(r)
+            Some((c, b)) if c.key == r.key => Some((c.later(r), b.or(from_base))),
+            Some((c, b)) => {
+                emit(c, b)?;
+                Some((r, from_base))
             }
-            None => Some(r),
+            None => Some((r, from_base)),
         };
     }
-    if let Some(c) = current {
-        out.push(c);
-        dossiers += 1;
+    if let Some((c, b)) = current {
+        emit(c, b)?;
     }
-    if out.len() > 0 {
-        writer.write(&out.finish()?)?;
-    }
-    writer.close()?;
     for run in &collector.runs {
         let _ = std::fs::remove_file(run);
     }
-    Ok(dossiers)
+    Ok(())
+}
+
+/// Writes index entries (and, for a delta, the base entries they replace).
+struct IndexWriter {
+    writer: ArrowWriter<File>,
+    schema: SchemaRef,
+    batch: IndexBatch,
+}
+
+impl IndexWriter {
+    fn create(path: &Path, schema: SchemaRef) -> Result<Self> {
+        let file = File::create(path).map_err(|e| Error::io(path, e))?;
+        // Hashes do not repeat, do not compress and are not searched by
+        // range: no dictionary, compression or statistics for them (the
+        // dictionary attempt, then compression, were the top costs of a
+        // nightly merge).
+        let properties = parquet::file::properties::WriterProperties::builder()
+            .set_compression(parquet::basic::Compression::ZSTD(
+                parquet::basic::ZstdLevel::default(),
+            ))
+            .set_column_compression(
+                parquet::schema::types::ColumnPath::from("dossier_key"),
+                parquet::basic::Compression::UNCOMPRESSED,
+            )
+            .set_dictionary_enabled(false)
+            .set_statistics_enabled(parquet::file::properties::EnabledStatistics::None)
+            .build();
+        Ok(IndexWriter {
+            writer: ArrowWriter::try_new(file, schema.clone(), Some(properties))?,
+            schema,
+            batch: IndexBatch::default(),
+        })
+    }
+
+    fn push(&mut self, r: Latest, replaces: Option<Latest>) -> Result<()> {
+        self.batch.push(r, replaces);
+        if self.batch.len() >= BATCH_ROWS {
+            let batch = self.batch.finish(&self.schema)?;
+            self.writer.write(&batch)?;
+        }
+        Ok(())
+    }
+
+    fn close(mut self) -> Result<()> {
+        if self.batch.len() > 0 {
+            let batch = self.batch.finish(&self.schema)?;
+            self.writer.write(&batch)?;
+        }
+        self.writer.close()?;
+        Ok(())
+    }
 }
 
 #[derive(Default)]
@@ -384,48 +556,63 @@ struct IndexBatch {
     updated_at: Vec<i64>,
     seq: Vec<i64>,
     line: Vec<i64>,
+    replaces_seq: Vec<Option<i64>>,
+    replaces_line: Vec<Option<i64>>,
 }
 
 impl IndexBatch {
-    fn push(&mut self, r: Latest) {
+    fn push(&mut self, r: Latest, replaces: Option<Latest>) {
         // Big-endian, so the file's byte order is the key order.
         self.keys.push(r.key.to_be_bytes());
         self.updated_at.push(r.updated_at);
         self.seq.push(r.seq as i64);
         self.line.push(r.line as i64);
+        self.replaces_seq.push(replaces.map(|b| b.seq as i64));
+        self.replaces_line.push(replaces.map(|b| b.line as i64));
     }
 
     fn len(&self) -> usize {
         self.keys.len()
     }
 
-    fn finish(&mut self) -> Result<RecordBatch> {
+    /// The batch in `schema`: a base's four columns or a delta's six.
+    fn finish(&mut self, schema: &SchemaRef) -> Result<RecordBatch> {
         let keys = FixedSizeBinaryArray::try_from_iter(self.keys.drain(..))?;
-        Ok(RecordBatch::try_new(
-            schema(),
-            vec![
-                Arc::new(keys) as ArrayRef,
-                Arc::new(Int64Array::from(std::mem::take(&mut self.updated_at))),
-                Arc::new(Int64Array::from(std::mem::take(&mut self.seq))),
-                Arc::new(Int64Array::from(std::mem::take(&mut self.line))),
-            ],
-        )?)
+        let mut columns: Vec<ArrayRef> = vec![
+            Arc::new(keys),
+            Arc::new(Int64Array::from(std::mem::take(&mut self.updated_at))),
+            Arc::new(Int64Array::from(std::mem::take(&mut self.seq))),
+            Arc::new(Int64Array::from(std::mem::take(&mut self.line))),
+        ];
+        let replaces_seq = Int64Array::from(std::mem::take(&mut self.replaces_seq));
+        let replaces_line = Int64Array::from(std::mem::take(&mut self.replaces_line));
+        if schema.fields().len() > columns.len() {
+            columns.push(Arc::new(replaces_seq));
+            columns.push(Arc::new(replaces_line));
+        }
+        Ok(RecordBatch::try_new(schema.clone(), columns)?)
     }
 }
 
-/// The path of the index committed with ingest `seq`.
-pub fn index_path(seq: u64) -> String {
+/// The path of the base index written with ingest `seq`.
+fn index_path(seq: u64) -> String {
     format!("{DIR}/dossiers-{seq:06}.parquet")
 }
 
-/// Deletes index versions other than `keep` that no reader can still need.
-pub fn remove_old_versions(root: &Path, keep: &str) {
+/// The path of the delta written with ingest `seq`.
+fn delta_path(seq: u64) -> String {
+    format!("{DIR}/dossiers-{seq:06}-delta.parquet")
+}
+
+/// Deletes index files other than `keep`'s that no reader can still need.
+pub fn remove_old_versions(root: &Path, keep: &IndexVersion) {
     let Ok(entries) = std::fs::read_dir(root.join(DIR)) else {
         return;
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        if crate::lake::relative(root, &path) == keep {
+        let rel = crate::lake::relative(root, &path);
+        if keep.files().any(|f| f == rel) {
             continue;
         }
         let old = entry
@@ -440,6 +627,29 @@ pub fn remove_old_versions(root: &Path, keep: &str) {
     }
 }
 
+/// The named columns of an index file (name them in the file's order).
+fn read_columns(
+    path: &Path,
+    names: &[&str],
+) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+    let mut roots = Vec::new();
+    for name in names {
+        roots.push(
+            builder
+                .schema()
+                .index_of(name)
+                .map_err(|_| Error::lake(path, format!("has no column {name}")))?,
+        );
+    }
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+    Ok(builder
+        .with_projection(mask)
+        .with_batch_size(BATCH_ROWS)
+        .build()?)
+}
+
 /// The snapshots an index marks as current: per ingest seq, a bit per line.
 #[derive(Debug, Default)]
 pub struct CurrentSet {
@@ -448,16 +658,11 @@ pub struct CurrentSet {
 }
 
 impl CurrentSet {
-    pub fn load(path: &Path) -> Result<Self> {
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
-        let mask = ProjectionMask::roots(builder.parquet_schema(), [2, 3]);
-        let reader = builder
-            .with_projection(mask)
-            .with_batch_size(BATCH_ROWS)
-            .build()?;
+    /// The snapshots `version` (relative to `root`) marks: the base's, less
+    /// those the delta replaces, plus the delta's.
+    pub fn load(root: &Path, version: &IndexVersion) -> Result<Self> {
         let mut set = CurrentSet::default();
-        for batch in reader {
+        for batch in read_columns(&root.join(&version.base), &[INGEST_SEQ, SOURCE_LINE])? {
             let batch = batch?;
             let seqs = batch.column(0).as_primitive::<Int64Type>();
             let lines = batch.column(1).as_primitive::<Int64Type>();
@@ -465,7 +670,32 @@ impl CurrentSet {
                 set.insert(*seq as u64, *line as u64);
             }
         }
+        if let Some(delta) = &version.delta {
+            let names = [INGEST_SEQ, SOURCE_LINE, REPLACES_SEQ, REPLACES_LINE];
+            for batch in read_columns(&root.join(delta), &names)? {
+                let batch = batch?;
+                let column = |i: usize| batch.column(i).as_primitive::<Int64Type>();
+                let (seqs, lines) = (column(0), column(1));
+                let (old_seqs, old_lines) = (column(2), column(3));
+                for i in 0..batch.num_rows() {
+                    if old_seqs.is_valid(i) && old_lines.is_valid(i) {
+                        set.remove(old_seqs.value(i) as u64, old_lines.value(i) as u64);
+                    }
+                    set.insert(seqs.value(i) as u64, lines.value(i) as u64);
+                }
+            }
+        }
         Ok(set)
+    }
+
+    fn remove(&mut self, seq: u64, line: u64) {
+        if let Some(bits) = self.lines.get_mut(&seq)
+            && let Some(word) = bits.get_mut((line / 64) as usize)
+            && *word & (1 << (line % 64)) != 0
+        {
+            *word &= !(1 << (line % 64));
+            self.dossiers -= 1;
+        }
     }
 
     fn insert(&mut self, seq: u64, line: u64) {
@@ -474,8 +704,10 @@ impl CurrentSet {
         if bits.len() <= word {
             bits.resize(word + 1, 0);
         }
-        bits[word] |= 1 << (line % 64);
-        self.dossiers += 1;
+        if bits[word] & (1 << (line % 64)) == 0 {
+            bits[word] |= 1 << (line % 64);
+            self.dossiers += 1;
+        }
     }
 
     pub fn contains(&self, seq: u64, line: u64) -> bool {
@@ -544,46 +776,125 @@ mod tests {
         out
     }
 
+    fn collect(root: &Path, records: &[Latest]) -> Collector {
+        let mut c = Collector::new(root);
+        for r in records {
+            c.push(*r).unwrap();
+        }
+        c
+    }
+
+    /// Stages an update as ingest `seq` and moves its file into the lake.
+    fn commit(
+        root: &Path,
+        previous: Option<&IndexVersion>,
+        c: Collector,
+        seq: u64,
+        as_delta: bool,
+    ) -> IndexVersion {
+        let update = update_as(root, previous, c, root, seq, as_delta).unwrap();
+        std::fs::rename(&update.staged.0, root.join(&update.staged.1)).unwrap();
+        update.version
+    }
+
+    fn marked(root: &Path, version: &IndexVersion, expected: &[Latest]) {
+        let set = CurrentSet::load(root, version).unwrap();
+        assert_eq!(set.len(), expected.len() as u64);
+        for r in expected {
+            assert!(set.contains(r.seq, r.line), "{r:?}");
+        }
+    }
+
     #[test]
     fn merge_keeps_the_latest_snapshot_of_each_dossier_across_runs_and_versions() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         std::fs::create_dir_all(root.join(DIR)).unwrap();
-        let mut first = Collector::new(root);
-        for r in [
-            rec(7, 10, 1, 2),
-            rec(3, 5, 1, 3),
-            rec(7, 10, 1, 9),
-            rec(1, 1, 1, 4),
-        ] {
-            first.push(r).unwrap();
-        }
+        let mut first = collect(
+            root,
+            &[
+                rec(7, 10, 1, 2),
+                rec(3, 5, 1, 3),
+                rec(7, 10, 1, 9),
+                rec(1, 1, 1, 4),
+            ],
+        );
         first.spill().unwrap();
         first.push(rec(3, 4, 1, 20)).unwrap();
-        let v1 = index_path(1);
-        assert_eq!(merge(root, None, first, &root.join(&v1)).unwrap(), 3);
+        // The first ingest writes a base whatever the policy.
+        let v1 = update(root, None, first, root, 1).unwrap();
+        assert_eq!(v1.dossiers, 3);
+        std::fs::rename(&v1.staged.0, root.join(&v1.staged.1)).unwrap();
+        let v1 = v1.version;
+        assert_eq!(v1.delta, None);
+        let base = vec![rec(1, 1, 1, 4), rec(3, 5, 1, 3), rec(7, 10, 1, 9)];
+        assert_eq!(read_all(&root.join(&v1.base)), base);
+
+        // A later ingest: the same updated_at wins by seq; an older one
+        // loses; a new dossier. As a delta: only what changed, with the
+        // base entry it replaces.
+        let second = [rec(7, 10, 2, 1), rec(3, 2, 2, 2), rec(u128::MAX, 0, 2, 3)];
+        let v2 = commit(root, Some(&v1), collect(root, &second), 2, true);
+        assert_eq!(v2.base, v1.base);
+        let delta = v2.delta.clone().unwrap();
         assert_eq!(
-            read_all(&root.join(&v1)),
-            vec![rec(1, 1, 1, 4), rec(3, 5, 1, 3), rec(7, 10, 1, 9)]
+            read_all(&root.join(&delta)),
+            vec![rec(7, 10, 2, 1), rec(u128::MAX, 0, 2, 3)]
         );
-        // A later ingest: the same updated_at wins by seq; an older one loses.
-        let mut second = Collector::new(root);
-        second.push(rec(7, 10, 2, 1)).unwrap();
-        second.push(rec(3, 2, 2, 2)).unwrap();
-        second.push(rec(u128::MAX, 0, 2, 3)).unwrap();
-        let v2 = index_path(2);
-        assert_eq!(merge(root, Some(&v1), second, &root.join(&v2)).unwrap(), 4);
-        assert_eq!(
-            read_all(&root.join(&v2)),
-            vec![
-                rec(1, 1, 1, 4),
-                rec(3, 5, 1, 3),
-                rec(7, 10, 2, 1),
-                rec(u128::MAX, 0, 2, 3)
-            ]
-        );
-        let set = CurrentSet::load(&root.join(&v2)).unwrap();
-        assert_eq!(set.len(), 4);
-        assert!(set.contains(2, 1) && set.contains(1, 3) && !set.contains(1, 9));
+        let current = [
+            rec(1, 1, 1, 4),
+            rec(3, 5, 1, 3),
+            rec(7, 10, 2, 1),
+            rec(u128::MAX, 0, 2, 3),
+        ];
+        marked(root, &v2, &current);
+        assert!(!CurrentSet::load(root, &v2).unwrap().contains(1, 9));
+
+        // The same ingest as a new base gives the same set.
+        let full = commit(root, Some(&v1), collect(root, &second), 2, false);
+        assert_eq!(full.delta, None);
+        assert_eq!(read_all(&root.join(&full.base)), current);
+
+        // A third ingest over base + delta: the delta's entry for key 7 is
+        // replaced again (its base entry stays the one replaced), key 1's
+        // base entry now loses too.
+        let third = [rec(7, 11, 3, 1), rec(1, 2, 3, 2)];
+        let v3 = commit(root, Some(&v2), collect(root, &third), 3, true);
+        assert_eq!(v3.base, v1.base);
+        let current = [
+            rec(1, 2, 3, 2),
+            rec(3, 5, 1, 3),
+            rec(7, 11, 3, 1),
+            rec(u128::MAX, 0, 2, 3),
+        ];
+        marked(root, &v3, &current);
+        let set = CurrentSet::load(root, &v3).unwrap();
+        assert!(!set.contains(1, 4) && !set.contains(1, 9) && !set.contains(2, 1));
+        // Folded into a new base: the same entries.
+        let v4 = commit(root, Some(&v2), collect(root, &third), 3, false);
+        assert_eq!(read_all(&root.join(&v4.base)), current);
+        marked(root, &v4, &current);
+    }
+
+    #[test]
+    fn a_delta_is_folded_into_a_new_base_once_it_outgrows_its_share() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join(DIR)).unwrap();
+        let records: Vec<Latest> = (0..DELTA_MIN_ENTRIES as u128)
+            .map(|k| rec(k, 1, 1, k as u64))
+            .collect();
+        let v1 = update(root, None, collect(root, &records), root, 1).unwrap();
+        std::fs::rename(&v1.staged.0, root.join(&v1.staged.1)).unwrap();
+        // Small next to the minimum: a delta of 10 newer snapshots.
+        let newer: Vec<Latest> = (0..10).map(|k| rec(k, 2, 2, k as u64)).collect();
+        let v2 = update(root, Some(&v1.version), collect(root, &newer), root, 2).unwrap();
+        assert!(v2.version.delta.is_some());
+        assert_eq!(rows(root, &v2.staged.0.to_string_lossy()).unwrap(), 10);
+        std::fs::rename(&v2.staged.0, root.join(&v2.staged.1)).unwrap();
+        // Past it: a new base.
+        let v3 = update(root, Some(&v2.version), collect(root, &records), root, 3).unwrap();
+        assert_eq!(v3.version.delta, None);
+        assert_eq!(v3.dossiers, DELTA_MIN_ENTRIES);
     }
 }

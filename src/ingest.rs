@@ -208,8 +208,11 @@ pub fn ingest_files(
             }
         } else {
             let index = stage_index(&lake, current, &staging, entry.seq)?;
-            staged.extend(index.clone());
-            lake.commit(vec![entry], staged, index.map(|(_, rel)| rel))?;
+            let index = index.map(|update| {
+                staged.push(update.staged);
+                update.version
+            });
+            lake.commit(vec![entry], staged, index)?;
             dedup.commit();
         }
     }
@@ -221,8 +224,11 @@ pub fn ingest_files(
         }
         if let Some(last) = pending_entries.last().map(|e| e.seq) {
             let index = stage_index(&lake, pending_current, &staging, last)?;
-            pending_staged.extend(index.clone());
-            lake.commit(pending_entries, pending_staged, index.map(|(_, rel)| rel))?;
+            let index = index.map(|update| {
+                pending_staged.push(update.staged);
+                update.version
+            });
+            lake.commit(pending_entries, pending_staged, index)?;
         }
     }
     lake.remove_staging()?;
@@ -237,7 +243,7 @@ fn stage_index(
     collector: Option<current::Collector>,
     staging: &Path,
     seq: u64,
-) -> Result<Option<Staged>> {
+) -> Result<Option<current::Update>> {
     let Some(mut collector) = collector else {
         return Ok(None);
     };
@@ -255,16 +261,19 @@ fn stage_index(
             collector.add_committed(&lake.root().join(&file.path), Feed::Dossiers.def())?;
         }
     }
-    let rel = current::index_path(seq);
-    let path = staging.join(format!("dossier-index-{seq:06}.parquet"));
-    let dossiers = current::merge(
+    let update = current::update(
         lake.root(),
-        manifest.dossier_index.as_deref(),
+        manifest.current_index().as_ref(),
         collector,
-        &path,
+        staging,
+        seq,
     )?;
-    tracing::info!("index of current dossiers: {dossiers} dossier(s)");
-    Ok(Some((path, rel)))
+    tracing::info!(
+        "index of current dossiers: {} dossier(s), {}",
+        update.dossiers,
+        update.staged.1
+    );
+    Ok(Some(update))
 }
 
 /// Checks `paths` as `ingest_files` would ingest them into the lake at `root`

@@ -78,6 +78,10 @@ pub struct Manifest {
     /// the lake has dossiers; relative to the root.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dossier_index: Option<String>,
+    /// The entries of the index that changed since `dossier_index` was
+    /// written, with the ones they replace (`current.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dossier_index_delta: Option<String>,
 }
 
 impl serde::Serialize for Feed {
@@ -103,7 +107,18 @@ impl Manifest {
             ingests: Vec::new(),
             current: BTreeMap::new(),
             dossier_index: None,
+            dossier_index_delta: None,
         }
+    }
+
+    /// The committed index of current dossiers, if the lake has one.
+    pub fn current_index(&self) -> Option<crate::current::IndexVersion> {
+        self.dossier_index
+            .as_ref()
+            .map(|base| crate::current::IndexVersion {
+                base: base.clone(),
+                delta: self.dossier_index_delta.clone(),
+            })
     }
 
     /// The committed data files of a feed, in ingest order: every file for
@@ -311,13 +326,13 @@ impl Lake {
 
     /// Moves staged files into place and commits the entries in one manifest
     /// replace. `staged` pairs each staged file with its path in the lake;
-    /// `dossier_index`, when given, is one of them and becomes the index of
+    /// `dossier_index`, when given, names them and becomes the index of
     /// current dossiers.
     pub fn commit(
         &mut self,
         entries: Vec<IngestEntry>,
         staged: Vec<(PathBuf, String)>,
-        dossier_index: Option<String>,
+        dossier_index: Option<crate::current::IndexVersion>,
     ) -> Result<()> {
         for (from, rel) in &staged {
             let to = self.root.join(rel);
@@ -341,12 +356,13 @@ impl Lake {
             }
             next.ingests.push(entry);
         }
-        if dossier_index.is_some() {
-            next.dossier_index = dossier_index;
+        if let Some(index) = dossier_index {
+            next.dossier_index = Some(index.base);
+            next.dossier_index_delta = index.delta;
         }
         self.write_manifest(&next)?;
-        if let Some(index) = &next.dossier_index {
-            crate::current::remove_old_versions(&self.root, index);
+        if let Some(index) = next.current_index() {
+            crate::current::remove_old_versions(&self.root, &index);
         }
         self.manifest = next;
         Ok(())

@@ -67,12 +67,12 @@ fn check_lake(lake: &Path) -> Vec<(String, u64)> {
         committed.push((entry.feed.name().to_string(), entry.accepted));
     }
     // The index of current dossiers names one snapshot per dossier.
-    if let Some(index) = &manifest.dossier_index {
-        let current = motcua::current::CurrentSet::load(&lake.join(index)).unwrap();
+    if let Some(index) = manifest.current_index() {
+        let current = motcua::current::CurrentSet::load(&lake, &index).unwrap();
         assert_eq!(
             f.sql("SELECT count(DISTINCT dossier_id) FROM dossiers"),
             vec![vec![current.len().to_string()]],
-            "{index}"
+            "{index:?}"
         );
     }
     for feed in ["dossiers", "portal_events"] {

@@ -567,6 +567,10 @@ fn forget_the_index(f: &Fixture) {
         serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     assert!(manifest["dossier_index"].is_string());
     manifest.as_object_mut().unwrap().remove("dossier_index");
+    manifest
+        .as_object_mut()
+        .unwrap()
+        .remove("dossier_index_delta");
     std::fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
 }
 
