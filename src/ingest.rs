@@ -477,7 +477,7 @@ fn stage_file(
                 }
                 let known_id = personal_id.and_then(|i| record.get(i));
                 let rejection = rejection_of(record.line, errors, def, known_id);
-                let raw = mask_if(def, source.raw_text(&record), known_id);
+                let raw = mask_if(def, record.raw_text(), known_id);
                 quarantine.push(&rejection, &raw)?;
                 if report.rejections.len() < SHOWN_REJECTIONS {
                     report.rejections.push(rejection);

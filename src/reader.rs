@@ -66,8 +66,10 @@ pub struct RawRecord {
     text: String,
     /// Per feed column: where its trimmed value lies in `text`, if present.
     spans: Vec<Option<Range<usize>>>,
-    /// The raw text of the record, for quarantine.
+    /// The raw text of an NDJSON record, for quarantine.
     raw: String,
+    /// The fields of a CSV record as read, for quarantine.
+    bytes: csv::ByteRecord,
     pub problem: Option<RecordProblem>,
 }
 
@@ -79,20 +81,40 @@ impl RawRecord {
         (!value.is_empty()).then_some(value)
     }
 
+    /// The record as read, for quarantine: the NDJSON line, or the CSV
+    /// fields written back as one CSV line.
+    pub fn raw_text(&self) -> String {
+        if self.bytes.is_empty() {
+            return self.raw.clone();
+        }
+        let mut writer = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(Vec::new());
+        let _ = writer.write_byte_record(&self.bytes);
+        let bytes = writer.into_inner().unwrap_or_default();
+        String::from_utf8_lossy(&bytes).trim_end().to_string()
+    }
+
     fn reset(&mut self, columns: usize) {
         self.text.clear();
         self.raw.clear();
+        self.bytes.clear();
         self.spans.clear();
         self.spans.resize(columns, None);
         self.problem = None;
     }
 
     fn set(&mut self, column: usize, value: &str) {
-        let value = value.trim();
-        let start = self.text.len();
-        self.text.push_str(value);
-        self.spans[column] = Some(start..self.text.len());
+        set_value(&mut self.text, &mut self.spans, column, value);
     }
+}
+
+/// Appends column `column`'s trimmed value to a record's text.
+fn set_value(text: &mut String, spans: &mut [Option<Range<usize>>], column: usize, value: &str) {
+    let value = value.trim();
+    let start = text.len();
+    text.push_str(value);
+    spans[column] = Some(start..text.len());
 }
 
 /// Opens a file, decoding UTF-16 (with BOM) to UTF-8 and dropping a UTF-8
@@ -117,18 +139,17 @@ pub fn open_input(path: &Path) -> Result<Input> {
 }
 
 /// A source of records for one feed.
-pub trait RecordSource {
+pub trait RecordSource: Send {
     /// Fills `rec` with the next record; false at the end of the file.
     fn next_record(&mut self, rec: &mut RawRecord) -> Result<bool>;
-    /// Input columns the feed does not know, kept out of the lake.
+    /// Input columns the feed does not know, kept out of the lake (complete
+    /// once every record has been read).
     fn unknown_columns(&self) -> Vec<String>;
-    /// The raw text of the record last read, for quarantine. Built on demand
-    /// because only rejected rows need it.
-    fn raw_text(&self, rec: &RawRecord) -> String;
 }
 
 /// Opens a record source over `input`; `path` names it in messages and
-/// `scan` is its [`scan`].
+/// `scan` is its [`scan`]. The records are split and decoded on a thread of
+/// their own (see [`ReadAhead`]).
 pub fn open(
     path: &Path,
     input: Input,
@@ -136,10 +157,118 @@ pub fn open(
     feed: &'static FeedDef,
     scan: &FileScan,
 ) -> Result<Box<dyn RecordSource>> {
-    Ok(match format {
+    let source: Box<dyn RecordSource> = match format {
         Format::Csv => Box::new(CsvSource::open(path, input, feed, scan.quote_left_open)?),
         Format::Ndjson => Box::new(NdjsonSource::open(path, input, feed)),
-    })
+    };
+    Ok(Box::new(ReadAhead::spawn(source)))
+}
+
+/// Records read ahead per hand-over between threads.
+const CHUNK_RECORDS: usize = 1024;
+
+enum Chunk {
+    Records(Vec<RawRecord>),
+    /// The end of the file, with the source's unknown columns.
+    End(Vec<String>),
+    Failed(Error),
+}
+
+/// Reads a source's records on a thread of its own, chunks ahead of the
+/// caller: splitting and decoding the file (a sixth of an ingest's CPU)
+/// then overlaps with typing, de-duplicating and writing the rows. Used
+/// records go back to the reader, so their buffers are reused.
+pub struct ReadAhead {
+    chunks: std::sync::mpsc::Receiver<Chunk>,
+    spare: std::sync::mpsc::SyncSender<Vec<RawRecord>>,
+    chunk: Vec<RawRecord>,
+    next: usize,
+    unknown: Vec<String>,
+    ended: bool,
+}
+
+impl ReadAhead {
+    pub fn spawn(mut source: Box<dyn RecordSource>) -> Self {
+        let (chunk_sender, chunks) = std::sync::mpsc::sync_channel::<Chunk>(4);
+        let (spare, spares) = std::sync::mpsc::sync_channel::<Vec<RawRecord>>(8);
+        // A reader whose caller stopped early (an error) stops at its next
+        // hand-over: the send fails.
+        std::thread::spawn(move || {
+            loop {
+                let mut chunk = spares.try_recv().unwrap_or_default();
+                chunk.resize_with(CHUNK_RECORDS, RawRecord::default);
+                let mut filled = 0;
+                while filled < CHUNK_RECORDS {
+                    match source.next_record(&mut chunk[filled]) {
+                        Ok(true) => filled += 1,
+                        Ok(false) => break,
+                        Err(e) => {
+                            let _ = chunk_sender.send(Chunk::Failed(e));
+                            return;
+                        }
+                    }
+                }
+                let end = filled < CHUNK_RECORDS;
+                chunk.truncate(filled);
+                if filled > 0 && chunk_sender.send(Chunk::Records(chunk)).is_err() {
+                    return;
+                }
+                if end {
+                    let _ = chunk_sender.send(Chunk::End(source.unknown_columns()));
+                    return;
+                }
+            }
+        });
+        ReadAhead {
+            chunks,
+            spare,
+            chunk: Vec::new(),
+            next: 0,
+            unknown: Vec::new(),
+            ended: false,
+        }
+    }
+}
+
+impl RecordSource for ReadAhead {
+    fn next_record(&mut self, rec: &mut RawRecord) -> Result<bool> {
+        loop {
+            if let Some(slot) = self.chunk.get_mut(self.next) {
+                std::mem::swap(rec, slot);
+                self.next += 1;
+                return Ok(true);
+            }
+            if self.ended {
+                return Ok(false);
+            }
+            let used = std::mem::take(&mut self.chunk);
+            if !used.is_empty() {
+                let _ = self.spare.try_send(used);
+            }
+            self.next = 0;
+            match self.chunks.recv() {
+                Ok(Chunk::Records(chunk)) => self.chunk = chunk,
+                Ok(Chunk::End(unknown)) => {
+                    self.unknown = unknown;
+                    self.ended = true;
+                }
+                Ok(Chunk::Failed(e)) => {
+                    self.ended = true;
+                    return Err(e);
+                }
+                Err(_) => {
+                    self.ended = true;
+                    return Err(Error::Usage(
+                        "the thread reading the file stopped unexpectedly".into(),
+                    ));
+                }
+            }
+        }
+    }
+
+    fn unknown_columns(&self) -> Vec<String> {
+        self.unknown.clone()
+    }
 }
 
 pub struct CsvSource {
@@ -263,15 +392,6 @@ impl CsvSource {
         }
         Ok(!more)
     }
-
-    fn record_text(&self) -> String {
-        let mut writer = csv::WriterBuilder::new()
-            .terminator(csv::Terminator::Any(b'\n'))
-            .from_writer(Vec::new());
-        let _ = writer.write_byte_record(&self.record);
-        let bytes = writer.into_inner().unwrap_or_default();
-        String::from_utf8_lossy(&bytes).trim_end().to_string()
-    }
 }
 
 impl RecordSource for CsvSource {
@@ -290,7 +410,11 @@ impl RecordSource for CsvSource {
                 break false;
             }
         };
-        rec.line = self.record.position().map(|p| p.line()).unwrap_or(0);
+        // The record moves into `rec`, which keeps it for quarantine (and
+        // lends its old buffer to the next read).
+        std::mem::swap(&mut self.record, &mut rec.bytes);
+        let record = &rec.bytes;
+        rec.line = record.position().map(|p| p.line()).unwrap_or(0);
         if swallowing {
             // Keep it whole in quarantine: the rows it swallowed are in its raw text.
             rec.problem = Some(RecordProblem {
@@ -303,23 +427,23 @@ impl RecordSource for CsvSource {
             });
             return Ok(true);
         }
-        if self.record.len() != self.position_to_column.len() {
+        if record.len() != self.position_to_column.len() {
             rec.problem = Some(RecordProblem {
                 not_utf8: false,
                 column: None,
                 reason: format!(
                     "the row has {} field(s) but the header has {} (a truncated line or unbalanced quotes?)",
-                    self.record.len(),
+                    record.len(),
                     self.position_to_column.len()
                 ),
             });
             return Ok(true);
         }
-        for (position, field) in self.record.iter().enumerate() {
-            match std::str::from_utf8(field) {
+        for position in 0..rec.bytes.len() {
+            match std::str::from_utf8(&rec.bytes[position]) {
                 Ok(value) => {
                     if let Some(column) = self.position_to_column[position] {
-                        rec.set(column, value);
+                        set_value(&mut rec.text, &mut rec.spans, column, value);
                     }
                 }
                 Err(_) => {
@@ -339,10 +463,6 @@ impl RecordSource for CsvSource {
 
     fn unknown_columns(&self) -> Vec<String> {
         self.unknown.clone()
-    }
-
-    fn raw_text(&self, _rec: &RawRecord) -> String {
-        self.record_text()
     }
 }
 
@@ -476,10 +596,6 @@ impl RecordSource for NdjsonSource {
 
     fn unknown_columns(&self) -> Vec<String> {
         self.unknown.clone()
-    }
-
-    fn raw_text(&self, rec: &RawRecord) -> String {
-        rec.raw.clone()
     }
 }
 
