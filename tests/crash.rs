@@ -68,7 +68,7 @@ fn check_lake(lake: &Path) -> Vec<(String, u64)> {
     }
     // The index of current dossiers names one snapshot per dossier.
     if let Some(index) = manifest.current_index() {
-        let current = motcua::current::CurrentSet::load(&lake, &index).unwrap();
+        let current = motcua::current::CurrentSet::load(lake, &index).unwrap();
         assert_eq!(
             f.sql("SELECT count(DISTINCT dossier_id) FROM dossiers"),
             vec![vec![current.len().to_string()]],
