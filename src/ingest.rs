@@ -417,8 +417,15 @@ fn stage_file(
         Some(format) => format,
         None => Format::from_path(path)?,
     };
-    let mut source = reader::open(path, input, format, def, scan)?;
+    // Values are typed on the reading thread; rows are checked for
+    // duplicates and written on this one.
     let mut parser = RowParser::new(def, options.zone, options.pii_key.clone());
+    let mut source = reader::open(path, input, format, def, scan, move |record| match &record
+        .problem
+    {
+        Some(problem) => Err(vec![(problem.column.clone(), problem.reason.clone())]),
+        None => parser.parse_detached(record),
+    })?;
     let mut sinks = PartitionSinks::new(def, staging, seq, options.zone);
     let mut quarantine = QuarantineSink::new(def, staging, seq, &absolute(path));
     tracing::info!(
@@ -451,7 +458,7 @@ fn stage_file(
     };
 
     let mut not_utf8 = 0u64;
-    while source.next_record(&mut record)? {
+    while let Some(typed) = source.next(&mut record)? {
         report.rows_read += 1;
         if record.problem.as_ref().is_some_and(|p| p.not_utf8) {
             not_utf8 += 1;
@@ -465,10 +472,7 @@ fn stage_file(
                 )));
             }
         }
-        let outcome = match &record.problem {
-            Some(problem) => Err(vec![(problem.column.clone(), problem.reason.clone())]),
-            None => parser.parse(&record),
-        };
+        let outcome = typed.map(|cells| attach(cells, &record));
         let row = match outcome {
             Ok(row) => row,
             Err(errors) => {
@@ -592,6 +596,39 @@ enum Cell<'a> {
     Target(f64, bool),
     /// The keyed hash that replaces a personal ID.
     Key(String),
+}
+
+impl Cell<'_> {
+    /// The value without its borrow of the record; None for text, which
+    /// stays in the record.
+    fn detached(self) -> Option<Cell<'static>> {
+        Some(match self {
+            Cell::Text(_) => return None,
+            Cell::Null => Cell::Null,
+            Cell::Enum(v) => Cell::Enum(v),
+            Cell::Bool(v) => Cell::Bool(v),
+            Cell::Int(v) => Cell::Int(v),
+            Cell::Ts(v) => Cell::Ts(v),
+            Cell::Target(v, p) => Cell::Target(v, p),
+            Cell::Key(k) => Cell::Key(k),
+        })
+    }
+}
+
+/// A record's values as typed on the reading thread, per column (None:
+/// the record's own text), or why the record is rejected.
+type Detached = std::result::Result<Vec<Option<Cell<'static>>>, RowErrors>;
+
+/// The row of `record` from its detached values.
+fn attach<'a>(cells: Vec<Option<Cell<'static>>>, record: &'a RawRecord) -> Vec<Cell<'a>> {
+    cells
+        .into_iter()
+        .enumerate()
+        .map(|(i, cell)| match cell {
+            Some(cell) => cell,
+            None => record.get(i).map_or(Cell::Null, Cell::Text),
+        })
+        .collect()
 }
 
 /// The marker reason for a personal ID with no key configured: fatal for the file.
@@ -734,6 +771,20 @@ impl RowParser {
         } else {
             Err(errors)
         }
+    }
+
+    /// `parse`, with each value detached from the record (text read from
+    /// the record itself is left for `attach`; a default's is kept).
+    fn parse_detached(&mut self, record: &RawRecord) -> Detached {
+        let row = self.parse(record)?;
+        Ok(row
+            .into_iter()
+            .enumerate()
+            .map(|(i, cell)| match cell {
+                Cell::Text(_) if record.get(i).is_none() => self.defaults[i].clone(),
+                cell => cell.detached(),
+            })
+            .collect())
     }
 
     fn name(&self, i: usize) -> &'static str {

@@ -148,59 +148,67 @@ pub trait RecordSource: Send {
 }
 
 /// Opens a record source over `input`; `path` names it in messages and
-/// `scan` is its [`scan`]. The records are split and decoded on a thread of
-/// their own (see [`ReadAhead`]).
-pub fn open(
+/// `scan` is its [`scan`]. The records are split, decoded and handed to
+/// `prepare` on a thread of their own (see [`ReadAhead`]).
+pub fn open<T: Send + 'static>(
     path: &Path,
     input: Input,
     format: Format,
     feed: &'static FeedDef,
     scan: &FileScan,
-) -> Result<Box<dyn RecordSource>> {
+    prepare: impl FnMut(&RawRecord) -> T + Send + 'static,
+) -> Result<ReadAhead<T>> {
     let source: Box<dyn RecordSource> = match format {
         Format::Csv => Box::new(CsvSource::open(path, input, feed, scan.quote_left_open)?),
         Format::Ndjson => Box::new(NdjsonSource::open(path, input, feed)),
     };
-    Ok(Box::new(ReadAhead::spawn(source)))
+    Ok(ReadAhead::spawn(source, prepare))
 }
 
 /// Records read ahead per hand-over between threads.
 const CHUNK_RECORDS: usize = 1024;
 
-enum Chunk {
-    Records(Vec<RawRecord>),
+enum Chunk<T> {
+    Records(Vec<(RawRecord, T)>),
     /// The end of the file, with the source's unknown columns.
     End(Vec<String>),
     Failed(Error),
 }
 
 /// Reads a source's records on a thread of its own, chunks ahead of the
-/// caller: splitting and decoding the file (a sixth of an ingest's CPU)
-/// then overlaps with typing, de-duplicating and writing the rows. Used
-/// records go back to the reader, so their buffers are reused.
-pub struct ReadAhead {
-    chunks: std::sync::mpsc::Receiver<Chunk>,
+/// caller, with what `prepare` makes of each (ingest types the values
+/// there): splitting, decoding and typing then overlap with
+/// de-duplicating and writing the rows. Used records go back to the
+/// reading thread, so their buffers are reused.
+pub struct ReadAhead<T> {
+    chunks: std::sync::mpsc::Receiver<Chunk<T>>,
     spare: std::sync::mpsc::SyncSender<Vec<RawRecord>>,
-    chunk: Vec<RawRecord>,
-    next: usize,
+    chunk: std::vec::IntoIter<(RawRecord, T)>,
+    used: Vec<RawRecord>,
     unknown: Vec<String>,
     ended: bool,
 }
 
-impl ReadAhead {
-    pub fn spawn(mut source: Box<dyn RecordSource>) -> Self {
-        let (chunk_sender, chunks) = std::sync::mpsc::sync_channel::<Chunk>(4);
+impl<T: Send + 'static> ReadAhead<T> {
+    fn spawn(
+        mut source: Box<dyn RecordSource>,
+        mut prepare: impl FnMut(&RawRecord) -> T + Send + 'static,
+    ) -> Self {
+        let (chunk_sender, chunks) = std::sync::mpsc::sync_channel::<Chunk<T>>(4);
         let (spare, spares) = std::sync::mpsc::sync_channel::<Vec<RawRecord>>(8);
         // A reader whose caller stopped early (an error) stops at its next
         // hand-over: the send fails.
         std::thread::spawn(move || {
             loop {
-                let mut chunk = spares.try_recv().unwrap_or_default();
-                chunk.resize_with(CHUNK_RECORDS, RawRecord::default);
-                let mut filled = 0;
-                while filled < CHUNK_RECORDS {
-                    match source.next_record(&mut chunk[filled]) {
-                        Ok(true) => filled += 1,
+                let mut recycled = spares.try_recv().unwrap_or_default();
+                let mut chunk = Vec::with_capacity(CHUNK_RECORDS);
+                while chunk.len() < CHUNK_RECORDS {
+                    let mut record = recycled.pop().unwrap_or_default();
+                    match source.next_record(&mut record) {
+                        Ok(true) => {
+                            let prepared = prepare(&record);
+                            chunk.push((record, prepared));
+                        }
                         Ok(false) => break,
                         Err(e) => {
                             let _ = chunk_sender.send(Chunk::Failed(e));
@@ -208,9 +216,8 @@ impl ReadAhead {
                         }
                     }
                 }
-                let end = filled < CHUNK_RECORDS;
-                chunk.truncate(filled);
-                if filled > 0 && chunk_sender.send(Chunk::Records(chunk)).is_err() {
+                let end = chunk.len() < CHUNK_RECORDS;
+                if !chunk.is_empty() && chunk_sender.send(Chunk::Records(chunk)).is_err() {
                     return;
                 }
                 if end {
@@ -222,32 +229,30 @@ impl ReadAhead {
         ReadAhead {
             chunks,
             spare,
-            chunk: Vec::new(),
-            next: 0,
+            chunk: Vec::new().into_iter(),
+            used: Vec::new(),
             unknown: Vec::new(),
             ended: false,
         }
     }
-}
 
-impl RecordSource for ReadAhead {
-    fn next_record(&mut self, rec: &mut RawRecord) -> Result<bool> {
+    /// Fills `rec` with the next record and returns what `prepare` made of
+    /// it; None at the end of the file.
+    pub fn next(&mut self, rec: &mut RawRecord) -> Result<Option<T>> {
         loop {
-            if let Some(slot) = self.chunk.get_mut(self.next) {
-                std::mem::swap(rec, slot);
-                self.next += 1;
-                return Ok(true);
+            if let Some((mut record, prepared)) = self.chunk.next() {
+                std::mem::swap(rec, &mut record);
+                self.used.push(record);
+                return Ok(Some(prepared));
             }
             if self.ended {
-                return Ok(false);
+                return Ok(None);
             }
-            let used = std::mem::take(&mut self.chunk);
-            if !used.is_empty() {
-                let _ = self.spare.try_send(used);
+            if !self.used.is_empty() {
+                let _ = self.spare.try_send(std::mem::take(&mut self.used));
             }
-            self.next = 0;
             match self.chunks.recv() {
-                Ok(Chunk::Records(chunk)) => self.chunk = chunk,
+                Ok(Chunk::Records(chunk)) => self.chunk = chunk.into_iter(),
                 Ok(Chunk::End(unknown)) => {
                     self.unknown = unknown;
                     self.ended = true;
@@ -266,7 +271,8 @@ impl RecordSource for ReadAhead {
         }
     }
 
-    fn unknown_columns(&self) -> Vec<String> {
+    /// Input columns the feed does not know (complete at the end of the file).
+    pub fn unknown_columns(&self) -> Vec<String> {
         self.unknown.clone()
     }
 }
