@@ -277,12 +277,14 @@ medians AS (
     GROUP BY 1, 2
 ),
 
--- Every (period, registered unit, KPI), with or without activity.
+-- Every (period, registered unit, KPI), with or without activity. (This
+-- order of the cross joins makes batches of thousands of rows; periods ×
+-- units × KPIs made a batch per unit and KPI, and the job 0.3–0.5 s slower.)
 grid AS (
     SELECT p.period_start, p.period_end, p.period_year,
            u.unit_code, u.name AS unit_name, u.level AS unit_level, u.parent_code, u.adult_population,
            k.kpi, k.kind, k.direction
-    FROM periods p CROSS JOIN units u CROSS JOIN kpi_catalog k
+    FROM units u CROSS JOIN kpi_catalog k CROSS JOIN periods p
 ),
 valued AS (
     SELECT
@@ -314,36 +316,42 @@ with_value AS (
     FROM valued
 ),
 -- SPEC §4.4: a unit's own row beats `*`, a row for the grain beats one for
--- every grain, and a later row beats an earlier one.
-unit_targets AS (
+-- every grain, and a later row beats an earlier one. The best row is found
+-- among the target rows of each unit (or `*`), then a unit's own beats `*`
+-- in the join: ranking `*` rows copied to every unit cost a tenth of a
+-- second per run.
+best_targets AS (
     SELECT unit_code, kpi, year, target
     FROM (
         SELECT
-            u.unit_code, t.kpi, t.year, t.target,
+            unit_code, kpi, year, target,
             row_number() OVER (
-                PARTITION BY u.unit_code, t.kpi, t.year
-                ORDER BY CASE WHEN t.unit_code = '*' THEN 1 ELSE 0 END,
-                         CASE WHEN t.grain IS NULL THEN 1 ELSE 0 END,
-                         t.ingest_seq DESC, t.source_line DESC
+                PARTITION BY unit_code, kpi, year
+                ORDER BY CASE WHEN grain IS NULL THEN 1 ELSE 0 END,
+                         ingest_seq DESC, source_line DESC
             ) AS k
-        FROM units u
-        JOIN targets t ON t.unit_code = u.unit_code OR t.unit_code = '*'
-        WHERE t.grain = $grain OR t.grain IS NULL
+        FROM targets
+        WHERE grain = $grain OR grain IS NULL
     )
     WHERE k = 1
 ),
+targeted AS (
+    SELECT v.*, CASE WHEN own.kpi IS NOT NULL THEN own.target ELSE every.target END AS target
+    FROM with_value v
+    LEFT JOIN best_targets own
+      ON own.unit_code = v.unit_code AND own.kpi = v.kpi AND own.year = v.period_year
+    LEFT JOIN best_targets every
+      ON every.unit_code = '*' AND every.kpi = v.kpi AND every.year = v.period_year
+),
 scored AS (
     SELECT
-        v.*,
-        t.target,
+        *,
         CASE
-            WHEN v.value IS NULL OR t.target IS NULL THEN NULL
-            WHEN v.direction = 'up' THEN v.value / nullif(t.target, 0)
-            ELSE t.target / nullif(v.value, 0)
+            WHEN value IS NULL OR target IS NULL THEN NULL
+            WHEN direction = 'up' THEN value / nullif(target, 0)
+            ELSE target / nullif(value, 0)
         END AS attainment
-    FROM with_value v
-    LEFT JOIN unit_targets t
-      ON t.unit_code = v.unit_code AND t.kpi = v.kpi AND t.year = v.period_year
+    FROM targeted
 ),
 -- Ranks among units of the same level, best first; null values unranked.
 ranked AS (
