@@ -465,31 +465,57 @@ def polars_kpi(lake, tables, start, end, out):
 def compare(motcua_out, *peers):
     """Checks that each peer's KPI table holds motcua's published numbers:
     same (period, unit, KPI) rows, values within 1e-9 relative, same
-    targets, statuses and ranks. A peer that computes something else is not
-    a peer."""
+    targets and statuses, same ranks — except where two units' values are
+    equal within that tolerance but not to the last bit (two engines'
+    medians can round differently), which can order them either way. A
+    peer that computes something else is not a peer."""
     import polars as pl
 
     mine = pl.read_parquet(f"{motcua_out}/kpi_values/period_grain=month/*.parquet", hive_partitioning=False)
     key = ["period_start", "unit_code", "kpi"]
+    group = ["period_start", "kpi", "unit_level"]
+
+    def close(a, b):
+        return (a - b).abs() <= 1e-9 * pl.max_horizontal(a.abs(), b.abs(), pl.lit(1.0))
+
+    # Rows whose value has a neighbour in its ranking group that is equal
+    # within the tolerance but not exactly: their rank is rounding's call.
+    ordered = mine.select(*group, "unit_code", "value").drop_nulls("value").sort(*group, "value")
+    neighbours = [pl.col("value").shift(n).over(group) for n in (1, -1)]
+    near_tie = ordered.filter(
+        pl.any_horizontal(close(pl.col("value"), v).fill_null(False) & (pl.col("value") != v) for v in neighbours)
+    ).select(key)
+    tied = near_tie.with_columns(near_tie=pl.lit(True))
+    tied_before = near_tie.with_columns(pl.col("period_start").dt.offset_by("1mo"), tied_before=pl.lit(True))
     floats = ["numerator", "denominator", "value", "target", "attainment"]
-    exact = ["status", "rank", "rank_change"]
     for peer in peers:
         theirs = pl.read_parquet(peer)
-        both = mine.join(theirs, on=key, how="full", suffix="_peer", coalesce=True)
-        same = pl.lit(True)
+        both = (
+            mine.join(theirs, on=key, how="full", suffix="_peer", coalesce=True)
+            .join(tied, on=key, how="left")
+            .join(tied_before, on=key, how="left")
+            .with_columns(pl.col("near_tie", "tied_before").fill_null(False))
+        )
+        same = pl.col("status").eq_missing(pl.col("status_peer"))
         for c in floats:
             a, b = pl.col(c), pl.col(f"{c}_peer")
-            close = (a - b).abs() <= 1e-9 * pl.max_horizontal(a.abs(), b.abs(), pl.lit(1.0))
-            same = same & ((a.is_null() & b.is_null()) | close.fill_null(False))
-        for c in exact:
-            same = same & pl.col(c).eq_missing(pl.col(f"{c}_peer"))
-        differ = both.filter(~same)
-        print(f"{peer}: {len(mine)} rows in motcua's output, {len(theirs)} in the peer's, {len(differ)} differ")
+            same = same & ((a.is_null() & b.is_null()) | close(a, b).fill_null(False))
+        rank_same = pl.col("rank").eq_missing(pl.col("rank_peer"))
+        change_same = pl.col("rank_change").eq_missing(pl.col("rank_change_peer"))
+        differ = both.filter(
+            ~same
+            | ~(rank_same | pl.col("near_tie"))
+            | ~(change_same | pl.col("near_tie") | pl.col("tied_before"))
+        )
+        by_rounding = both.filter(same & ~(rank_same & change_same)).height - differ.filter(same).height
+        print(
+            f"{peer}: {len(mine)} rows in motcua's output, {len(theirs)} in the peer's, {len(differ)} differ"
+            + (f"; {by_rounding} more differ only in rank between values equal within 1e-9" if by_rounding else "")
+        )
         if len(differ):
             with pl.Config(tbl_cols=-1, tbl_rows=5):
                 print(differ.head(5))
             sys.exit(f"{peer} does not compute motcua's KPIs: the comparison would be meaningless")
-
 
 if __name__ == "__main__":
     job, *args = sys.argv[1:]
