@@ -188,20 +188,7 @@ impl Collector {
         let Some((id, version)) = def.current_by else {
             return Ok(());
         };
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
-        let names = [id, version, INGEST_SEQ, SOURCE_LINE];
-        let mut roots = Vec::new();
-        for name in names {
-            roots.push(
-                builder
-                    .schema()
-                    .index_of(name)
-                    .map_err(|_| Error::lake(path, format!("has no column {name}")))?,
-            );
-        }
-        let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
-        for batch in builder.with_projection(mask).build()? {
+        for batch in read_columns(path, &[id, version, INGEST_SEQ, SOURCE_LINE])? {
             let batch = batch?;
             let column = |name: &str| {
                 batch
@@ -627,7 +614,8 @@ pub fn remove_old_versions(root: &Path, keep: &IndexVersion) {
     }
 }
 
-/// The named columns of an index file (name them in the file's order).
+/// The named columns of a Parquet file, in the file's order (read them by
+/// name, or name them in that order).
 fn read_columns(
     path: &Path,
     names: &[&str],
