@@ -1177,9 +1177,9 @@ struct PartitionSinks {
     /// None in a dry run: batches are built, counted and dropped.
     staging: Option<PathBuf>,
     seq: u64,
-    builders: HashMap<Option<String>, BatchBuilder>,
+    builders: HashMap<Partition, BatchBuilder>,
     /// Rows appended per partition.
-    rows: HashMap<Option<String>, u64>,
+    rows: HashMap<Partition, u64>,
     partition_column: Option<usize>,
     months: MonthLookup,
     writer: Option<WriterThread>,
@@ -1188,19 +1188,23 @@ struct PartitionSinks {
 /// What the parsing side sends the writer thread.
 enum WriterMessage {
     Open {
-        month: Option<String>,
+        month: Partition,
         staged: PathBuf,
         rel: String,
         schema: SchemaRef,
     },
     Batch {
-        month: Option<String>,
+        month: Partition,
         batch: RecordBatch,
     },
 }
 
+/// A file's local month (`YYYY-MM`), for a feed partitioned by month: shared,
+/// not copied, by every row that goes to it.
+type Partition = Option<Arc<str>>;
+
 /// (month, staged path, path in the lake, rows) of each closed file.
-type WrittenFile = (Option<String>, PathBuf, String, u64);
+type WrittenFile = (Partition, PathBuf, String, u64);
 
 struct WriterThread {
     sender: std::sync::mpsc::SyncSender<WriterMessage>,
@@ -1213,7 +1217,7 @@ impl WriterThread {
         // that memory stays bounded whatever the file size.
         let (sender, receiver) = std::sync::mpsc::sync_channel::<WriterMessage>(4);
         let handle = std::thread::spawn(move || {
-            let mut writers: HashMap<Option<String>, StagedWriter> = HashMap::new();
+            let mut writers: HashMap<Partition, StagedWriter> = HashMap::new();
             for message in receiver {
                 match message {
                     WriterMessage::Open {
@@ -1270,7 +1274,7 @@ impl PartitionSinks {
         }
     }
 
-    fn partition_of(&mut self, row: &[Cell]) -> Option<String> {
+    fn partition_of(&mut self, row: &[Cell]) -> Partition {
         match self.partition_column.map(|i| &row[i]) {
             Some(Cell::Ts(t)) => Some(self.months.key(*t)),
             _ => None,
@@ -1288,7 +1292,7 @@ impl PartitionSinks {
         self.writer.get_or_insert_with(WriterThread::start)
     }
 
-    fn open(&mut self, month: &Option<String>) -> Result<()> {
+    fn open(&mut self, month: &Partition) -> Result<()> {
         if self.builders.contains_key(month) {
             return Ok(());
         }
@@ -1310,7 +1314,7 @@ impl PartitionSinks {
     }
 
     /// Hands a full batch to the writer thread (dropped in a dry run).
-    fn send_batch(&mut self, month: Option<String>, batch: RecordBatch) -> Result<()> {
+    fn send_batch(&mut self, month: Partition, batch: RecordBatch) -> Result<()> {
         if self.staging.is_some() {
             self.writer().send(WriterMessage::Batch { month, batch })?;
         }
@@ -1319,7 +1323,7 @@ impl PartitionSinks {
 
     fn append(
         &mut self,
-        month: Option<String>,
+        month: Partition,
         row: &[Cell],
         line: u64,
         hash: Option<u128>,
@@ -1346,7 +1350,7 @@ impl PartitionSinks {
         if self.def.retention == Retention::Replace {
             self.open(&None)?;
         }
-        let mut rest: Vec<(Option<String>, BatchBuilder)> = self.builders.drain().collect();
+        let mut rest: Vec<(Partition, BatchBuilder)> = self.builders.drain().collect();
         rest.sort_by(|a, b| a.0.cmp(&b.0));
         for (month, mut builder) in rest {
             if builder.len() > 0 {
@@ -1372,7 +1376,7 @@ impl PartitionSinks {
             files.push(DataFile {
                 path: rel.clone(),
                 rows,
-                month,
+                month: month.map(|m| m.to_string()),
             });
             if self.staging.is_some() {
                 staged.push((path, rel));
@@ -1387,7 +1391,7 @@ impl PartitionSinks {
 struct MonthLookup {
     zone: Zone,
     /// (start, end) in UTC micros, and the key.
-    known: Vec<(i64, i64, String)>,
+    known: Vec<(i64, i64, Arc<str>)>,
 }
 
 impl MonthLookup {
@@ -1398,7 +1402,7 @@ impl MonthLookup {
         }
     }
 
-    fn key(&mut self, micros: i64) -> String {
+    fn key(&mut self, micros: i64) -> Arc<str> {
         if let Some((_, _, key)) = self
             .known
             .iter()
@@ -1407,7 +1411,7 @@ impl MonthLookup {
             return key.clone();
         }
         let local = self.zone.to_local(micros);
-        let key = self.zone.month_key(micros);
+        let key: Arc<str> = self.zone.month_key(micros).into();
         use chrono::Datelike;
         let first = chrono::NaiveDate::from_ymd_opt(local.year(), local.month(), 1);
         let next = first.and_then(|d| d.checked_add_months(chrono::Months::new(1)));
@@ -1657,9 +1661,11 @@ impl DedupIndex {
         let (column, files): (&str, Vec<&DataFile>) = match self.rule {
             DedupRule::IdenticalRow => {
                 let Some(month) = month else { return Ok(()) };
-                if !self.loaded_months.insert(month.to_string()) {
+                // Asked once per row: no allocation unless the month is new.
+                if self.loaded_months.contains(month) {
                     return Ok(());
                 }
+                self.loaded_months.insert(month.to_string());
                 let feed = self.feed;
                 (
                     crate::feeds::ROW_HASH,
