@@ -109,10 +109,13 @@ impl EnumMatcher {
 
 /// `true/false`, `1/0`, `yes/no`, `có/không`, matched after normalizing.
 pub fn parse_bool(raw: &str) -> Result<bool, String> {
-    // The common spellings, without normalizing (which allocates).
+    // The common spellings (the Vietnamese ones precomposed), without
+    // normalizing, which allocates and decomposes.
     match raw {
-        "1" | "true" | "TRUE" | "True" => return Ok(true),
-        "0" | "false" | "FALSE" | "False" => return Ok(false),
+        "1" | "true" | "TRUE" | "True" | "yes" | "Yes" | "có" | "Có" | "CÓ" => return Ok(true),
+        "0" | "false" | "FALSE" | "False" | "no" | "No" | "không" | "Không" | "KHÔNG" => {
+            return Ok(false);
+        }
         _ => {}
     }
     match normalize_token(raw).as_str() {
@@ -211,6 +214,28 @@ mod tests {
         assert_eq!(normalize_token("Đồng"), "dong");
         assert_eq!(normalize_token("Có"), "co");
         assert_eq!(normalize_token("Không"), "khong");
+    }
+
+    #[test]
+    fn booleans_read_the_same_whether_or_not_they_take_the_fast_path() {
+        // Precomposed (fast path) and decomposed (normalized) có / không.
+        let decomposed_co = "co\u{301}";
+        let decomposed_khong = "kho\u{302}ng";
+        for yes in ["1", "true", "Yes", "có", "CÓ", decomposed_co, "YES", " Có "] {
+            assert_eq!(parse_bool(yes.trim()), Ok(true), "{yes:?}");
+        }
+        for no in [
+            "0",
+            "False",
+            "no",
+            "không",
+            "KHÔNG",
+            decomposed_khong,
+            "Khong",
+        ] {
+            assert_eq!(parse_bool(no), Ok(false), "{no:?}");
+        }
+        assert!(parse_bool("maybe").unwrap_err().contains("not a boolean"));
     }
 
     #[test]
