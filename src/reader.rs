@@ -162,7 +162,7 @@ pub fn open<T: Send + 'static>(
         Format::Csv => Box::new(CsvSource::open(path, input, feed, scan.quote_left_open)?),
         Format::Ndjson => Box::new(NdjsonSource::open(path, input, feed)),
     };
-    Ok(ReadAhead::spawn(source, prepare))
+    Ok(ReadAhead::spawn(path, source, prepare))
 }
 
 /// Records read ahead per hand-over between threads.
@@ -187,10 +187,12 @@ pub struct ReadAhead<T> {
     used: Vec<RawRecord>,
     unknown: Vec<String>,
     ended: bool,
+    path: PathBuf,
 }
 
 impl<T: Send + 'static> ReadAhead<T> {
     fn spawn(
+        path: &Path,
         mut source: Box<dyn RecordSource>,
         mut prepare: impl FnMut(&RawRecord) -> T + Send + 'static,
     ) -> Self {
@@ -233,6 +235,7 @@ impl<T: Send + 'static> ReadAhead<T> {
             used: Vec::new(),
             unknown: Vec::new(),
             ended: false,
+            path: path.to_path_buf(),
         }
     }
 
@@ -262,10 +265,12 @@ impl<T: Send + 'static> ReadAhead<T> {
                     return Err(e);
                 }
                 Err(_) => {
+                    // Only a panic ends the reading thread without a message.
                     self.ended = true;
-                    return Err(Error::Usage(
-                        "the thread reading the file stopped unexpectedly".into(),
-                    ));
+                    return Err(Error::BadFile {
+                        path: self.path.clone(),
+                        reason: "reading stopped on an internal error (a bug in motcua: please report it with the file); nothing from the file was committed".into(),
+                    });
                 }
             }
         }
