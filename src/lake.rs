@@ -34,7 +34,11 @@ pub const MANIFEST: &str = "_manifest.json";
 const LOCK: &str = "_lock";
 const STAGING: &str = "_staging";
 pub const QUARANTINE: &str = "quarantine";
-const FORMAT_VERSION: u32 = 1;
+/// The manifest format this motcua writes. 2 added `dossier_index_delta`: a
+/// motcua that reads only format 1 would ignore the delta and see a stale
+/// current state, so it must refuse the lake instead. Format 1 is still read.
+const FORMAT_VERSION: u32 = 2;
+const OLDEST_READ_FORMAT: u32 = 1;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DataFile {
@@ -188,12 +192,12 @@ pub fn read_manifest(root: &Path) -> Result<Manifest> {
     })?;
     let manifest: Manifest = serde_json::from_str(&text)
         .map_err(|e| Error::lake(root, format!("_manifest.json is not readable: {e}")))?;
-    if manifest.format_version != FORMAT_VERSION {
+    if !(OLDEST_READ_FORMAT..=FORMAT_VERSION).contains(&manifest.format_version) {
         return Err(Error::lake(
             root,
             format!(
-                "manifest format {} is not the {} this motcua reads",
-                manifest.format_version, FORMAT_VERSION
+                "manifest format {} is not one this motcua reads ({OLDEST_READ_FORMAT} to {FORMAT_VERSION}): use the motcua that wrote the lake, or a newer one",
+                manifest.format_version
             ),
         ));
     }
@@ -349,6 +353,7 @@ impl Lake {
             sync_dir(&self.root.join(parent))?;
         }
         let mut next = self.manifest.clone();
+        next.format_version = FORMAT_VERSION;
         for entry in entries {
             next.next_seq = next.next_seq.max(entry.seq + 1);
             if entry.feed.def().retention == Retention::Replace {

@@ -559,19 +559,27 @@ fn an_incremental_run_recomputes_what_new_ingests_touch_and_gives_the_bytes_of_a
     );
 }
 
-/// Drops the index of current dossiers from the manifest: the lake as motcua
-/// wrote it before it kept one.
-fn forget_the_index(f: &Fixture) {
+/// Rewrites the lake's manifest with `change`.
+fn edit_manifest(
+    f: &Fixture,
+    change: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>),
+) {
     let path = f.lake.join("_manifest.json");
     let mut manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    assert!(manifest["dossier_index"].is_string());
-    manifest.as_object_mut().unwrap().remove("dossier_index");
-    manifest
-        .as_object_mut()
-        .unwrap()
-        .remove("dossier_index_delta");
+    change(manifest.as_object_mut().unwrap());
     std::fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+}
+
+/// Drops the index of current dossiers from the manifest: the lake as motcua
+/// wrote it before it kept one (manifest format 1).
+fn forget_the_index(f: &Fixture) {
+    edit_manifest(f, |manifest| {
+        assert!(manifest["dossier_index"].is_string());
+        manifest.remove("dossier_index");
+        manifest.remove("dossier_index_delta");
+        manifest.insert("format_version".into(), 1.into());
+    });
 }
 
 #[test]
@@ -624,8 +632,27 @@ fn a_lake_without_the_index_gives_the_same_bytes_in_memory_spilled_and_once_rebu
     );
     assert_eq!(report_counts(&report), (1, 0, 0, 1));
     assert!(f.manifest().dossier_index.is_some());
+    assert_eq!(f.manifest().format_version, 2);
     run_job(&f, "month", "2024-02-01", "2024-04-01");
     assert_eq!(slice(&f), from_index);
+
+    // A manifest from a newer motcua is refused, not half understood.
+    edit_manifest(&f, |manifest| {
+        manifest.insert("format_version".into(), 3.into());
+    });
+    let err = try_job(
+        &f,
+        "month",
+        "2024-02-01",
+        "2024-04-01",
+        SessionOptions::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("manifest format 3 is not one this motcua reads (1 to 2)"),
+        "{err}"
+    );
 }
 
 #[test]
