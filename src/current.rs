@@ -382,52 +382,49 @@ fn update_as(
             sources.push(Source::Index(IndexReader::open(&root.join(rel))?));
         }
     }
-    if as_delta {
-        let Some(previous) = previous else {
-            return Err(Error::Usage("a delta needs a base index".into()));
-        };
-        let rel = delta_path(seq);
-        let path = staging.join(format!("dossier-index-{seq:06}-delta.parquet"));
-        let mut writer = IndexWriter::create(&path, delta_schema())?;
-        let mut dossiers = rows(root, &previous.base)?;
-        // Source 0 is the base: a key's entry there is what the delta replaces.
-        merge(sources, collector, Some(0), |winner, base| {
-            if base == Some(winner) {
-                return Ok(());
-            }
-            if base.is_none() {
-                dossiers += 1;
-            }
-            writer.push(winner, base)
-        })?;
-        writer.close()?;
-        Ok(Update {
-            version: IndexVersion {
-                base: previous.base.clone(),
-                delta: Some(rel.clone()),
-            },
-            staged: (path, rel),
-            dossiers,
-        })
-    } else {
-        let rel = index_path(seq);
-        let path = staging.join(format!("dossier-index-{seq:06}.parquet"));
-        let mut writer = IndexWriter::create(&path, schema())?;
-        let mut dossiers = 0;
-        merge(sources, collector, None, |winner, _| {
+    // A delta names only what changed against the base it leaves in place;
+    // a new base names every dossier.
+    let delta_of = previous.filter(|_| as_delta);
+    let (rel, schema) = match delta_of {
+        Some(_) => (delta_path(seq), delta_schema()),
+        None => (index_path(seq), schema()),
+    };
+    let name = Path::new(&rel)
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy();
+    let path = staging.join(format!("dossier-index-{name}"));
+    let mut writer = IndexWriter::create(&path, schema)?;
+    let mut dossiers = match delta_of {
+        Some(previous) => rows(root, &previous.base)?,
+        None => 0,
+    };
+    // Source 0 is the base: a key's entry there is what a delta replaces.
+    merge(sources, collector, delta_of.map(|_| 0), |winner, base| {
+        if delta_of.is_some() && base == Some(winner) {
+            return Ok(());
+        }
+        if base.is_none() {
             dossiers += 1;
-            writer.push(winner, None)
-        })?;
-        writer.close()?;
-        Ok(Update {
-            version: IndexVersion {
-                base: rel.clone(),
-                delta: None,
-            },
-            staged: (path, rel),
-            dossiers,
-        })
-    }
+        }
+        writer.push(winner, base)
+    })?;
+    writer.close()?;
+    let version = match delta_of {
+        Some(previous) => IndexVersion {
+            base: previous.base.clone(),
+            delta: Some(rel.clone()),
+        },
+        None => IndexVersion {
+            base: rel.clone(),
+            delta: None,
+        },
+    };
+    Ok(Update {
+        version,
+        staged: (path, rel),
+        dossiers,
+    })
 }
 
 /// Streams every key of `sources` and `collector` once, in key order, with
