@@ -207,11 +207,7 @@ pub fn ingest_files(
                 }
             }
         } else {
-            let index = stage_index(&lake, current, &staging, entry.seq)?;
-            let index = index.map(|update| {
-                staged.push(update.staged);
-                update.version
-            });
+            let index = stage_index(&lake, current, &staging, entry.seq, &mut staged)?;
             lake.commit(vec![entry], staged, index)?;
             dedup.commit();
         }
@@ -223,11 +219,7 @@ pub fn ingest_files(
             return Err(e);
         }
         if let Some(last) = pending_entries.last().map(|e| e.seq) {
-            let index = stage_index(&lake, pending_current, &staging, last)?;
-            let index = index.map(|update| {
-                pending_staged.push(update.staged);
-                update.version
-            });
+            let index = stage_index(&lake, pending_current, &staging, last, &mut pending_staged)?;
             lake.commit(pending_entries, pending_staged, index)?;
         }
     }
@@ -236,14 +228,16 @@ pub fn ingest_files(
 }
 
 /// Merges a transaction's snapshots into the lake's index of current
-/// dossiers, staged as the index of ingest `seq`. A lake from before the
-/// index existed gets one built from every committed snapshot first.
+/// dossiers, staged (added to `staged`) as the index of ingest `seq`; returns
+/// the version to commit. A lake from before the index existed gets one
+/// built from every committed snapshot first.
 fn stage_index(
     lake: &Lake,
     collector: Option<current::Collector>,
     staging: &Path,
     seq: u64,
-) -> Result<Option<current::Update>> {
+    staged: &mut Vec<Staged>,
+) -> Result<Option<current::IndexVersion>> {
     let Some(mut collector) = collector else {
         return Ok(None);
     };
@@ -273,7 +267,8 @@ fn stage_index(
         update.dossiers,
         update.staged.1
     );
-    Ok(Some(update))
+    staged.push(update.staged);
+    Ok(Some(update.version))
 }
 
 /// Checks `paths` as `ingest_files` would ingest them into the lake at `root`
