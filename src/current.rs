@@ -510,8 +510,12 @@ impl IndexWriter {
             .build();
         Ok(IndexWriter {
             writer: ArrowWriter::try_new(file, schema.clone(), Some(properties))?,
+            batch: IndexBatch {
+                replaces: (schema.fields().len() > base_fields().len())
+                    .then(|| (Vec::new(), Vec::new())),
+                ..Default::default()
+            },
             schema,
-            batch: IndexBatch::default(),
         })
     }
 
@@ -540,9 +544,11 @@ struct IndexBatch {
     updated_at: Vec<i64>,
     seq: Vec<i64>,
     line: Vec<i64>,
-    replaces_seq: Vec<Option<i64>>,
-    replaces_line: Vec<Option<i64>>,
+    /// A delta's (seq, line) of the base entries replaced; None for a base.
+    replaces: Option<(NullableInts, NullableInts)>,
 }
+
+type NullableInts = Vec<Option<i64>>;
 
 impl IndexBatch {
     fn push(&mut self, r: Latest, replaces: Option<Latest>) {
@@ -551,15 +557,17 @@ impl IndexBatch {
         self.updated_at.push(r.updated_at);
         self.seq.push(r.seq as i64);
         self.line.push(r.line as i64);
-        self.replaces_seq.push(replaces.map(|b| b.seq as i64));
-        self.replaces_line.push(replaces.map(|b| b.line as i64));
+        if let Some((seqs, lines)) = &mut self.replaces {
+            seqs.push(replaces.map(|b| b.seq as i64));
+            lines.push(replaces.map(|b| b.line as i64));
+        }
     }
 
     fn len(&self) -> usize {
         self.keys.len()
     }
 
-    /// The batch in `schema`: a base's four columns or a delta's six.
+    /// The batch in `schema`: a base's four columns, or a delta's six.
     fn finish(&mut self, schema: &SchemaRef) -> Result<RecordBatch> {
         let keys = FixedSizeBinaryArray::try_from_iter(self.keys.drain(..))?;
         let mut columns: Vec<ArrayRef> = vec![
@@ -568,11 +576,9 @@ impl IndexBatch {
             Arc::new(Int64Array::from(std::mem::take(&mut self.seq))),
             Arc::new(Int64Array::from(std::mem::take(&mut self.line))),
         ];
-        let replaces_seq = Int64Array::from(std::mem::take(&mut self.replaces_seq));
-        let replaces_line = Int64Array::from(std::mem::take(&mut self.replaces_line));
-        if schema.fields().len() > columns.len() {
-            columns.push(Arc::new(replaces_seq));
-            columns.push(Arc::new(replaces_line));
+        if let Some((seqs, lines)) = &mut self.replaces {
+            columns.push(Arc::new(Int64Array::from(std::mem::take(seqs))));
+            columns.push(Arc::new(Int64Array::from(std::mem::take(lines))));
         }
         Ok(RecordBatch::try_new(schema.clone(), columns)?)
     }
@@ -674,23 +680,24 @@ impl CurrentSet {
     }
 
     fn remove(&mut self, seq: u64, line: u64) {
+        let (word, mask) = slot(line);
         if let Some(bits) = self.lines.get_mut(&seq)
-            && let Some(word) = bits.get_mut((line / 64) as usize)
-            && *word & (1 << (line % 64)) != 0
+            && let Some(w) = bits.get_mut(word)
+            && *w & mask != 0
         {
-            *word &= !(1 << (line % 64));
+            *w &= !mask;
             self.dossiers -= 1;
         }
     }
 
     fn insert(&mut self, seq: u64, line: u64) {
+        let (word, mask) = slot(line);
         let bits = self.lines.entry(seq).or_default();
-        let word = (line / 64) as usize;
         if bits.len() <= word {
             bits.resize(word + 1, 0);
         }
-        if bits[word] & (1 << (line % 64)) == 0 {
-            bits[word] |= 1 << (line % 64);
+        if bits[word] & mask == 0 {
+            bits[word] |= mask;
             self.dossiers += 1;
         }
     }
@@ -734,9 +741,14 @@ impl CurrentSet {
     }
 }
 
+/// A line's word in a seq's bitmap, and its bit there.
+fn slot(line: u64) -> (usize, u64) {
+    ((line / 64) as usize, 1 << (line % 64))
+}
+
 fn bit(bits: &[u64], line: u64) -> bool {
-    bits.get((line / 64) as usize)
-        .is_some_and(|w| w & (1 << (line % 64)) != 0)
+    let (word, mask) = slot(line);
+    bits.get(word).is_some_and(|w| w & mask != 0)
 }
 
 #[cfg(test)]
