@@ -23,7 +23,6 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, FixedSizeBinaryArray, Int64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, TimestampMicrosecondType};
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::{Error, Result};
@@ -188,7 +187,7 @@ impl Collector {
         let Some((id, version)) = def.current_by else {
             return Ok(());
         };
-        for batch in read_columns(path, &[id, version, INGEST_SEQ, SOURCE_LINE])? {
+        for batch in crate::lake::read_columns(path, &[id, version, INGEST_SEQ, SOURCE_LINE])? {
             let batch = batch?;
             let column = |name: &str| {
                 batch
@@ -617,30 +616,6 @@ pub fn remove_old_versions(root: &Path, keep: &IndexVersion) {
     }
 }
 
-/// The named columns of a Parquet file, in the file's order (read them by
-/// name, or name them in that order).
-fn read_columns(
-    path: &Path,
-    names: &[&str],
-) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
-    let mut roots = Vec::new();
-    for name in names {
-        roots.push(
-            builder
-                .schema()
-                .index_of(name)
-                .map_err(|_| Error::lake(path, format!("has no column {name}")))?,
-        );
-    }
-    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
-    Ok(builder
-        .with_projection(mask)
-        .with_batch_size(BATCH_ROWS)
-        .build()?)
-}
-
 /// The snapshots an index marks as current: per ingest seq, a bit per line.
 #[derive(Debug, Default)]
 pub struct CurrentSet {
@@ -653,7 +628,9 @@ impl CurrentSet {
     /// those the delta replaces, plus the delta's.
     pub fn load(root: &Path, version: &IndexVersion) -> Result<Self> {
         let mut set = CurrentSet::default();
-        for batch in read_columns(&root.join(&version.base), &[INGEST_SEQ, SOURCE_LINE])? {
+        for batch in
+            crate::lake::read_columns(&root.join(&version.base), &[INGEST_SEQ, SOURCE_LINE])?
+        {
             let batch = batch?;
             let seqs = batch.column(0).as_primitive::<Int64Type>();
             let lines = batch.column(1).as_primitive::<Int64Type>();
@@ -663,7 +640,7 @@ impl CurrentSet {
         }
         if let Some(delta) = &version.delta {
             let names = [INGEST_SEQ, SOURCE_LINE, REPLACES_SEQ, REPLACES_LINE];
-            for batch in read_columns(&root.join(delta), &names)? {
+            for batch in crate::lake::read_columns(&root.join(delta), &names)? {
                 let batch = batch?;
                 let column = |i: usize| batch.column(i).as_primitive::<Int64Type>();
                 let (seqs, lines) = (column(0), column(1));

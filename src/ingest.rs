@@ -18,8 +18,6 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use xxhash_rust::xxh3::xxh3_128;
@@ -1714,14 +1712,7 @@ impl DedupIndex {
 
 fn read_keys(path: &Path, column: &str, rule: DedupRule, into: &mut KeySet) -> Result<()> {
     use arrow::array::{Array, AsArray};
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
-    let index = builder
-        .schema()
-        .index_of(column)
-        .map_err(|_| Error::lake(path, format!("lake file lacks column {column}")))?;
-    let mask = ProjectionMask::roots(builder.parquet_schema(), [index]);
-    for batch in builder.with_projection(mask).build()? {
+    for batch in crate::lake::read_columns(path, &[column])? {
         let batch = batch?;
         let array = batch.column(0);
         match rule {

@@ -24,6 +24,8 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -547,4 +549,28 @@ pub fn parquet_table(
         .with_listing_options(options)
         .with_schema(schema);
     Ok(Arc::new(ListingTable::try_new(config)?))
+}
+
+/// Rows per batch when motcua reads its own files column by column.
+const READ_BATCH_ROWS: usize = 64 * 1024;
+
+/// The named columns of a Parquet file, in the file's order (read them by
+/// name, or name them in that order).
+pub fn read_columns(path: &Path, names: &[&str]) -> Result<ParquetRecordBatchReader> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+    let mut roots = Vec::new();
+    for name in names {
+        roots.push(
+            builder
+                .schema()
+                .index_of(name)
+                .map_err(|_| Error::lake(path, format!("has no column {name}")))?,
+        );
+    }
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+    Ok(builder
+        .with_projection(mask)
+        .with_batch_size(READ_BATCH_ROWS)
+        .build()?)
 }
