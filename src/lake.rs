@@ -24,6 +24,7 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use serde::{Deserialize, Serialize};
@@ -535,6 +536,7 @@ pub fn parquet_table(
     };
     use std::sync::Arc;
 
+    let schema = with_text_as(&schema, &DataType::Utf8, &DataType::Utf8View);
     if files.is_empty() {
         return Ok(Arc::new(MemTable::try_new(schema, vec![vec![]])?));
     }
@@ -549,6 +551,25 @@ pub fn parquet_table(
         .with_listing_options(options)
         .with_schema(schema);
     Ok(Arc::new(ListingTable::try_new(config)?))
+}
+
+/// `schema` with every column of text type `from` typed `to`. Lake tables
+/// read text as `Utf8View`: the Parquet reader then leaves short strings in
+/// place instead of copying every value into one buffer per column (the KPI
+/// job spent a tenth less CPU); files motcua writes hold plain `Utf8`.
+pub fn with_text_as(schema: &Schema, from: &DataType, to: &DataType) -> SchemaRef {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            if f.data_type() == from {
+                f.as_ref().clone().with_data_type(to.clone())
+            } else {
+                f.as_ref().clone()
+            }
+        })
+        .collect();
+    std::sync::Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
 /// Rows per batch when motcua reads its own files column by column.

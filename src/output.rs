@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 
@@ -205,10 +205,23 @@ pub fn write_parquet(path: &Path, schema: SchemaRef, batches: &[RecordBatch]) ->
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }
+    // Text the engine read as views is written as plain strings: readers of
+    // the outputs see the types the lake was declared with.
+    let schema = crate::lake::with_text_as(&schema, &DataType::Utf8View, &DataType::Utf8);
     let file = fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    let mut writer = ArrowWriter::try_new(file, schema, Some(crate::ingest::writer_properties()))?;
+    let mut writer = ArrowWriter::try_new(
+        file,
+        schema.clone(),
+        Some(crate::ingest::writer_properties()),
+    )?;
     for batch in batches {
-        writer.write(batch)?;
+        let columns = batch
+            .columns()
+            .iter()
+            .zip(schema.fields())
+            .map(|(column, field)| arrow::compute::cast(column, field.data_type()))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        writer.write(&RecordBatch::try_new(schema.clone(), columns)?)?;
     }
     let file = writer.into_inner()?;
     file.sync_all().map_err(|e| Error::io(path, e))?;
