@@ -498,7 +498,7 @@ pub async fn register_tables(
             .into_iter()
             .map(|f| f.path.as_str())
             .collect();
-        register_parquet(ctx, root, def.name, &files, def.lake_schema())?;
+        register_parquet(ctx, root, def.name, &files, read_schema(def))?;
     }
     register_parquet(
         ctx,
@@ -536,7 +536,6 @@ pub fn parquet_table(
     };
     use std::sync::Arc;
 
-    let schema = with_text_as(&schema, &DataType::Utf8, &DataType::Utf8View);
     if files.is_empty() {
         return Ok(Arc::new(MemTable::try_new(schema, vec![vec![]])?));
     }
@@ -553,10 +552,23 @@ pub fn parquet_table(
     Ok(Arc::new(ListingTable::try_new(config)?))
 }
 
-/// `schema` with every column of text type `from` typed `to`. Lake tables
-/// read text as `Utf8View`: the Parquet reader then leaves short strings in
-/// place instead of copying every value into one buffer per column (the KPI
-/// job spent a tenth less CPU); files motcua writes hold plain `Utf8`.
+/// The schema a feed's table is read with. Dossier text is read as
+/// `Utf8View`: the Parquet reader then leaves short strings in place instead
+/// of copying every value into one buffer per column (the KPI job spent a
+/// tenth less CPU). The event logs keep `Utf8`: their ids are hash-join keys,
+/// and a join's build side of filtered views holds every decoded buffer they
+/// point into — at 10 M dossiers the KPI job then failed under a 2 GiB limit.
+/// Files motcua writes hold plain `Utf8` either way.
+pub fn read_schema(def: &crate::feeds::FeedDef) -> SchemaRef {
+    let schema = def.lake_schema();
+    if def.feed == Feed::Dossiers {
+        with_text_as(&schema, &DataType::Utf8, &DataType::Utf8View)
+    } else {
+        schema
+    }
+}
+
+/// `schema` with every column of text type `from` typed `to`.
 pub fn with_text_as(schema: &Schema, from: &DataType, to: &DataType) -> SchemaRef {
     let fields: Vec<Field> = schema
         .fields()

@@ -733,12 +733,15 @@ fn the_lake_reads_back_through_datafusion_with_the_declared_schema() {
             .unwrap();
         for def in ALL_FEEDS {
             let df = ctx.table(def.name).await.unwrap();
-            // Text is read as views (decoded in place); the files hold Utf8.
-            let declared = motcua::lake::with_text_as(
-                &def.lake_schema(),
-                &arrow::datatypes::DataType::Utf8,
-                &arrow::datatypes::DataType::Utf8View,
-            );
+            // Dossier text is read as views (decoded in place); the files hold Utf8.
+            let declared = match def.feed {
+                Feed::Dossiers => motcua::lake::with_text_as(
+                    &def.lake_schema(),
+                    &arrow::datatypes::DataType::Utf8,
+                    &arrow::datatypes::DataType::Utf8View,
+                ),
+                _ => def.lake_schema(),
+            };
             let read: Vec<(String, String, bool)> = df
                 .schema()
                 .fields()
