@@ -202,7 +202,7 @@ async fn register_unit_closure(ctx: &SessionContext) -> Result<()> {
         for i in 0..batch.num_rows() {
             let code = codes.value(i).to_string();
             let up =
-                (!arrow::array::Array::is_null(&parents, i)).then(|| parents.value(i).to_string());
+                (!arrow::array::Array::is_null(parents, i)).then(|| parents.value(i).to_string());
             parent.insert(code, up);
         }
     }
@@ -244,13 +244,11 @@ async fn register_unit_closure(ctx: &SessionContext) -> Result<()> {
     Ok(())
 }
 
-/// A text column as plain strings (lake tables read text as views).
-fn string_column(batch: &RecordBatch, i: usize) -> Result<StringArray> {
-    let column = arrow::compute::cast(batch.column(i), &DataType::Utf8)?;
-    column
+fn string_column(batch: &RecordBatch, i: usize) -> Result<&StringArray> {
+    batch
+        .column(i)
         .as_any()
         .downcast_ref::<StringArray>()
-        .cloned()
         .ok_or_else(|| Error::Usage(format!("column {i} is not text")))
 }
 

@@ -733,15 +733,8 @@ fn the_lake_reads_back_through_datafusion_with_the_declared_schema() {
             .unwrap();
         for def in ALL_FEEDS {
             let df = ctx.table(def.name).await.unwrap();
-            // Dossier text is read as views (decoded in place); the files hold Utf8.
-            let declared = match def.feed {
-                Feed::Dossiers => motcua::lake::with_text_as(
-                    &def.lake_schema(),
-                    &arrow::datatypes::DataType::Utf8,
-                    &arrow::datatypes::DataType::Utf8View,
-                ),
-                _ => def.lake_schema(),
-            };
+            // The declared columns, with dossier text read as views.
+            let declared = motcua::lake::read_schema(def);
             let read: Vec<(String, String, bool)> = df
                 .schema()
                 .fields()
