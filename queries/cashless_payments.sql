@@ -1,9 +1,9 @@
 -- Cashless payments: share of fee-bearing dossiers paid online and paid
 -- without cash (by count and by value), and portal payment success, for
 -- every unit of one level in one period, most cashless first.
--- @param period date required    First day of the period (YYYY-MM-DD)
--- @param grain text month        day, week, month, quarter or year
--- @param level text district     province, district, commune or department
+-- @param period period required    First day of the period (YYYY-MM-DD)
+-- @param grain grain month        day, week, month, quarter or year
+-- @param level level district     province, district, commune or department
 SELECT
     unit_code,
     unit_name,

@@ -2,9 +2,9 @@
 -- a target are met, on track (≥ 70%), behind (50–70%) and far behind
 -- (< 50%), like a province's report of "7 met, 9 above 70%, 6 at 50–70%,
 -- 2 below 50%".
--- @param period date required    First day of the period (YYYY-MM-DD)
--- @param grain text month        day, week, month, quarter or year
--- @param level text province     province, district, commune or department
+-- @param period period required    First day of the period (YYYY-MM-DD)
+-- @param grain grain month        day, week, month, quarter or year
+-- @param level level province     province, district, commune or department
 SELECT
     unit_code,
     unit_name,

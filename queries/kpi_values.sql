@@ -1,7 +1,7 @@
 -- Every KPI of SPEC §5 for every unit of the registry and every period of one
 -- grain whose start lies in [from, to], with target, attainment, status, rank
 -- and rank change: the nightly KPI job runs exactly this query.
--- @param grain text month     day, week, month, quarter or year
+-- @param grain grain month     day, week, month, quarter or year
 -- @param from date required   first period start to report (YYYY-MM-DD)
 -- @param to date required     last period start to report (YYYY-MM-DD)
 

@@ -1,9 +1,9 @@
 -- Online take-up: share of dossiers filed online and fully online (toàn
 -- trình), handled entirely online, digitized, and given an electronic
 -- result, for every unit of one level in one period, highest full-online first.
--- @param period date required    First day of the period (YYYY-MM-DD)
--- @param grain text month        day, week, month, quarter or year
--- @param level text district     province, district, commune or department
+-- @param period period required    First day of the period (YYYY-MM-DD)
+-- @param grain grain month        day, week, month, quarter or year
+-- @param level level district     province, district, commune or department
 SELECT
     unit_code,
     unit_name,

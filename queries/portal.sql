@@ -1,8 +1,8 @@
 -- Online portal: applications started, the share completed (submitted), and
 -- the share signed in with VNeID, for every unit of one level in one period.
--- @param period date required    First day of the period (YYYY-MM-DD)
--- @param grain text month        day, week, month, quarter or year
--- @param level text district     province, district, commune or department
+-- @param period period required    First day of the period (YYYY-MM-DD)
+-- @param grain grain month        day, week, month, quarter or year
+-- @param level level district     province, district, commune or department
 SELECT
     unit_code,
     unit_name,

@@ -1,9 +1,9 @@
 -- Processing: dossiers received and resolved, on-time rate, median processing
 -- days and open dossiers past their deadline, for every unit of one level in
 -- one period (from the published kpi_values), best on-time rate first.
--- @param period date required    First day of the period (YYYY-MM-DD)
--- @param grain text month        day, week, month, quarter or year
--- @param level text district     province, district, commune or department
+-- @param period period required    First day of the period (YYYY-MM-DD)
+-- @param grain grain month        day, week, month, quarter or year
+-- @param level level district     province, district, commune or department
 SELECT
     unit_code,
     unit_name,

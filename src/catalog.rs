@@ -187,6 +187,31 @@ pub async fn open(root: &Path, options: &SessionOptions) -> Result<(SessionConte
     Ok((ctx, manifest))
 }
 
+/// Rows of activity whose unit code the registry does not hold, per feed
+/// (the shipped `dq_unknown_units` query, summed): for `motcua lake`.
+pub async fn unknown_units(root: &Path) -> Result<Vec<(String, u64)>> {
+    let (ctx, _) = open(root, &SessionOptions::default()).await?;
+    let saved = crate::query::find(None, "dq_unknown_units")?;
+    let sql = format!(
+        "SELECT feed, CAST(sum(rows) AS BIGINT) FROM ({}\n) GROUP BY feed ORDER BY feed",
+        saved.sql
+    );
+    let batches = ctx.sql(&sql).await?.collect().await?;
+    let mut out = Vec::new();
+    for batch in &batches {
+        let feeds = string_column(batch, 0)?;
+        let rows = batch
+            .column(1)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .ok_or_else(|| Error::Sql("dq_unknown_units: rows must be a count".into()))?;
+        for i in 0..batch.num_rows() {
+            out.push((feeds.value(i).to_string(), rows.value(i) as u64));
+        }
+    }
+    Ok(out)
+}
+
 /// `unit_closure`: each unit paired with itself (depth 0) and every unit
 /// below it, from the registry in the session.
 async fn register_unit_closure(ctx: &SessionContext) -> Result<()> {
@@ -360,15 +385,16 @@ fn kpi_catalog() -> Result<RecordBatch> {
 }
 
 /// Registers `OUT/kpi_values` as table `kpi_values` when it has been
-/// published, with `period_grain` read back from its Hive directories.
-pub async fn register_outputs(ctx: &SessionContext, out: &Path) -> Result<()> {
+/// published, with `period_grain` read back from its Hive directories;
+/// false when nothing is published there.
+pub async fn register_outputs(ctx: &SessionContext, out: &Path) -> Result<bool> {
     use datafusion::datasource::file_format::parquet::ParquetFormat;
     use datafusion::datasource::listing::{
         ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
     };
     let dataset = out.join(crate::output::DATASET);
     if !dataset.join("_SUCCESS").exists() {
-        return Ok(());
+        return Ok(false);
     }
     let dataset = dataset.canonicalize().map_err(|e| Error::io(&dataset, e))?;
     let url = ListingTableUrl::parse(format!("{}/", dataset.display()))?;
@@ -383,7 +409,7 @@ pub async fn register_outputs(ctx: &SessionContext, out: &Path) -> Result<()> {
         crate::output::DATASET,
         Arc::new(ListingTable::try_new(config)?),
     )?;
-    Ok(())
+    Ok(true)
 }
 
 /// Memory the cached current state may hold when no `--memory-limit` is

@@ -34,7 +34,7 @@ pub const DIR: &str = "current";
 /// opened an older manifest has long since loaded its index by then.
 const KEEP_UNREFERENCED_SECS: u64 = 15 * 60;
 /// Snapshots held in memory before a sorted run goes to disk (40 B each).
-const RUN_RECORDS: usize = 1 << 20;
+pub const RUN_RECORDS: usize = 1 << 20;
 const BATCH_ROWS: usize = 64 * 1024;
 const RECORD_BYTES: usize = 40;
 /// A delta is folded into a new base once it holds more than an eighth of
@@ -137,26 +137,33 @@ fn delta_schema() -> SchemaRef {
 }
 
 /// The snapshots one transaction adds, as sorted runs: in memory up to
-/// `RUN_RECORDS`, then on disk under the transaction's staging directory.
+/// `run_records`, then on disk under the transaction's staging directory.
 #[derive(Debug)]
 pub struct Collector {
     dir: PathBuf,
+    run_records: usize,
     buffer: Vec<Latest>,
     runs: Vec<PathBuf>,
+    /// Snapshots in `runs`.
+    spilled: u64,
 }
 
 impl Collector {
-    pub fn new(staging: &Path) -> Self {
+    /// `run_records`: snapshots held in memory before a run spills
+    /// (`RUN_RECORDS` unless a test wants many runs).
+    pub fn new(staging: &Path, run_records: usize) -> Self {
         Collector {
             dir: staging.to_path_buf(),
+            run_records: run_records.max(1),
             buffer: Vec::new(),
             runs: Vec::new(),
+            spilled: 0,
         }
     }
 
     pub fn push(&mut self, latest: Latest) -> Result<()> {
         self.buffer.push(latest);
-        if self.buffer.len() >= RUN_RECORDS {
+        if self.buffer.len() >= self.run_records {
             self.spill()?;
         }
         Ok(())
@@ -168,13 +175,14 @@ impl Collector {
 
     /// At most how many dossiers the collected snapshots name.
     fn claims(&self) -> u64 {
-        (self.buffer.len() + self.runs.len() * RUN_RECORDS) as u64
+        self.buffer.len() as u64 + self.spilled
     }
 
     /// Takes in another collector's snapshots (a later file of the same
     /// transaction).
     pub fn absorb(&mut self, other: Collector) -> Result<()> {
         self.runs.extend(other.runs);
+        self.spilled += other.spilled;
         for latest in other.buffer {
             self.push(latest)?;
         }
@@ -215,10 +223,16 @@ impl Collector {
 
     fn spill(&mut self) -> Result<()> {
         let run = sorted_latest(std::mem::take(&mut self.buffer));
-        let path = self
-            .dir
-            .join(format!("current-run-{:04}.bin", self.runs.len()));
-        let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
+        // A name no other collector of the transaction can take: every
+        // file of a --strict ingest has its own collector, spilling into the
+        // same staging directory (numbered names overwrote each other's runs).
+        let (file, path) = tempfile::Builder::new()
+            .prefix("current-run-")
+            .suffix(".bin")
+            .tempfile_in(&self.dir)
+            .and_then(|f| f.keep().map_err(|e| e.error))
+            .map_err(|e| Error::io(&self.dir, e))?;
+        self.spilled += run.len() as u64;
         let mut out = BufWriter::with_capacity(1 << 20, file);
         for latest in run {
             out.write_all(&latest.to_bytes())
@@ -326,8 +340,8 @@ fn decode(batch: &RecordBatch) -> Result<Vec<Latest>> {
 #[derive(Debug)]
 pub struct Update {
     pub version: IndexVersion,
-    /// The file written, in staging, and its path in the lake.
-    pub staged: (PathBuf, String),
+    /// The file written, in staging.
+    pub staged: crate::lake::Staged,
     /// Dossiers the new version holds.
     pub dossiers: u64,
 }
@@ -393,7 +407,7 @@ fn update_as(
         .unwrap_or_default()
         .to_string_lossy();
     let path = staging.join(format!("dossier-index-{name}"));
-    let mut writer = IndexWriter::create(&path, schema)?;
+    let mut writer = IndexWriter::create(path, rel.clone(), schema)?;
     let mut dossiers = match delta_of {
         Some(previous) => rows(root, &previous.base)?,
         None => 0,
@@ -408,7 +422,7 @@ fn update_as(
         }
         writer.push(winner, base)
     })?;
-    writer.close()?;
+    let staged = writer.close()?;
     let version = match delta_of {
         Some(previous) => IndexVersion {
             base: previous.base.clone(),
@@ -421,7 +435,7 @@ fn update_as(
     };
     Ok(Update {
         version,
-        staged: (path, rel),
+        staged,
         dossiers,
     })
 }
@@ -487,11 +501,14 @@ struct IndexWriter {
     writer: ArrowWriter<File>,
     schema: SchemaRef,
     batch: IndexBatch,
+    /// Where it is written, and its path in the lake.
+    path: PathBuf,
+    rel: String,
 }
 
 impl IndexWriter {
-    fn create(path: &Path, schema: SchemaRef) -> Result<Self> {
-        let file = File::create(path).map_err(|e| Error::io(path, e))?;
+    fn create(path: PathBuf, rel: String, schema: SchemaRef) -> Result<Self> {
+        let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
         // Hashes do not repeat, do not compress and are not searched by
         // range: no dictionary, compression or statistics for them (the
         // dictionary attempt, then compression, were the top costs of a
@@ -515,6 +532,8 @@ impl IndexWriter {
                 ..Default::default()
             },
             schema,
+            path,
+            rel,
         })
     }
 
@@ -527,13 +546,14 @@ impl IndexWriter {
         Ok(())
     }
 
-    fn close(mut self) -> Result<()> {
+    /// Writes the footer and syncs the file: the manifest will name it.
+    fn close(mut self) -> Result<crate::lake::Staged> {
         if self.batch.len() > 0 {
             let batch = self.batch.finish(&self.schema)?;
             self.writer.write(&batch)?;
         }
-        self.writer.close()?;
-        Ok(())
+        let file = self.writer.into_inner()?;
+        crate::lake::Staged::sync(&file, self.path, self.rel)
     }
 }
 
@@ -751,7 +771,7 @@ mod tests {
     }
 
     fn collect(root: &Path, records: &[Latest]) -> Collector {
-        let mut c = Collector::new(root);
+        let mut c = Collector::new(root, RUN_RECORDS);
         for r in records {
             c.push(*r).unwrap();
         }
@@ -767,8 +787,12 @@ mod tests {
         as_delta: bool,
     ) -> IndexVersion {
         let update = update_as(root, previous, c, root, seq, as_delta).unwrap();
-        std::fs::rename(&update.staged.0, root.join(&update.staged.1)).unwrap();
+        move_in(root, &update.staged);
         update.version
+    }
+
+    fn move_in(root: &Path, staged: &crate::lake::Staged) {
+        std::fs::rename(staged.path(), root.join(staged.rel())).unwrap();
     }
 
     fn marked(root: &Path, version: &IndexVersion, expected: &[Latest]) {
@@ -798,7 +822,7 @@ mod tests {
         // The first ingest writes a base whatever the policy.
         let v1 = update(root, None, first, root, 1).unwrap();
         assert_eq!(v1.dossiers, 3);
-        std::fs::rename(&v1.staged.0, root.join(&v1.staged.1)).unwrap();
+        move_in(root, &v1.staged);
         let v1 = v1.version;
         assert_eq!(v1.delta, None);
         let base = vec![rec(1, 1, 1, 4), rec(3, 5, 1, 3), rec(7, 10, 1, 9)];
@@ -859,13 +883,13 @@ mod tests {
             .map(|k| rec(k, 1, 1, k as u64))
             .collect();
         let v1 = update(root, None, collect(root, &records), root, 1).unwrap();
-        std::fs::rename(&v1.staged.0, root.join(&v1.staged.1)).unwrap();
+        move_in(root, &v1.staged);
         // Small next to the minimum: a delta of 10 newer snapshots.
         let newer: Vec<Latest> = (0..10).map(|k| rec(k, 2, 2, k as u64)).collect();
         let v2 = update(root, Some(&v1.version), collect(root, &newer), root, 2).unwrap();
         assert!(v2.version.delta.is_some());
-        assert_eq!(rows(root, &v2.staged.0.to_string_lossy()).unwrap(), 10);
-        std::fs::rename(&v2.staged.0, root.join(&v2.staged.1)).unwrap();
+        assert_eq!(rows(root, &v2.staged.path().to_string_lossy()).unwrap(), 10);
+        move_in(root, &v2.staged);
         // Past it: a new base.
         let v3 = update(root, Some(&v2.version), collect(root, &records), root, 3).unwrap();
         assert_eq!(v3.version.delta, None);

@@ -25,15 +25,57 @@ pub enum Error {
     #[error("{path}: {reason}")]
     BadFile { path: PathBuf, reason: String },
 
-    /// A units file that breaks the registry rules of SPEC §2.
-    #[error("{path}: units file refused whole: {reason}")]
-    BadRegistry { path: PathBuf, reason: String },
+    /// A file of a feed that replaces its whole table (units, targets) with
+    /// a rejected row, or a units file that breaks the registry rules of
+    /// SPEC §2: a partial registry or target list would silently replace
+    /// the whole one.
+    #[error("{path}: {feed} file refused whole; the lake keeps its {feed} as they were: {reason}")]
+    Refused {
+        path: PathBuf,
+        feed: crate::feeds::Feed,
+        reason: String,
+    },
 
     /// `--strict` and at least one row was quarantined.
     #[error(
         "{rejected} row(s) rejected under --strict; nothing was committed (see the quarantine report above)"
     )]
     StrictRejected { rejected: u64 },
+
+    /// Every row of a file was rejected: it was read, and nothing of it is
+    /// in the lake but its quarantine.
+    #[error(
+        "{path}: all {rows} row(s) were rejected, none reached the lake; read why with `motcua query dq_quarantine` and fix the export"
+    )]
+    AllRejected { path: PathBuf, rows: u64 },
+
+    /// More of a file was rejected than `--max-rejected` allows.
+    #[error(
+        "{path}: {rejected} of {read} row(s) rejected ({percent:.1}%), more than --max-rejected {limit}; nothing of this file was committed"
+    )]
+    TooManyRejected {
+        path: PathBuf,
+        rejected: u64,
+        read: u64,
+        percent: f64,
+        limit: String,
+    },
+
+    /// A multi-file ingest that stopped at one file: what happened to the
+    /// others. The exit code is the cause's.
+    #[error("{source}; {}", stopped_note(.committed, .not_ingested))]
+    Stopped {
+        #[source]
+        source: Box<Error>,
+        /// Files committed before the failure.
+        committed: Vec<PathBuf>,
+        /// Files after the failing one, never read.
+        not_ingested: Vec<PathBuf>,
+    },
+
+    /// SIGINT or SIGTERM: the work in progress was dropped.
+    #[error("interrupted; {what}")]
+    Interrupted { what: String },
 
     #[error("{0}")]
     PiiKey(String),
@@ -77,13 +119,37 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) | Error::UnknownFeed(_) => 2,
-            Error::BadFile { .. } | Error::BadRegistry { .. } => 3,
+            Error::BadFile { .. } | Error::Refused { .. } => 3,
             Error::Io { .. } | Error::Lake { .. } | Error::Parquet(_) | Error::Arrow(_) => 4,
             Error::DataFusion(_) | Error::Sql(_) => 5,
             Error::PiiKey(_) => 6,
             // Its own code: the files were fine, a nightly script may want
             // to retry without --strict and read the quarantine.
-            Error::StrictRejected { .. } => 7,
+            Error::StrictRejected { .. }
+            | Error::AllRejected { .. }
+            | Error::TooManyRejected { .. } => 7,
+            Error::Stopped { source, .. } => source.exit_code(),
+            // 128 + SIGINT, as shells report an interrupted command.
+            Error::Interrupted { .. } => 130,
         }
+    }
+}
+
+fn names(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn stopped_note(committed: &[PathBuf], not_ingested: &[PathBuf]) -> String {
+    let committed = match committed {
+        [] => "no file of this command was committed".to_string(),
+        c => format!("committed before it: {}", names(c)),
+    };
+    match not_ingested {
+        [] => committed,
+        rest => format!("{committed}; not ingested: {}", names(rest)),
     }
 }

@@ -50,7 +50,48 @@ pub struct IngestOptions {
     pub format: Option<Format>,
     /// Fail at once, rather than wait, when another process holds the lake.
     pub no_wait: bool,
+    /// A file with a larger share of rejected rows fails, committing
+    /// nothing of it.
+    pub max_rejected: Option<RejectLimit>,
+    /// Dossier snapshots held in memory before a sorted run of the current
+    /// state spills to disk (`current::RUN_RECORDS` when None); tests make
+    /// it small to exercise many runs.
+    pub run_records: Option<usize>,
 }
+
+/// `--max-rejected`: the largest share of a file's rows that may be
+/// rejected, written `5%` or `0.05`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RejectLimit {
+    /// 0 to 1.
+    pub share: f64,
+}
+
+impl std::str::FromStr for RejectLimit {
+    type Err = Error;
+    fn from_str(text: &str) -> Result<Self> {
+        let t = text.trim();
+        let share = match t.strip_suffix('%') {
+            Some(percent) => percent.trim().parse::<f64>().map(|p| p / 100.0),
+            None => t.parse::<f64>(),
+        };
+        match share {
+            Ok(share) if (0.0..=1.0).contains(&share) => Ok(RejectLimit { share }),
+            _ => Err(Error::Usage(format!(
+                "--max-rejected {text}: write a share of rows between 0% and 100%, such as 5% or 0.05"
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for RejectLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}%", self.share * 100.0)
+    }
+}
+
+/// Above this share of rejected rows a file's report carries a warning.
+pub const WARN_REJECTED_SHARE: f64 = 0.01;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rejection {
@@ -78,6 +119,16 @@ pub struct FileReport {
     pub rejections: Vec<Rejection>,
     /// A dry run's report: nothing was written.
     pub dry_run: bool,
+    /// Refused by `--max-rejected`: nothing of the file was committed.
+    pub refused: bool,
+    /// Whether unit codes were checked against a units registry (none
+    /// before the first units file).
+    pub units_checked: bool,
+    /// Accepted rows whose unit code the registry does not hold: kept
+    /// (SPEC §2), counted toward no unit.
+    pub unknown_units: u64,
+    /// The first few of those codes.
+    pub unknown_unit_codes: Vec<String>,
 }
 
 impl FileReport {
@@ -101,6 +152,12 @@ impl FileReport {
                 self.rows_read, self.accepted, self.quarantined, self.duplicates
             );
         }
+        if self.refused {
+            return format!(
+                "{name}: read {} · accepted {} · quarantined {} · duplicates {} → refused, nothing committed",
+                self.rows_read, self.accepted, self.quarantined, self.duplicates
+            );
+        }
         format!(
             "{name}: read {} · accepted {} · quarantined {} · duplicates {} → ingest #{} ({} data file(s))",
             self.rows_read,
@@ -111,11 +168,22 @@ impl FileReport {
             self.data_files.len()
         )
     }
+
+    /// The share of rows read that were rejected.
+    pub fn rejected_share(&self) -> f64 {
+        if self.rows_read == 0 {
+            0.0
+        } else {
+            self.quarantined as f64 / self.rows_read as f64
+        }
+    }
 }
 
 /// Ingests `paths` into the lake at `root` as `feed`, in order. Without
 /// `strict`, each file commits on its own; with it, all commit together or
 /// none does. `on_report` sees each file's report as soon as it is known.
+/// A failure part-way names the files committed before it and those never
+/// read (`Error::Stopped`).
 pub fn ingest_files(
     root: &Path,
     feed: Feed,
@@ -128,57 +196,175 @@ pub fn ingest_files(
         std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     }
     let mut lake = Lake::open_for_write(root, &options.zone, !options.no_wait)?;
-    let mut dedup = DedupIndex::new(feed.def());
-    let mut reports = Vec::new();
-    let mut pending_entries: Vec<IngestEntry> = Vec::new();
-    let mut pending_staged: Vec<Staged> = Vec::new();
-    let mut pending_current: Option<current::Collector> = None;
+    let key_check = check_key(lake.manifest(), root, feed, options)?;
     let staging = lake.staging_dir()?;
-    let mut seq = lake.next_seq();
+    let mut txn = Transaction {
+        staging: staging.clone(),
+        key_check: key_check.clone(),
+        dedup: DedupIndex::new(feed.def()),
+        seq: lake.next_seq(),
+        entries: Vec::new(),
+        staged: Vec::new(),
+        current: None,
+    };
+    let mut reports: Vec<FileReport> = Vec::new();
+    for (i, path) in paths.iter().enumerate() {
+        let outcome = txn
+            .add_file(&mut lake, feed, path, options, on_report)
+            .map(|report| reports.push(report));
+        if let Err(e) = outcome {
+            txn.dedup.rollback();
+            let _ = lake.remove_staging();
+            return Err(stopped(e, &reports, options.strict, &paths[i + 1..]));
+        }
+    }
+    if options.strict {
+        if let Err(e) = refuse_rejections(&reports) {
+            let _ = lake.remove_staging();
+            return Err(e);
+        }
+        if let Some(last) = txn.entries.last().map(|e| e.seq) {
+            let mut staged = std::mem::take(&mut txn.staged);
+            let index = stage_index(&lake, txn.current.take(), &staging, last, &mut staged)?;
+            lake.commit(std::mem::take(&mut txn.entries), staged, index, key_check)?;
+        }
+    }
+    lake.remove_staging()?;
+    all_rejected(&reports)?;
+    Ok(reports)
+}
 
-    for path in paths {
+/// What a multi-file command that failed at one file tells: the files
+/// committed before it (none under `--strict`) and those never read.
+fn stopped(error: Error, reports: &[FileReport], strict: bool, rest: &[PathBuf]) -> Error {
+    if reports.is_empty() && rest.is_empty() {
+        return error;
+    }
+    let committed = reports
+        .iter()
+        .filter(|r| !strict && r.already_ingested_as.is_none())
+        .map(|r| r.path.clone())
+        .collect();
+    Error::Stopped {
+        source: Box::new(error),
+        committed,
+        not_ingested: rest.to_vec(),
+    }
+}
+
+/// The first file that had rows and had every one of them rejected: a
+/// nightly job must notice it, though its quarantine is committed.
+fn all_rejected(reports: &[FileReport]) -> Result<()> {
+    match reports
+        .iter()
+        .find(|r| r.accepted == 0 && r.quarantined > 0 && r.duplicates == 0)
+    {
+        Some(r) => Err(Error::AllRejected {
+            path: r.path.clone(),
+            rows: r.quarantined,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// `--max-rejected`: a file with a larger share of rejected rows fails.
+fn check_rejected_share(report: &FileReport, options: &IngestOptions) -> Result<()> {
+    match options.max_rejected {
+        Some(limit) if report.rejected_share() > limit.share => Err(Error::TooManyRejected {
+            path: report.path.clone(),
+            rejected: report.quarantined,
+            read: report.rows_read,
+            percent: report.rejected_share() * 100.0,
+            limit: limit.to_string(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The fingerprint of the PII key to record with an ingest of `feed`, after
+/// refusing a key other than the one the lake's applicant keys were made with.
+fn check_key(
+    manifest: &Manifest,
+    root: &Path,
+    feed: Feed,
+    options: &IngestOptions,
+) -> Result<Option<String>> {
+    match &options.pii_key {
+        Some(key) if feed.def().has_personal_id() => {
+            manifest.check_pii_key(root, key)?;
+            Ok(Some(key.fingerprint()))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// What one ingest command has staged but not yet committed: everything
+/// under `--strict`, one file at a time otherwise.
+struct Transaction {
+    /// Where its files are written until the commit.
+    staging: PathBuf,
+    /// The PII key's fingerprint, to record with the commit.
+    key_check: Option<String>,
+    dedup: DedupIndex,
+    /// The seq the next file gets.
+    seq: u64,
+    entries: Vec<IngestEntry>,
+    staged: Vec<lake::Staged>,
+    current: Option<current::Collector>,
+}
+
+impl Transaction {
+    /// Stages one file — and, without `--strict`, commits it — and reports
+    /// it (before refusing it, when it is refused).
+    fn add_file(
+        &mut self,
+        lake: &mut Lake,
+        feed: Feed,
+        path: &Path,
+        options: &IngestOptions,
+        on_report: &mut dyn FnMut(&FileReport),
+    ) -> Result<FileReport> {
         let scan = reader::scan(path)?;
-        let content_hash = scan.content_hash.clone();
-        let this_run = pending_entries
+        let this_run = self
+            .entries
             .iter()
             .map(|e| (e.content_hash.as_str(), e.seq));
-        if let Some(earlier) = earlier_ingest(lake.manifest(), feed, &content_hash, this_run) {
+        if let Some(earlier) = earlier_ingest(lake.manifest(), feed, &scan.content_hash, this_run) {
             let report = skipped_report(path, feed, earlier);
             on_report(&report);
-            reports.push(report);
-            continue;
+            return Ok(report);
         }
-        let staged_file = match stage_file(
+        let root = lake.root().to_path_buf();
+        let staged_file = stage_file(
             lake.manifest(),
-            root,
-            Some(&staging),
+            &root,
+            Some(&self.staging),
             feed,
             path,
             reader::open_input(path)?,
             &scan,
-            seq,
+            self.seq,
             options,
-            &mut dedup,
-        ) {
-            Ok(staged) => staged,
-            Err(e) => {
-                dedup.rollback();
-                let _ = std::fs::remove_dir_all(&staging);
-                return Err(e);
-            }
-        };
-        seq += 1;
+            &mut self.dedup,
+        )?;
+        self.seq += 1;
         let StagedFile {
-            report,
+            mut report,
             mut staged,
             current,
         } = staged_file;
+        if let Err(e) = check_rejected_share(&report, options) {
+            // Its report, with the first rejections, says why.
+            report.refused = true;
+            on_report(&report);
+            return Err(e);
+        }
         on_report(&report);
         let entry = IngestEntry {
             seq: report.seq,
             feed,
             source: absolute(path).display().to_string(),
-            content_hash,
+            content_hash: scan.content_hash,
             bytes: scan.bytes,
             ingested_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             rows_read: report.rows_read,
@@ -188,7 +374,6 @@ pub fn ingest_files(
             data_files: report.data_files.clone(),
             quarantine_file: report.quarantine_file.clone(),
         };
-        reports.push(report);
         tracing::info!(
             "ingest #{}: {} row(s) accepted into {} file(s)",
             entry.seq,
@@ -196,33 +381,21 @@ pub fn ingest_files(
             entry.data_files.len()
         );
         if options.strict {
-            pending_entries.push(entry);
-            pending_staged.extend(staged);
+            self.entries.push(entry);
+            self.staged.extend(staged);
             if let Some(current) = current {
-                match pending_current.as_mut() {
+                match self.current.as_mut() {
                     Some(pending) => pending.absorb(current)?,
-                    None => pending_current = Some(current),
+                    None => self.current = Some(current),
                 }
             }
         } else {
-            let index = stage_index(&lake, current, &staging, entry.seq, &mut staged)?;
-            lake.commit(vec![entry], staged, index)?;
-            dedup.commit();
+            let index = stage_index(lake, current, &self.staging, entry.seq, &mut staged)?;
+            lake.commit(vec![entry], staged, index, self.key_check.clone())?;
+            self.dedup.commit();
         }
+        Ok(report)
     }
-
-    if options.strict {
-        if let Err(e) = refuse_rejections(&reports) {
-            let _ = std::fs::remove_dir_all(&staging);
-            return Err(e);
-        }
-        if let Some(last) = pending_entries.last().map(|e| e.seq) {
-            let index = stage_index(&lake, pending_current, &staging, last, &mut pending_staged)?;
-            lake.commit(pending_entries, pending_staged, index)?;
-        }
-    }
-    lake.remove_staging()?;
-    Ok(reports)
 }
 
 /// Merges a transaction's snapshots into the lake's index of current
@@ -234,7 +407,7 @@ fn stage_index(
     collector: Option<current::Collector>,
     staging: &Path,
     seq: u64,
-    staged: &mut Vec<Staged>,
+    staged: &mut Vec<lake::Staged>,
 ) -> Result<Option<current::IndexVersion>> {
     let Some(mut collector) = collector else {
         return Ok(None);
@@ -263,7 +436,7 @@ fn stage_index(
     tracing::info!(
         "index of current dossiers: {} dossier(s), {}",
         update.dossiers,
-        update.staged.1
+        update.staged.rel()
     );
     staged.push(update.staged);
     Ok(Some(update.version))
@@ -272,7 +445,9 @@ fn stage_index(
 /// Checks `paths` as `ingest_files` would ingest them into the lake at `root`
 /// (which may not exist yet), in order, and reports what each would add —
 /// without writing anything or taking the writer's lock. Duplicates are
-/// counted against the lake as it is and against the earlier paths.
+/// counted against the lake as it is and against the earlier paths. What
+/// the real ingest would refuse (another zone or PII key, a file over
+/// `--max-rejected`) it refuses too.
 pub fn dry_run(
     root: &Path,
     feed: Feed,
@@ -285,6 +460,8 @@ pub fn dry_run(
     } else {
         Manifest::new(&options.zone)
     };
+    manifest.check_zone(root, &options.zone)?;
+    check_key(&manifest, root, feed, options)?;
     let mut dedup = DedupIndex::new(feed.def());
     // (content hash, seq it would get) of the files this run would ingest.
     let mut would_ingest: Vec<(String, u64)> = Vec::new();
@@ -305,16 +482,20 @@ pub fn dry_run(
                 staged.report
             }
         };
-        let report = FileReport {
+        let mut report = FileReport {
             dry_run: true,
             ..report
         };
+        let refused = check_rejected_share(&report, options);
+        report.refused = refused.is_err();
         on_report(&report);
+        refused?;
         reports.push(report);
     }
     if options.strict {
         refuse_rejections(&reports)?;
     }
+    all_rejected(&reports)?;
     Ok(reports)
 }
 
@@ -379,12 +560,9 @@ pub fn check_bytes(
     Ok(staged.report)
 }
 
-/// A file written under staging, and its path in the lake once committed.
-type Staged = (PathBuf, String);
-
 struct StagedFile {
     report: FileReport,
-    staged: Vec<Staged>,
+    staged: Vec<lake::Staged>,
     /// Claims to be the current snapshot (feeds with `current_by`).
     current: Option<current::Collector>,
 }
@@ -431,7 +609,10 @@ fn stage_file(
         .current_by
         .and_then(|(id, version)| Some((def.column_index(id)?, def.column_index(version)?)));
     let mut current = match (current_by, staging) {
-        (Some(_), Some(staging)) => Some(current::Collector::new(staging)),
+        (Some(_), Some(staging)) => Some(current::Collector::new(
+            staging,
+            options.run_records.unwrap_or(current::RUN_RECORDS),
+        )),
         _ => None,
     };
     let mut report = FileReport {
@@ -450,8 +631,19 @@ fn stage_file(
         reason,
     };
 
+    let mut units = UnitCheck::load(manifest, root, def)?;
+    report.units_checked = units.is_some();
     let mut not_utf8 = 0u64;
     while let Some(typed) = source.next(&mut record)? {
+        if crate::interrupt::requested() {
+            return Err(Error::Interrupted {
+                what: format!(
+                    "{} was being read at line {}; nothing of it was committed",
+                    path.display(),
+                    record.line
+                ),
+            });
+        }
         report.rows_read += 1;
         if record.problem.as_ref().is_some_and(|p| p.not_utf8) {
             not_utf8 += 1;
@@ -470,7 +662,11 @@ fn stage_file(
             Ok(row) => row,
             Err(errors) => {
                 if errors.iter().any(|(_, reason)| reason == NO_KEY) {
-                    return Err(bad_file(privacy::missing_key_reason()));
+                    return Err(Error::PiiKey(format!(
+                        "{}: {}",
+                        path.display(),
+                        privacy::missing_key_reason()
+                    )));
                 }
                 let known_id = personal_id.and_then(|i| record.get(i));
                 let rejection = rejection_of(record.line, errors, def, known_id);
@@ -505,6 +701,9 @@ fn stage_file(
                 line: record.line,
             })?;
         }
+        if let Some(units) = units.as_mut() {
+            units.check(&row, &mut report);
+        }
         sinks.append(partition, &row, record.line, dedup.row_hash(key))?;
         report.accepted += 1;
     }
@@ -517,23 +716,127 @@ fn stage_file(
             def.name
         );
     }
-    if def.feed == Feed::Units {
-        registry.check().map_err(|reason| Error::BadRegistry {
+    if def.retention == Retention::Replace {
+        refuse_partial_replacement(&report, &registry).map_err(|reason| Error::Refused {
             path: path.to_path_buf(),
+            feed,
             reason,
         })?;
     }
     let (data_files, mut staged) = sinks.finish()?;
     report.data_files = data_files;
-    if let Some((staged_path, rel)) = quarantine.finish()? {
-        report.quarantine_file = Some(rel.clone());
-        staged.push((staged_path, rel));
+    if let Some(file) = quarantine.finish()? {
+        report.quarantine_file = Some(file.rel().to_string());
+        staged.push(file);
     }
     Ok(StagedFile {
         report,
         staged,
         current,
     })
+}
+
+/// Why a file of a feed that replaces its whole table (units, targets) must
+/// not: any rejected row (the new version would silently lack it), no rows
+/// at all, or — for units — a broken registry (SPEC §2).
+fn refuse_partial_replacement(
+    report: &FileReport,
+    registry: &RegistryCheck,
+) -> std::result::Result<(), String> {
+    if report.quarantined > 0 {
+        let shown: Vec<String> = report
+            .rejections
+            .iter()
+            .map(|r| match &r.column {
+                Some(column) => format!("line {}: {column}: {}", r.line, r.reason),
+                None => format!("line {}: {}", r.line, r.reason),
+            })
+            .collect();
+        let more = report.quarantined - report.rejections.len() as u64;
+        let more = if more > 0 {
+            format!("; and {more} more")
+        } else {
+            String::new()
+        };
+        return Err(format!(
+            "{} of {} row(s) rejected ({}{more}); fix them and ingest the whole file again",
+            report.quarantined,
+            report.rows_read,
+            shown.join("; ")
+        ));
+    }
+    if report.feed == Some(Feed::Units) {
+        return registry.check();
+    }
+    if report.accepted == 0 {
+        return Err(
+            "it holds no rows, and would remove every one the lake has; ingest a file with the full list"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// Activity's unit codes checked against the lake's units registry: a code
+/// the registry does not hold (`3` where Excel dropped the zeros of `003`)
+/// is kept, as SPEC §2 says, but counted and named in the file's report.
+struct UnitCheck {
+    column: usize,
+    known: HashSet<String>,
+    /// The last code seen and whether it is known: rows of one unit come together.
+    last: Option<(String, bool)>,
+}
+
+/// How many unknown codes a report names.
+pub const SHOWN_UNKNOWN_UNITS: usize = 5;
+
+impl UnitCheck {
+    /// None for the units feed itself, a feed without unit codes, or a lake
+    /// with no registry yet.
+    fn load(manifest: &Manifest, root: &Path, def: &FeedDef) -> Result<Option<Self>> {
+        let Some(column) = def.column_index("unit_code") else {
+            return Ok(None);
+        };
+        let registry = manifest.data_files(Feed::Units);
+        if def.feed == Feed::Units || registry.is_empty() {
+            return Ok(None);
+        }
+        let mut known = HashSet::new();
+        for file in registry {
+            for batch in lake::read_columns(&root.join(&file.path), &["unit_code"])? {
+                let batch = batch?;
+                let codes = arrow::array::AsArray::as_string::<i32>(batch.column(0));
+                known.extend(codes.iter().flatten().map(str::to_string));
+            }
+        }
+        Ok(Some(UnitCheck {
+            column,
+            known,
+            last: None,
+        }))
+    }
+
+    fn check(&mut self, row: &[Cell], report: &mut FileReport) {
+        let Cell::Text(code) = row[self.column] else {
+            return;
+        };
+        let known = match &self.last {
+            Some((last, known)) if last == code => *known,
+            _ => {
+                let known = self.known.contains(code);
+                self.last = Some((code.to_string(), known));
+                known
+            }
+        };
+        if !known {
+            report.unknown_units += 1;
+            if report.unknown_unit_codes.len() < SHOWN_UNKNOWN_UNITS
+                && !report.unknown_unit_codes.iter().any(|c| c == code)
+            {
+                report.unknown_unit_codes.push(code.to_string());
+            }
+        }
+    }
 }
 
 /// The path as the manifest and quarantine record it: absolute, so it still
@@ -1154,11 +1457,11 @@ impl StagedWriter {
         Ok(())
     }
 
-    /// Closes the file and syncs it, so the rename that commits it is durable.
-    fn finish(self) -> Result<(PathBuf, String, u64)> {
+    /// Closes the file and syncs it, so the rename that commits it is
+    /// durable; returns it with its rows.
+    fn finish(self) -> Result<(lake::Staged, u64)> {
         let file = self.writer.into_inner()?;
-        file.sync_all().map_err(|e| Error::io(&self.staged, e))?;
-        Ok((self.staged, self.rel, self.rows))
+        Ok((lake::Staged::sync(&file, self.staged, self.rel)?, self.rows))
     }
 }
 
@@ -1196,12 +1499,30 @@ enum WriterMessage {
 /// not copied, by every row that goes to it.
 type Partition = Option<Arc<str>>;
 
-/// (month, staged path, path in the lake, rows) of each closed file.
-type WrittenFile = (Partition, PathBuf, String, u64);
+/// A closed partition file.
+struct WrittenFile {
+    month: Partition,
+    /// Its path in the lake.
+    rel: String,
+    rows: u64,
+    /// None in a dry run.
+    staged: Option<lake::Staged>,
+}
 
+/// Dropped unfinished (the ingest failed or was interrupted), it waits for
+/// the thread, so nothing writes into staging once the caller cleans it.
 struct WriterThread {
-    sender: std::sync::mpsc::SyncSender<WriterMessage>,
-    handle: std::thread::JoinHandle<Result<Vec<WrittenFile>>>,
+    sender: Option<std::sync::mpsc::SyncSender<WriterMessage>>,
+    handle: Option<std::thread::JoinHandle<Result<Vec<WrittenFile>>>>,
+}
+
+impl Drop for WriterThread {
+    fn drop(&mut self) {
+        self.sender.take();
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
 }
 
 impl WriterThread {
@@ -1231,25 +1552,37 @@ impl WriterThread {
             }
             let mut closed = Vec::new();
             for (month, writer) in writers {
-                let (path, rel, rows) = writer.finish()?;
-                closed.push((month, path, rel, rows));
+                let rel = writer.rel.clone();
+                let (staged, rows) = writer.finish()?;
+                closed.push(WrittenFile {
+                    month,
+                    rel,
+                    rows,
+                    staged: Some(staged),
+                });
             }
             Ok(closed)
         });
-        WriterThread { sender, handle }
+        WriterThread {
+            sender: Some(sender),
+            handle: Some(handle),
+        }
     }
 
     fn send(&mut self, message: WriterMessage) -> Result<()> {
         // A closed channel means the writer stopped on an error: finish() reports it.
-        let _ = self.sender.send(message);
+        if let Some(sender) = &self.sender {
+            let _ = sender.send(message);
+        }
         Ok(())
     }
 
-    fn finish(self) -> Result<Vec<WrittenFile>> {
-        drop(self.sender);
-        self.handle
-            .join()
-            .unwrap_or_else(|_| Err(Error::lake("staging", "the Parquet writer thread panicked")))
+    fn finish(mut self) -> Result<Vec<WrittenFile>> {
+        self.sender.take();
+        match self.handle.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(written)) => written,
+            _ => Err(Error::lake("staging", "the Parquet writer thread panicked")),
+        }
     }
 }
 
@@ -1339,7 +1672,7 @@ impl PartitionSinks {
 
     /// Closes every file. A replacing feed always gets a file, even empty, so
     /// the table it replaces becomes empty rather than stale.
-    fn finish(mut self) -> Result<(Vec<DataFile>, Vec<Staged>)> {
+    fn finish(mut self) -> Result<(Vec<DataFile>, Vec<lake::Staged>)> {
         if self.def.retention == Retention::Replace {
             self.open(&None)?;
         }
@@ -1356,24 +1689,24 @@ impl PartitionSinks {
             None => self
                 .rows
                 .iter()
-                .map(|(month, rows)| {
-                    let rel = self.rel_path(month.as_deref());
-                    (month.clone(), PathBuf::new(), rel, *rows)
+                .map(|(month, rows)| WrittenFile {
+                    month: month.clone(),
+                    rel: self.rel_path(month.as_deref()),
+                    rows: *rows,
+                    staged: None,
                 })
                 .collect(),
         };
-        closed.sort_by(|a, b| a.0.cmp(&b.0));
+        closed.sort_by(|a, b| a.month.cmp(&b.month));
         let mut files = Vec::new();
         let mut staged = Vec::new();
-        for (month, path, rel, rows) in closed {
+        for file in closed {
             files.push(DataFile {
-                path: rel.clone(),
-                rows,
-                month: month.map(|m| m.to_string()),
+                path: file.rel,
+                rows: file.rows,
+                month: file.month.map(|m| m.to_string()),
             });
-            if self.staging.is_some() {
-                staged.push((path, rel));
-            }
+            staged.extend(file.staged);
         }
         Ok((files, staged))
     }
@@ -1515,13 +1848,10 @@ impl QuarantineSink {
         Ok(())
     }
 
-    fn finish(mut self) -> Result<Option<(PathBuf, String)>> {
+    fn finish(mut self) -> Result<Option<lake::Staged>> {
         self.flush()?;
         match self.writer.take() {
-            Some(writer) => {
-                let (path, rel, _) = writer.finish()?;
-                Ok(Some((path, rel)))
-            }
+            Some(writer) => Ok(Some(writer.finish()?.0)),
             None => Ok(None),
         }
     }
@@ -1717,14 +2047,28 @@ fn read_keys(path: &Path, column: &str, rule: DedupRule, into: &mut KeySet) -> R
         let array = batch.column(0);
         match rule {
             DedupRule::IdenticalRow => {
-                let hashes = array.as_fixed_size_binary();
+                let hashes = array
+                    .as_fixed_size_binary_opt()
+                    .filter(|h| h.value_length() == 16 && h.null_count() == 0)
+                    .ok_or_else(|| {
+                        Error::lake(
+                            path,
+                            format!("its {column} column is not 16-byte hashes: the file is damaged; restore it from a backup"),
+                        )
+                    })?;
                 for i in 0..hashes.len() {
-                    let bytes: [u8; 16] = hashes.value(i).try_into().unwrap_or_default();
+                    let mut bytes = [0u8; 16];
+                    bytes.copy_from_slice(hashes.value(i));
                     into.insert(u128::from_le_bytes(bytes));
                 }
             }
             _ => {
-                let ids = array.as_string::<i32>();
+                let ids = array.as_string_opt::<i32>().ok_or_else(|| {
+                    Error::lake(
+                        path,
+                        format!("its {column} column is not text: the file is damaged; restore it from a backup"),
+                    )
+                })?;
                 for id in ids.iter().flatten() {
                     into.insert(xxh3_128(id.as_bytes()));
                 }

@@ -17,15 +17,12 @@ use crate::feeds::Feed;
 use crate::lake::{IngestEntry, Manifest};
 use crate::output::{self, Slice, Version};
 use crate::query::{self, SavedQuery};
-use crate::time::{date_from_days, days_since_epoch};
+use crate::time::{Zone, date_from_days, days_since_epoch};
 
 /// The query the job runs; analysts run the same file with `motcua query kpi_values`.
 pub const QUERY: &str = "kpi_values";
 /// What an incremental run asks first: from which day new ingests matter.
 pub const TOUCHED_QUERY: &str = "kpi_touched";
-/// The shipped copies, used when no `queries/` directory holds them.
-const SHIPPED: &str = include_str!("../queries/kpi_values.sql");
-const SHIPPED_TOUCHED: &str = include_str!("../queries/kpi_touched.sql");
 
 #[derive(Debug, Clone)]
 pub struct KpiJob {
@@ -33,8 +30,9 @@ pub struct KpiJob {
     pub from: NaiveDate,
     pub to: NaiveDate,
     pub out: PathBuf,
-    /// Where saved queries live; the shipped `kpi_values` is used if absent there.
-    pub queries: PathBuf,
+    /// A user folder of saved queries; its `kpi_values.sql` and
+    /// `kpi_touched.sql`, if any, replace the shipped ones.
+    pub queries: Option<PathBuf>,
     pub session: SessionOptions,
     /// Recompute only the periods that ingests since the published output
     /// can have changed (and the ones it does not cover yet).
@@ -43,7 +41,7 @@ pub struct KpiJob {
 
 /// What the published output reflects for one grain: every slice from
 /// `from` to `to` (period starts) is up to date with the lake's ingests up
-/// to `lake_seq`. Kept in `_run.json`, carried from version to version.
+/// to `lake_seq`. Kept in the run manifest, carried from version to version.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Coverage {
     pub lake_seq: u64,
@@ -75,28 +73,15 @@ pub fn periods_in(grain: &str, from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate>
     out
 }
 
-pub fn load_query(dir: &Path) -> Result<SavedQuery> {
-    load_saved(dir, QUERY, SHIPPED)
-}
-
-fn load_saved(dir: &Path, name: &str, shipped: &str) -> Result<SavedQuery> {
-    let path = dir.join(format!("{name}.sql"));
-    if path.exists() {
-        SavedQuery::load(&path)
-    } else {
-        SavedQuery::parse(name, None, shipped)
-    }
+pub fn load_query(dir: Option<&Path>) -> Result<SavedQuery> {
+    query::find(dir, QUERY)
 }
 
 /// The published run's coverage of each grain, if its lake ingests are
 /// still the lake's (same seqs, same content): otherwise nothing is reused.
-fn published_coverage(out: &Path, manifest: &Manifest) -> BTreeMap<String, Coverage> {
-    let path = out.join(output::DATASET).join("_run.json");
-    let Ok(bytes) = std::fs::read(&path) else {
-        return BTreeMap::new();
-    };
-    let Ok(run) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
-        return BTreeMap::new();
+fn published_coverage(out: &Path, manifest: &Manifest) -> Result<BTreeMap<String, Coverage>> {
+    let Some(run) = output::run_manifest(out)? else {
+        return Ok(BTreeMap::new());
     };
     let same_lake = run["lake_ingests"].as_array().is_some_and(|ingests| {
         ingests.iter().all(|i| {
@@ -107,9 +92,9 @@ fn published_coverage(out: &Path, manifest: &Manifest) -> BTreeMap<String, Cover
         })
     });
     if !same_lake {
-        return BTreeMap::new();
+        return Ok(BTreeMap::new());
     }
-    serde_json::from_value(run["coverage"].clone()).unwrap_or_default()
+    Ok(serde_json::from_value(run["coverage"].clone()).unwrap_or_default())
 }
 
 /// The first period an incremental run must compute, and the coverage it
@@ -119,6 +104,7 @@ async fn plan_incremental(
     manifest: &Manifest,
     job: &KpiJob,
     covered: &Coverage,
+    zone: &Zone,
 ) -> Result<Option<(NaiveDate, Coverage)>> {
     let grain = job.grain.as_str();
     let lake_seq = last_seq(manifest);
@@ -143,7 +129,7 @@ async fn plan_incremental(
     let affected = if new.is_empty() {
         None
     } else {
-        touched_since(ctx, &job.queries, covered.lake_seq)
+        touched_since(ctx, job.queries.as_deref(), covered.lake_seq, zone)
             .await?
             .map(|day| catalog::period_start(grain, day))
     };
@@ -191,12 +177,13 @@ fn last_seq(manifest: &Manifest) -> u64 {
 /// The earliest day ingests after `after` can have changed, by `kpi_touched.sql`.
 async fn touched_since(
     ctx: &datafusion::prelude::SessionContext,
-    queries: &Path,
+    queries: Option<&Path>,
     after: u64,
+    zone: &Zone,
 ) -> Result<Option<NaiveDate>> {
-    let saved = load_saved(queries, TOUCHED_QUERY, SHIPPED_TOUCHED)?;
-    let params = saved.bind(&[("after".to_string(), after.to_string())])?;
-    let batches = query::plan(ctx, &saved.sql, params, &[])
+    let saved = query::find(queries, TOUCHED_QUERY)?;
+    let params = saved.bind(&[("after".to_string(), after.to_string())], zone)?;
+    let batches = query::plan(ctx, &saved.sql, params, &[], zone)
         .await?
         .collect()
         .await
@@ -223,10 +210,29 @@ pub async fn run(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
             job.from, job.to
         )));
     }
+    if periods_in(&job.grain, job.from, job.to).is_empty() {
+        let first = catalog::period_start(&job.grain, job.from);
+        return Err(Error::Usage(format!(
+            "no {grain} starts between --from {} and --to {}: a {grain} is computed when its first day is in the range; the {grain}s around it start on {first} and {}",
+            job.from,
+            job.to,
+            catalog::next_period(&job.grain, first),
+            grain = job.grain,
+        )));
+    }
     let (ctx, manifest) = catalog::open(lake, &job.session).await?;
-    let mut coverage = published_coverage(&job.out, &manifest);
+    if manifest.data_files(Feed::Units).is_empty() {
+        return Err(Error::lake(
+            lake,
+            "holds no units registry, and every KPI is computed per unit; ingest one first (`motcua ingest units units.csv`)",
+        ));
+    }
+    let zone: Zone = manifest.timezone.parse()?;
+    let mut coverage = published_coverage(&job.out, &manifest)?;
     let planned = match coverage.get(&job.grain) {
-        Some(covered) if job.incremental => plan_incremental(&ctx, &manifest, job, covered).await?,
+        Some(covered) if job.incremental => {
+            plan_incremental(&ctx, &manifest, job, covered, &zone).await?
+        }
         _ => Some((job.from, full_coverage(job, last_seq(&manifest)))),
     };
     let Some((from, covers)) = planned else {
@@ -240,13 +246,16 @@ pub async fn run(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
         });
     };
     coverage.insert(job.grain.clone(), covers);
-    let saved = load_query(&job.queries)?;
-    let params = saved.bind(&[
-        ("grain".to_string(), job.grain.clone()),
-        ("from".to_string(), from.to_string()),
-        ("to".to_string(), job.to.to_string()),
-    ])?;
-    let df = query::plan(&ctx, &saved.sql, params, &[]).await?;
+    let saved = load_query(job.queries.as_deref())?;
+    let params = saved.bind(
+        &[
+            ("grain".to_string(), job.grain.clone()),
+            ("from".to_string(), from.to_string()),
+            ("to".to_string(), job.to.to_string()),
+        ],
+        &zone,
+    )?;
+    let df = query::plan(&ctx, &saved.sql, params, &[], &zone).await?;
     // The output files leave out period_grain: it is the Hive partition.
     let full_schema = df.schema().inner().clone();
     let keep: Vec<usize> = (0..full_schema.fields().len())
@@ -274,6 +283,14 @@ pub async fn run(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
         })
     };
     while let Some(batch) = stream.next().await {
+        if crate::interrupt::requested() {
+            return Err(Error::Interrupted {
+                what: format!(
+                    "the KPI run was stopped before it published; {} still holds the previous version",
+                    job.out.join(output::DATASET).display()
+                ),
+            });
+        }
         let batch = batch.map_err(query::sql_error)?.project(&keep)?;
         rows += batch.num_rows();
         // Rows arrive sorted by period: cut the batch where the period changes.

@@ -39,8 +39,10 @@ const STAGING: &str = "_staging";
 pub const QUARANTINE: &str = "quarantine";
 /// The manifest format this motcua writes. 2 added `dossier_index_delta`: a
 /// motcua that reads only format 1 would ignore the delta and see a stale
-/// current state, so it must refuse the lake instead. Format 1 is still read.
-const FORMAT_VERSION: u32 = 2;
+/// current state, so it must refuse the lake instead. 3 added
+/// `pii_key_check`: a motcua that ignored it would hash applicant IDs under
+/// any key. Formats 1 and 2 are still read and become 3 on the next commit.
+pub const FORMAT_VERSION: u32 = 3;
 const OLDEST_READ_FORMAT: u32 = 1;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -89,6 +91,11 @@ pub struct Manifest {
     /// written, with the ones they replace (`current.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dossier_index_delta: Option<String>,
+    /// The fingerprint of the PII key the lake's `applicant_key`s were made
+    /// with (`PiiKey::fingerprint`; never the key): an ingest under another
+    /// key is refused, so two keys never mix in one lake.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pii_key_check: Option<String>,
 }
 
 impl serde::Serialize for Feed {
@@ -115,6 +122,38 @@ impl Manifest {
             current: BTreeMap::new(),
             dossier_index: None,
             dossier_index_delta: None,
+            pii_key_check: None,
+        }
+    }
+
+    /// Refuses `zone` unless it is the zone the lake keeps local times in
+    /// (an alias such as Asia/Saigon for Asia/Ho_Chi_Minh is the same zone).
+    pub fn check_zone(&self, root: &Path, zone: &Zone) -> Result<()> {
+        let same = self
+            .timezone
+            .parse::<Zone>()
+            .is_ok_and(|lake_zone| lake_zone.same_as(zone));
+        if same {
+            return Ok(());
+        }
+        Err(Error::lake(
+            root,
+            format!(
+                "this lake keeps local times in {}, not {zone}; pass --tz {} (or use another lake)",
+                self.timezone, self.timezone
+            ),
+        ))
+    }
+
+    /// Refuses `key` when the lake's applicant keys were made with another.
+    pub fn check_pii_key(&self, root: &Path, key: &crate::privacy::PiiKey) -> Result<()> {
+        match &self.pii_key_check {
+            Some(check) if *check != key.fingerprint() => Err(Error::PiiKey(format!(
+                "the PII key from {} is not the key this lake's applicant keys were made with (lake {}); set the lake's key, or start a new lake to use a new one (README: rotating the PII key)",
+                key.source,
+                root.display()
+            ))),
+            _ => Ok(()),
         }
     }
 
@@ -242,15 +281,7 @@ impl Lake {
         } else {
             Manifest::new(zone)
         };
-        if manifest.timezone != zone.to_string() {
-            return Err(Error::lake(
-                root,
-                format!(
-                    "this lake keeps local times in {}, not {zone}; pass --tz {} (or use another lake)",
-                    manifest.timezone, manifest.timezone
-                ),
-            ));
-        }
+        manifest.check_zone(root, zone)?;
         let lake = Lake {
             root: root.to_path_buf(),
             manifest,
@@ -332,25 +363,26 @@ impl Lake {
     }
 
     /// Moves staged files into place and commits the entries in one manifest
-    /// replace. `staged` pairs each staged file with its path in the lake;
-    /// `dossier_index`, when given, names them and becomes the index of
-    /// current dossiers.
+    /// replace. `dossier_index`, when given, names staged files and becomes
+    /// the index of current dossiers; `pii_key_check`, when given, records
+    /// the key the entries' applicant keys were made with.
     pub fn commit(
         &mut self,
         entries: Vec<IngestEntry>,
-        staged: Vec<(PathBuf, String)>,
+        staged: Vec<Staged>,
         dossier_index: Option<crate::current::IndexVersion>,
+        pii_key_check: Option<String>,
     ) -> Result<()> {
-        for (from, rel) in &staged {
-            let to = self.root.join(rel);
+        for file in &staged {
+            let to = self.root.join(&file.rel);
             if let Some(parent) = to.parent() {
                 fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
             }
-            fs::rename(from, &to).map_err(|e| Error::io(&to, e))?;
+            fs::rename(&file.path, &to).map_err(|e| Error::io(&to, e))?;
         }
         let parents: BTreeSet<&Path> = staged
             .iter()
-            .filter_map(|(_, rel)| Path::new(rel).parent())
+            .filter_map(|file| Path::new(&file.rel).parent())
             .collect();
         for parent in parents {
             sync_dir(&self.root.join(parent))?;
@@ -368,6 +400,9 @@ impl Lake {
             next.dossier_index = Some(index.base);
             next.dossier_index_delta = index.delta;
         }
+        if pii_key_check.is_some() {
+            next.pii_key_check = pii_key_check;
+        }
         self.write_manifest(&next)?;
         if let Some(index) = next.current_index() {
             crate::current::remove_old_versions(&self.root, &index);
@@ -380,6 +415,33 @@ impl Lake {
         let bytes = serde_json::to_vec_pretty(manifest)
             .map_err(|e| Error::lake(&self.root, e.to_string()))?;
         write_atomic(&self.root.join(MANIFEST), &bytes)
+    }
+}
+
+/// A file written under staging, synced, and the path it takes in the lake
+/// once committed. `Staged::sync` is the only way to make one, so every file
+/// a manifest names is durable before the manifest that names it.
+#[derive(Debug)]
+pub struct Staged {
+    path: PathBuf,
+    rel: String,
+}
+
+impl Staged {
+    /// Syncs `file`, written at `path`, which the commit moves to `rel`.
+    pub fn sync(file: &File, path: PathBuf, rel: String) -> Result<Staged> {
+        file.sync_all().map_err(|e| Error::io(&path, e))?;
+        Ok(Staged { path, rel })
+    }
+
+    /// Where the file is in the lake once committed.
+    pub fn rel(&self) -> &str {
+        &self.rel
+    }
+
+    /// Where it is written until the commit.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 }
 
@@ -396,18 +458,26 @@ pub fn relative(root: &Path, path: &Path) -> String {
 /// Writes a file so that readers see the old content or the new, never a
 /// part: a temporary file in the same directory, synced, then renamed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    // A bare file name's parent is "": the current directory.
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
     tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
-    // Readers (dashboards, other users) must be able to open it.
-    tmp.as_file()
-        .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
-        .map_err(|e| Error::io(tmp.path(), e))?;
+    make_readable(tmp.as_file(), tmp.path())?;
     tmp.as_file()
         .sync_all()
         .map_err(|e| Error::io(tmp.path(), e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     sync_dir(dir)
+}
+
+/// Gives a temporary file (created 0600) the mode of an ordinary output,
+/// 0644: readers such as dashboards and other users must be able to open it.
+pub fn make_readable(file: &File, path: &Path) -> Result<()> {
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .map_err(|e| Error::io(path, e))
 }
 
 /// Makes a rename durable.

@@ -13,6 +13,7 @@ pub mod error;
 pub mod feeds;
 pub mod fuzz;
 pub mod ingest;
+pub mod interrupt;
 pub mod kpi;
 pub mod kpi_job;
 pub mod lake;

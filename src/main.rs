@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use motcua::catalog::SessionOptions;
 use motcua::error::{Error, Result};
 use motcua::feeds::Feed;
-use motcua::ingest::{self, FileReport, IngestOptions};
+use motcua::ingest::{self, FileReport, IngestOptions, RejectLimit};
 use motcua::kpi_job::{self, KpiJob};
 use motcua::print::{self, OutputFormat};
 use motcua::privacy::{self, PiiKey};
@@ -61,6 +61,10 @@ enum Command {
         /// lake) without writing anything.
         #[arg(long)]
         dry_run: bool,
+        /// Fail a file whose share of rejected rows is larger, e.g. 5% or
+        /// 0.05, committing nothing of it (exit 7).
+        #[arg(long, value_name = "RATE")]
+        max_rejected: Option<RejectLimit>,
     },
     /// Show what the lake holds.
     Lake,
@@ -74,18 +78,20 @@ enum Command {
         /// A parameter value, as name=value; repeatable.
         #[arg(long = "param", value_name = "NAME=VALUE")]
         params: Vec<String>,
-        /// table, csv, json or parquet.
-        #[arg(long, default_value = "table")]
-        format: String,
+        /// table, csv, json or parquet; by default from the --output file's
+        /// extension, else a table.
+        #[arg(long)]
+        format: Option<String>,
         /// Write the result here instead of standard output.
         #[arg(long)]
         output: Option<PathBuf>,
         /// List the saved queries with their descriptions and parameters.
         #[arg(long)]
         list: bool,
-        /// The saved-query directory.
-        #[arg(long, default_value = "queries", env = "MOTCUA_QUERIES")]
-        queries: PathBuf,
+        /// A folder of your own saved queries: they add to the shipped ones
+        /// and replace one of the same name.
+        #[arg(long, env = "MOTCUA_QUERIES")]
+        queries: Option<PathBuf>,
         /// Also register OUT/kpi_values as table kpi_values.
         #[arg(long, default_value = "out")]
         out: PathBuf,
@@ -101,11 +107,14 @@ enum Command {
         /// Last period start to compute (YYYY-MM-DD).
         #[arg(long)]
         to: String,
+        /// Where kpi_values is published.
         #[arg(long, default_value = "out")]
         out: PathBuf,
-        #[arg(long, default_value = "queries", env = "MOTCUA_QUERIES")]
-        queries: PathBuf,
-        /// Memory the engine may use before spilling, e.g. 2GiB or 512MiB.
+        /// A folder of your own saved queries; its kpi_values.sql and
+        /// kpi_touched.sql, if any, replace the shipped ones.
+        #[arg(long, env = "MOTCUA_QUERIES")]
+        queries: Option<PathBuf>,
+        /// Memory the engine may use before spilling, e.g. 2GiB, 512MiB or 2GB.
         #[arg(long)]
         memory_limit: Option<String>,
         /// Recompute only the periods that ingests since the published run
@@ -139,7 +148,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);
-    match run(cli) {
+    match motcua::interrupt::install().and_then(|()| run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -176,6 +185,7 @@ fn run(cli: Cli) -> Result<()> {
             strict,
             no_wait,
             dry_run,
+            max_rejected,
         } => {
             let feed: Feed = feed.parse()?;
             let format = format.map(|f| f.parse::<Format>()).transpose()?;
@@ -185,6 +195,8 @@ fn run(cli: Cli) -> Result<()> {
                 strict,
                 format,
                 no_wait,
+                max_rejected,
+                run_records: None,
             };
             if dry_run {
                 ingest::dry_run(&cli.lake, feed, &paths, &options, &mut print_report)?;
@@ -196,6 +208,12 @@ fn run(cli: Cli) -> Result<()> {
         Command::Lake => {
             let manifest = lake::read_manifest(&cli.lake)?;
             print!("{}", lake::render_summary(&cli.lake, &manifest));
+            if manifest.data_files(Feed::Units).is_empty() {
+                println!("unit codes: not checked, the lake has no units registry yet");
+            } else {
+                let unknown = runtime()?.block_on(motcua::catalog::unknown_units(&cli.lake))?;
+                println!("{}", print::unknown_units(&unknown));
+            }
             Ok(())
         }
         Command::Query {
@@ -209,16 +227,20 @@ fn run(cli: Cli) -> Result<()> {
             out,
         } => {
             if list {
-                print!("{}", print::query_list(&query::list(&queries)?));
+                print!("{}", print::query_list(&query::list(queries.as_deref())?));
                 return Ok(());
             }
-            let format: OutputFormat = format.parse()?;
+            let format: OutputFormat = match (format, &output) {
+                (Some(format), _) => format.parse()?,
+                (None, Some(path)) => OutputFormat::from_extension(path)?,
+                (None, None) => OutputFormat::Table,
+            };
             if let Some(path) = &output {
                 refuse_inside(path, &cli.lake)?;
             }
             let source = match (query, sql) {
                 (_, Some(sql)) => QuerySource::Sql(sql),
-                (Some(name), None) => QuerySource::Saved(query::find(&queries, &name)?),
+                (Some(name), None) => QuerySource::Saved(query::find(queries.as_deref(), &name)?),
                 (None, None) => {
                     return Err(Error::Usage(
                         "name a saved query, a .sql file or --sql TEXT (see `motcua query --list`)"
@@ -227,8 +249,8 @@ fn run(cli: Cli) -> Result<()> {
                 }
             };
             let params = parse_params(&params)?;
-            let batches = runtime()?.block_on(query::run(&cli.lake, &out, &source, &params))?;
-            print::write(&batches, format, output.as_deref())
+            let result = runtime()?.block_on(query::run(&cli.lake, &out, &source, &params))?;
+            print::write(&result, format, output.as_deref())
         }
         Command::Kpi {
             grain,
@@ -253,6 +275,7 @@ fn run(cli: Cli) -> Result<()> {
             };
             let report = runtime()?.block_on(kpi_job::run(&cli.lake, &job))?;
             let dataset = job.out.join(motcua::output::DATASET);
+            // Only an incremental run can find nothing to compute.
             if report.periods == 0 {
                 println!(
                     "kpi_values: every {} slice from {} to {} is up to date with the lake → {}",
@@ -322,28 +345,34 @@ fn parse_date(flag: &str, text: &str) -> Result<chrono::NaiveDate> {
         .map_err(|_| Error::Usage(format!("{flag} {text}: write a date as YYYY-MM-DD")))
 }
 
-/// `2GiB`, `512MiB`, `1.5GB`, or plain bytes.
+/// `2GiB`, `512MiB`, `1.5GB` (decimal: 10^9), or plain bytes; more than 0.
 fn parse_bytes(text: &str) -> Result<usize> {
+    let bad = || {
+        Error::Usage(format!(
+            "--memory-limit {text}: use a positive size such as 2GiB, 512MiB or 2GB"
+        ))
+    };
     let t = text.trim();
     let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
     let factor: f64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1.0,
-        "k" | "kb" | "kib" => 1024.0,
-        "m" | "mb" | "mib" => 1024.0 * 1024.0,
-        "g" | "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
-        _ => {
-            return Err(Error::Usage(format!(
-                "--memory-limit {text}: use a size such as 2GiB or 512MiB"
-            )));
-        }
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "tb" => 1e12,
+        "k" | "kib" => 1024.0,
+        "m" | "mib" => 1024.0 * 1024.0,
+        "g" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(bad()),
     };
-    let value: f64 = number.trim().parse().map_err(|_| {
-        Error::Usage(format!(
-            "--memory-limit {text}: use a size such as 2GiB or 512MiB"
-        ))
-    })?;
-    Ok((value * factor) as usize)
+    let value: f64 = number.trim().parse().map_err(|_| bad())?;
+    let bytes = value * factor;
+    if !bytes.is_finite() || bytes < 1.0 || bytes > usize::MAX as f64 {
+        return Err(bad());
+    }
+    Ok(bytes as usize)
 }
 
 /// `--output` may not write into the lake.
@@ -385,6 +414,32 @@ fn print_report(report: &FileReport) {
             report.quarantined - report.rejections.len() as u64
         );
     }
+    if report.rejected_share() > ingest::WARN_REJECTED_SHARE && !report.refused {
+        eprintln!(
+            "  warning: {:.1}% of the rows were rejected; read why with `motcua query dq_quarantine`",
+            report.rejected_share() * 100.0
+        );
+    }
+    if report.unknown_units > 0 {
+        eprintln!(
+            "  warning: {} row(s) name unit codes the units registry does not hold ({}{}); they are kept but count toward no unit — see `motcua query dq_unknown_units`",
+            report.unknown_units,
+            report.unknown_unit_codes.join(", "),
+            if report.unknown_unit_codes.len() < ingest::SHOWN_UNKNOWN_UNITS {
+                ""
+            } else {
+                ", …"
+            }
+        );
+    }
+    let activity = report
+        .feed
+        .is_some_and(|f| f != Feed::Units && f.def().column_index("unit_code").is_some());
+    if activity && !report.units_checked && report.accepted > 0 {
+        eprintln!(
+            "  note: the lake has no units registry yet, so unit codes were not checked; ingest units first"
+        );
+    }
 }
 
 /// Generates sample exports, ingests all five feeds into DIR/lake and prints
@@ -413,6 +468,8 @@ fn demo(dir: &Path, dossiers: u64, zone: Zone) -> Result<()> {
         strict: false,
         format: None,
         no_wait: false,
+        max_rejected: None,
+        run_records: None,
     };
     for (feed, file) in sample::FILES {
         ingest::ingest_files(
@@ -436,7 +493,7 @@ fn demo(dir: &Path, dossiers: u64, zone: Zone) -> Result<()> {
         from: parse_date("--from", "2024-01-01")?,
         to: parse_date("--to", "2025-01-01")?,
         out: out.clone(),
-        queries: PathBuf::from("queries"),
+        queries: None,
         session: SessionOptions::default(),
         incremental: false,
     };
@@ -457,8 +514,9 @@ fn demo(dir: &Path, dossiers: u64, zone: Zone) -> Result<()> {
                    ORDER BY rank, unit_code";
         let source = QuerySource::Sql(sql.to_string());
         let params = [("kpi".to_string(), kpi.to_string())];
-        let batches = runtime.block_on(query::run(&lake_dir, &out, &source, &params))?;
-        let all: Vec<_> = batches
+        let result = runtime.block_on(query::run(&lake_dir, &out, &source, &params))?;
+        let all: Vec<_> = result
+            .batches
             .iter()
             .flat_map(|b| (0..b.num_rows()).map(move |i| b.slice(i, 1)))
             .collect();
@@ -472,6 +530,10 @@ fn demo(dir: &Path, dossiers: u64, zone: Zone) -> Result<()> {
             all
         };
         println!("\nDistricts by {title}, January 2025 (top 3 and bottom 3):");
+        let shown = query::QueryResult {
+            schema: result.schema.clone(),
+            batches: shown,
+        };
         print::write(&shown, OutputFormat::Table, None)?;
     }
     println!(
@@ -504,4 +566,22 @@ fn demo_key(dir: &Path) -> Result<PiiKey> {
 
 fn hex_encode(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bytes;
+
+    #[test]
+    fn memory_limit_sizes_are_read_as_written_and_must_be_positive() {
+        assert_eq!(parse_bytes("2GB").unwrap(), 2_000_000_000);
+        assert_eq!(parse_bytes("2GiB").unwrap(), 2 << 30);
+        assert_eq!(parse_bytes("512MiB").unwrap(), 512 << 20);
+        assert_eq!(parse_bytes("1.5 mb").unwrap(), 1_500_000);
+        assert_eq!(parse_bytes("4096").unwrap(), 4096);
+        for bad in ["-1GiB", "0", "0.1", "2 parsecs", "", "NaNGB"] {
+            let err = parse_bytes(bad).unwrap_err().to_string();
+            assert!(err.contains("use a positive size"), "{bad}: {err}");
+        }
+    }
 }

@@ -4,9 +4,13 @@
 //! OUT/kpi_values -> .kpi_values/v000007       a symlink: what readers open
 //! OUT/.kpi_values/v000007/
 //!     period_grain=month/2024-03-01.parquet   one file per (grain, period): a slice
-//!     _run.json                               the run manifest
-//!     _SUCCESS
+//!     _SUCCESS                                empty, as Spark writes it
+//! OUT/.kpi_values/v000007.json                the run manifest of that version
 //! ```
+//!
+//! The run manifest lives beside the version, not in it: a reader that opens
+//! `OUT/kpi_values` by folder name (Polars, DuckDB, pyarrow) takes every
+//! file in it for data, and Polars refuses a folder holding a JSON file.
 //!
 //! A run builds a new version directory: it hard-links every slice of the
 //! current version it does not recompute, writes the slices it does, then
@@ -53,13 +57,44 @@ impl Slice {
     }
 }
 
-/// A new version of `OUT/kpi_values` being built.
+/// A new version of `OUT/kpi_values` being built. Dropped before its
+/// commit (an error, an interrupt), it removes what it wrote.
 pub struct Version {
     out: PathBuf,
     name: String,
     dir: PathBuf,
     schema: SchemaRef,
     written: BTreeMap<String, usize>,
+    committed: bool,
+}
+
+impl Drop for Version {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// The run manifest of the version `OUT/kpi_values` points at, if any.
+pub fn run_manifest(out: &Path) -> Result<Option<serde_json::Value>> {
+    let Some(dir) = current_version(&out.join(DATASET))? else {
+        return Ok(None);
+    };
+    let path = manifest_path(&dir);
+    let bytes = match fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| Error::lake(&path, format!("is not readable JSON ({e}); run `motcua kpi` without --incremental to publish a fresh version")))
+}
+
+/// A version's run manifest: beside its directory.
+fn manifest_path(version_dir: &Path) -> PathBuf {
+    version_dir.with_extension("json")
 }
 
 impl Version {
@@ -99,6 +134,7 @@ impl Version {
             dir,
             schema,
             written: BTreeMap::new(),
+            committed: false,
         })
     }
 
@@ -115,10 +151,10 @@ impl Version {
     }
 
     /// Stores the run manifest and `_SUCCESS`, then swaps the symlink.
-    pub fn commit(self, run_manifest: &serde_json::Value) -> Result<PathBuf> {
+    pub fn commit(mut self, run_manifest: &serde_json::Value) -> Result<PathBuf> {
         let manifest = serde_json::to_vec_pretty(run_manifest)
             .map_err(|e| Error::lake(&self.out, e.to_string()))?;
-        write_atomic(&self.dir.join("_run.json"), &manifest)?;
+        write_atomic(&manifest_path(&self.dir), &manifest)?;
         write_atomic(&self.dir.join("_SUCCESS"), b"")?;
         for dir in read_dirs(&self.dir)? {
             sync_dir(&dir)?;
@@ -130,14 +166,16 @@ impl Version {
         std::os::unix::fs::symlink(Path::new(VERSIONS).join(&self.name), &tmp_link)
             .map_err(|e| Error::io(&tmp_link, e))?;
         fs::rename(&tmp_link, &link).map_err(|e| Error::io(&link, e))?;
+        self.committed = true;
         sync_dir(&self.out)?;
         // Versions older than the one kept for readers that opened it.
         let all = existing_versions(&self.out.join(VERSIONS))?;
         let keep_from = all.len().saturating_sub(1 + KEEP_OLD_VERSIONS);
         for (_, dir) in &all[..keep_from] {
             fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            let _ = fs::remove_file(manifest_path(dir));
         }
-        Ok(self.dir)
+        Ok(self.dir.clone())
     }
 }
 

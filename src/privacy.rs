@@ -75,6 +75,16 @@ impl PiiKey {
         PiiKey::new(trimmed, path.display().to_string()).map(Some)
     }
 
+    /// What a lake records to recognise the key: an HMAC of a fixed label
+    /// under the key — never the key, never a plain hash of it — as 32 hex
+    /// digits. Two keys give different fingerprints; the key cannot be
+    /// recovered from one.
+    pub fn fingerprint(&self) -> String {
+        let mut mac = self.mac.clone();
+        mac.update(b"motcua pii key check v1");
+        hex::encode(&mac.finalize().into_bytes()[..16])
+    }
+
     /// The stored key of one applicant: HMAC-SHA-256 of the trimmed ID,
     /// truncated to 128 bits (RFC 2104 §5), as 32 lower-case hex digits.
     pub fn applicant_key(&self, applicant_id: &str) -> String {
@@ -144,6 +154,8 @@ mod tests {
         );
         assert_eq!(a.applicant_key("x").len(), 32);
         assert!(PiiKey::new(b"short", "test").is_err());
+        assert_eq!(a.fingerprint(), a.fingerprint());
+        assert_ne!(a.fingerprint(), b.fingerprint());
     }
 
     #[test]

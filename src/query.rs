@@ -10,10 +10,19 @@
 //! ```
 //!
 //! Comment lines before the first `@param` are the description. Each
-//! `@param` line gives a name, a type (`text`, `int`, `float`, `bool`,
-//! `date`, `timestamp`), a default or `required`, and a description.
-//! Parameters are bound as typed values through DataFusion's parameter API,
-//! never pasted into the SQL text.
+//! `@param` line gives a name, a type, a default or `required`, and a
+//! description. Types: `text`, `int`, `float`, `bool`, `date`, `timestamp`
+//! (local time in the lake's zone), and the checked ones — `kpi` (an id of
+//! the catalog), `grain`, `level` (a unit level) and `period` (a date that
+//! starts a period of the query's `grain`, and, when the query reads
+//! `kpi_values`, one that is published). A value that does not fit is
+//! refused in one sentence that says what is valid: a typo must not come
+//! back as an empty table. Parameters are bound as typed values through
+//! DataFusion's parameter API, never pasted into the SQL text.
+//!
+//! Every query of `queries/` is shipped inside the binary, so they run from
+//! any folder; a user folder (`--queries`, `$MOTCUA_QUERIES`) adds queries
+//! and overrides shipped ones by name.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -26,6 +35,32 @@ use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 
 use crate::error::{Error, Result};
+use crate::time::Zone;
+
+/// A shipped query: its name and text, compiled in.
+macro_rules! shipped {
+    ($name:literal) => {
+        ($name, include_str!(concat!("../queries/", $name, ".sql")))
+    };
+}
+
+/// The saved queries shipped inside the binary (every file of `queries/`;
+/// a test keeps the list complete).
+pub const SHIPPED: &[(&str, &str)] = &[
+    shipped!("cashless_payments"),
+    shipped!("digital_signatures"),
+    shipped!("dq_quarantine"),
+    shipped!("dq_timelines"),
+    shipped!("dq_unknown_units"),
+    shipped!("goal_summary"),
+    shipped!("kpi_touched"),
+    shipped!("kpi_values"),
+    shipped!("online_take_up"),
+    shipped!("portal"),
+    shipped!("processing"),
+    shipped!("ranking"),
+    shipped!("satisfaction"),
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParamType {
@@ -35,6 +70,14 @@ pub enum ParamType {
     Bool,
     Date,
     Timestamp,
+    /// A KPI id of the catalog.
+    Kpi,
+    /// day, week, month, quarter or year.
+    Grain,
+    /// A unit level.
+    Level,
+    /// The first day of a period of the query's `grain` parameter.
+    Period,
 }
 
 impl ParamType {
@@ -46,6 +89,10 @@ impl ParamType {
             "bool" | "boolean" => ParamType::Bool,
             "date" => ParamType::Date,
             "timestamp" => ParamType::Timestamp,
+            "kpi" => ParamType::Kpi,
+            "grain" => ParamType::Grain,
+            "level" => ParamType::Level,
+            "period" => ParamType::Period,
             _ => return None,
         })
     }
@@ -58,17 +105,54 @@ impl ParamType {
             ParamType::Bool => "bool",
             ParamType::Date => "date",
             ParamType::Timestamp => "timestamp",
+            ParamType::Kpi => "kpi",
+            ParamType::Grain => "grain",
+            ParamType::Level => "level",
+            ParamType::Period => "period",
         }
     }
 
     fn data_type(self) -> DataType {
         match self {
-            ParamType::Text => DataType::Utf8,
+            ParamType::Text | ParamType::Kpi | ParamType::Grain | ParamType::Level => {
+                DataType::Utf8
+            }
             ParamType::Int => DataType::Int64,
             ParamType::Float => DataType::Float64,
             ParamType::Bool => DataType::Boolean,
-            ParamType::Date => DataType::Date32,
+            ParamType::Date | ParamType::Period => DataType::Date32,
             ParamType::Timestamp => crate::feeds::timestamp_type(),
+        }
+    }
+
+    /// The value's text as the query should see it, or why it is not one
+    /// of the declared values.
+    fn check(self, name: &str, text: &str) -> Result<String> {
+        let refuse = |what: String| Error::Usage(format!("parameter {name}: {what}"));
+        match self {
+            ParamType::Kpi => match crate::kpi::find(text.trim()) {
+                Some(kpi) => Ok(kpi.id.to_string()),
+                None => {
+                    let ids: Vec<&str> = crate::kpi::CATALOG.iter().map(|k| k.id).collect();
+                    Err(refuse(format!(
+                        "'{text}' is not a KPI; the KPIs are {} (see `motcua kpis`)",
+                        ids.join(", ")
+                    )))
+                }
+            },
+            ParamType::Grain | ParamType::Level => {
+                let def = if self == ParamType::Grain {
+                    &crate::feeds::GRAIN
+                } else {
+                    &crate::feeds::UNIT_LEVEL
+                };
+                let mut matcher = crate::values::EnumMatcher::new(def);
+                match matcher.parse(text) {
+                    Some(v) => Ok(def.canonical(v).to_string()),
+                    None => Err(refuse(matcher.error(text))),
+                }
+            }
+            _ => Ok(text.to_string()),
         }
     }
 }
@@ -84,6 +168,7 @@ pub struct ParamDef {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SavedQuery {
     pub name: String,
+    /// The file it was read from; None for a query shipped in the binary.
     pub path: Option<PathBuf>,
     pub description: String,
     pub params: Vec<ParamDef>,
@@ -151,8 +236,26 @@ impl SavedQuery {
         SavedQuery::parse(&name, Some(path.to_path_buf()), &text)
     }
 
-    /// Binds `given` (name, text) over the declared parameters and defaults.
-    pub fn bind(&self, given: &[(String, String)]) -> Result<Vec<(String, ScalarValue)>> {
+    /// Where it comes from, for `query --list`.
+    pub fn origin(&self) -> String {
+        match &self.path {
+            Some(path) => path.display().to_string(),
+            None => "shipped".to_string(),
+        }
+    }
+
+    /// The declared parameter of type `ty`, if any.
+    pub fn param_of(&self, ty: ParamType) -> Option<&ParamDef> {
+        self.params.iter().find(|p| p.ty == ty)
+    }
+
+    /// Binds `given` (name, text) over the declared parameters and
+    /// defaults; timestamps are local times in `zone`.
+    pub fn bind(
+        &self,
+        given: &[(String, String)],
+        zone: &Zone,
+    ) -> Result<Vec<(String, ScalarValue)>> {
         for (name, _) in given {
             if !self.params.iter().any(|p| &p.name == name) {
                 let known: Vec<&str> = self.params.iter().map(|p| p.name.as_str()).collect();
@@ -184,18 +287,48 @@ impl SavedQuery {
                             p.ty.name()
                         ))
                     })?;
+                let text = p.ty.check(&p.name, &text)?;
                 Ok((
                     p.name.clone(),
-                    typed_value(&p.name, &text, &p.ty.data_type())?,
+                    typed_value(&p.name, &text, &p.ty.data_type(), zone)?,
                 ))
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()
+            .and_then(|values| {
+                self.check_period(&values)?;
+                Ok(values)
+            })
+    }
+
+    /// A `period` parameter must start a period of the query's `grain`.
+    fn check_period(&self, values: &[(String, ScalarValue)]) -> Result<()> {
+        let (Some(period), Some(grain)) = (
+            self.param_of(ParamType::Period),
+            self.param_of(ParamType::Grain),
+        ) else {
+            return Ok(());
+        };
+        let value = |name: &str| values.iter().find(|(n, _)| n == name).map(|(_, v)| v);
+        let (Some(ScalarValue::Date32(Some(days))), Some(ScalarValue::Utf8(Some(grain)))) =
+            (value(&period.name), value(&grain.name))
+        else {
+            return Ok(());
+        };
+        let day = crate::time::date_from_days(*days);
+        let start = crate::catalog::period_start(grain, day);
+        if start != day {
+            return Err(Error::Usage(format!(
+                "parameter {}: {day} does not start a {grain}; the {grain} holding it starts on {start}",
+                period.name
+            )));
+        }
+        Ok(())
     }
 }
 
 /// Converts a parameter's text to a value of `ty`, with a clear sentence
 /// when it does not fit.
-pub fn typed_value(name: &str, text: &str, ty: &DataType) -> Result<ScalarValue> {
+pub fn typed_value(name: &str, text: &str, ty: &DataType, zone: &Zone) -> Result<ScalarValue> {
     let bad = |what: &str| Error::Usage(format!("parameter {name}: '{text}' is not {what}"));
     Ok(match ty {
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
@@ -217,8 +350,8 @@ pub fn typed_value(name: &str, text: &str, ty: &DataType) -> Result<ScalarValue>
             ScalarValue::Date32(Some(crate::time::days_since_epoch(date)))
         }
         DataType::Timestamp(_, _) => {
-            let micros = crate::time::parse_timestamp(text, &crate::time::Zone::default(), false)
-                .map_err(|_| bad("a timestamp"))?;
+            let micros =
+                crate::time::parse_timestamp(text, zone, false).map_err(|_| bad("a timestamp"))?;
             ScalarValue::TimestampMicrosecond(Some(micros), Some("UTC".into())).cast_to(ty)?
         }
         other => ScalarValue::Utf8(Some(text.to_string()))
@@ -245,6 +378,7 @@ pub async fn plan(
     sql: &str,
     declared: Vec<(String, ScalarValue)>,
     adhoc: &[(String, String)],
+    zone: &Zone,
 ) -> Result<DataFrame> {
     let df = ctx
         .sql_with_options(sql, read_only())
@@ -259,7 +393,7 @@ pub async fn plan(
             .ok_or_else(|| Error::Usage(format!("the SQL has no parameter ${name}")))?
             .clone()
             .unwrap_or(DataType::Utf8);
-        values.insert(name.clone(), typed_value(name, text, &ty)?);
+        values.insert(name.clone(), typed_value(name, text, &ty, zone)?);
     }
     for placeholder in wanted.keys() {
         let name = placeholder.trim_start_matches('$');
@@ -300,36 +434,46 @@ pub fn sql_error(e: datafusion::error::DataFusionError) -> Error {
     Error::Sql(text.lines().next().unwrap_or_default().to_string())
 }
 
-/// The saved queries in `dir`, sorted by name.
-pub fn list(dir: &Path) -> Result<Vec<SavedQuery>> {
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
-    let mut queries = Vec::new();
-    for entry in entries {
-        let path = entry.map_err(|e| Error::io(dir, e))?.path();
-        if path.extension().is_some_and(|e| e == "sql") {
-            queries.push(SavedQuery::load(&path)?);
+/// The saved queries: the shipped ones, then those of the user folder
+/// `dir` (adding to them, or replacing one of the same name); by name.
+pub fn list(dir: Option<&Path>) -> Result<Vec<SavedQuery>> {
+    let mut queries: std::collections::BTreeMap<String, SavedQuery> = SHIPPED
+        .iter()
+        .map(|(name, text)| Ok((name.to_string(), SavedQuery::parse(name, None, text)?)))
+        .collect::<Result<_>>()?;
+    if let Some(dir) = dir {
+        let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+        for entry in entries {
+            let path = entry.map_err(|e| Error::io(dir, e))?.path();
+            if path.extension().is_some_and(|e| e == "sql") {
+                let query = SavedQuery::load(&path)?;
+                queries.insert(query.name.clone(), query);
+            }
         }
     }
-    queries.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(queries)
+    Ok(queries.into_values().collect())
 }
 
-/// Finds a saved query by name in `dir`, or reads a `.sql` file.
-pub fn find(dir: &Path, name_or_file: &str) -> Result<SavedQuery> {
-    let as_path = Path::new(name_or_file);
+/// A saved query by name — from the user folder `dir` first, else shipped
+/// — or a `.sql` file.
+pub fn find(dir: Option<&Path>, name_or_file: &str) -> Result<SavedQuery> {
     if name_or_file.ends_with(".sql") {
-        return SavedQuery::load(as_path);
+        return SavedQuery::load(Path::new(name_or_file));
     }
-    let path = dir.join(format!("{name_or_file}.sql"));
-    if path.exists() {
-        return SavedQuery::load(&path);
+    if let Some(dir) = dir {
+        let path = dir.join(format!("{name_or_file}.sql"));
+        if path.exists() {
+            return SavedQuery::load(&path);
+        }
+    }
+    if let Some((name, text)) = SHIPPED.iter().find(|(name, _)| *name == name_or_file) {
+        return SavedQuery::parse(name, None, text);
     }
     let known: Vec<String> = list(dir)
         .map(|qs| qs.into_iter().map(|q| q.name).collect())
         .unwrap_or_default();
     Err(Error::Usage(format!(
-        "no saved query '{name_or_file}' in {}; known: {}",
-        dir.display(),
+        "no saved query '{name_or_file}'; the saved queries are {} (`motcua query --list`)",
         known.join(", ")
     )))
 }
@@ -341,6 +485,13 @@ pub enum QuerySource {
     Sql(String),
 }
 
+/// A query's rows, with their schema: an empty result still has columns.
+#[derive(Debug, Clone)]
+pub struct QueryResult {
+    pub schema: arrow::datatypes::SchemaRef,
+    pub batches: Vec<arrow::record_batch::RecordBatch>,
+}
+
 /// Runs a query read-only over the lake at `lake`. When `out` holds a
 /// published `kpi_values`, it is a table too.
 pub async fn run(
@@ -348,21 +499,122 @@ pub async fn run(
     out: &Path,
     source: &QuerySource,
     params: &[(String, String)],
-) -> Result<Vec<arrow::record_batch::RecordBatch>> {
-    let (ctx, _) = crate::catalog::open(lake, &crate::catalog::SessionOptions::default()).await?;
-    crate::catalog::register_outputs(&ctx, out).await?;
-    let planned = match source {
-        QuerySource::Saved(saved) => plan(&ctx, &saved.sql, saved.bind(params)?, &[]).await,
-        QuerySource::Sql(sql) => plan(&ctx, sql, Vec::new(), params).await,
+) -> Result<QueryResult> {
+    let (ctx, manifest) =
+        crate::catalog::open(lake, &crate::catalog::SessionOptions::default()).await?;
+    let zone: Zone = manifest.timezone.parse()?;
+    let published = crate::catalog::register_outputs(&ctx, out).await?;
+    let sql = match source {
+        QuerySource::Saved(saved) => &saved.sql,
+        QuerySource::Sql(sql) => sql,
     };
-    let df = match planned {
-        Err(Error::Sql(message)) if message.contains("kpi_values' not found") => {
-            return Err(Error::Usage(format!(
-                "kpi_values is not published in {} yet; run `motcua kpi --from … --to …` first, or point --out at its directory",
-                out.display()
-            )));
+    let reads_outputs = reads_table(&ctx, sql, crate::output::DATASET)?;
+    if reads_outputs && !published {
+        return Err(Error::Usage(format!(
+            "kpi_values is not published in {} yet; run `motcua kpi --from … --to …` first, or point --out at its directory",
+            out.display()
+        )));
+    }
+    let df = match source {
+        QuerySource::Saved(saved) => {
+            let values = saved.bind(params, &zone)?;
+            if reads_outputs {
+                check_published(&ctx, saved, &values, out).await?;
+            }
+            plan(&ctx, &saved.sql, values, &[], &zone).await?
         }
-        other => other?,
+        QuerySource::Sql(sql) => plan(&ctx, sql, Vec::new(), params, &zone).await?,
     };
-    df.collect().await.map_err(sql_error)
+    let schema = df.schema().inner().clone();
+    let batches = df.collect().await.map_err(sql_error)?;
+    Ok(QueryResult { schema, batches })
+}
+
+/// Whether `sql` names the table `table` anywhere.
+fn reads_table(ctx: &SessionContext, sql: &str, table: &str) -> Result<bool> {
+    let state = ctx.state();
+    let dialect = state.config().options().sql_parser.dialect;
+    let statement = state.sql_to_statement(sql, &dialect).map_err(sql_error)?;
+    let tables = state
+        .resolve_table_references(&statement)
+        .map_err(sql_error)?;
+    Ok(tables.iter().any(|t| t.table() == table))
+}
+
+/// A saved query over `kpi_values` asked for a period the published output
+/// does not hold would answer an empty table: say which periods it holds.
+async fn check_published(
+    ctx: &SessionContext,
+    saved: &SavedQuery,
+    values: &[(String, ScalarValue)],
+    out: &Path,
+) -> Result<()> {
+    let (Some(period), Some(grain)) = (
+        saved.param_of(ParamType::Period),
+        saved.param_of(ParamType::Grain),
+    ) else {
+        return Ok(());
+    };
+    let value = |name: &str| {
+        values
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    let (Some(ScalarValue::Date32(Some(days))), Some(grain_value)) =
+        (value(&period.name), value(&grain.name))
+    else {
+        return Ok(());
+    };
+    let held = ctx
+        .sql("SELECT min(period_start), max(period_start), bool_or(period_start = $period) FROM kpi_values WHERE period_grain = $grain")
+        .await
+        .and_then(|df| {
+            df.with_param_values(ParamValues::from(vec![
+                ("period".to_string(), ScalarValue::Date32(Some(days))),
+                ("grain".to_string(), grain_value.clone()),
+            ]))
+        })
+        .map_err(sql_error)?
+        .collect()
+        .await
+        .map_err(sql_error)?;
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::Date32Type;
+    let Some(row) = held.iter().find(|b| b.num_rows() > 0) else {
+        return Ok(());
+    };
+    if row
+        .column(2)
+        .as_boolean_opt()
+        .is_some_and(|f| f.is_valid(0) && f.value(0))
+    {
+        return Ok(());
+    }
+    let date = |i: usize| {
+        let dates = row.column(i).as_primitive_opt::<Date32Type>()?;
+        dates
+            .is_valid(0)
+            .then(|| crate::time::date_from_days(dates.value(0)))
+    };
+    let day = crate::time::date_from_days(days);
+    let grain = match &grain_value {
+        ScalarValue::Utf8(Some(g)) => g.clone(),
+        other => other.to_string(),
+    };
+    Err(Error::Usage(
+        if let (Some(first), Some(last)) = (date(0), date(1)) {
+            format!(
+                "parameter {}: the {grain} starting {day} is not published in {} (it holds {first} to {last}); run `motcua kpi --grain {grain}` over it, or pick a published period",
+                period.name,
+                out.join(crate::output::DATASET).display()
+            )
+        } else {
+            format!(
+                "parameter {}: {} holds no {grain} periods; run `motcua kpi --grain {grain} …` first",
+                period.name,
+                out.join(crate::output::DATASET).display()
+            )
+        },
+    ))
 }

@@ -50,6 +50,33 @@ impl Zone {
     pub fn tz(&self) -> Tz {
         self.tz
     }
+
+    /// Whether two zone names are one zone: the same, or a link to it
+    /// (Asia/Saigon is a link to Asia/Ho_Chi_Minh). chrono-tz gives a link
+    /// the same table as its target, so they agree at every instant of the
+    /// zone database; zones that merely agree today (Asia/Bangkok) differ
+    /// somewhere in their history.
+    pub fn same_as(&self, other: &Zone) -> bool {
+        if self.tz == other.tz {
+            return true;
+        }
+        let (Some(start), Some(end)) = (
+            NaiveDate::from_ymd_opt(1850, 1, 1),
+            NaiveDate::from_ymd_opt(STEADY_TO, 1, 1),
+        ) else {
+            return false;
+        };
+        let offset = |tz: Tz, t: &NaiveDateTime| tz.offset_from_utc_datetime(t).fix();
+        let mut t = start.and_time(NaiveTime::MIN);
+        let end = end.and_time(NaiveTime::MIN);
+        while t < end {
+            if offset(self.tz, &t) != offset(other.tz, &t) {
+                return false;
+            }
+            t += chrono::Duration::days(1);
+        }
+        true
+    }
 }
 
 /// The span and offset when the offset is the same on every day from 1990

@@ -42,11 +42,10 @@ fn dossiers(file: u64) -> String {
     text
 }
 
-/// Seqs of the dossier ingests a finished KPI run lists in its `_run.json`,
+/// Seqs of the dossier ingests a finished KPI run lists in its run manifest,
 /// and the `received` value it wrote for P in March 2024.
 fn kpi_run(out: &Path) -> (Vec<u64>, f64) {
-    let run: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("kpi_values/_run.json")).unwrap()).unwrap();
+    let run: serde_json::Value = motcua::output::run_manifest(out).unwrap().unwrap();
     let seqs = run["lake_ingests"]
         .as_array()
         .unwrap()

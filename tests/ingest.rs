@@ -371,23 +371,35 @@ fn portal_signature_and_target_rules_give_their_reasons() {
         speed,*,2024,1,\n\
         median_processing_days,*,2024,-2,\n\
         on_time_rate,*,2024,0.9,fortnight\n";
-    let report = f.ingest_text(Feed::Targets, "targets.csv", targets);
-    assert_eq!(report_counts(&report), (8, 3, 5, 0));
-    let got: Vec<(u64, Option<String>, String)> = report
-        .rejections
-        .iter()
-        .map(|r| (r.line, r.column.clone(), r.reason.clone()))
+    // Targets replace the whole table: a file with a rejected row is
+    // refused whole, its reasons in the one sentence.
+    let path = f.write("targets.csv", targets);
+    match f.ingest(Feed::Targets, &[path]) {
+        Err(Error::Refused {
+            feed: Feed::Targets,
+            reason,
+            ..
+        }) => assert_eq!(
+            reason,
+            "5 of 8 row(s) rejected (\
+             line 4: target: on_time_rate is a rate: write its target as a fraction (0.95) or a percentage (95%), not 95; \
+             line 5: target: received is not a rate: its target is a plain number, not a percentage; \
+             line 7: kpi: 'speed' is not a KPI of SPEC §5 (see `motcua kpis`); \
+             line 8: target: a target cannot be negative; \
+             line 9: grain: 'fortnight' is not a grain (expected one of: day, week, month, quarter, year)\
+             ); fix them and ingest the whole file again"
+        ),
+        other => panic!("expected the file refused whole, got {other:?}"),
+    }
+    assert!(f.manifest().data_files(Feed::Targets).is_empty());
+    let good: String = targets
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| [0, 1, 2, 5].contains(i))
+        .map(|(_, l)| format!("{l}\n"))
         .collect();
-    assert_eq!(
-        got,
-        vec![
-            (4, Some("target".into()), "on_time_rate is a rate: write its target as a fraction (0.95) or a percentage (95%), not 95".into()),
-            (5, Some("target".into()), "received is not a rate: its target is a plain number, not a percentage".into()),
-            (7, Some("kpi".into()), "'speed' is not a KPI of SPEC §5 (see `motcua kpis`)".into()),
-            (8, Some("target".into()), "a target cannot be negative".into()),
-            (9, Some("grain".into()), "'fortnight' is not a grain (expected one of: day, week, month, quarter, year)".into()),
-        ]
-    );
+    let report = f.ingest_text(Feed::Targets, "good.csv", &good);
+    assert_eq!(report_counts(&report), (3, 3, 0, 0));
     assert_eq!(
         f.sql("SELECT kpi, unit_code, year, target, grain FROM targets ORDER BY source_line"),
         vec![
@@ -618,7 +630,7 @@ fn units_files_that_break_the_registry_are_refused_whole() {
     for (i, (text, reason)) in cases.iter().enumerate() {
         let path = f.write(&format!("bad{i}.csv"), text);
         match f.ingest(Feed::Units, &[path]) {
-            Err(Error::BadRegistry { reason: got, .. }) => assert_eq!(&got, reason),
+            Err(Error::Refused { reason: got, .. }) => assert_eq!(&got, reason),
             other => panic!("case {i}: expected a refusal, got {other:?}"),
         }
     }
@@ -679,8 +691,9 @@ fn a_file_with_applicant_ids_and_no_key_is_refused_with_how_to_set_one() {
     let path = f.write("d.csv", csv);
     let options = IngestOptions::default();
     match f.ingest_with(Feed::Dossiers, &[path], &options) {
-        Err(Error::BadFile { reason, .. }) => {
-            assert!(reason.contains("MOTCUA_PII_KEY"), "{reason}");
+        Err(e @ Error::PiiKey(_)) => {
+            assert!(e.to_string().contains("MOTCUA_PII_KEY"), "{e}");
+            assert_eq!(e.exit_code(), 6);
         }
         other => panic!("expected a refusal, got {other:?}"),
     }

@@ -139,7 +139,7 @@ fn job(f: &Fixture, grain: &str, from: &str, to: &str) -> KpiJob {
         from: from.parse().unwrap(),
         to: to.parse().unwrap(),
         out: f.dir.path().join("out"),
-        queries: Path::new(env!("CARGO_MANIFEST_DIR")).join("queries"),
+        queries: None,
         session: SessionOptions::default(),
         incremental: false,
     }
@@ -177,7 +177,7 @@ fn output(f: &Fixture, period: &str, unit: &str) -> Vec<(String, Vec<String>)> {
         "SELECT kpi, numerator, denominator, value, target, attainment, status, rank, rank_change \
          FROM kpi_values WHERE period_grain = 'month' AND period_start = DATE '{period}' AND unit_code = '{unit}' ORDER BY kpi"
     );
-    let batches = tokio::runtime::Runtime::new()
+    let result = tokio::runtime::Runtime::new()
         .unwrap()
         .block_on(query::run(
             &f.lake,
@@ -186,7 +186,7 @@ fn output(f: &Fixture, period: &str, unit: &str) -> Vec<(String, Vec<String>)> {
             &[],
         ))
         .unwrap();
-    rows(&batches)
+    rows(&result.batches)
         .into_iter()
         .map(|mut r| {
             let kpi = r.remove(0);
@@ -632,13 +632,16 @@ fn a_lake_without_the_index_gives_the_same_bytes_in_memory_spilled_and_once_rebu
     );
     assert_eq!(report_counts(&report), (1, 0, 0, 1));
     assert!(f.manifest().dossier_index.is_some());
-    assert_eq!(f.manifest().format_version, 2);
+    assert_eq!(f.manifest().format_version, motcua::lake::FORMAT_VERSION);
     run_job(&f, "month", "2024-02-01", "2024-04-01");
     assert_eq!(slice(&f), from_index);
 
     // A manifest from a newer motcua is refused, not half understood.
     edit_manifest(&f, |manifest| {
-        manifest.insert("format_version".into(), 3.into());
+        manifest.insert(
+            "format_version".into(),
+            (motcua::lake::FORMAT_VERSION + 1).into(),
+        );
     });
     let err = try_job(
         &f,
@@ -650,7 +653,7 @@ fn a_lake_without_the_index_gives_the_same_bytes_in_memory_spilled_and_once_rebu
     .unwrap_err()
     .to_string();
     assert!(
-        err.contains("manifest format 3 is not one this motcua reads (1 to 2)"),
+        err.contains("manifest format 4 is not one this motcua reads (1 to 3)"),
         "{err}"
     );
 }

@@ -107,7 +107,13 @@ fn no_applicant_id_reaches_outputs_exports_or_logs() {
         export("q.json"),
     );
     let out_arg = out.to_str().unwrap();
+    let units = f.write(
+        "units.csv",
+        "unit_code,name,level,parent_code\nU1,Huyện,district,\n",
+    );
+    let units = units.to_str().unwrap();
     let runs: Vec<Vec<&str>> = vec![
+        vec!["ingest", "units", units],
         vec!["ingest", "dossiers", input, "--dry-run"],
         vec!["ingest", "dossiers", input],
         vec!["lake"],

@@ -9,6 +9,7 @@ use common::*;
 use motcua::Error;
 use motcua::feeds::Feed;
 use motcua::query::{self, QuerySource, SavedQuery};
+use motcua::time::Zone;
 
 fn queries_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("queries")
@@ -38,7 +39,7 @@ fn run(
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    let batches = tokio::runtime::Runtime::new()
+    let result = tokio::runtime::Runtime::new()
         .unwrap()
         .block_on(query::run(
             &f.lake,
@@ -46,7 +47,7 @@ fn run(
             &source,
             &params,
         ))?;
-    Ok(rows(&batches))
+    Ok(rows(&result.batches))
 }
 
 #[test]
@@ -62,17 +63,21 @@ fn saved_query_headers_give_description_and_typed_parameters() {
     assert_eq!(q.params[0].default.as_deref(), Some("D1"));
     assert_eq!(q.params[1].default, None);
     assert_eq!(q.params[1].description, "First day");
-    let err = q.bind(&[]).unwrap_err();
+    let err = q.bind(&[], &Zone::default()).unwrap_err();
     assert_eq!(
         err.to_string(),
         "bad argument: query t needs --param day=<date>"
     );
-    let err = q.bind(&[("day".into(), "2024-02-30".into())]).unwrap_err();
+    let err = q
+        .bind(&[("day".into(), "2024-02-30".into())], &Zone::default())
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         "bad argument: parameter day: '2024-02-30' is not a date (YYYY-MM-DD)"
     );
-    let err = q.bind(&[("month".into(), "x".into())]).unwrap_err();
+    let err = q
+        .bind(&[("month".into(), "x".into())], &Zone::default())
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         "bad argument: query t has no parameter 'month'; its parameters are: unit, day"
@@ -195,7 +200,7 @@ fn the_lake_tables_and_views_are_there() {
     assert_eq!(
         run(
             &f,
-            QuerySource::Saved(query::find(&queries_dir(), "dq_unknown_units").unwrap()),
+            QuerySource::Saved(query::find(None, "dq_unknown_units").unwrap()),
             &[]
         )
         .unwrap()
@@ -218,31 +223,70 @@ fn motcua(args: &[&str]) -> Output {
 }
 
 #[test]
-fn list_shows_every_saved_query_with_its_parameters() {
-    let out = motcua(&[
-        "query",
-        "--list",
-        "--queries",
-        queries_dir().to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(0));
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut files = 0;
+fn saved_queries_ship_in_the_binary_and_a_user_folder_adds_and_overrides() {
+    // From a folder with no queries/ in it: every file of queries/ is there.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let list = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_motcua"))
+            .current_dir(elsewhere.path())
+            .env_remove("MOTCUA_QUERIES")
+            .args(["query", "--list"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let text = list(&[]);
+    let mut files: Vec<String> = Vec::new();
     for entry in std::fs::read_dir(queries_dir()).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "sql") {
-            files += 1;
             let name = path.file_stem().unwrap().to_string_lossy().to_string();
             assert!(
-                text.lines().any(|l| l == name),
-                "{name} missing from --list"
+                text.lines().any(|l| l == format!("{name} (shipped)")),
+                "{name} missing from --list:\n{text}"
             );
             let saved = SavedQuery::load(&path).unwrap();
             assert!(!saved.description.is_empty(), "{name} has no description");
+            files.push(name);
         }
     }
-    assert!(files >= 10, "{files}");
+    files.sort();
+    let shipped: Vec<&str> = query::SHIPPED.iter().map(|(name, _)| *name).collect();
+    assert_eq!(
+        shipped, files,
+        "query::SHIPPED must list every file of queries/"
+    );
     assert!(text.contains("--param from=<date> (default: required)"));
+
+    // A user folder adds a query and replaces a shipped one by name.
+    let mine = tempfile::tempdir().unwrap();
+    std::fs::write(mine.path().join("mine.sql"), "-- Mine.\nSELECT 1 AS one").unwrap();
+    std::fs::write(
+        mine.path().join("ranking.sql"),
+        "-- My ranking.\nSELECT 2 AS two",
+    )
+    .unwrap();
+    let text = list(&["--queries", mine.path().to_str().unwrap()]);
+    let origin = |name: &str| mine.path().join(name).display().to_string();
+    assert!(
+        text.contains(&format!("mine ({})\n    Mine.", origin("mine.sql"))),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "ranking ({})\n    My ranking.",
+            origin("ranking.sql")
+        )),
+        "{text}"
+    );
+    assert!(text.contains("kpi_values (shipped)"), "{text}");
 }
 
 #[test]
