@@ -61,10 +61,12 @@ pub struct IngestOptions {
 
 /// `--max-rejected`: the largest share of a file's rows that may be
 /// rejected, written `5%` or `0.05`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RejectLimit {
     /// 0 to 1.
     pub share: f64,
+    /// As the user wrote it, for messages.
+    text: String,
 }
 
 impl std::str::FromStr for RejectLimit {
@@ -76,7 +78,10 @@ impl std::str::FromStr for RejectLimit {
             None => t.parse::<f64>(),
         };
         match share {
-            Ok(share) if (0.0..=1.0).contains(&share) => Ok(RejectLimit { share }),
+            Ok(share) if (0.0..=1.0).contains(&share) => Ok(RejectLimit {
+                share,
+                text: t.to_string(),
+            }),
             _ => Err(Error::Usage(format!(
                 "--max-rejected {text}: write a share of rows between 0% and 100%, such as 5% or 0.05"
             ))),
@@ -86,7 +91,7 @@ impl std::str::FromStr for RejectLimit {
 
 impl std::fmt::Display for RejectLimit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}%", self.share * 100.0)
+        f.write_str(&self.text)
     }
 }
 
@@ -147,8 +152,13 @@ impl FileReport {
             _ => {}
         }
         if self.dry_run {
+            let refused = if self.refused {
+                " → would be refused by --max-rejected"
+            } else {
+                ""
+            };
             return format!(
-                "{name}: read {} · would accept {} · would quarantine {} · duplicates {} (dry run: nothing written)",
+                "{name}: read {} · would accept {} · would quarantine {} · duplicates {}{refused} (dry run: nothing written)",
                 self.rows_read, self.accepted, self.quarantined, self.duplicates
             );
         }
@@ -230,7 +240,7 @@ pub fn ingest_files(
         }
     }
     lake.remove_staging()?;
-    all_rejected(&reports)?;
+    judge(&reports, options)?;
     Ok(reports)
 }
 
@@ -252,12 +262,17 @@ fn stopped(error: Error, reports: &[FileReport], strict: bool, rest: &[PathBuf])
     }
 }
 
-/// The first file that had rows and had every one of them rejected: a
-/// nightly job must notice it, though its quarantine is committed.
-fn all_rejected(reports: &[FileReport]) -> Result<()> {
+/// The command's verdict once every file is done, so that a nightly job
+/// notices: the first file refused by `--max-rejected` (nothing of it
+/// committed), else the first whose rows were all rejected — none accepted,
+/// whatever duplicates it re-sent — though its quarantine is committed.
+fn judge(reports: &[FileReport], options: &IngestOptions) -> Result<()> {
+    if let Some(r) = reports.iter().find(|r| r.refused) {
+        return Err(too_many_rejected(r, options));
+    }
     match reports
         .iter()
-        .find(|r| r.accepted == 0 && r.quarantined > 0 && r.duplicates == 0)
+        .find(|r| r.accepted == 0 && r.quarantined > 0)
     {
         Some(r) => Err(Error::AllRejected {
             path: r.path.clone(),
@@ -267,17 +282,24 @@ fn all_rejected(reports: &[FileReport]) -> Result<()> {
     }
 }
 
-/// `--max-rejected`: a file with a larger share of rejected rows fails.
-fn check_rejected_share(report: &FileReport, options: &IngestOptions) -> Result<()> {
-    match options.max_rejected {
-        Some(limit) if report.rejected_share() > limit.share => Err(Error::TooManyRejected {
-            path: report.path.clone(),
-            rejected: report.quarantined,
-            read: report.rows_read,
-            percent: report.rejected_share() * 100.0,
-            limit: limit.to_string(),
-        }),
-        _ => Ok(()),
+/// `--max-rejected`: whether a file has a larger share of rejected rows.
+fn over_limit(report: &FileReport, options: &IngestOptions) -> bool {
+    options
+        .max_rejected
+        .as_ref()
+        .is_some_and(|limit| report.rejected_share() > limit.share)
+}
+
+fn too_many_rejected(report: &FileReport, options: &IngestOptions) -> Error {
+    Error::TooManyRejected {
+        path: report.path.clone(),
+        rejected: report.quarantined,
+        read: report.rows_read,
+        percent: report.rejected_share() * 100.0,
+        limit: options
+            .max_rejected
+            .as_ref()
+            .map_or_else(String::new, ToString::to_string),
     }
 }
 
@@ -353,11 +375,18 @@ impl Transaction {
             mut staged,
             current,
         } = staged_file;
-        if let Err(e) = check_rejected_share(&report, options) {
-            // Its report, with the first rejections, says why.
+        if over_limit(&report, options) {
+            // Its report, with the first rejections, says why. Under
+            // --strict the command fails here; otherwise the file is left
+            // out (its staged files go with the staging folder) and the
+            // next one goes on, the command failing at the end.
             report.refused = true;
             on_report(&report);
-            return Err(e);
+            if options.strict {
+                return Err(too_many_rejected(&report, options));
+            }
+            self.dedup.rollback();
+            return Ok(report);
         }
         on_report(&report);
         let entry = IngestEntry {
@@ -486,16 +515,20 @@ pub fn dry_run(
             dry_run: true,
             ..report
         };
-        let refused = check_rejected_share(&report, options);
-        report.refused = refused.is_err();
+        report.refused = over_limit(&report, options);
+        // As the ingest would: a refused file's rows claim nothing.
+        if report.refused {
+            dedup.rollback();
+        } else {
+            dedup.commit();
+        }
         on_report(&report);
-        refused?;
         reports.push(report);
     }
     if options.strict {
         refuse_rejections(&reports)?;
     }
-    all_rejected(&reports)?;
+    judge(&reports, options)?;
     Ok(reports)
 }
 

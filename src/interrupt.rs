@@ -24,3 +24,12 @@ pub fn install() -> Result<()> {
 pub fn requested() -> bool {
     REQUESTED.load(Ordering::Relaxed)
 }
+
+/// Resolves once a stop is asked for: long async work (a DataFusion plan,
+/// which may compute for minutes before its first batch) races against it,
+/// and dropping the work cancels it.
+pub async fn stopped() {
+    while !requested() {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

@@ -79,9 +79,16 @@ pub fn load_query(dir: Option<&Path>) -> Result<SavedQuery> {
 
 /// The published run's coverage of each grain, if its lake ingests are
 /// still the lake's (same seqs, same content): otherwise nothing is reused.
-fn published_coverage(out: &Path, manifest: &Manifest) -> Result<BTreeMap<String, Coverage>> {
-    let Some(run) = output::run_manifest(out)? else {
-        return Ok(BTreeMap::new());
+/// An unreadable run manifest is a warning, not an error: the run then
+/// recomputes its whole range, which is always correct.
+fn published_coverage(out: &Path, manifest: &Manifest) -> BTreeMap<String, Coverage> {
+    let run = match output::run_manifest(out) {
+        Ok(Some(run)) => run,
+        Ok(None) => return BTreeMap::new(),
+        Err(e) => {
+            tracing::warn!("{e}; recomputing the whole range");
+            return BTreeMap::new();
+        }
     };
     let same_lake = run["lake_ingests"].as_array().is_some_and(|ingests| {
         ingests.iter().all(|i| {
@@ -92,9 +99,9 @@ fn published_coverage(out: &Path, manifest: &Manifest) -> Result<BTreeMap<String
         })
     });
     if !same_lake {
-        return Ok(BTreeMap::new());
+        return BTreeMap::new();
     }
-    Ok(serde_json::from_value(run["coverage"].clone()).unwrap_or_default())
+    serde_json::from_value(run["coverage"].clone()).unwrap_or_default()
 }
 
 /// The first period an incremental run must compute, and the coverage it
@@ -195,7 +202,24 @@ async fn touched_since(
     Ok(day)
 }
 
+/// Runs the job; SIGINT or SIGTERM stops it wherever it is, publishing
+/// nothing (the version being built removes itself).
 pub async fn run(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
+    tokio::select! {
+        result = compute(lake, job) => result,
+        () = crate::interrupt::stopped() => {
+            let dataset = job.out.join(output::DATASET);
+            let what = if std::fs::symlink_metadata(&dataset).is_ok() {
+                format!("the KPI run was stopped before it published; {} still holds the previous version", dataset.display())
+            } else {
+                "the KPI run was stopped; nothing was published".to_string()
+            };
+            Err(Error::Interrupted { what })
+        }
+    }
+}
+
+async fn compute(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
     let started = Instant::now();
     if !GRAINS.contains(&job.grain.as_str()) {
         return Err(Error::Usage(format!(
@@ -208,6 +232,15 @@ pub async fn run(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
         return Err(Error::Usage(format!(
             "--from {} is after --to {}",
             job.from, job.to
+        )));
+    }
+    use chrono::Datelike;
+    let years = crate::time::FIRST_YEAR..=crate::time::LAST_YEAR;
+    if !years.contains(&job.from.year()) || !years.contains(&job.to.year()) {
+        return Err(Error::Usage(format!(
+            "--from and --to must lie in the years {} to {}, the calendar's",
+            crate::time::FIRST_YEAR,
+            crate::time::LAST_YEAR
         )));
     }
     if periods_in(&job.grain, job.from, job.to).is_empty() {
@@ -228,7 +261,7 @@ pub async fn run(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
         ));
     }
     let zone: Zone = manifest.timezone.parse()?;
-    let mut coverage = published_coverage(&job.out, &manifest)?;
+    let mut coverage = published_coverage(&job.out, &manifest);
     let planned = match coverage.get(&job.grain) {
         Some(covered) if job.incremental => {
             plan_incremental(&ctx, &manifest, job, covered, &zone).await?
@@ -283,14 +316,6 @@ pub async fn run(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
         })
     };
     while let Some(batch) = stream.next().await {
-        if crate::interrupt::requested() {
-            return Err(Error::Interrupted {
-                what: format!(
-                    "the KPI run was stopped before it published; {} still holds the previous version",
-                    job.out.join(output::DATASET).display()
-                ),
-            });
-        }
         let batch = batch.map_err(query::sql_error)?.project(&keep)?;
         rows += batch.num_rows();
         // Rows arrive sorted by period: cut the batch where the period changes.

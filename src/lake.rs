@@ -145,13 +145,21 @@ impl Manifest {
         ))
     }
 
-    /// Refuses `key` when the lake's applicant keys were made with another.
+    /// Refuses `key` when the lake's applicant keys were made with another,
+    /// or when the lake holds dossiers from before it recorded its key: the
+    /// key cannot be checked, so the operator confirms it once
+    /// (`motcua lake --record-pii-key`).
     pub fn check_pii_key(&self, root: &Path, key: &crate::privacy::PiiKey) -> Result<()> {
         match &self.pii_key_check {
             Some(check) if *check != key.fingerprint() => Err(Error::PiiKey(format!(
                 "the PII key from {} is not the key this lake's applicant keys were made with (lake {}); set the lake's key, or start a new lake to use a new one (README: rotating the PII key)",
                 key.source,
                 root.display()
+            ))),
+            None if !self.data_files(Feed::Dossiers).is_empty() => Err(Error::PiiKey(format!(
+                "lake {} holds dossiers from before motcua recorded which PII key made their applicant keys; if the key from {} is that key, record it once with `motcua lake --record-pii-key`, then ingest again",
+                root.display(),
+                key.source
             ))),
             _ => Ok(()),
         }
@@ -272,7 +280,7 @@ impl Lake {
                     "another motcua process is writing to {}; waiting for it to finish",
                     root.display()
                 );
-                lock.lock().map_err(|e| Error::io(&lock_path, e))?;
+                wait_for_lock(&lock, &lock_path)?;
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&lock_path, e)),
         }
@@ -362,6 +370,23 @@ impl Lake {
         self.manifest.next_seq
     }
 
+    /// Records the fingerprint of `key` as the lake's PII key, for a lake
+    /// from before motcua recorded one; false when it already holds this
+    /// one. Another key already recorded is refused.
+    pub fn record_pii_key(&mut self, key: &crate::privacy::PiiKey) -> Result<bool> {
+        match &self.manifest.pii_key_check {
+            Some(check) if *check == key.fingerprint() => Ok(false),
+            Some(_) => {
+                self.manifest.check_pii_key(&self.root, key)?;
+                Ok(false)
+            }
+            None => {
+                self.commit(Vec::new(), Vec::new(), None, Some(key.fingerprint()))?;
+                Ok(true)
+            }
+        }
+    }
+
     /// Moves staged files into place and commits the entries in one manifest
     /// replace. `dossier_index`, when given, names staged files and becomes
     /// the index of current dossiers; `pii_key_check`, when given, records
@@ -442,6 +467,24 @@ impl Staged {
     /// Where it is written until the commit.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// Waits for another writer's lock, polling, so that Ctrl-C still stops
+/// the wait.
+fn wait_for_lock(lock: &File, path: &Path) -> Result<()> {
+    loop {
+        match lock.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) => {}
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(path, e)),
+        }
+        if crate::interrupt::requested() {
+            return Err(Error::Interrupted {
+                what: "stopped while waiting for another writer's lock; nothing was written".into(),
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
 

@@ -67,7 +67,12 @@ enum Command {
         max_rejected: Option<RejectLimit>,
     },
     /// Show what the lake holds.
-    Lake,
+    Lake {
+        /// Record the configured PII key as the key this lake's applicant
+        /// keys were made with (a lake from before motcua recorded it).
+        #[arg(long)]
+        record_pii_key: bool,
+    },
     /// Run a saved query (by name or .sql file) or ad-hoc SQL, read-only.
     Query {
         /// A saved query's name (see --list) or a .sql file.
@@ -148,7 +153,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);
-    match motcua::interrupt::install().and_then(|()| run(cli)) {
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -189,6 +194,7 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let feed: Feed = feed.parse()?;
             let format = format.map(|f| f.parse::<Format>()).transpose()?;
+            motcua::interrupt::install()?;
             let options = IngestOptions {
                 zone,
                 pii_key: PiiKey::from_env(&cli.lake)?,
@@ -205,14 +211,20 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Lake => {
+        Command::Lake { record_pii_key } => {
+            if record_pii_key {
+                return record_key(&cli.lake, zone);
+            }
             let manifest = lake::read_manifest(&cli.lake)?;
             print!("{}", lake::render_summary(&cli.lake, &manifest));
             if manifest.data_files(Feed::Units).is_empty() {
                 println!("unit codes: not checked, the lake has no units registry yet");
             } else {
-                let unknown = runtime()?.block_on(motcua::catalog::unknown_units(&cli.lake))?;
-                println!("{}", print::unknown_units(&unknown));
+                // The counts are a summary: a failure to get them is said, not fatal.
+                match runtime()?.block_on(motcua::catalog::unknown_units(&cli.lake)) {
+                    Ok(unknown) => println!("{}", print::unknown_units(&unknown)),
+                    Err(e) => println!("unit codes: could not be counted ({e})"),
+                }
             }
             Ok(())
         }
@@ -261,6 +273,7 @@ fn run(cli: Cli) -> Result<()> {
             memory_limit,
             incremental,
         } => {
+            motcua::interrupt::install()?;
             let job = KpiJob {
                 grain,
                 from: parse_date("--from", &from)?,
@@ -324,8 +337,39 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::Demo { dir, dossiers } => demo(&dir, dossiers, zone),
+        Command::Demo { dir, dossiers } => {
+            motcua::interrupt::install()?;
+            demo(&dir, dossiers, zone)
+        }
     }
+}
+
+/// `motcua lake --record-pii-key`.
+fn record_key(root: &Path, zone: Zone) -> Result<()> {
+    let Some(key) = PiiKey::from_env(root)? else {
+        return Err(Error::PiiKey(format!(
+            "--record-pii-key records the configured key; set {} or {} first",
+            privacy::KEY_ENV,
+            privacy::KEY_FILE_ENV
+        )));
+    };
+    // Only an existing lake: opening for write would create one.
+    lake::read_manifest(root)?;
+    let mut lake = lake::Lake::open_for_write(root, &zone, true)?;
+    if lake.record_pii_key(&key)? {
+        println!(
+            "recorded the PII key from {} as the key of lake {}",
+            key.source,
+            root.display()
+        );
+    } else {
+        println!(
+            "lake {} already records the PII key from {}",
+            root.display(),
+            key.source
+        );
+    }
+    Ok(())
 }
 
 /// `name=value` pairs from repeated `--param`.

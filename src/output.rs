@@ -81,15 +81,19 @@ pub fn run_manifest(out: &Path) -> Result<Option<serde_json::Value>> {
     let Some(dir) = current_version(&out.join(DATASET))? else {
         return Ok(None);
     };
-    let path = manifest_path(&dir);
-    let bytes = match fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(&path, e)),
-    };
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|e| Error::lake(&path, format!("is not readable JSON ({e}); run `motcua kpi` without --incremental to publish a fresh version")))
+    // A version published before the manifest moved out keeps it inside.
+    for path in [manifest_path(&dir), dir.join("_run.json")] {
+        match fs::read(&path) {
+            Ok(bytes) => {
+                return serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| Error::lake(&path, format!("is not readable JSON ({e})")));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io(&path, e)),
+        }
+    }
+    Ok(None)
 }
 
 /// A version's run manifest: beside its directory.

@@ -227,8 +227,31 @@ fn an_ingest_under_another_pii_key_is_refused_and_the_lake_is_not_doubled() {
     }
     assert_eq!(f.sql("SELECT count(*) FROM dossiers"), vec![vec!["1"]]);
     // Under its own key the copy is a duplicate, as it should be.
-    let report = f.ingest(Feed::Dossiers, &[again]).unwrap().remove(0);
+    let report = f
+        .ingest(Feed::Dossiers, std::slice::from_ref(&again))
+        .unwrap()
+        .remove(0);
     assert_eq!(report_counts(&report), (1, 0, 0, 1));
+
+    // A lake from before the fingerprint: no key is taken on trust; the
+    // operator records the lake's key once.
+    let path = f.lake.join("_manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    manifest.as_object_mut().unwrap().remove("pii_key_check");
+    manifest["format_version"] = 2.into();
+    std::fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let third = f.write("third.csv", format!("{rows}\n\n"));
+    let third = third.to_str().unwrap();
+    let refused = cli(&f, f.dir.path(), &["ingest", "dossiers", third]);
+    assert_eq!(refused.status.code(), Some(6));
+    assert!(text(&refused.stderr).contains("holds dossiers from before motcua recorded which PII key made their applicant keys; if the key from $MOTCUA_PII_KEY is that key, record it once with `motcua lake --record-pii-key`"), "{}", text(&refused.stderr));
+    let record = cli(&f, f.dir.path(), &["lake", "--record-pii-key"]);
+    assert_eq!(record.status.code(), Some(0), "{}", text(&record.stderr));
+    assert_eq!(f.manifest().pii_key_check, Some(check));
+    let after = cli(&f, f.dir.path(), &["ingest", "dossiers", third]);
+    assert_eq!(after.status.code(), Some(0), "{}", text(&after.stderr));
+    assert_eq!(f.sql("SELECT count(*) FROM dossiers"), vec![vec!["1"]]);
 }
 
 // 4 ------------------------------------------------------------------------
@@ -434,6 +457,55 @@ fn a_file_with_every_row_rejected_exits_7_and_max_rejected_fails_a_file_whole() 
     assert_eq!(
         with_limit(&["--max-rejected", "150%"]).status.code(),
         Some(2)
+    );
+
+    // A re-sent file: its old rows duplicates, every new one rejected.
+    let resent = f.write(
+        "resent.csv",
+        format!("{header}S1,2024-03-01,D1,document_issued\nS9,2024-03-09,D1,nope\n"),
+    );
+    let out = cli(
+        &f,
+        f.dir.path(),
+        &["ingest", "signatures", resent.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("read 2 · accepted 0 · quarantined 1 · duplicates 1"));
+
+    // A refused file leaves the others to go on; the command fails at the end.
+    let good = f.write(
+        "good.csv",
+        format!("{header}G1,2024-03-05,D1,document_issued\n"),
+    );
+    let worse = f.write(
+        "worse.csv",
+        format!("{header}W1,2024-03-05,D1,nope\nW2,2024-03-06,D1,document_issued\n"),
+    );
+    let out = cli(
+        &f,
+        f.dir.path(),
+        &[
+            "ingest",
+            "signatures",
+            "--max-rejected",
+            "5%",
+            worse.to_str().unwrap(),
+            good.to_str().unwrap(),
+        ],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(7), "{stderr}");
+    let expected = format!(
+        "error: {}: 1 of 2 row(s) rejected (50.0%), more than --max-rejected 5%",
+        worse.display()
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
+    let ids =
+        f.sql("SELECT event_id FROM signatures WHERE event_id IN ('G1', 'W2') ORDER BY event_id");
+    assert_eq!(
+        ids,
+        vec![vec!["G1"]],
+        "the good file committed, nothing of the refused one"
     );
 }
 
@@ -1052,6 +1124,53 @@ fn sigint_and_sigterm_stop_an_ingest_saying_what_was_committed_and_exit_130() {
     assert_eq!(f.manifest().ingests.len(), 1);
     assert!(!f.lake.join("_staging").exists());
     assert_eq!(f.sql("SELECT count(*) FROM dossiers"), vec![vec!["1"]]);
+}
+
+#[test]
+fn sigterm_stops_a_kpi_run_publishing_nothing_and_leaving_no_version_behind() {
+    let f = Fixture::new();
+    f.ingest_sample(3000, 5);
+    let out = f.dir.path().join("out");
+    let child = motcua_command(&f.lake)
+        .args([
+            "kpi",
+            "--grain",
+            "day",
+            "--from",
+            "2024-01-01",
+            "--to",
+            "2024-12-31",
+            "--out",
+        ])
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let versions = out.join(".kpi_values");
+    wait_for("the version being built", || {
+        std::fs::read_dir(&versions).is_ok_and(|mut d| d.next().is_some())
+    });
+    signal(child.id(), "TERM");
+    let started = Instant::now();
+    let done = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the run stopped late"
+    );
+    assert_eq!(done.status.code(), Some(130), "{}", text(&done.stderr));
+    assert!(
+        text(&done.stderr)
+            .contains("error: interrupted; the KPI run was stopped; nothing was published"),
+        "{}",
+        text(&done.stderr)
+    );
+    assert!(std::fs::symlink_metadata(out.join("kpi_values")).is_err());
+    assert_eq!(
+        std::fs::read_dir(&versions).unwrap().count(),
+        0,
+        "the unfinished version was removed"
+    );
 }
 
 // 15 -----------------------------------------------------------------------
