@@ -442,6 +442,8 @@ pub static ALL_FEEDS: [&FeedDef; 5] = [&DOSSIERS, &PORTAL_EVENTS, &SIGNATURES, &
 
 /// Columns every lake table carries after the feed's own and its local
 /// dates: lineage, and SPEC §4.1's "ingested later" tie-break.
+/// A target's `unit_code` that stands for every unit (SPEC §4.4).
+pub const EVERY_UNIT: &str = "*";
 pub const INGEST_SEQ: &str = "ingest_seq";
 pub const SOURCE_LINE: &str = "source_line";
 /// 128-bit hash of a row's stored values, for `DedupRule::IdenticalRow`.

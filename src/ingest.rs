@@ -835,6 +835,9 @@ impl UnitCheck {
             return Ok(None);
         }
         let mut known = HashSet::new();
+        if def.feed == Feed::Targets {
+            known.insert(crate::feeds::EVERY_UNIT.to_string());
+        }
         for file in registry {
             for batch in lake::read_columns(&root.join(&file.path), &["unit_code"])? {
                 let batch = batch?;

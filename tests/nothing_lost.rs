@@ -564,6 +564,23 @@ fn unknown_unit_codes_are_named_at_ingest_and_counted_by_motcua_lake() {
         "{}",
         text(&lake.stdout)
     );
+    // A target for `*` means every unit; one for a code the registry lacks is named.
+    let targets = f.write(
+        "t.csv",
+        "kpi,unit_code,year,target\nreceived,*,2024,10\nreceived,D9,2024,5\n",
+    );
+    let out = cli(
+        &f,
+        f.dir.path(),
+        &["ingest", "targets", targets.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr)
+            .contains("warning: 1 row(s) name unit codes the units registry does not hold (D9)"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 // 7, 9, 10 -------------------------------------------------------------------
