@@ -187,31 +187,6 @@ pub async fn open(root: &Path, options: &SessionOptions) -> Result<(SessionConte
     Ok((ctx, manifest))
 }
 
-/// Rows of activity whose unit code the registry does not hold, per feed
-/// (the shipped `dq_unknown_units` query, summed): for `motcua lake`.
-pub async fn unknown_units(root: &Path) -> Result<Vec<(String, u64)>> {
-    let (ctx, _) = open(root, &SessionOptions::default()).await?;
-    let saved = crate::query::find(None, "dq_unknown_units")?;
-    let sql = format!(
-        "SELECT feed, CAST(sum(rows) AS BIGINT) FROM ({}\n) GROUP BY feed ORDER BY feed",
-        saved.sql
-    );
-    let batches = ctx.sql(&sql).await?.collect().await?;
-    let mut out = Vec::new();
-    for batch in &batches {
-        let feeds = string_column(batch, 0)?;
-        let rows = batch
-            .column(1)
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .ok_or_else(|| Error::Sql("dq_unknown_units: rows must be a count".into()))?;
-        for i in 0..batch.num_rows() {
-            out.push((feeds.value(i).to_string(), rows.value(i) as u64));
-        }
-    }
-    Ok(out)
-}
-
 /// `unit_closure`: each unit paired with itself (depth 0) and every unit
 /// below it, from the registry in the session.
 async fn register_unit_closure(ctx: &SessionContext) -> Result<()> {

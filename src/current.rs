@@ -27,12 +27,8 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::{Error, Result};
 use crate::feeds::{FeedDef, INGEST_SEQ, SOURCE_LINE};
+use crate::lake::{CURRENT_DIR, IndexVersion, Staged, read_columns};
 
-/// Where index versions live, relative to the lake root.
-pub const DIR: &str = "current";
-/// Index versions no manifest names are deleted once this old: a reader that
-/// opened an older manifest has long since loaded its index by then.
-const KEEP_UNREFERENCED_SECS: u64 = 15 * 60;
 /// Snapshots held in memory before a sorted run goes to disk (40 B each).
 pub const RUN_RECORDS: usize = 1 << 20;
 const BATCH_ROWS: usize = 64 * 1024;
@@ -45,20 +41,6 @@ const DELTA_MIN_ENTRIES: u64 = 4096;
 /// Columns a delta adds: the base entry its entry replaces, if any.
 const REPLACES_SEQ: &str = "replaces_seq";
 const REPLACES_LINE: &str = "replaces_line";
-
-/// The committed index of current dossiers, relative to the lake root.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IndexVersion {
-    pub base: String,
-    /// The entries that changed since `base` was written.
-    pub delta: Option<String>,
-}
-
-impl IndexVersion {
-    fn files(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.base.as_str()).chain(self.delta.as_deref())
-    }
-}
 
 /// One snapshot's claim to be its dossier's current state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,7 +177,7 @@ impl Collector {
         let Some((id, version)) = def.current_by else {
             return Ok(());
         };
-        for batch in crate::lake::read_columns(path, &[id, version, INGEST_SEQ, SOURCE_LINE])? {
+        for batch in read_columns(path, &[id, version, INGEST_SEQ, SOURCE_LINE])? {
             let batch = batch?;
             let column = |name: &str| {
                 batch
@@ -341,7 +323,7 @@ fn decode(batch: &RecordBatch) -> Result<Vec<Latest>> {
 pub struct Update {
     pub version: IndexVersion,
     /// The file written, in staging.
-    pub staged: crate::lake::Staged,
+    pub staged: Staged,
     /// Dossiers the new version holds.
     pub dossiers: u64,
 }
@@ -547,13 +529,13 @@ impl IndexWriter {
     }
 
     /// Writes the footer and syncs the file: the manifest will name it.
-    fn close(mut self) -> Result<crate::lake::Staged> {
+    fn close(mut self) -> Result<Staged> {
         if self.batch.len() > 0 {
             let batch = self.batch.finish(&self.schema)?;
             self.writer.write(&batch)?;
         }
         let file = self.writer.into_inner()?;
-        crate::lake::Staged::sync(&file, self.path, self.rel)
+        Staged::sync(&file, self.path, self.rel)
     }
 }
 
@@ -605,35 +587,12 @@ impl IndexBatch {
 
 /// The path of the base index written with ingest `seq`.
 fn index_path(seq: u64) -> String {
-    format!("{DIR}/dossiers-{seq:06}.parquet")
+    format!("{CURRENT_DIR}/dossiers-{seq:06}.parquet")
 }
 
 /// The path of the delta written with ingest `seq`.
 fn delta_path(seq: u64) -> String {
-    format!("{DIR}/dossiers-{seq:06}-delta.parquet")
-}
-
-/// Deletes index files other than `keep`'s that no reader can still need.
-pub fn remove_old_versions(root: &Path, keep: &IndexVersion) {
-    let Ok(entries) = std::fs::read_dir(root.join(DIR)) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let rel = crate::lake::relative(root, &path);
-        if keep.files().any(|f| f == rel) {
-            continue;
-        }
-        let old = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age.as_secs() >= KEEP_UNREFERENCED_SECS);
-        if old && std::fs::remove_file(&path).is_ok() {
-            tracing::debug!("removed old dossier index {}", path.display());
-        }
-    }
+    format!("{CURRENT_DIR}/dossiers-{seq:06}-delta.parquet")
 }
 
 /// The snapshots an index marks as current: per ingest seq, a bit per line.
@@ -648,9 +607,7 @@ impl CurrentSet {
     /// those the delta replaces, plus the delta's.
     pub fn load(root: &Path, version: &IndexVersion) -> Result<Self> {
         let mut set = CurrentSet::default();
-        for batch in
-            crate::lake::read_columns(&root.join(&version.base), &[INGEST_SEQ, SOURCE_LINE])?
-        {
+        for batch in read_columns(&root.join(&version.base), &[INGEST_SEQ, SOURCE_LINE])? {
             let batch = batch?;
             let seqs = batch.column(0).as_primitive::<Int64Type>();
             let lines = batch.column(1).as_primitive::<Int64Type>();
@@ -660,7 +617,7 @@ impl CurrentSet {
         }
         if let Some(delta) = &version.delta {
             let names = [INGEST_SEQ, SOURCE_LINE, REPLACES_SEQ, REPLACES_LINE];
-            for batch in crate::lake::read_columns(&root.join(delta), &names)? {
+            for batch in read_columns(&root.join(delta), &names)? {
                 let batch = batch?;
                 let column = |i: usize| batch.column(i).as_primitive::<Int64Type>();
                 let (seqs, lines) = (column(0), column(1));
@@ -791,7 +748,7 @@ mod tests {
         update.version
     }
 
-    fn move_in(root: &Path, staged: &crate::lake::Staged) {
+    fn move_in(root: &Path, staged: &Staged) {
         std::fs::rename(staged.path(), root.join(staged.rel())).unwrap();
     }
 
@@ -807,7 +764,7 @@ mod tests {
     fn merge_keeps_the_latest_snapshot_of_each_dossier_across_runs_and_versions() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        std::fs::create_dir_all(root.join(DIR)).unwrap();
+        std::fs::create_dir_all(root.join(CURRENT_DIR)).unwrap();
         let mut first = collect(
             root,
             &[
@@ -878,7 +835,7 @@ mod tests {
     fn a_delta_is_folded_into_a_new_base_once_it_outgrows_its_share() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        std::fs::create_dir_all(root.join(DIR)).unwrap();
+        std::fs::create_dir_all(root.join(CURRENT_DIR)).unwrap();
         let records: Vec<Latest> = (0..DELTA_MIN_ENTRIES as u128)
             .map(|k| rec(k, 1, 1, k as u64))
             .collect();

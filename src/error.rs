@@ -32,7 +32,8 @@ pub enum Error {
     #[error("{path}: {feed} file refused whole; the lake keeps its {feed} as they were: {reason}")]
     Refused {
         path: PathBuf,
-        feed: crate::feeds::Feed,
+        /// The feed's name.
+        feed: &'static str,
         reason: String,
     },
 

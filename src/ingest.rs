@@ -15,11 +15,9 @@ use arrow::array::{
     ArrayBuilder, ArrayRef, BooleanBuilder, Date32Builder, FixedSizeBinaryBuilder, Float64Builder,
     Int64Array, Int64Builder, StringArray, StringBuilder, TimestampMicrosecondBuilder,
 };
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use xxhash_rust::xxh3::xxh3_128;
 
 use crate::current;
@@ -34,9 +32,6 @@ use crate::values::{self, EnumMatcher};
 
 /// Rows buffered per partition before they are handed to the Parquet writer.
 const BATCH_ROWS: usize = 8192;
-/// Rows per Parquet row group: small enough that a month's scan can skip by
-/// statistics, large enough for good compression.
-const ROW_GROUP_ROWS: usize = 128 * 1024;
 /// Rejections shown in a file's report; all of them go to quarantine.
 const SHOWN_REJECTIONS: usize = 5;
 
@@ -437,7 +432,7 @@ fn stage_index(
     staging: &Path,
     seq: u64,
     staged: &mut Vec<lake::Staged>,
-) -> Result<Option<current::IndexVersion>> {
+) -> Result<Option<lake::IndexVersion>> {
     let Some(mut collector) = collector else {
         return Ok(None);
     };
@@ -752,7 +747,7 @@ fn stage_file(
     if def.retention == Retention::Replace {
         refuse_partial_replacement(&report, &registry).map_err(|reason| Error::Refused {
             path: path.to_path_buf(),
-            feed,
+            feed: feed.name(),
             reason,
         })?;
     }
@@ -1437,16 +1432,6 @@ fn hash_text(bytes: &mut Vec<u8>, s: &str) {
     bytes.extend_from_slice(s.as_bytes());
 }
 
-/// Parquet settings shared by every file motcua writes.
-pub fn writer_properties() -> WriterProperties {
-    WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .set_statistics_enabled(EnabledStatistics::Page)
-        .set_created_by(format!("motcua {}", env!("CARGO_PKG_VERSION")))
-        .build()
-}
-
 /// Memory all open files' unfinished row groups may hold together. Each
 /// partition buffers a row group before writing it; a file spread over many
 /// months would otherwise hold one full row group per month at once.
@@ -1478,7 +1463,7 @@ impl StagedWriter {
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         }
         let file = File::create(&staged).map_err(|e| Error::io(&staged, e))?;
-        let writer = ArrowWriter::try_new(file, schema, Some(writer_properties()))?;
+        let writer = ArrowWriter::try_new(file, schema, Some(lake::writer_properties()))?;
         Ok(StagedWriter {
             writer,
             staged,
@@ -1808,18 +1793,6 @@ struct QuarantineSink {
     raws: StringBuilder,
 }
 
-pub fn quarantine_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("ingest_seq", DataType::Int64, false),
-        Field::new("feed", DataType::Utf8, false),
-        Field::new("source_file", DataType::Utf8, false),
-        Field::new("line", DataType::Int64, false),
-        Field::new("column", DataType::Utf8, true),
-        Field::new("reason", DataType::Utf8, false),
-        Field::new("raw", DataType::Utf8, false),
-    ]))
-}
-
 impl QuarantineSink {
     fn new(def: &FeedDef, staging: Option<&Path>, seq: u64, source: &Path) -> Self {
         QuarantineSink {
@@ -1851,7 +1824,7 @@ impl QuarantineSink {
         if rows == 0 {
             return Ok(());
         }
-        let schema = quarantine_schema();
+        let schema = lake::quarantine_schema();
         if let (None, Some(staging)) = (&self.writer, &self.staging) {
             let staged = staging.join(&self.rel);
             self.writer = Some(StagedWriter::create(

@@ -27,6 +27,8 @@ use std::path::{Path, PathBuf};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -37,6 +39,12 @@ pub const MANIFEST: &str = "_manifest.json";
 const LOCK: &str = "_lock";
 const STAGING: &str = "_staging";
 pub const QUARANTINE: &str = "quarantine";
+/// Where versions of the index of current dossiers live (`current.rs`).
+pub const CURRENT_DIR: &str = "current";
+/// Index versions no manifest names are deleted once this old: a reader that
+/// opened an older manifest has long since loaded its index by then.
+const KEEP_UNREFERENCED_SECS: u64 = 15 * 60;
+
 /// The manifest format this motcua writes. 2 added `dossier_index_delta`: a
 /// motcua that reads only format 1 would ignore the delta and see a stale
 /// current state, so it must refuse the lake instead. 3 added
@@ -166,13 +174,11 @@ impl Manifest {
     }
 
     /// The committed index of current dossiers, if the lake has one.
-    pub fn current_index(&self) -> Option<crate::current::IndexVersion> {
-        self.dossier_index
-            .as_ref()
-            .map(|base| crate::current::IndexVersion {
-                base: base.clone(),
-                delta: self.dossier_index_delta.clone(),
-            })
+    pub fn current_index(&self) -> Option<IndexVersion> {
+        self.dossier_index.as_ref().map(|base| IndexVersion {
+            base: base.clone(),
+            delta: self.dossier_index_delta.clone(),
+        })
     }
 
     /// The committed data files of a feed, in ingest order: every file for
@@ -216,6 +222,20 @@ impl Manifest {
                     .chain(e.quarantine_file.as_deref())
             })
             .collect()
+    }
+}
+
+/// The committed index of current dossiers, relative to the lake root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexVersion {
+    pub base: String,
+    /// The entries that changed since `base` was written.
+    pub delta: Option<String>,
+}
+
+impl IndexVersion {
+    pub(crate) fn files(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.base.as_str()).chain(self.delta.as_deref())
     }
 }
 
@@ -395,7 +415,7 @@ impl Lake {
         &mut self,
         entries: Vec<IngestEntry>,
         staged: Vec<Staged>,
-        dossier_index: Option<crate::current::IndexVersion>,
+        dossier_index: Option<IndexVersion>,
         pii_key_check: Option<String>,
     ) -> Result<()> {
         for file in &staged {
@@ -430,7 +450,7 @@ impl Lake {
         }
         self.write_manifest(&next)?;
         if let Some(index) = next.current_index() {
-            crate::current::remove_old_versions(&self.root, &index);
+            remove_old_index_versions(&self.root, &index);
         }
         self.manifest = next;
         Ok(())
@@ -485,6 +505,29 @@ fn wait_for_lock(lock: &File, path: &Path) -> Result<()> {
             });
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// Deletes index files other than `keep`'s that no reader can still need.
+fn remove_old_index_versions(root: &Path, keep: &IndexVersion) {
+    let Ok(entries) = std::fs::read_dir(root.join(CURRENT_DIR)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let rel = relative(root, &path);
+        if keep.files().any(|f| f == rel) {
+            continue;
+        }
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age.as_secs() >= KEEP_UNREFERENCED_SECS);
+        if old && std::fs::remove_file(&path).is_ok() {
+            tracing::debug!("removed old dossier index {}", path.display());
+        }
     }
 }
 
@@ -597,6 +640,33 @@ pub fn render_summary(root: &Path, manifest: &Manifest) -> String {
     out
 }
 
+/// Rows per Parquet row group: small enough that a month's scan can skip by
+/// statistics, large enough for good compression.
+const ROW_GROUP_ROWS: usize = 128 * 1024;
+
+/// Parquet settings shared by every file motcua writes.
+pub fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_created_by(format!("motcua {}", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// The columns of a quarantine file.
+pub fn quarantine_schema() -> SchemaRef {
+    std::sync::Arc::new(Schema::new(vec![
+        Field::new("ingest_seq", DataType::Int64, false),
+        Field::new("feed", DataType::Utf8, false),
+        Field::new("source_file", DataType::Utf8, false),
+        Field::new("line", DataType::Int64, false),
+        Field::new("column", DataType::Utf8, true),
+        Field::new("reason", DataType::Utf8, false),
+        Field::new("raw", DataType::Utf8, false),
+    ]))
+}
+
 /// Registers the committed lake in a DataFusion session: one table per feed
 /// (named as the feed) over exactly the files the manifest lists, with the
 /// declared schema, and `quarantine` over every quarantine file.
@@ -618,7 +688,7 @@ pub async fn register_tables(
         root,
         QUARANTINE,
         &manifest.quarantine_files(),
-        crate::ingest::quarantine_schema(),
+        quarantine_schema(),
     )?;
     Ok(())
 }

@@ -221,7 +221,7 @@ fn run(cli: Cli) -> Result<()> {
                 println!("unit codes: not checked, the lake has no units registry yet");
             } else {
                 // The counts are a summary: a failure to get them is said, not fatal.
-                match runtime()?.block_on(motcua::catalog::unknown_units(&cli.lake)) {
+                match runtime()?.block_on(query::unknown_units(&cli.lake)) {
                     Ok(unknown) => println!("{}", print::unknown_units(&unknown)),
                     Err(e) => println!("unit codes: could not be counted ({e})"),
                 }

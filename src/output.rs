@@ -251,11 +251,8 @@ pub fn write_parquet(path: &Path, schema: SchemaRef, batches: &[RecordBatch]) ->
     // the outputs see the types the lake was declared with.
     let schema = crate::lake::with_text_as(&schema, &DataType::Utf8View, &DataType::Utf8);
     let file = fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    let mut writer = ArrowWriter::try_new(
-        file,
-        schema.clone(),
-        Some(crate::ingest::writer_properties()),
-    )?;
+    let mut writer =
+        ArrowWriter::try_new(file, schema.clone(), Some(crate::lake::writer_properties()))?;
     for batch in batches {
         let columns = batch
             .columns()

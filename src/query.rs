@@ -478,6 +478,34 @@ pub fn find(dir: Option<&Path>, name_or_file: &str) -> Result<SavedQuery> {
     )))
 }
 
+/// Rows of activity whose unit code the registry does not hold, per feed
+/// (the shipped `dq_unknown_units` query, summed): for `motcua lake`.
+pub async fn unknown_units(root: &Path) -> Result<Vec<(String, u64)>> {
+    let (ctx, _) = crate::catalog::open(root, &Default::default()).await?;
+    let saved = find(None, "dq_unknown_units")?;
+    let sql = format!(
+        "SELECT feed, CAST(sum(rows) AS BIGINT) FROM ({}\n) GROUP BY feed ORDER BY feed",
+        saved.sql
+    );
+    let batches = ctx.sql(&sql).await?.collect().await?;
+    let mut out = Vec::new();
+    for batch in &batches {
+        use arrow::array::AsArray;
+        let (Some(feeds), Some(rows)) = (
+            batch.column(0).as_string_opt::<i32>(),
+            batch
+                .column(1)
+                .as_primitive_opt::<arrow::datatypes::Int64Type>(),
+        ) else {
+            return Err(Error::Sql("dq_unknown_units: expected (feed, rows)".into()));
+        };
+        for i in 0..batch.num_rows() {
+            out.push((feeds.value(i).to_string(), rows.value(i) as u64));
+        }
+    }
+    Ok(out)
+}
+
 /// What `motcua query` runs.
 #[derive(Debug, Clone)]
 pub enum QuerySource {

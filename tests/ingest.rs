@@ -376,7 +376,7 @@ fn portal_signature_and_target_rules_give_their_reasons() {
     let path = f.write("targets.csv", targets);
     match f.ingest(Feed::Targets, &[path]) {
         Err(Error::Refused {
-            feed: Feed::Targets,
+            feed: "targets",
             reason,
             ..
         }) => assert_eq!(
