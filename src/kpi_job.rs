@@ -77,12 +77,44 @@ pub fn load_query(dir: Option<&Path>) -> Result<SavedQuery> {
     query::find(dir, QUERY)
 }
 
+/// The run manifest a published version carries (`OUT/.kpi_values/vNNNNNN.json`).
+/// Typed, so that a field renamed or missing is an unreadable manifest (a
+/// warning and a full recompute), not a silent empty coverage. Fields are in
+/// the order they were written when this was a JSON map (sorted).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunRecord {
+    /// Per grain, what the published slices are up to date with.
+    pub coverage: BTreeMap<String, Coverage>,
+    /// The first period this run computed.
+    pub from: String,
+    pub grain: String,
+    pub lake: String,
+    /// Every ingest of the lake the run read.
+    pub lake_ingests: Vec<RunIngest>,
+    pub motcua: String,
+    /// The saved query's file, or "shipped kpi_values.sql".
+    pub query: String,
+    pub rows: usize,
+    pub seconds: f64,
+    /// Rows per slice written by this run.
+    pub slices: BTreeMap<String, usize>,
+    pub to: String,
+}
+
+/// One lake ingest a run read.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunIngest {
+    pub content_hash: String,
+    pub feed: String,
+    pub seq: u64,
+}
+
 /// The published run's coverage of each grain, if its lake ingests are
 /// still the lake's (same seqs, same content): otherwise nothing is reused.
 /// An unreadable run manifest is a warning, not an error: the run then
 /// recomputes its whole range, which is always correct.
 fn published_coverage(out: &Path, manifest: &Manifest) -> BTreeMap<String, Coverage> {
-    let run = match output::run_manifest(out) {
+    let run: RunRecord = match output::run_manifest(out) {
         Ok(Some(run)) => run,
         Ok(None) => return BTreeMap::new(),
         Err(e) => {
@@ -90,18 +122,17 @@ fn published_coverage(out: &Path, manifest: &Manifest) -> BTreeMap<String, Cover
             return BTreeMap::new();
         }
     };
-    let same_lake = run["lake_ingests"].as_array().is_some_and(|ingests| {
-        ingests.iter().all(|i| {
-            manifest.ingests.iter().any(|e| {
-                Some(e.seq) == i["seq"].as_u64()
-                    && Some(e.content_hash.as_str()) == i["content_hash"].as_str()
-            })
-        })
+    let same_lake = run.lake_ingests.iter().all(|i| {
+        manifest
+            .ingests
+            .iter()
+            .any(|e| e.seq == i.seq && e.content_hash == i.content_hash)
     });
-    if !same_lake {
-        return BTreeMap::new();
+    if same_lake {
+        run.coverage
+    } else {
+        BTreeMap::new()
     }
-    serde_json::from_value(run["coverage"].clone()).unwrap_or_default()
 }
 
 /// The first period an incremental run must compute, and the coverage it
@@ -347,21 +378,32 @@ async fn compute(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
     }
     let seconds = started.elapsed().as_secs_f64();
     tracing::info!("{rows} KPI rows computed and written in {seconds:.2} s in all");
-    let run_manifest = serde_json::json!({
-        "motcua": env!("CARGO_PKG_VERSION"),
-        "query": saved.path.as_ref().map_or("shipped kpi_values.sql".to_string(), |p| p.display().to_string()),
-        "grain": job.grain,
-        "from": from.to_string(),
-        "to": job.to.to_string(),
-        "coverage": coverage,
-        "lake": lake.display().to_string(),
-        "lake_ingests": manifest.ingests.iter().map(|e| serde_json::json!({
-            "seq": e.seq, "feed": e.feed.name(), "content_hash": e.content_hash,
-        })).collect::<Vec<_>>(),
-        "rows": rows,
-        "slices": version.written(),
-        "seconds": (seconds * 1000.0).round() / 1000.0,
-    });
+    let run_manifest = RunRecord {
+        coverage,
+        from: from.to_string(),
+        grain: job.grain.clone(),
+        lake: lake.display().to_string(),
+        lake_ingests: manifest
+            .ingests
+            .iter()
+            .map(|e| RunIngest {
+                content_hash: e.content_hash.clone(),
+                feed: e.feed.name().to_string(),
+                seq: e.seq,
+            })
+            .collect(),
+        motcua: env!("CARGO_PKG_VERSION").to_string(),
+        query: saved
+            .path
+            .as_ref()
+            .map_or("shipped kpi_values.sql".to_string(), |p| {
+                p.display().to_string()
+            }),
+        rows,
+        seconds: (seconds * 1000.0).round() / 1000.0,
+        slices: version.written().clone(),
+        to: job.to.to_string(),
+    };
     let dir = version.commit(&run_manifest)?;
     Ok(KpiReport {
         from,

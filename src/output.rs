@@ -77,7 +77,7 @@ impl Drop for Version {
 }
 
 /// The run manifest of the version `OUT/kpi_values` points at, if any.
-pub fn run_manifest(out: &Path) -> Result<Option<serde_json::Value>> {
+pub fn run_manifest<T: serde::de::DeserializeOwned>(out: &Path) -> Result<Option<T>> {
     let Some(dir) = current_version(&out.join(DATASET))? else {
         return Ok(None);
     };
@@ -155,7 +155,7 @@ impl Version {
     }
 
     /// Stores the run manifest and `_SUCCESS`, then swaps the symlink.
-    pub fn commit(mut self, run_manifest: &serde_json::Value) -> Result<PathBuf> {
+    pub fn commit(mut self, run_manifest: &impl serde::Serialize) -> Result<PathBuf> {
         let manifest = serde_json::to_vec_pretty(run_manifest)
             .map_err(|e| Error::lake(&self.out, e.to_string()))?;
         write_atomic(&manifest_path(&self.dir), &manifest)?;

@@ -1259,3 +1259,47 @@ fn a_damaged_row_hash_column_fails_the_ingest_instead_of_becoming_key_zero() {
         other => panic!("expected the damage reported, got {other:?}"),
     }
 }
+
+#[test]
+fn a_run_manifest_with_a_renamed_field_is_a_warning_and_a_full_run_not_a_silent_one() {
+    let (f, out) = published_sample();
+    let manifest = std::fs::read_dir(out.join(".kpi_values"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .unwrap();
+    let text_before = std::fs::read_to_string(&manifest).unwrap();
+    assert!(text_before.contains("\"coverage\""));
+    std::fs::write(
+        &manifest,
+        text_before.replace("\"coverage\"", "\"coverages\""),
+    )
+    .unwrap();
+    let out_arg = out.to_str().unwrap();
+    let run = cli(
+        &f,
+        f.dir.path(),
+        &[
+            "kpi",
+            "--incremental",
+            "--from",
+            "2024-01-01",
+            "--to",
+            "2024-03-01",
+            "--out",
+            out_arg,
+        ],
+    );
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let stderr = text(&run.stderr);
+    assert!(
+        stderr.contains("missing field `coverage`")
+            && stderr.contains("recomputing the whole range"),
+        "{stderr}"
+    );
+    assert!(
+        text(&run.stdout).contains("3 month period(s) from 2024-01-01"),
+        "{}",
+        text(&run.stdout)
+    );
+}
