@@ -622,7 +622,10 @@ fn stage_file(
     let mut source = reader::open(path, input, format, def, scan, move |record| match &record
         .problem
     {
-        Some(problem) => Err(vec![(problem.column.clone(), problem.reason.clone())]),
+        Some(problem) => Err(RowErrors::Rejected(vec![(
+            problem.column.clone(),
+            problem.reason.clone(),
+        )])),
         None => parser.parse_detached(record),
     })?;
     let mut sinks = PartitionSinks::new(def, staging, seq, options.zone);
@@ -688,14 +691,14 @@ fn stage_file(
         let outcome = typed.map(|cells| attach(cells, &record));
         let row = match outcome {
             Ok(row) => row,
-            Err(errors) => {
-                if errors.iter().any(|(_, reason)| reason == NO_KEY) {
-                    return Err(Error::PiiKey(format!(
-                        "{}: {}",
-                        path.display(),
-                        privacy::missing_key_reason()
-                    )));
-                }
+            Err(RowErrors::NoPiiKey) => {
+                return Err(Error::PiiKey(format!(
+                    "{}: {}",
+                    path.display(),
+                    privacy::missing_key_reason()
+                )));
+            }
+            Err(RowErrors::Rejected(errors)) => {
                 let known_id = personal_id.and_then(|i| record.get(i));
                 let rejection = rejection_of(record.line, errors, def, known_id);
                 let raw = mask_if(def, record.raw_text(), known_id);
@@ -958,8 +961,20 @@ fn attach<'a>(cells: Vec<Option<Cell<'static>>>, record: &'a RawRecord) -> Vec<C
         .collect()
 }
 
-/// The marker reason for a personal ID with no key configured: fatal for the file.
-const NO_KEY: &str = "\u{0}no-pii-key";
+/// Why one value is not accepted.
+#[derive(Debug)]
+enum ValueError {
+    /// The row is rejected, for this reason.
+    Invalid(String),
+    /// A personal ID and no key configured: fatal for the whole file.
+    NoPiiKey,
+}
+
+impl From<String> for ValueError {
+    fn from(reason: String) -> Self {
+        ValueError::Invalid(reason)
+    }
+}
 
 struct ColumnParser {
     def: &'static ColumnDef,
@@ -984,7 +999,13 @@ struct RowParser {
     key: Option<PiiKey>,
 }
 
-type RowErrors = Vec<(Option<String>, String)>;
+/// Why a row is not accepted.
+enum RowErrors {
+    /// Rejected: each problem, with its column where it has one.
+    Rejected(Vec<(Option<String>, String)>),
+    /// It carries a personal ID and no key is configured.
+    NoPiiKey,
+}
 
 impl RowParser {
     fn new(def: &'static FeedDef, zone: Zone, key: Option<PiiKey>) -> Self {
@@ -1065,19 +1086,22 @@ impl RowParser {
         record: &'a RawRecord,
     ) -> std::result::Result<Vec<Cell<'a>>, RowErrors> {
         let mut row = Vec::with_capacity(self.columns.len());
-        let mut errors: RowErrors = Vec::new();
+        let mut errors = Vec::new();
         for i in 0..self.columns.len() {
             let cell = match record.get(i) {
                 None => match &self.defaults[i] {
                     Some(default) => Ok(default.clone()),
-                    None if self.columns[i].def.required => Err("a value is required".to_string()),
+                    None if self.columns[i].def.required => {
+                        Err(ValueError::Invalid("a value is required".to_string()))
+                    }
                     None => Ok(Cell::Null),
                 },
                 Some(raw) => parse_value(&mut self.columns[i], raw, &self.zone, Some(&self.key)),
             };
             match cell {
                 Ok(cell) => row.push(cell),
-                Err(reason) => {
+                Err(ValueError::NoPiiKey) => return Err(RowErrors::NoPiiKey),
+                Err(ValueError::Invalid(reason)) => {
                     errors.push((Some(self.columns[i].def.name.to_string()), reason));
                     row.push(Cell::Null);
                 }
@@ -1096,7 +1120,7 @@ impl RowParser {
         if errors.is_empty() {
             Ok(row)
         } else {
-            Err(errors)
+            Err(RowErrors::Rejected(errors))
         }
     }
 
@@ -1209,31 +1233,31 @@ fn parse_value<'a>(
     raw: &'a str,
     zone: &Zone,
     key: Option<&Option<PiiKey>>,
-) -> std::result::Result<Cell<'a>, String> {
-    match column.def.ty {
-        ColumnType::Text => Ok(Cell::Text(raw)),
+) -> std::result::Result<Cell<'a>, ValueError> {
+    Ok(match column.def.ty {
+        ColumnType::Text => Cell::Text(raw),
         ColumnType::Enum(_) => {
             let matcher = column
                 .matcher
                 .as_mut()
                 .expect("enum columns have a matcher");
-            matcher
-                .parse(raw)
-                .map(Cell::Enum)
-                .ok_or_else(|| matcher.error(raw))
+            Cell::Enum(matcher.parse(raw).ok_or_else(|| matcher.error(raw))?)
         }
-        ColumnType::Bool => values::parse_bool(raw).map(Cell::Bool),
+        ColumnType::Bool => Cell::Bool(values::parse_bool(raw)?),
         ColumnType::Int { min } => {
             let value = values::parse_int(raw)?;
             match min {
-                Some(min) if value < min => Err(format!("{value} is below the minimum {min}")),
-                _ => Ok(Cell::Int(value)),
+                Some(min) if value < min => {
+                    return Err(format!("{value} is below the minimum {min}").into());
+                }
+                _ => Cell::Int(value),
             }
         }
-        ColumnType::Timestamp { deadline } => {
-            time::parse_timestamp(raw, zone, deadline).map(Cell::Ts)
+        ColumnType::Timestamp { deadline } => Cell::Ts(time::parse_timestamp(raw, zone, deadline)?),
+        ColumnType::Target => {
+            let (value, percent) = values::parse_target(raw)?;
+            Cell::Target(value, percent)
         }
-        ColumnType::Target => values::parse_target(raw).map(|(v, p)| Cell::Target(v, p)),
         ColumnType::PersonalId { .. } => match key.and_then(|k| k.as_ref()) {
             Some(key) => {
                 // A dossier's snapshots usually follow each other: the same
@@ -1245,11 +1269,11 @@ fn parse_value<'a>(
                 }
                 let hashed = key.applicant_key(raw);
                 column.last_key = Some((raw.to_string(), hashed.clone()));
-                Ok(Cell::Key(hashed))
+                Cell::Key(hashed)
             }
-            None => Err(NO_KEY.to_string()),
+            None => return Err(ValueError::NoPiiKey),
         },
-    }
+    })
 }
 
 /// Appends rows to Arrow builders laid out as the feed's lake schema.
