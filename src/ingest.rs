@@ -2199,3 +2199,64 @@ impl RegistryCheck {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registry(units: &[(&str, Option<&str>)]) -> RegistryCheck {
+        RegistryCheck {
+            units: units
+                .iter()
+                .zip(2..)
+                .map(|((code, parent), line)| (code.to_string(), parent.map(str::to_string), line))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_registry_is_a_tree_of_unique_codes() {
+        assert_eq!(registry(&[("P", None), ("D", Some("P"))]).check(), Ok(()));
+        assert_eq!(
+            registry(&[]).check(),
+            Err("it has no valid unit rows; the registry was left as it was".into())
+        );
+        assert_eq!(
+            registry(&[("P", None), ("D", Some("P")), ("P", None)]).check(),
+            Err("duplicate unit_code: P (lines 2, 4)".into())
+        );
+        assert_eq!(
+            registry(&[("D", Some("X"))]).check(),
+            Err("parent_code not in the file: D → X (line 2)".into())
+        );
+        assert_eq!(
+            registry(&[("A", Some("B")), ("B", Some("A")), ("C", Some("A"))]).check(),
+            Err("parent_code forms a cycle through: A, B".into())
+        );
+    }
+
+    #[test]
+    fn a_failed_files_keys_leave_no_trace_and_committed_keys_stay() {
+        let mut keys = DedupIndex::new(&crate::feeds::SIGNATURES);
+        assert!(keys.insert(1));
+        assert!(!keys.insert(1), "a repeat within the file");
+        keys.rollback();
+        assert!(keys.insert(1), "the failed file claimed nothing");
+        keys.commit();
+        assert!(!keys.insert(1), "committed");
+        assert!(keys.insert(u128::MAX));
+        keys.commit();
+        assert!(!keys.insert(u128::MAX) && !keys.insert(1));
+    }
+
+    #[test]
+    fn a_reject_limit_is_a_share_written_as_a_percentage_or_a_fraction() {
+        let limit = |t: &str| t.parse::<RejectLimit>().map(|l| (l.share, l.to_string()));
+        assert_eq!(limit("5%").unwrap(), (0.05, "5%".to_string()));
+        assert_eq!(limit(" 0.1 ").unwrap(), (0.1, "0.1".to_string()));
+        assert_eq!(limit("0").unwrap().0, 0.0);
+        for bad in ["150%", "-1%", "x", "1.5", ""] {
+            assert!(limit(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -418,6 +418,16 @@ pub fn format_utc(micros: i64) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_zone_link_is_the_same_zone_and_a_zone_that_only_agrees_today_is_not() {
+        let zone = |name: &str| name.parse::<Zone>().unwrap();
+        assert!(zone("Asia/Saigon").same_as(&zone("Asia/Ho_Chi_Minh")));
+        assert!(zone("Asia/Ho_Chi_Minh").same_as(&zone("Asia/Ho_Chi_Minh")));
+        // UTC+7 since 1975 both, but not before.
+        assert!(!zone("Asia/Bangkok").same_as(&zone("Asia/Ho_Chi_Minh")));
+        assert!(!zone("Europe/Paris").same_as(&zone("Asia/Ho_Chi_Minh")));
+    }
+
     fn utc(raw: &str) -> String {
         format_utc(parse_timestamp(raw, &Zone::default(), false).unwrap())
     }
