@@ -983,11 +983,28 @@ struct ColumnParser {
     last_key: Option<(String, String)>,
 }
 
+/// A feed's `RowRule` with column names resolved to indexes and enum
+/// values to their codes.
 enum CompiledRule {
-    NotBefore(usize, usize),
-    RequiredWhen(usize, usize, Vec<u8>),
-    ForbiddenWhen(usize, u8, usize, Vec<u8>),
-    TargetFitsKpi(usize, usize),
+    NotBefore {
+        later: usize,
+        earlier: usize,
+    },
+    RequiredWhen {
+        column: usize,
+        when: usize,
+        values: Vec<u8>,
+    },
+    ForbiddenWhen {
+        column: usize,
+        forbidden: u8,
+        when: usize,
+        values: Vec<u8>,
+    },
+    TargetFitsKpi {
+        target: usize,
+        kpi: usize,
+    },
 }
 
 struct RowParser {
@@ -1043,32 +1060,34 @@ impl RowParser {
             .rules
             .iter()
             .map(|rule| match *rule {
-                RowRule::NotBefore { later, earlier } => {
-                    CompiledRule::NotBefore(index(later), index(earlier))
-                }
+                RowRule::NotBefore { later, earlier } => CompiledRule::NotBefore {
+                    later: index(later),
+                    earlier: index(earlier),
+                },
                 RowRule::RequiredWhen {
                     column,
                     when,
                     values,
-                } => CompiledRule::RequiredWhen(
-                    index(column),
-                    index(when),
-                    enum_values(index(when), values),
-                ),
+                } => CompiledRule::RequiredWhen {
+                    column: index(column),
+                    when: index(when),
+                    values: enum_values(index(when), values),
+                },
                 RowRule::ForbiddenWhen {
                     column,
                     forbidden,
                     when,
                     values,
-                } => CompiledRule::ForbiddenWhen(
-                    index(column),
-                    enum_values(index(column), &[forbidden])[0],
-                    index(when),
-                    enum_values(index(when), values),
-                ),
-                RowRule::TargetFitsKpi { target, kpi } => {
-                    CompiledRule::TargetFitsKpi(index(target), index(kpi))
-                }
+                } => CompiledRule::ForbiddenWhen {
+                    column: index(column),
+                    forbidden: enum_values(index(column), &[forbidden])[0],
+                    when: index(when),
+                    values: enum_values(index(when), values),
+                },
+                RowRule::TargetFitsKpi { target, kpi } => CompiledRule::TargetFitsKpi {
+                    target: index(target),
+                    kpi: index(kpi),
+                },
             })
             .collect();
         RowParser {
@@ -1152,7 +1171,7 @@ impl RowParser {
     /// The column a rule faults and why, when the row breaks it.
     fn check(&self, rule: &CompiledRule, row: &[Cell]) -> Option<(&'static str, String)> {
         match rule {
-            CompiledRule::NotBefore(later, earlier) => match (&row[*later], &row[*earlier]) {
+            CompiledRule::NotBefore { later, earlier } => match (&row[*later], &row[*earlier]) {
                 (Cell::Ts(l), Cell::Ts(e)) if l < e => Some((
                     self.name(*later),
                     format!(
@@ -1165,38 +1184,44 @@ impl RowParser {
                 )),
                 _ => None,
             },
-            CompiledRule::RequiredWhen(column, when, values) => {
-                match (&row[*column], &row[*when]) {
-                    (Cell::Null, Cell::Enum(v)) if values.contains(v) => Some((
+            CompiledRule::RequiredWhen {
+                column,
+                when,
+                values,
+            } => match (&row[*column], &row[*when]) {
+                (Cell::Null, Cell::Enum(v)) if values.contains(v) => Some((
+                    self.name(*column),
+                    format!(
+                        "{} is required when {} is {}",
                         self.name(*column),
-                        format!(
-                            "{} is required when {} is {}",
-                            self.name(*column),
-                            self.name(*when),
-                            self.enum_name(*when, *v)
-                        ),
-                    )),
-                    _ => None,
-                }
-            }
-            CompiledRule::ForbiddenWhen(column, forbidden, when, values) => {
-                match (&row[*column], &row[*when]) {
-                    (Cell::Enum(c), Cell::Enum(v)) if c == forbidden && values.contains(v) => {
-                        Some((
-                            self.name(*column),
-                            format!(
-                                "{} cannot be {} when {} is {}",
-                                self.name(*column),
-                                self.enum_name(*column, *c),
-                                self.name(*when),
-                                self.enum_name(*when, *v)
-                            ),
-                        ))
-                    }
-                    _ => None,
-                }
-            }
-            CompiledRule::TargetFitsKpi(target, kpi_column) => {
+                        self.name(*when),
+                        self.enum_name(*when, *v)
+                    ),
+                )),
+                _ => None,
+            },
+            CompiledRule::ForbiddenWhen {
+                column,
+                forbidden,
+                when,
+                values,
+            } => match (&row[*column], &row[*when]) {
+                (Cell::Enum(c), Cell::Enum(v)) if c == forbidden && values.contains(v) => Some((
+                    self.name(*column),
+                    format!(
+                        "{} cannot be {} when {} is {}",
+                        self.name(*column),
+                        self.enum_name(*column, *c),
+                        self.name(*when),
+                        self.enum_name(*when, *v)
+                    ),
+                )),
+                _ => None,
+            },
+            CompiledRule::TargetFitsKpi {
+                target,
+                kpi: kpi_column,
+            } => {
                 let Cell::Text(id) = row[*kpi_column] else {
                     return None;
                 };
