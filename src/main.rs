@@ -261,8 +261,10 @@ fn run(cli: Cli) -> Result<()> {
                 }
             };
             let params = parse_params(&params)?;
-            let result = runtime()?.block_on(query::run(&cli.lake, &out, &source, &params))?;
-            print::write(&result, format, output.as_deref())
+            runtime()?.block_on(async {
+                let rows = query::stream(&cli.lake, &out, &source, &params).await?;
+                print::write_stream(rows, format, output.as_deref()).await
+            })
         }
         Command::Kpi {
             grain,

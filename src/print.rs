@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
+use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
 use crate::error::{Error, Result};
@@ -56,54 +57,155 @@ impl OutputFormat {
 /// as another user); an empty result keeps its columns (a CSV header, a
 /// Parquet schema).
 pub fn write(result: &QueryResult, format: OutputFormat, output: Option<&Path>) -> Result<()> {
-    let batches = &result.batches;
-    if format == OutputFormat::Parquet {
-        let Some(path) = output else {
-            return Err(Error::Usage("--format parquet needs --output FILE".into()));
+    let mut sink = Sink::open(format, &result.schema, output)?;
+    for batch in &result.batches {
+        sink.write(batch)?;
+    }
+    sink.finish()
+}
+
+/// `write` for rows that arrive batch by batch: each is written as it comes
+/// (a table, which must measure every row first, is the exception).
+pub async fn write_stream(
+    mut stream: datafusion::execution::SendableRecordBatchStream,
+    format: OutputFormat,
+    output: Option<&Path>,
+) -> Result<()> {
+    use futures::StreamExt;
+    let mut sink = Sink::open(format, &stream.schema(), output)?;
+    while let Some(batch) = stream.next().await {
+        sink.write(&batch.map_err(crate::query::sql_error)?)?;
+    }
+    sink.finish()
+}
+
+/// Where rows go: a temporary file beside `--output` (renamed over it once
+/// whole) or standard output.
+enum Target {
+    File {
+        tmp: tempfile::NamedTempFile,
+        path: std::path::PathBuf,
+    },
+    Stdout,
+}
+
+/// A result being written in one format.
+struct Sink {
+    target: Target,
+    writer: Writer,
+}
+
+enum Writer {
+    /// A table is laid out once every row is known.
+    Table(SchemaRef, Vec<RecordBatch>),
+    Csv(arrow::csv::Writer<Box<dyn Write>>),
+    Json(arrow::json::LineDelimitedWriter<Box<dyn Write>>),
+    Parquet(crate::output::ParquetFile),
+}
+
+impl Sink {
+    fn open(format: OutputFormat, schema: &SchemaRef, output: Option<&Path>) -> Result<Self> {
+        let target = match output {
+            Some(path) => {
+                let dir = path
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+                Target::File {
+                    tmp,
+                    path: path.to_path_buf(),
+                }
+            }
+            None if format == OutputFormat::Parquet => {
+                return Err(Error::Usage("--format parquet needs --output FILE".into()));
+            }
+            None => Target::Stdout,
         };
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
-        crate::output::write_parquet(tmp.path(), result.schema.clone(), batches)?;
-        crate::lake::make_readable(tmp.as_file(), tmp.path())?;
-        tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-        return Ok(());
+        let out = || -> Result<Box<dyn Write>> {
+            Ok(match &target {
+                Target::File { tmp, .. } => Box::new(std::io::BufWriter::new(
+                    tmp.reopen().map_err(|e| Error::io(tmp.path(), e))?,
+                )),
+                Target::Stdout => Box::new(std::io::BufWriter::new(std::io::stdout())),
+            })
+        };
+        let writer = match format {
+            OutputFormat::Table => Writer::Table(schema.clone(), Vec::new()),
+            OutputFormat::Csv => {
+                let mut writer = arrow::csv::WriterBuilder::new()
+                    .with_header(true)
+                    .build(out()?);
+                // The header comes with the first batch, even an empty one.
+                writer.write(&RecordBatch::new_empty(schema.clone()))?;
+                Writer::Csv(writer)
+            }
+            OutputFormat::Json => Writer::Json(arrow::json::LineDelimitedWriter::new(out()?)),
+            OutputFormat::Parquet => {
+                let Target::File { tmp, .. } = &target else {
+                    unreachable!("refused above without --output")
+                };
+                let file = tmp.reopen().map_err(|e| Error::io(tmp.path(), e))?;
+                Writer::Parquet(crate::output::ParquetFile::new(file, schema)?)
+            }
+        };
+        Ok(Sink { target, writer })
     }
-    let mut bytes = Vec::new();
-    match format {
-        OutputFormat::Table => {
-            let table = arrow::util::pretty::pretty_format_batches_with_schema(
-                result.schema.clone(),
-                batches,
-            )?;
-            writeln!(bytes, "{table}").map_err(|e| Error::io("output", e))?;
+
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        match &mut self.writer {
+            Writer::Table(_, batches) => batches.push(batch.clone()),
+            Writer::Csv(writer) => writer.write(batch)?,
+            Writer::Json(writer) => writer.write(batch)?,
+            Writer::Parquet(writer) => writer.write(batch)?,
         }
-        OutputFormat::Csv => {
-            let mut writer = arrow::csv::WriterBuilder::new()
-                .with_header(true)
-                .build(&mut bytes);
-            // The header comes with the first batch, even an empty one.
-            writer.write(&RecordBatch::new_empty(result.schema.clone()))?;
-            for batch in batches {
-                writer.write(batch)?;
+        Ok(())
+    }
+
+    /// Ends the output: flushes it, and moves a file into place.
+    fn finish(self) -> Result<()> {
+        let name = match &self.target {
+            Target::File { path, .. } => path.display().to_string(),
+            Target::Stdout => "standard output".to_string(),
+        };
+        let flush = |w: &mut dyn Write| w.flush().map_err(|e| Error::io(&name, e));
+        match self.writer {
+            Writer::Table(schema, batches) => {
+                let table =
+                    arrow::util::pretty::pretty_format_batches_with_schema(schema, &batches)?;
+                let mut out: Box<dyn Write> = match &self.target {
+                    Target::File { tmp, .. } => {
+                        Box::new(tmp.reopen().map_err(|e| Error::io(tmp.path(), e))?)
+                    }
+                    Target::Stdout => Box::new(std::io::stdout()),
+                };
+                writeln!(out, "{table}").map_err(|e| Error::io(&name, e))?;
+                flush(&mut out)?;
+            }
+            Writer::Csv(writer) => flush(&mut writer.into_inner())?,
+            Writer::Json(mut writer) => {
+                writer.finish()?;
+                flush(&mut writer.into_inner())?;
+            }
+            Writer::Parquet(writer) => {
+                writer.finish(Path::new(&name))?;
             }
         }
-        OutputFormat::Json => {
-            let mut writer = arrow::json::LineDelimitedWriter::new(&mut bytes);
-            for batch in batches {
-                writer.write(batch)?;
+        match self.target {
+            Target::File { tmp, path } => {
+                crate::lake::make_readable(tmp.as_file(), tmp.path())?;
+                tmp.as_file()
+                    .sync_all()
+                    .map_err(|e| Error::io(tmp.path(), e))?;
+                tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
+                let dir = path
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                crate::lake::sync_dir(dir)
             }
-            writer.finish()?;
+            Target::Stdout => Ok(()),
         }
-        OutputFormat::Parquet => unreachable!("handled above"),
-    }
-    match output {
-        Some(path) => crate::lake::write_atomic(path, &bytes),
-        None => std::io::stdout()
-            .write_all(&bytes)
-            .map_err(|e| Error::io("standard output", e)),
     }
 }
 

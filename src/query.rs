@@ -36,6 +36,7 @@ use datafusion::scalar::ScalarValue;
 
 use crate::error::{Error, Result};
 use crate::time::Zone;
+use futures::TryStreamExt;
 
 /// A shipped query: its name and text, compiled in.
 macro_rules! shipped {
@@ -520,14 +521,28 @@ pub struct QueryResult {
     pub batches: Vec<arrow::record_batch::RecordBatch>,
 }
 
-/// Runs a query read-only over the lake at `lake`. When `out` holds a
-/// published `kpi_values`, it is a table too.
+/// Runs a query read-only over the lake at `lake` and collects its rows.
+/// When `out` holds a published `kpi_values`, it is a table too.
 pub async fn run(
     lake: &Path,
     out: &Path,
     source: &QuerySource,
     params: &[(String, String)],
 ) -> Result<QueryResult> {
+    let stream = stream(lake, out, source, params).await?;
+    let schema = stream.schema();
+    let batches = stream.try_collect().await.map_err(sql_error)?;
+    Ok(QueryResult { schema, batches })
+}
+
+/// Runs a query as `run` does, handing its rows over batch by batch as the
+/// engine produces them.
+pub async fn stream(
+    lake: &Path,
+    out: &Path,
+    source: &QuerySource,
+    params: &[(String, String)],
+) -> Result<datafusion::execution::SendableRecordBatchStream> {
     let (ctx, manifest) =
         crate::catalog::open(lake, &crate::catalog::SessionOptions::default()).await?;
     let zone: Zone = manifest.timezone.parse()?;
@@ -553,9 +568,7 @@ pub async fn run(
         }
         QuerySource::Sql(sql) => plan(&ctx, sql, Vec::new(), params, &zone).await?,
     };
-    let schema = df.schema().inner().clone();
-    let batches = df.collect().await.map_err(sql_error)?;
-    Ok(QueryResult { schema, batches })
+    df.execute_stream().await.map_err(sql_error)
 }
 
 /// Whether `sql` names the table `table` anywhere.
