@@ -245,9 +245,10 @@ fn stopped(error: Error, reports: &[FileReport], strict: bool, rest: &[PathBuf])
     if reports.is_empty() && rest.is_empty() {
         return error;
     }
+    // Not a file skipped as already ingested, nor one --max-rejected refused.
     let committed = reports
         .iter()
-        .filter(|r| !strict && r.already_ingested_as.is_none())
+        .filter(|r| !strict && r.already_ingested_as.is_none() && !r.refused)
         .map(|r| r.path.clone())
         .collect();
     Error::Stopped {

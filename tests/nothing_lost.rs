@@ -507,6 +507,28 @@ fn a_file_with_every_row_rejected_exits_7_and_max_rejected_fails_a_file_whole() 
         vec![vec!["G1"]],
         "the good file committed, nothing of the refused one"
     );
+    // A refused file is not named among those committed when a later one fails.
+    let broken = f.write("broken.csv", "no,header,here\n1,2,3\n");
+    let out = cli(
+        &f,
+        f.dir.path(),
+        &[
+            "ingest",
+            "signatures",
+            "--max-rejected",
+            "5%",
+            worse.to_str().unwrap(),
+            broken.to_str().unwrap(),
+        ],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr
+            .trim_end()
+            .ends_with("; no file of this command was committed"),
+        "{stderr}"
+    );
 }
 
 // 6 ------------------------------------------------------------------------
