@@ -134,7 +134,7 @@ pub struct SessionOptions {
 /// A session over the committed lake at `root` (one manifest snapshot).
 pub async fn open(root: &Path, options: &SessionOptions) -> Result<(SessionContext, Manifest)> {
     let manifest = lake::read_manifest(root)?;
-    let zone: Zone = manifest.timezone.parse()?;
+    let zone = manifest.zone()?;
     let mut config = SessionConfig::new()
         .with_information_schema(true)
         .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()));

@@ -201,11 +201,9 @@ pub fn ingest_files(
         std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     }
     let mut lake = Lake::open_for_write(root, &options.zone, !options.no_wait)?;
-    let key_check = check_key(lake.manifest(), root, feed, options)?;
-    let staging = lake.staging_dir()?;
     let mut txn = Transaction {
-        staging: staging.clone(),
-        key_check: key_check.clone(),
+        staging: lake.staging_dir()?,
+        key_check: check_key(lake.manifest(), root, feed, options)?,
         dedup: DedupIndex::new(feed.def()),
         seq: lake.next_seq(),
         entries: Vec::new(),
@@ -229,9 +227,9 @@ pub fn ingest_files(
             return Err(e);
         }
         if let Some(last) = txn.entries.last().map(|e| e.seq) {
-            let mut staged = std::mem::take(&mut txn.staged);
-            let index = stage_index(&lake, txn.current.take(), &staging, last, &mut staged)?;
-            lake.commit(std::mem::take(&mut txn.entries), staged, index, key_check)?;
+            let mut staged = txn.staged;
+            let index = stage_index(&lake, txn.current, &txn.staging, last, &mut staged)?;
+            lake.commit(txn.entries, staged, index, txn.key_check)?;
         }
     }
     lake.remove_staging()?;
@@ -838,9 +836,11 @@ impl UnitCheck {
             known.insert(crate::feeds::EVERY_UNIT.to_string());
         }
         for file in registry {
-            for batch in lake::read_columns(&root.join(&file.path), &["unit_code"])? {
+            let path = root.join(&file.path);
+            for batch in lake::read_columns(&path, &["unit_code"])? {
                 let batch = batch?;
-                let codes = arrow::array::AsArray::as_string::<i32>(batch.column(0));
+                let codes = arrow::array::AsArray::as_string_opt::<i32>(batch.column(0))
+                    .ok_or_else(|| lake::damaged(&path, "unit_code", "text"))?;
                 known.extend(codes.iter().flatten().map(str::to_string));
             }
         }
@@ -2109,12 +2109,7 @@ fn read_keys(path: &Path, column: &str, rule: DedupRule, into: &mut KeySet) -> R
                 let hashes = array
                     .as_fixed_size_binary_opt()
                     .filter(|h| h.value_length() == 16 && h.null_count() == 0)
-                    .ok_or_else(|| {
-                        Error::lake(
-                            path,
-                            format!("its {column} column is not 16-byte hashes: the file is damaged; restore it from a backup"),
-                        )
-                    })?;
+                    .ok_or_else(|| lake::damaged(path, column, "16-byte hashes"))?;
                 for i in 0..hashes.len() {
                     let mut bytes = [0u8; 16];
                     bytes.copy_from_slice(hashes.value(i));
@@ -2122,12 +2117,9 @@ fn read_keys(path: &Path, column: &str, rule: DedupRule, into: &mut KeySet) -> R
                 }
             }
             _ => {
-                let ids = array.as_string_opt::<i32>().ok_or_else(|| {
-                    Error::lake(
-                        path,
-                        format!("its {column} column is not text: the file is damaged; restore it from a backup"),
-                    )
-                })?;
+                let ids = array
+                    .as_string_opt::<i32>()
+                    .ok_or_else(|| lake::damaged(path, column, "text"))?;
                 for id in ids.iter().flatten() {
                     into.insert(xxh3_128(id.as_bytes()));
                 }

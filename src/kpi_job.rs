@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::feeds::Feed;
 use crate::lake::{IngestEntry, Manifest};
 use crate::output::{self, Slice, Version};
-use crate::query::{self, SavedQuery};
+use crate::query;
 use crate::time::{Zone, date_from_days, days_since_epoch};
 
 /// The query the job runs; analysts run the same file with `motcua query kpi_values`.
@@ -71,10 +71,6 @@ pub fn periods_in(grain: &str, from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate>
         start = catalog::next_period(grain, start);
     }
     out
-}
-
-pub fn load_query(dir: Option<&Path>) -> Result<SavedQuery> {
-    query::find(dir, QUERY)
 }
 
 /// The run manifest a published version carries (`OUT/.kpi_values/vNNNNNN.json`).
@@ -291,7 +287,7 @@ async fn compute(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
             "holds no units registry, and every KPI is computed per unit; ingest one first (`motcua ingest units units.csv`)",
         ));
     }
-    let zone: Zone = manifest.timezone.parse()?;
+    let zone = manifest.zone()?;
     let mut coverage = published_coverage(&job.out, &manifest);
     let planned = match coverage.get(&job.grain) {
         Some(covered) if job.incremental => {
@@ -310,7 +306,7 @@ async fn compute(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
         });
     };
     coverage.insert(job.grain.clone(), covers);
-    let saved = load_query(job.queries.as_deref())?;
+    let saved = query::find(job.queries.as_deref(), QUERY)?;
     let params = saved.bind(
         &[
             ("grain".to_string(), job.grain.clone()),

@@ -134,13 +134,15 @@ impl Manifest {
         }
     }
 
+    /// The zone the lake keeps local times in.
+    pub fn zone(&self) -> Result<Zone> {
+        self.timezone.parse()
+    }
+
     /// Refuses `zone` unless it is the zone the lake keeps local times in
     /// (an alias such as Asia/Saigon for Asia/Ho_Chi_Minh is the same zone).
     pub fn check_zone(&self, root: &Path, zone: &Zone) -> Result<()> {
-        let same = self
-            .timezone
-            .parse::<Zone>()
-            .is_ok_and(|lake_zone| lake_zone.same_as(zone));
+        let same = self.zone().is_ok_and(|lake_zone| lake_zone.same_as(zone));
         if same {
             return Ok(());
         }
@@ -488,6 +490,16 @@ impl Staged {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// The error for a column of a lake file that is not of its declared type.
+pub fn damaged(path: &Path, column: &str, expected: &str) -> Error {
+    Error::lake(
+        path,
+        format!(
+            "its {column} column is not {expected}: the file is damaged; restore it from a backup"
+        ),
+    )
 }
 
 /// Waits for another writer's lock, polling, so that Ctrl-C still stops

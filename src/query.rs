@@ -301,22 +301,29 @@ impl SavedQuery {
             })
     }
 
+    /// The bound `period` parameter of a query that has one and a `grain`:
+    /// its declaration, its day and the grain's value.
+    fn period_of<'a>(
+        &'a self,
+        values: &[(String, ScalarValue)],
+    ) -> Option<(&'a ParamDef, chrono::NaiveDate, String)> {
+        let period = self.param_of(ParamType::Period)?;
+        let grain = self.param_of(ParamType::Grain)?;
+        let value = |name: &str| values.iter().find(|(n, _)| n == name).map(|(_, v)| v);
+        match (value(&period.name)?, value(&grain.name)?) {
+            (ScalarValue::Date32(Some(days)), ScalarValue::Utf8(Some(grain))) => {
+                Some((period, crate::time::date_from_days(*days), grain.clone()))
+            }
+            _ => None,
+        }
+    }
+
     /// A `period` parameter must start a period of the query's `grain`.
     fn check_period(&self, values: &[(String, ScalarValue)]) -> Result<()> {
-        let (Some(period), Some(grain)) = (
-            self.param_of(ParamType::Period),
-            self.param_of(ParamType::Grain),
-        ) else {
+        let Some((period, day, grain)) = self.period_of(values) else {
             return Ok(());
         };
-        let value = |name: &str| values.iter().find(|(n, _)| n == name).map(|(_, v)| v);
-        let (Some(ScalarValue::Date32(Some(days))), Some(ScalarValue::Utf8(Some(grain)))) =
-            (value(&period.name), value(&grain.name))
-        else {
-            return Ok(());
-        };
-        let day = crate::time::date_from_days(*days);
-        let start = crate::catalog::period_start(grain, day);
+        let start = crate::catalog::period_start(&grain, day);
         if start != day {
             return Err(Error::Usage(format!(
                 "parameter {}: {day} does not start a {grain}; the {grain} holding it starts on {start}",
@@ -545,7 +552,7 @@ pub async fn stream(
 ) -> Result<datafusion::execution::SendableRecordBatchStream> {
     let (ctx, manifest) =
         crate::catalog::open(lake, &crate::catalog::SessionOptions::default()).await?;
-    let zone: Zone = manifest.timezone.parse()?;
+    let zone = manifest.zone()?;
     let published = crate::catalog::register_outputs(&ctx, out).await?;
     let sql = match source {
         QuerySource::Saved(saved) => &saved.sql,
@@ -590,21 +597,7 @@ async fn check_published(
     values: &[(String, ScalarValue)],
     out: &Path,
 ) -> Result<()> {
-    let (Some(period), Some(grain)) = (
-        saved.param_of(ParamType::Period),
-        saved.param_of(ParamType::Grain),
-    ) else {
-        return Ok(());
-    };
-    let value = |name: &str| {
-        values
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-    };
-    let (Some(ScalarValue::Date32(Some(days))), Some(grain_value)) =
-        (value(&period.name), value(&grain.name))
-    else {
+    let Some((period, day, grain)) = saved.period_of(values) else {
         return Ok(());
     };
     let held = ctx
@@ -612,8 +605,11 @@ async fn check_published(
         .await
         .and_then(|df| {
             df.with_param_values(ParamValues::from(vec![
-                ("period".to_string(), ScalarValue::Date32(Some(days))),
-                ("grain".to_string(), grain_value.clone()),
+                (
+                    "period".to_string(),
+                    ScalarValue::Date32(Some(crate::time::days_since_epoch(day))),
+                ),
+                ("grain".to_string(), ScalarValue::Utf8(Some(grain.clone()))),
             ]))
         })
         .map_err(sql_error)?
@@ -637,11 +633,6 @@ async fn check_published(
         dates
             .is_valid(0)
             .then(|| crate::time::date_from_days(dates.value(0)))
-    };
-    let day = crate::time::date_from_days(days);
-    let grain = match &grain_value {
-        ScalarValue::Utf8(Some(g)) => g.clone(),
-        other => other.to_string(),
     };
     Err(Error::Usage(
         if let (Some(first), Some(last)) = (date(0), date(1)) {

@@ -47,6 +47,14 @@ fn cli(f: &Fixture, cwd: &Path, args: &[&str]) -> Output {
         .expect("run motcua")
 }
 
+/// `motcua kpi ARGS --out OUT` over the fixture's lake, from `cwd`.
+fn kpi(f: &Fixture, cwd: &Path, out: &str, args: &[&str]) -> Output {
+    let mut all = vec!["kpi"];
+    all.extend(args);
+    all.extend(["--out", out]);
+    cli(f, cwd, &all)
+}
+
 /// SQL over the session `motcua query` opens (where `dossiers` is the
 /// current state, one row per dossier).
 fn session_sql(lake: &Path, sql: &str) -> Vec<Vec<String>> {
@@ -612,18 +620,11 @@ fn published_sample() -> (Fixture, PathBuf) {
     let f = Fixture::new();
     f.ingest_sample(400, 3);
     let out = f.dir.path().join("out");
-    let run = cli(
+    let run = kpi(
         &f,
         f.dir.path(),
-        &[
-            "kpi",
-            "--from",
-            "2024-01-01",
-            "--to",
-            "2024-03-01",
-            "--out",
-            out.to_str().unwrap(),
-        ],
+        out.to_str().unwrap(),
+        &["--from", "2024-01-01", "--to", "2024-03-01"],
     );
     assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
     (f, out)
@@ -634,18 +635,16 @@ fn every_saved_query_and_the_kpi_job_run_from_any_folder() {
     let (f, out) = published_sample();
     let elsewhere = tempfile::tempdir().unwrap();
     let out_arg = out.to_str().unwrap();
-    let incremental = cli(
+    let incremental = kpi(
         &f,
         elsewhere.path(),
+        out_arg,
         &[
-            "kpi",
             "--incremental",
             "--from",
             "2024-01-01",
             "--to",
             "2024-04-01",
-            "--out",
-            out_arg,
         ],
     );
     assert_eq!(
@@ -757,18 +756,11 @@ fn kpi_runs_that_would_compute_nothing_fail_in_one_sentence() {
     );
     let out_dir = f.dir.path().join("out");
     let out_arg = out_dir.to_str().unwrap();
-    let run = cli(
+    let run = kpi(
         &f,
         f.dir.path(),
-        &[
-            "kpi",
-            "--from",
-            "2024-01-01",
-            "--to",
-            "2024-03-01",
-            "--out",
-            out_arg,
-        ],
+        out_arg,
+        &["--from", "2024-01-01", "--to", "2024-03-01"],
     );
     assert_eq!(run.status.code(), Some(4));
     assert!(
@@ -777,19 +769,17 @@ fn kpi_runs_that_would_compute_nothing_fail_in_one_sentence() {
         )
     );
     f.ingest_text(Feed::Units, "units.csv", UNITS);
-    let run = cli(
+    let run = kpi(
         &f,
         f.dir.path(),
+        out_arg,
         &[
-            "kpi",
             "--grain",
             "quarter",
             "--from",
             "2024-02-15",
             "--to",
             "2024-03-31",
-            "--out",
-            out_arg,
         ],
     );
     assert_eq!(run.status.code(), Some(2));
@@ -1298,18 +1288,16 @@ fn a_run_manifest_with_a_renamed_field_is_a_warning_and_a_full_run_not_a_silent_
     )
     .unwrap();
     let out_arg = out.to_str().unwrap();
-    let run = cli(
+    let run = kpi(
         &f,
         f.dir.path(),
+        out_arg,
         &[
-            "kpi",
             "--incremental",
             "--from",
             "2024-01-01",
             "--to",
             "2024-03-01",
-            "--out",
-            out_arg,
         ],
     );
     assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
