@@ -489,18 +489,12 @@ fn a_file_with_every_row_rejected_exits_7_and_max_rejected_fails_a_file_whole() 
         "worse.csv",
         format!("{header}W1,2024-03-05,D1,nope\nW2,2024-03-06,D1,document_issued\n"),
     );
-    let out = cli(
-        &f,
-        f.dir.path(),
-        &[
-            "ingest",
-            "signatures",
-            "--max-rejected",
-            "5%",
-            worse.to_str().unwrap(),
-            good.to_str().unwrap(),
-        ],
-    );
+    let at_5_percent = |files: &[&PathBuf]| {
+        let mut args = vec!["ingest", "signatures", "--max-rejected", "5%"];
+        args.extend(files.iter().map(|p| p.to_str().unwrap()));
+        cli(&f, f.dir.path(), &args)
+    };
+    let out = at_5_percent(&[&worse, &good]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(7), "{stderr}");
     let expected = format!(
@@ -517,18 +511,7 @@ fn a_file_with_every_row_rejected_exits_7_and_max_rejected_fails_a_file_whole() 
     );
     // A refused file is not named among those committed when a later one fails.
     let broken = f.write("broken.csv", "no,header,here\n1,2,3\n");
-    let out = cli(
-        &f,
-        f.dir.path(),
-        &[
-            "ingest",
-            "signatures",
-            "--max-rejected",
-            "5%",
-            worse.to_str().unwrap(),
-            broken.to_str().unwrap(),
-        ],
-    );
+    let out = at_5_percent(&[&worse, &broken]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(
