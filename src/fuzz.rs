@@ -4,11 +4,11 @@
 //! broken — that is how a fuzzer sees a bug.
 
 use crate::error::Error;
-use crate::feeds::{ALL_FEEDS, FeedDef};
 use crate::ingest::{self, IngestOptions};
-use crate::privacy::PiiKey;
-use crate::reader::Format;
-use crate::time::{self, Zone};
+use crate::read::Format;
+use crate::spec::feeds::{ALL_FEEDS, FeedDef};
+use crate::validate::privacy::PiiKey;
+use crate::validate::time::{self, Zone};
 
 /// Zones the targets read in: no DST (with the steady-span shortcut), UTC,
 /// and two with DST gaps and overlaps. Built once: finding a zone's steady

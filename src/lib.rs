@@ -1,29 +1,31 @@
 //! motcua: KPIs of Vietnam's one-stop shops and online public-service portal
 //! from their log exports.
 //!
-//! One module per stage: `feeds` declares the inputs; `reader`, `values`,
-//! `time` and `privacy` turn raw records into typed rows; `ingest` validates
-//! and stages them; `current` keeps each dossier's current snapshot; `lake`
-//! commits them; `sample` generates realistic feeds;
-//! `fuzz` holds the properties the fuzz targets check.
+//! The folders follow the data: `spec` declares the feeds, the KPIs and the
+//! grains; `read` turns export files into raw records; `validate` types and
+//! checks them; `dedupe` drops what the lake already holds; `stage` writes
+//! the accepted and rejected rows under staging; `ingest` drives a command
+//! file by file; `lake` commits; `current` keeps each dossier's current
+//! snapshot; `sql` serves the lake to SQL; `kpi_job` computes the KPIs;
+//! `publish` hands datasets and results to their readers. `storage` holds
+//! the file and Parquet helpers everything above shares; `sample` generates
+//! realistic feeds; `fuzz` holds the properties the fuzz targets check.
 
-pub mod catalog;
 pub mod current;
+pub(crate) mod dedupe;
 pub mod error;
-pub mod feeds;
 pub mod fuzz;
 pub mod ingest;
 pub mod interrupt;
-pub mod kpi;
 pub mod kpi_job;
 pub mod lake;
-pub mod output;
-pub mod print;
-pub mod privacy;
-pub mod query;
-pub mod reader;
+pub mod publish;
+pub mod read;
 pub mod sample;
-pub mod time;
-pub mod values;
+pub mod spec;
+pub mod sql;
+pub(crate) mod stage;
+pub(crate) mod storage;
+pub mod validate;
 
 pub use error::{Error, Result};

@@ -5,16 +5,16 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use motcua::catalog::SessionOptions;
 use motcua::error::{Error, Result};
-use motcua::feeds::Feed;
 use motcua::ingest::{self, FileReport, IngestOptions, RejectLimit};
 use motcua::kpi_job::{self, KpiJob};
-use motcua::print::{self, OutputFormat};
-use motcua::privacy::{self, PiiKey};
-use motcua::query::{self, QuerySource};
-use motcua::reader::Format;
-use motcua::time::Zone;
+use motcua::publish::print::{self, OutputFormat};
+use motcua::read::Format;
+use motcua::spec::feeds::Feed;
+use motcua::sql::session::SessionOptions;
+use motcua::sql::{self, QuerySource};
+use motcua::validate::privacy::{self, PiiKey};
+use motcua::validate::time::Zone;
 use motcua::{lake, sample};
 
 #[derive(Parser)]
@@ -28,7 +28,7 @@ struct Cli {
     #[arg(long, global = true, default_value = "lake", env = "MOTCUA_LAKE")]
     lake: PathBuf,
     /// IANA zone that local times and calendar periods are read in.
-    #[arg(long, global = true, default_value = motcua::time::DEFAULT_ZONE, env = "MOTCUA_TZ")]
+    #[arg(long, global = true, default_value = motcua::validate::time::DEFAULT_ZONE, env = "MOTCUA_TZ")]
     tz: String,
     /// More log output (-v info, -vv debug); -q for errors only.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -221,7 +221,7 @@ fn run(cli: Cli) -> Result<()> {
                 println!("unit codes: not checked, the lake has no units registry yet");
             } else {
                 // The counts are a summary: a failure to get them is said, not fatal.
-                match runtime()?.block_on(query::unknown_units(&cli.lake)) {
+                match runtime()?.block_on(sql::unknown_units(&cli.lake)) {
                     Ok(unknown) => println!("{}", print::unknown_units(&unknown)),
                     Err(e) => println!("unit codes: could not be counted ({e})"),
                 }
@@ -239,7 +239,7 @@ fn run(cli: Cli) -> Result<()> {
             out,
         } => {
             if list {
-                print!("{}", print::query_list(&query::list(queries.as_deref())?));
+                print!("{}", print::query_list(&sql::list(queries.as_deref())?));
                 return Ok(());
             }
             let format: OutputFormat = match (format, &output) {
@@ -252,7 +252,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             let source = match (query, sql) {
                 (_, Some(sql)) => QuerySource::Sql(sql),
-                (Some(name), None) => QuerySource::Saved(query::find(queries.as_deref(), &name)?),
+                (Some(name), None) => QuerySource::Saved(sql::find(queries.as_deref(), &name)?),
                 (None, None) => {
                     return Err(Error::Usage(
                         "name a saved query, a .sql file or --sql TEXT (see `motcua query --list`)"
@@ -262,7 +262,7 @@ fn run(cli: Cli) -> Result<()> {
             };
             let params = parse_params(&params)?;
             runtime()?.block_on(async {
-                let rows = query::stream(&cli.lake, &out, &source, &params).await?;
+                let rows = sql::stream(&cli.lake, &out, &source, &params).await?;
                 print::write_stream(rows, format, output.as_deref()).await
             })
         }
@@ -289,7 +289,7 @@ fn run(cli: Cli) -> Result<()> {
                 incremental,
             };
             let report = runtime()?.block_on(kpi_job::run(&cli.lake, &job))?;
-            let dataset = job.out.join(motcua::output::DATASET);
+            let dataset = job.out.join(motcua::publish::dataset::DATASET);
             // Only an incremental run can find nothing to compute.
             if report.periods == 0 {
                 println!(
@@ -314,11 +314,11 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Feeds => {
-            print!("{}", motcua::feeds::render_markdown());
+            print!("{}", motcua::spec::feeds::render_markdown());
             Ok(())
         }
         Command::Kpis => {
-            print!("{}", motcua::kpi::render_markdown());
+            print!("{}", motcua::spec::kpis::render_markdown());
             Ok(())
         }
         Command::Sample {
@@ -560,7 +560,7 @@ fn demo(dir: &Path, dossiers: u64, zone: Zone) -> Result<()> {
                    ORDER BY rank, unit_code";
         let source = QuerySource::Sql(sql.to_string());
         let params = [("kpi".to_string(), kpi.to_string())];
-        let result = runtime.block_on(query::run(&lake_dir, &out, &source, &params))?;
+        let result = runtime.block_on(sql::run(&lake_dir, &out, &source, &params))?;
         let all: Vec<_> = result
             .batches
             .iter()
@@ -576,7 +576,7 @@ fn demo(dir: &Path, dossiers: u64, zone: Zone) -> Result<()> {
             all
         };
         println!("\nDistricts by {title}, January 2025 (top 3 and bottom 3):");
-        let shown = query::QueryResult {
+        let shown = sql::QueryResult {
             schema: result.schema.clone(),
             batches: shown,
         };

@@ -145,7 +145,7 @@ fn vietnamese_fees_are_whole_dong_and_a_10_mb_field_is_just_a_value() {
     let f = Fixture::new();
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad_inputs");
     f.ingest(
-        motcua::feeds::Feed::Dossiers,
+        motcua::spec::feeds::Feed::Dossiers,
         &[corpus.join("vietnamese_fees.csv")],
     )
     .unwrap();
@@ -163,7 +163,7 @@ fn vietnamese_fees_are_whole_dong_and_a_10_mb_field_is_just_a_value() {
     let text = format!(
         "event_id,occurred_at,unit_code,event_type,provider\nE1,2024-03-01,U1,document_issued,{big}\nE2,2024-03-01,U1,document_issued,VNPT-CA\n"
     );
-    let report = f.ingest_text(motcua::feeds::Feed::Signatures, "big.csv", &text);
+    let report = f.ingest_text(motcua::spec::feeds::Feed::Signatures, "big.csv", &text);
     assert_eq!(report_counts(&report), (2, 2, 0, 0));
     assert_eq!(
         f.sql("SELECT event_id, length(provider) FROM signatures ORDER BY event_id"),
@@ -184,7 +184,7 @@ fn a_million_blank_lines_are_skipped_not_recursed_into() {
         "event_id,occurred_at,unit_code,event_type\n{}E1,2024-03-01,U1,document_issued\n",
         " \n".repeat(1_000_000)
     );
-    let report = f.ingest_text(motcua::feeds::Feed::Signatures, "blank.csv", &text);
+    let report = f.ingest_text(motcua::spec::feeds::Feed::Signatures, "blank.csv", &text);
     assert_eq!(report_counts(&report), (1, 1, 0, 0));
     assert_eq!(report.data_files.len(), 1);
     assert_eq!(

@@ -11,7 +11,7 @@ use std::time::Duration;
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::Float64Type;
 use common::*;
-use motcua::feeds::Feed;
+use motcua::spec::feeds::Feed;
 
 const UNITS: &str = "unit_code,name,level,parent_code,adult_population
 P,Tỉnh Thử Nghiệm,province,,10000
@@ -45,7 +45,9 @@ fn dossiers(file: u64) -> String {
 /// Seqs of the dossier ingests a finished KPI run lists in its run manifest,
 /// and the `received` value it wrote for P in March 2024.
 fn kpi_run(out: &Path) -> (Vec<u64>, f64) {
-    let run: serde_json::Value = motcua::output::run_manifest(out).unwrap().unwrap();
+    let run: serde_json::Value = motcua::publish::dataset::run_manifest(out)
+        .unwrap()
+        .unwrap();
     let seqs = run["lake_ingests"]
         .as_array()
         .unwrap()

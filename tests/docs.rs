@@ -15,12 +15,12 @@ fn readme_reference_tables_match_the_declarations() {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     assert_eq!(
         between(&readme, "feeds"),
-        motcua::feeds::render_markdown(),
+        motcua::spec::feeds::render_markdown(),
         "README feed tables are stale: paste the output of `motcua feeds`"
     );
     assert_eq!(
         between(&readme, "kpis"),
-        motcua::kpi::render_markdown(),
+        motcua::spec::kpis::render_markdown(),
         "README KPI table is stale: paste the output of `motcua kpis`"
     );
 }

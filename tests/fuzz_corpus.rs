@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use motcua::reader::Format;
+use motcua::read::Format;
 
 fn replay(target: &str, check: fn(&[u8])) -> usize {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))

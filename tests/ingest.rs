@@ -6,8 +6,8 @@ mod common;
 
 use common::*;
 use motcua::Error;
-use motcua::feeds::{ALL_FEEDS, Feed};
 use motcua::ingest::IngestOptions;
+use motcua::spec::feeds::{ALL_FEEDS, Feed};
 
 /// A valid dossier row with the given channel, online level and flags.
 fn dossier(id: &str, channel: &str, level: &str, extra: &str) -> String {
@@ -741,13 +741,13 @@ fn the_lake_reads_back_through_datafusion_with_the_declared_schema() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let ctx = datafusion::prelude::SessionContext::new();
-        motcua::lake::register_tables(&ctx, &f.lake, &f.manifest())
+        motcua::sql::tables::register_tables(&ctx, &f.lake, &f.manifest())
             .await
             .unwrap();
         for def in ALL_FEEDS {
             let df = ctx.table(def.name).await.unwrap();
             // The declared columns, with dossier text read as views.
-            let declared = motcua::lake::read_schema(def);
+            let declared = motcua::sql::tables::read_schema(def);
             let read: Vec<(String, String, bool)> = df
                 .schema()
                 .fields()

@@ -7,10 +7,10 @@ mod common;
 use std::path::Path;
 
 use common::*;
-use motcua::catalog::SessionOptions;
-use motcua::feeds::Feed;
 use motcua::kpi_job::{self, KpiJob};
-use motcua::query::{self, QuerySource};
+use motcua::spec::feeds::Feed;
+use motcua::sql::session::SessionOptions;
+use motcua::sql::{self, QuerySource};
 
 const UNITS: &str = "unit_code,name,level,parent_code,adult_population
 P,Tỉnh Thử Nghiệm,province,,10000
@@ -179,7 +179,7 @@ fn output(f: &Fixture, period: &str, unit: &str) -> Vec<(String, Vec<String>)> {
     );
     let result = tokio::runtime::Runtime::new()
         .unwrap()
-        .block_on(query::run(
+        .block_on(sql::run(
             &f.lake,
             &f.dir.path().join("out"),
             &QuerySource::Sql(sql),
@@ -603,7 +603,7 @@ fn a_lake_without_the_index_gives_the_same_bytes_in_memory_spilled_and_once_rebu
     // And the budget did send it to disk.
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let (ctx, _) = motcua::catalog::open(&f.lake, &on_disk).await.unwrap();
+        let (ctx, _) = motcua::sql::session::open(&f.lake, &on_disk).await.unwrap();
         let n = ctx
             .sql("SELECT count(*) FROM dossiers")
             .await
@@ -613,7 +613,9 @@ fn a_lake_without_the_index_gives_the_same_bytes_in_memory_spilled_and_once_rebu
             .unwrap();
         assert_eq!(rows(&n), vec![vec!["9"]]);
         let table = ctx.table_provider("dossiers").await.unwrap();
-        let view = table.downcast_ref::<motcua::catalog::CachedView>().unwrap();
+        let view = table
+            .downcast_ref::<motcua::sql::cache::CachedView>()
+            .unwrap();
         let spilled = view.spill_dir().expect("spilled to disk");
         assert!(spilled.join("current.parquet").exists());
         // The file goes with the session.

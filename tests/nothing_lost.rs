@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use motcua::Error;
-use motcua::feeds::Feed;
 use motcua::ingest::IngestOptions;
-use motcua::privacy::PiiKey;
+use motcua::spec::feeds::Feed;
+use motcua::validate::privacy::PiiKey;
 
 const UNITS: &str = "unit_code,name,level,parent_code,adult_population
 P,Tỉnh Thử Nghiệm,province,,10000
@@ -60,7 +60,7 @@ fn kpi(f: &Fixture, cwd: &Path, out: &str, args: &[&str]) -> Output {
 fn session_sql(lake: &Path, sql: &str) -> Vec<Vec<String>> {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let (ctx, _) = motcua::catalog::open(lake, &Default::default())
+        let (ctx, _) = motcua::sql::session::open(lake, &Default::default())
             .await
             .unwrap();
         rows(&ctx.sql(sql).await.unwrap().collect().await.unwrap())
@@ -636,8 +636,8 @@ fn every_saved_query_and_the_kpi_job_run_from_any_folder() {
         "{}",
         text(&incremental.stderr)
     );
-    for (name, _) in motcua::query::SHIPPED {
-        let saved = motcua::query::find(None, name).unwrap();
+    for (name, _) in motcua::sql::saved::SHIPPED {
+        let saved = motcua::sql::saved::find(None, name).unwrap();
         let mut args = vec![
             "query".to_string(),
             name.to_string(),
@@ -1189,13 +1189,13 @@ fn sigterm_stops_a_kpi_run_publishing_nothing_and_leaving_no_version_behind() {
 
 #[test]
 fn timestamp_parameters_are_local_times_of_the_lakes_zone() {
-    let q = motcua::query::SavedQuery::parse(
+    let q = motcua::sql::saved::SavedQuery::parse(
         "t",
         None,
         "-- T.\n-- @param at timestamp required   An instant\nSELECT $at",
     )
     .unwrap();
-    let tokyo: motcua::time::Zone = "Asia/Tokyo".parse().unwrap();
+    let tokyo: motcua::validate::time::Zone = "Asia/Tokyo".parse().unwrap();
     let bound = q
         .bind(&[("at".into(), "2024-03-01 09:00".into())], &tokyo)
         .unwrap();

@@ -3,9 +3,9 @@
 mod common;
 
 use common::*;
-use motcua::feeds::Feed;
 use motcua::ingest::IngestOptions;
-use motcua::privacy::PiiKey;
+use motcua::spec::feeds::Feed;
+use motcua::validate::privacy::PiiKey;
 
 const IDS: [&str; 4] = ["001203004567", "079188001122", "038095112233", "123456789"];
 

@@ -7,9 +7,9 @@ use std::process::{Command, Output};
 
 use common::*;
 use motcua::Error;
-use motcua::feeds::Feed;
-use motcua::query::{self, QuerySource, SavedQuery};
-use motcua::time::Zone;
+use motcua::spec::feeds::Feed;
+use motcua::sql::{self, QuerySource, SavedQuery};
+use motcua::validate::time::Zone;
 
 fn queries_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("queries")
@@ -39,14 +39,12 @@ fn run(
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    let result = tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(query::run(
-            &f.lake,
-            &f.dir.path().join("out"),
-            &source,
-            &params,
-        ))?;
+    let result = tokio::runtime::Runtime::new().unwrap().block_on(sql::run(
+        &f.lake,
+        &f.dir.path().join("out"),
+        &source,
+        &params,
+    ))?;
     Ok(rows(&result.batches))
 }
 
@@ -200,7 +198,7 @@ fn the_lake_tables_and_views_are_there() {
     assert_eq!(
         run(
             &f,
-            QuerySource::Saved(query::find(None, "dq_unknown_units").unwrap()),
+            QuerySource::Saved(sql::find(None, "dq_unknown_units").unwrap()),
             &[]
         )
         .unwrap()
@@ -258,10 +256,10 @@ fn saved_queries_ship_in_the_binary_and_a_user_folder_adds_and_overrides() {
         }
     }
     files.sort();
-    let shipped: Vec<&str> = query::SHIPPED.iter().map(|(name, _)| *name).collect();
+    let shipped: Vec<&str> = sql::SHIPPED.iter().map(|(name, _)| *name).collect();
     assert_eq!(
         shipped, files,
-        "query::SHIPPED must list every file of queries/"
+        "sql::SHIPPED must list every file of queries/"
     );
     assert!(text.contains("--param from=<date> (default: required)"));
 

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use motcua::feeds::Feed;
+use motcua::spec::feeds::Feed;
 
 #[test]
 fn the_same_seed_gives_the_same_bytes() {

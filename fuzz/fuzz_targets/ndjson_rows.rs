@@ -1,3 +1,3 @@
 #![no_main]
 //! An NDJSON export through ingest's whole parsing path (see `motcua::fuzz::rows`).
-libfuzzer_sys::fuzz_target!(|data: &[u8]| motcua::fuzz::rows(data, motcua::reader::Format::Ndjson));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| motcua::fuzz::rows(data, motcua::read::Format::Ndjson));

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use arrow::record_batch::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::prelude::SessionContext;
-use motcua::feeds::Feed;
 use motcua::ingest::{self, FileReport, IngestOptions};
-use motcua::privacy::PiiKey;
+use motcua::spec::feeds::Feed;
+use motcua::validate::privacy::PiiKey;
 use motcua::{Result, lake};
 
 pub const TEST_KEY: &[u8] = b"motcua-test-key-0123456789";
@@ -105,7 +105,7 @@ impl Fixture {
             .unwrap();
         runtime.block_on(async {
             let ctx = SessionContext::new();
-            lake::register_tables(&ctx, &self.lake, &self.manifest())
+            motcua::sql::tables::register_tables(&ctx, &self.lake, &self.manifest())
                 .await
                 .expect("register");
             let batches = ctx

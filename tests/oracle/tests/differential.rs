@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 
 use chrono::{Datelike, Months, NaiveDate};
 use common::*;
-use motcua::catalog::SessionOptions;
-use motcua::feeds::Feed;
-use motcua::kpi::{self, Direction, KpiKind};
 use motcua::kpi_job::{self, KpiJob};
+use motcua::spec::feeds::Feed;
+use motcua::spec::kpis::{self, Direction, KpiKind};
+use motcua::sql::session::SessionOptions;
 use polars::prelude::*;
 
 const FROM: (i32, u32) = (2024, 1);

@@ -9,135 +9,19 @@ use std::sync::Arc;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 use crate::error::Error;
-
-/// An enum column's accepted values: the canonical name first, then its
-/// aliases. Matching normalizes both sides (see `values::normalize_token`), so
-/// `Trực tuyến`, `truc tuyen` and `TRUC_TUYEN` all match `truc_tuyen`.
-#[derive(Debug)]
-pub struct EnumDef {
-    pub name: &'static str,
-    pub values: &'static [(&'static str, &'static [&'static str])],
-}
-
-impl EnumDef {
-    pub fn canonical(&self, index: u8) -> &'static str {
-        self.values[index as usize].0
-    }
-
-    pub fn index_of(&self, canonical: &str) -> Option<u8> {
-        self.values
-            .iter()
-            .position(|(name, _)| *name == canonical)
-            .map(|i| i as u8)
-    }
-
-    pub fn names(&self) -> Vec<&'static str> {
-        self.values.iter().map(|(name, _)| *name).collect()
-    }
-}
-
-pub static CHANNEL: EnumDef = EnumDef {
-    name: "channel",
-    values: &[
-        ("counter", &["truc_tiep", "trực tiếp"]),
-        ("online", &["truc_tuyen", "trực tuyến"]),
-        ("postal", &["buu_chinh", "bưu chính"]),
-    ],
-};
-
-pub static ONLINE_LEVEL: EnumDef = EnumDef {
-    name: "online_level",
-    values: &[
-        ("none", &[]),
-        ("partial", &["mot_phan", "một phần"]),
-        ("full", &["toan_trinh", "toàn trình"]),
-    ],
-};
-
-pub static STATUS: EnumDef = EnumDef {
-    name: "status",
-    values: &[
-        ("received", &[]),
-        ("in_progress", &[]),
-        ("resolved", &[]),
-        ("returned", &[]),
-        ("withdrawn", &[]),
-        ("rejected", &[]),
-    ],
-};
-
-pub static PAYMENT_METHOD: EnumDef = EnumDef {
-    name: "payment_method",
-    values: &[
-        ("cash", &["tien_mat", "tiền mặt"]),
-        ("bank_transfer", &["chuyen_khoan", "chuyển khoản"]),
-        ("card", &["the", "thẻ"]),
-        ("e_wallet", &["vi_dien_tu", "ví điện tử"]),
-        ("payment_platform", &[]),
-    ],
-};
-
-pub static SATISFACTION: EnumDef = EnumDef {
-    name: "satisfaction",
-    values: &[
-        ("very_satisfied", &[]),
-        ("satisfied", &[]),
-        ("neutral", &[]),
-        ("dissatisfied", &[]),
-    ],
-};
-
-pub static APPLICANT_TYPE: EnumDef = EnumDef {
-    name: "applicant_type",
-    values: &[("citizen", &[]), ("business", &[])],
-};
-
-pub static PORTAL_EVENT_TYPE: EnumDef = EnumDef {
-    name: "event_type",
-    values: &[
-        ("started", &[]),
-        ("submitted", &[]),
-        ("abandoned", &[]),
-        ("payment_succeeded", &[]),
-        ("payment_failed", &[]),
-    ],
-};
-
-pub static AUTH_METHOD: EnumDef = EnumDef {
-    name: "auth_method",
-    values: &[("vneid", &[]), ("portal_account", &[]), ("other", &[])],
-};
-
-pub static SIGNATURE_EVENT_TYPE: EnumDef = EnumDef {
-    name: "event_type",
-    values: &[("document_issued", &[]), ("certificate_issued", &[])],
-};
-
-pub static SIGNER_TYPE: EnumDef = EnumDef {
-    name: "signer_type",
-    values: &[("official", &[]), ("citizen", &[]), ("business", &[])],
-};
-
-pub static UNIT_LEVEL: EnumDef = EnumDef {
-    name: "level",
-    values: &[
-        ("province", &[]),
-        ("district", &[]),
-        ("commune", &[]),
-        ("department", &[]),
-    ],
-};
-
-pub static GRAIN: EnumDef = EnumDef {
-    name: "grain",
-    values: &[
-        ("day", &[]),
-        ("week", &[]),
-        ("month", &[]),
-        ("quarter", &[]),
-        ("year", &[]),
-    ],
-};
+use crate::spec::enums::APPLICANT_TYPE;
+use crate::spec::enums::AUTH_METHOD;
+use crate::spec::enums::CHANNEL;
+use crate::spec::enums::EnumDef;
+use crate::spec::enums::GRAIN;
+use crate::spec::enums::ONLINE_LEVEL;
+use crate::spec::enums::PAYMENT_METHOD;
+use crate::spec::enums::PORTAL_EVENT_TYPE;
+use crate::spec::enums::SATISFACTION;
+use crate::spec::enums::SIGNATURE_EVENT_TYPE;
+use crate::spec::enums::SIGNER_TYPE;
+use crate::spec::enums::STATUS;
+use crate::spec::enums::UNIT_LEVEL;
 
 /// What a column holds, and so how its text is parsed and stored.
 #[derive(Debug, Clone, Copy)]
@@ -171,7 +55,7 @@ pub struct ColumnDef {
     pub default: Option<&'static str>,
 }
 
-const fn col(name: &'static str, ty: ColumnType, required: bool) -> ColumnDef {
+pub(crate) const fn col(name: &'static str, ty: ColumnType, required: bool) -> ColumnDef {
     ColumnDef {
         name,
         ty,
@@ -180,7 +64,7 @@ const fn col(name: &'static str, ty: ColumnType, required: bool) -> ColumnDef {
     }
 }
 
-const fn opt(name: &'static str, ty: ColumnType, default: &'static str) -> ColumnDef {
+pub(crate) const fn opt(name: &'static str, ty: ColumnType, default: &'static str) -> ColumnDef {
     ColumnDef {
         name,
         ty,
@@ -189,10 +73,10 @@ const fn opt(name: &'static str, ty: ColumnType, default: &'static str) -> Colum
     }
 }
 
-const TEXT: ColumnType = ColumnType::Text;
-const BOOL: ColumnType = ColumnType::Bool;
-const TS: ColumnType = ColumnType::Timestamp { deadline: false };
-const NON_NEGATIVE: ColumnType = ColumnType::Int { min: Some(0) };
+pub(crate) const TEXT: ColumnType = ColumnType::Text;
+pub(crate) const BOOL: ColumnType = ColumnType::Bool;
+pub(crate) const TS: ColumnType = ColumnType::Timestamp { deadline: false };
+pub(crate) const NON_NEGATIVE: ColumnType = ColumnType::Int { min: Some(0) };
 
 /// A rule that spans columns. Checked after every column parsed.
 #[derive(Debug)]

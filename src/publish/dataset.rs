@@ -22,17 +22,17 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use arrow::datatypes::{DataType, SchemaRef};
+use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
-use parquet::arrow::ArrowWriter;
 
 use crate::error::{Error, Result};
-use crate::lake::{sync_dir, write_atomic};
+use crate::publish::parquet::write_parquet;
+use crate::storage::{sync_dir, write_atomic};
 
 pub const DATASET: &str = "kpi_values";
-const VERSIONS: &str = ".kpi_values";
+pub(crate) const VERSIONS: &str = ".kpi_values";
 /// Versions kept besides the current one, for readers still on them.
-const KEEP_OLD_VERSIONS: usize = 1;
+pub(crate) const KEEP_OLD_VERSIONS: usize = 1;
 
 /// One (grain, period) slice to write: its rows, sorted.
 pub struct Slice {
@@ -48,7 +48,7 @@ pub fn slice_path(grain: &str, period_start: &str) -> String {
 }
 
 impl Slice {
-    fn rel_path(&self) -> String {
+    pub(crate) fn rel_path(&self) -> String {
         slice_path(&self.grain, &self.period_start)
     }
 
@@ -60,12 +60,12 @@ impl Slice {
 /// A new version of `OUT/kpi_values` being built. Dropped before its
 /// commit (an error, an interrupt), it removes what it wrote.
 pub struct Version {
-    out: PathBuf,
-    name: String,
-    dir: PathBuf,
-    schema: SchemaRef,
-    written: BTreeMap<String, usize>,
-    committed: bool,
+    pub(crate) out: PathBuf,
+    pub(crate) name: String,
+    pub(crate) dir: PathBuf,
+    pub(crate) schema: SchemaRef,
+    pub(crate) written: BTreeMap<String, usize>,
+    pub(crate) committed: bool,
 }
 
 impl Drop for Version {
@@ -97,7 +97,7 @@ pub fn run_manifest<T: serde::de::DeserializeOwned>(out: &Path) -> Result<Option
 }
 
 /// A version's run manifest: beside its directory.
-fn manifest_path(version_dir: &Path) -> PathBuf {
+pub(crate) fn manifest_path(version_dir: &Path) -> PathBuf {
     version_dir.with_extension("json")
 }
 
@@ -117,7 +117,7 @@ impl Version {
         if let Some(current) = &current {
             for grain_dir in read_dirs(current)? {
                 for file in read_files(&grain_dir)? {
-                    let rel = crate::lake::relative(current, &file);
+                    let rel = crate::storage::relative(current, &file);
                     if !rel.ends_with(".parquet") || replaced.contains(&rel) {
                         continue;
                     }
@@ -191,7 +191,7 @@ pub fn current_dir(out: &Path) -> Result<PathBuf> {
 }
 
 /// The version directory `OUT/kpi_values` points at, if any.
-fn current_version(link: &Path) -> Result<Option<PathBuf>> {
+pub(crate) fn current_version(link: &Path) -> Result<Option<PathBuf>> {
     match fs::symlink_metadata(link) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io(link, e)),
@@ -207,7 +207,7 @@ fn current_version(link: &Path) -> Result<Option<PathBuf>> {
     }
 }
 
-fn existing_versions(versions: &Path) -> Result<Vec<(u64, PathBuf)>> {
+pub(crate) fn existing_versions(versions: &Path) -> Result<Vec<(u64, PathBuf)>> {
     let mut found = Vec::new();
     for dir in read_dirs(versions)? {
         let name = dir
@@ -222,15 +222,15 @@ fn existing_versions(versions: &Path) -> Result<Vec<(u64, PathBuf)>> {
     Ok(found)
 }
 
-fn read_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn read_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
     entries(dir, true)
 }
 
-fn read_files(dir: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn read_files(dir: &Path) -> Result<Vec<PathBuf>> {
     entries(dir, false)
 }
 
-fn entries(dir: &Path, dirs: bool) -> Result<Vec<PathBuf>> {
+pub(crate) fn entries(dir: &Path, dirs: bool) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let path = entry.map_err(|e| Error::io(dir, e))?.path();
@@ -240,54 +240,4 @@ fn entries(dir: &Path, dirs: bool) -> Result<Vec<PathBuf>> {
     }
     out.sort();
     Ok(out)
-}
-
-/// Writes one Parquet file with motcua's settings, synced.
-pub fn write_parquet(path: &Path, schema: SchemaRef, batches: &[RecordBatch]) -> Result<()> {
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    }
-    let file = fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    let mut writer = ParquetFile::new(file, &schema)?;
-    for batch in batches {
-        writer.write(batch)?;
-    }
-    writer.finish(path)?;
-    Ok(())
-}
-
-/// A Parquet file being written batch by batch with motcua's settings.
-pub struct ParquetFile {
-    writer: ArrowWriter<fs::File>,
-    schema: SchemaRef,
-}
-
-impl ParquetFile {
-    pub fn new(file: fs::File, schema: &SchemaRef) -> Result<Self> {
-        // Text the engine read as views is written as plain strings: readers
-        // of the outputs see the types the lake was declared with.
-        let schema = crate::lake::with_text_as(schema, &DataType::Utf8View, &DataType::Utf8);
-        let writer =
-            ArrowWriter::try_new(file, schema.clone(), Some(crate::lake::writer_properties()))?;
-        Ok(ParquetFile { writer, schema })
-    }
-
-    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        let columns = batch
-            .columns()
-            .iter()
-            .zip(self.schema.fields())
-            .map(|(column, field)| arrow::compute::cast(column, field.data_type()))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        self.writer
-            .write(&RecordBatch::try_new(self.schema.clone(), columns)?)?;
-        Ok(())
-    }
-
-    /// Writes the footer and syncs the file (`path` names it in errors).
-    pub fn finish(self, path: &Path) -> Result<fs::File> {
-        let file = self.writer.into_inner()?;
-        file.sync_all().map_err(|e| Error::io(path, e))?;
-        Ok(file)
-    }
 }

@@ -27,7 +27,7 @@ pub struct KpiDef {
     pub family: &'static str,
 }
 
-const fn kpi(
+pub(crate) const fn kpi(
     id: &'static str,
     direction: Direction,
     kind: KpiKind,

@@ -19,7 +19,7 @@ pub const MASK: &str = "[masked]";
 /// The secret behind `applicant_key`. Debug output never shows it.
 #[derive(Clone)]
 pub struct PiiKey {
-    mac: Hmac<Sha256>,
+    pub(crate) mac: Hmac<Sha256>,
     /// Where it came from, for messages.
     pub source: String,
 }
@@ -141,7 +141,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn key_is_keyed_and_stable() {
+    pub(crate) fn key_is_keyed_and_stable() {
         let a = PiiKey::new(b"0123456789abcdef", "test").unwrap();
         let b = PiiKey::new(b"fedcba9876543210", "test").unwrap();
         assert_eq!(
@@ -159,7 +159,7 @@ mod tests {
     }
 
     #[test]
-    fn masking_hides_id_shaped_runs() {
+    pub(crate) fn masking_hides_id_shaped_runs() {
         assert_eq!(
             mask_raw("D1,001203004567,x", Some("001203004567")),
             "D1,[masked],x"

@@ -7,7 +7,8 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
 use crate::error::{Error, Result};
-use crate::query::{QueryResult, SavedQuery};
+use crate::sql::run::QueryResult;
+use crate::sql::saved::SavedQuery;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
@@ -74,14 +75,14 @@ pub async fn write_stream(
     use futures::StreamExt;
     let mut sink = Sink::open(format, &stream.schema(), output)?;
     while let Some(batch) = stream.next().await {
-        sink.write(&batch.map_err(crate::query::sql_error)?)?;
+        sink.write(&batch.map_err(crate::sql::plan::sql_error)?)?;
     }
     sink.finish()
 }
 
 /// Where rows go: a temporary file beside `--output` (renamed over it once
 /// whole) or standard output.
-enum Target {
+pub(crate) enum Target {
     File {
         tmp: tempfile::NamedTempFile,
         path: std::path::PathBuf,
@@ -90,21 +91,25 @@ enum Target {
 }
 
 /// A result being written in one format.
-struct Sink {
-    target: Target,
-    writer: Writer,
+pub(crate) struct Sink {
+    pub(crate) target: Target,
+    pub(crate) writer: Writer,
 }
 
-enum Writer {
+pub(crate) enum Writer {
     /// A table is laid out once every row is known.
     Table(SchemaRef, Vec<RecordBatch>),
     Csv(arrow::csv::Writer<Box<dyn Write>>),
     Json(arrow::json::LineDelimitedWriter<Box<dyn Write>>),
-    Parquet(crate::output::ParquetFile),
+    Parquet(crate::publish::parquet::ParquetFile),
 }
 
 impl Sink {
-    fn open(format: OutputFormat, schema: &SchemaRef, output: Option<&Path>) -> Result<Self> {
+    pub(crate) fn open(
+        format: OutputFormat,
+        schema: &SchemaRef,
+        output: Option<&Path>,
+    ) -> Result<Self> {
         let target = match output {
             Some(path) => {
                 let dir = path
@@ -146,13 +151,13 @@ impl Sink {
                     unreachable!("refused above without --output")
                 };
                 let file = tmp.reopen().map_err(|e| Error::io(tmp.path(), e))?;
-                Writer::Parquet(crate::output::ParquetFile::new(file, schema)?)
+                Writer::Parquet(crate::publish::parquet::ParquetFile::new(file, schema)?)
             }
         };
         Ok(Sink { target, writer })
     }
 
-    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+    pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         match &mut self.writer {
             Writer::Table(_, batches) => batches.push(batch.clone()),
             Writer::Csv(writer) => writer.write(batch)?,
@@ -163,7 +168,7 @@ impl Sink {
     }
 
     /// Ends the output: flushes it, and moves a file into place.
-    fn finish(self) -> Result<()> {
+    pub(crate) fn finish(self) -> Result<()> {
         let name = match &self.target {
             Target::File { path, .. } => path.display().to_string(),
             Target::Stdout => "standard output".to_string(),
@@ -193,7 +198,7 @@ impl Sink {
         }
         match self.target {
             Target::File { tmp, path } => {
-                crate::lake::make_readable(tmp.as_file(), tmp.path())?;
+                crate::storage::make_readable(tmp.as_file(), tmp.path())?;
                 tmp.as_file()
                     .sync_all()
                     .map_err(|e| Error::io(tmp.path(), e))?;
@@ -202,7 +207,7 @@ impl Sink {
                     .parent()
                     .filter(|p| !p.as_os_str().is_empty())
                     .unwrap_or(Path::new("."));
-                crate::lake::sync_dir(dir)
+                crate::storage::sync_dir(dir)
             }
             Target::Stdout => Ok(()),
         }

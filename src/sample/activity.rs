@@ -1,572 +1,28 @@
-//! A deterministic generator of all five feeds at any scale, streamed to disk.
-//!
-//! The unit tree uses real province, district and ward names (SPEC §8 and
-//! more); proportions follow what provinces report (most dossiers resolved on
-//! time, a third to a half handled online, fees mostly cashless in the pilot
-//! units). Exports look like real ones: Vietnamese day-first dates beside ISO
-//! ones, enum values with and without diacritics, thousands separators,
-//! dossiers re-sent with a later status, events re-sent, portal sessions that
-//! span midnight and month ends. The same seed and size give the same bytes.
+//! Dossiers, portal events and signatures, as offices export them.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Datelike, NaiveDate, Timelike};
+use chrono::{DateTime, Datelike, Timelike};
 
 use crate::error::{Error, Result};
-use crate::feeds::Feed;
-
-/// SplitMix64: tiny, fast, and fixed forever, so samples never change under a
-/// dependency upgrade.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    pub fn f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    pub fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next_u64() % n }
-    }
-
-    pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + self.below((hi - lo).max(1) as u64) as i64
-    }
-
-    pub fn chance(&mut self, p: f64) -> bool {
-        self.f64() < p
-    }
-
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-
-    /// Picks by weight from `(item, weight)` pairs.
-    pub fn weighted<'a, T>(&mut self, items: &'a [(T, f64)]) -> &'a T {
-        let total: f64 = items.iter().map(|(_, w)| w).sum();
-        let mut x = self.f64() * total;
-        for (item, w) in items {
-            if x < *w {
-                return item;
-            }
-            x -= w;
-        }
-        &items[items.len() - 1].0
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Unit {
-    pub code: String,
-    pub name: String,
-    pub level: &'static str,
-    pub parent: Option<usize>,
-    pub adults: Option<u64>,
-    /// Index of the province this unit belongs to.
-    pub province: usize,
-    /// Pilot units sign and pay digitally more (SPEC §8).
-    pub pilot: bool,
-}
-
-struct ProvinceSeed {
-    code: &'static str,
-    name: &'static str,
-    cccd: u32,
-    districts: &'static [&'static str],
-    departments: &'static [&'static str],
-}
-
-const PROVINCES: &[ProvinceSeed] = &[
-    ProvinceSeed {
-        code: "01",
-        name: "Thành phố Hà Nội",
-        cccd: 1,
-        districts: &[
-            "Quận Ba Đình",
-            "Quận Hoàn Kiếm",
-            "Quận Tây Hồ",
-            "Quận Long Biên",
-            "Quận Cầu Giấy",
-            "Quận Đống Đa",
-            "Quận Hai Bà Trưng",
-            "Quận Hoàng Mai",
-            "Quận Thanh Xuân",
-            "Huyện Sóc Sơn",
-            "Huyện Đông Anh",
-            "Huyện Gia Lâm",
-            "Quận Nam Từ Liêm",
-            "Huyện Thanh Trì",
-            "Quận Bắc Từ Liêm",
-            "Huyện Mê Linh",
-            "Quận Hà Đông",
-            "Thị xã Sơn Tây",
-            "Huyện Ba Vì",
-            "Huyện Phúc Thọ",
-            "Huyện Đan Phượng",
-            "Huyện Hoài Đức",
-            "Huyện Quốc Oai",
-            "Huyện Thạch Thất",
-            "Huyện Chương Mỹ",
-            "Huyện Thanh Oai",
-            "Huyện Thường Tín",
-            "Huyện Phú Xuyên",
-            "Huyện Ứng Hòa",
-            "Huyện Mỹ Đức",
-        ],
-        departments: &[
-            "Sở Giao thông Vận tải Hà Nội",
-            "Cục Thuế thành phố Hà Nội",
-            "Sở Tư pháp Hà Nội",
-            "Sở Kế hoạch và Đầu tư Hà Nội",
-            "Sở Tài nguyên và Môi trường Hà Nội",
-        ],
-    },
-    ProvinceSeed {
-        code: "10",
-        name: "Tỉnh Lào Cai",
-        cccd: 10,
-        districts: &[
-            "Thành phố Lào Cai",
-            "Huyện Bát Xát",
-            "Huyện Mường Khương",
-            "Huyện Si Ma Cai",
-            "Huyện Bắc Hà",
-            "Huyện Bảo Thắng",
-            "Huyện Bảo Yên",
-            "Thị xã Sa Pa",
-            "Huyện Văn Bàn",
-        ],
-        departments: &["Sở Tư pháp Lào Cai", "Sở Kế hoạch và Đầu tư Lào Cai"],
-    },
-    ProvinceSeed {
-        code: "31",
-        name: "Thành phố Hải Phòng",
-        cccd: 31,
-        districts: &[
-            "Quận Hồng Bàng",
-            "Quận Ngô Quyền",
-            "Quận Lê Chân",
-            "Quận Hải An",
-            "Quận Kiến An",
-            "Quận Đồ Sơn",
-            "Quận Dương Kinh",
-            "Huyện Thủy Nguyên",
-            "Huyện An Dương",
-            "Huyện An Lão",
-            "Huyện Kiến Thụy",
-            "Huyện Tiên Lãng",
-            "Huyện Vĩnh Bảo",
-            "Huyện Cát Hải",
-        ],
-        departments: &["Sở Tư pháp Hải Phòng"],
-    },
-    ProvinceSeed {
-        code: "46",
-        name: "Tỉnh Thừa Thiên Huế",
-        cccd: 46,
-        districts: &[
-            "Thành phố Huế",
-            "Huyện Phong Điền",
-            "Huyện Quảng Điền",
-            "Huyện Phú Vang",
-            "Thị xã Hương Thủy",
-            "Thị xã Hương Trà",
-            "Huyện A Lưới",
-            "Huyện Phú Lộc",
-            "Huyện Nam Đông",
-        ],
-        departments: &["Sở Tư pháp Thừa Thiên Huế"],
-    },
-    ProvinceSeed {
-        code: "48",
-        name: "Thành phố Đà Nẵng",
-        cccd: 48,
-        districts: &[
-            "Quận Hải Châu",
-            "Quận Thanh Khê",
-            "Quận Sơn Trà",
-            "Quận Ngũ Hành Sơn",
-            "Quận Liên Chiểu",
-            "Quận Cẩm Lệ",
-            "Huyện Hòa Vang",
-        ],
-        departments: &["Sở Thông tin và Truyền thông Đà Nẵng"],
-    },
-    ProvinceSeed {
-        code: "92",
-        name: "Thành phố Cần Thơ",
-        cccd: 92,
-        districts: &[
-            "Quận Ninh Kiều",
-            "Quận Bình Thủy",
-            "Quận Cái Răng",
-            "Quận Ô Môn",
-            "Quận Thốt Nốt",
-            "Huyện Phong Điền",
-            "Huyện Cờ Đỏ",
-            "Huyện Thới Lai",
-            "Huyện Vĩnh Thạnh",
-        ],
-        departments: &["Sở Tư pháp Cần Thơ"],
-    },
-];
-
-/// The real wards of Long Biên, home of the pilot ward Sài Đồng.
-const LONG_BIEN_WARDS: &[&str] = &[
-    "Phường Sài Đồng",
-    "Phường Bồ Đề",
-    "Phường Gia Thụy",
-    "Phường Ngọc Lâm",
-    "Phường Phúc Đồng",
-    "Phường Phúc Lợi",
-    "Phường Thạch Bàn",
-    "Phường Việt Hưng",
-    "Phường Long Biên",
-    "Phường Cự Khối",
-    "Phường Giang Biên",
-    "Phường Đức Giang",
-    "Phường Thượng Thanh",
-    "Phường Ngọc Thụy",
-];
-
-const COMMUNE_NAMES: &[&str] = &[
-    "An Khánh",
-    "Tân Hội",
-    "Phú Lương",
-    "Minh Khai",
-    "Quang Trung",
-    "Trần Phú",
-    "Hòa Bình",
-    "Tân Lập",
-    "Đồng Tâm",
-    "Thanh Lương",
-    "Yên Sở",
-    "Kim Chung",
-    "Vân Canh",
-    "Đại Mỗ",
-    "Phú Diễn",
-    "Xuân Phương",
-    "Liên Mạc",
-    "Hồng Hà",
-    "Tiền Phong",
-    "Thắng Lợi",
-    "Nghĩa Đô",
-    "Cát Linh",
-    "Văn Miếu",
-    "Hàng Bông",
-    "Hàng Trống",
-    "Lý Thái Tổ",
-    "Tràng Tiền",
-    "Phan Chu Trinh",
-    "Bình Minh",
-    "Hưng Đạo",
-    "Lạc Long Quân",
-    "Phước Mỹ",
-    "An Hải",
-    "Mỹ An",
-    "Khuê Trung",
-    "Hòa Khánh",
-    "Hòa Minh",
-    "Thuận Phước",
-    "Phú Hội",
-    "Vĩnh Ninh",
-    "Tây Lộc",
-    "Kim Long",
-    "Cốc Lếu",
-    "Duyên Hải",
-    "Bắc Lệnh",
-    "Ô Quý Hồ",
-    "Tả Van",
-    "Bản Hồ",
-    "Cái Khế",
-    "An Bình",
-];
-
-/// SPEC §8's pilot units of Hà Nội.
-const PILOTS: &[&str] = &[
-    "Quận Hoàn Kiếm",
-    "Quận Long Biên",
-    "Huyện Mỹ Đức",
-    "Huyện Chương Mỹ",
-    "Huyện Ba Vì",
-    "Huyện Ứng Hòa",
-    "Huyện Mê Linh",
-    "Huyện Đan Phượng",
-    "Huyện Thanh Oai",
-    "Huyện Phú Xuyên",
-    "Sở Giao thông Vận tải Hà Nội",
-    "Cục Thuế thành phố Hà Nội",
-    "Phường Sài Đồng",
-];
-
-/// Builds the unit tree: provinces, their districts and departments, and
-/// 5–10 communes or wards under each district.
-pub fn unit_tree(seed: u64) -> Vec<Unit> {
-    let mut rng = Rng::new(seed ^ 0x0051_7E55);
-    let mut units: Vec<Unit> = Vec::new();
-    let mut district_no = 0u32;
-    let mut commune_no = 0u32;
-    for (p, province) in PROVINCES.iter().enumerate() {
-        let province_index = units.len();
-        units.push(Unit {
-            code: province.code.to_string(),
-            name: province.name.to_string(),
-            level: "province",
-            parent: None,
-            adults: None,
-            province: p,
-            pilot: false,
-        });
-        for name in province.departments.iter() {
-            let abbreviation: String = name
-                .split_whitespace()
-                .filter_map(|w| w.chars().next())
-                .filter(|c| c.is_uppercase())
-                .collect();
-            units.push(Unit {
-                code: format!(
-                    "{}-{}",
-                    province.code,
-                    crate::values::normalize_token(&abbreviation).to_uppercase()
-                ),
-                name: name.to_string(),
-                level: "department",
-                parent: Some(province_index),
-                adults: None,
-                province: p,
-                pilot: PILOTS.contains(name),
-            });
-        }
-        for district in province.districts.iter() {
-            district_no += 1;
-            let district_index = units.len();
-            let district_pilot = PILOTS.contains(district);
-            units.push(Unit {
-                code: format!("{district_no:03}"),
-                name: district.to_string(),
-                level: "district",
-                parent: Some(province_index),
-                adults: None,
-                province: p,
-                pilot: district_pilot,
-            });
-            let urban = district.starts_with("Quận") || district.starts_with("Thành phố");
-            let names: Vec<String> = if *district == "Quận Long Biên" {
-                LONG_BIEN_WARDS.iter().map(|s| s.to_string()).collect()
-            } else {
-                let count = rng.range(5, 11) as usize;
-                let start = rng.below(COMMUNE_NAMES.len() as u64) as usize;
-                (0..count)
-                    .map(|k| {
-                        let base = COMMUNE_NAMES[(start + k * 7) % COMMUNE_NAMES.len()];
-                        format!("{} {base}", if urban { "Phường" } else { "Xã" })
-                    })
-                    .collect()
-            };
-            for name in names {
-                commune_no += 1;
-                let adults = rng.range(4_000, 30_000) as u64;
-                units.push(Unit {
-                    code: format!("{commune_no:05}"),
-                    pilot: district_pilot || PILOTS.contains(&name.as_str()),
-                    name,
-                    level: "commune",
-                    parent: Some(district_index),
-                    adults: Some(adults),
-                    province: p,
-                });
-            }
-        }
-    }
-    // Districts and provinces count the adults of their communes.
-    for i in (0..units.len()).rev() {
-        if let (Some(adults), Some(parent)) = (units[i].adults, units[i].parent)
-            && units[parent].level != "department"
-        {
-            let sum = units[parent].adults.unwrap_or(0) + adults;
-            units[parent].adults = Some(sum);
-        }
-    }
-    units
-}
-
-/// The files `generate` writes, one per feed, in the order to ingest them
-/// (the registry and targets before the activity that refers to them).
-pub const FILES: [(Feed, &str); 5] = [
-    (Feed::Units, "units.csv"),
-    (Feed::Targets, "targets.csv"),
-    (Feed::Dossiers, "dossiers.csv"),
-    (Feed::PortalEvents, "portal_events.ndjson"),
-    (Feed::Signatures, "signatures.csv"),
-];
-
-/// Where `generate` writes `feed` in `out`.
-pub fn file_of(out: &Path, feed: Feed) -> PathBuf {
-    let name = FILES
-        .iter()
-        .find(|(f, _)| *f == feed)
-        .map_or("", |(_, name)| name);
-    out.join(name)
-}
-
-/// What `generate` wrote.
-#[derive(Debug, Clone, Default)]
-pub struct SampleReport {
-    pub units: u64,
-    pub targets: u64,
-    pub dossiers: u64,
-    pub dossier_rows: u64,
-    pub portal_events: u64,
-    pub signatures: u64,
-    pub files: Vec<PathBuf>,
-}
-
-/// The local calendar the sample covers: all of 2024 and January 2025.
-const START: (i32, u32, u32) = (2024, 1, 1);
-const END: (i32, u32, u32) = (2025, 2, 1);
-/// Asia/Ho_Chi_Minh is UTC+7 all year: sample times are built as local
-/// seconds and written with that offset.
-const OFFSET_SECONDS: i64 = 7 * 3600;
-
-fn local_seconds(y: i32, m: u32, d: u32) -> i64 {
-    NaiveDate::from_ymd_opt(y, m, d)
-        .map(|d| {
-            d.and_hms_opt(0, 0, 0)
-                .unwrap_or_default()
-                .and_utc()
-                .timestamp()
-        })
-        .unwrap_or(0)
-}
-
-/// Writes `units.csv`, `targets.csv`, `dossiers.csv`, `portal_events.ndjson`
-/// and `signatures.csv` into `out`.
-pub fn generate(out: &Path, dossiers: u64, seed: u64) -> Result<SampleReport> {
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let units = unit_tree(seed);
-    let mut report = SampleReport::default();
-    write_units(out, &units, &mut report)?;
-    write_targets(out, &units, &mut report)?;
-    write_activity(out, &units, dossiers, seed, &mut report)?;
-    Ok(report)
-}
-
-fn csv_writer(path: &Path) -> Result<csv::Writer<BufWriter<File>>> {
-    let file = File::create(path).map_err(|e| Error::io(path, e))?;
-    Ok(csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(BufWriter::with_capacity(1 << 20, file)))
-}
-
-fn csv_error(path: &Path, e: csv::Error) -> Error {
-    Error::io(path, std::io::Error::other(e.to_string()))
-}
-
-fn write_units(out: &Path, units: &[Unit], report: &mut SampleReport) -> Result<()> {
-    let path = file_of(out, Feed::Units);
-    let mut w = csv_writer(&path)?;
-    let err = |e| csv_error(&path, e);
-    w.write_record([
-        "unit_code",
-        "name",
-        "level",
-        "parent_code",
-        "adult_population",
-    ])
-    .map_err(err)?;
-    for unit in units {
-        let parent = unit.parent.map(|p| units[p].code.as_str()).unwrap_or("");
-        let adults = unit.adults.map(|a| a.to_string()).unwrap_or_default();
-        w.write_record([unit.code.as_str(), &unit.name, unit.level, parent, &adults])
-            .map_err(err)?;
-        report.units += 1;
-    }
-    w.flush().map_err(|e| Error::io(&path, e))?;
-    report.files.push(path);
-    Ok(())
-}
-
-fn write_targets(out: &Path, units: &[Unit], report: &mut SampleReport) -> Result<()> {
-    let path = file_of(out, Feed::Targets);
-    let mut w = csv_writer(&path)?;
-    let err = |e| csv_error(&path, e);
-    w.write_record(["kpi", "unit_code", "year", "target", "grain"])
-        .map_err(err)?;
-    let every_unit: &[(&str, &str)] = &[
-        ("on_time_rate", "95%"),
-        ("processed_online_rate", "0.8"),
-        ("e_result_rate", "0.9"),
-        ("result_signed_rate", "90%"),
-        ("online_rate", "0.7"),
-        ("full_online_rate", "80%"),
-        ("digitized_rate", "100%"),
-        ("applicant_signed_rate", "0.5"),
-        ("online_payment_rate", "45%"),
-        ("cashless_rate", "40%"),
-        ("cashless_value_rate", "0.5"),
-        ("satisfaction_rate", "90%"),
-        ("portal_completion_rate", "0.7"),
-        ("vneid_share", "60%"),
-        ("payment_success_rate", "0.95"),
-        ("document_signing_rate", "80%"),
-        ("median_processing_days", "5"),
-        ("certificates_per_1000_adults", "5"),
-    ];
-    for year in ["2024", "2025"] {
-        for (kpi, target) in every_unit {
-            w.write_record([*kpi, "*", year, *target, ""])
-                .map_err(err)?;
-            report.targets += 1;
-        }
-        w.write_record(["overdue_open", "*", year, "10", "month"])
-            .map_err(err)?;
-        report.targets += 1;
-        // SPEC §8: Lào Cai's Q1 figures; Hà Nội's full signing; Sài Đồng's pilot.
-        let specific: Vec<(&str, &str, &str, &str)> = vec![
-            ("full_online_rate", "10", "95%", ""),
-            ("cashless_rate", "10", "40%", "quarter"),
-            ("document_signing_rate", "01", "100%", ""),
-            ("full_online_rate", "01", "0.97", "month"),
-        ];
-        for (kpi, unit, target, grain) in specific {
-            w.write_record([kpi, unit, year, target, grain])
-                .map_err(err)?;
-            report.targets += 1;
-        }
-        if let Some(sai_dong) = units.iter().find(|u| u.name == "Phường Sài Đồng") {
-            w.write_record([
-                "document_signing_rate",
-                sai_dong.code.as_str(),
-                year,
-                "100%",
-                "",
-            ])
-            .map_err(err)?;
-            report.targets += 1;
-        }
-    }
-    w.flush().map_err(|e| Error::io(&path, e))?;
-    report.files.push(path);
-    Ok(())
-}
+use crate::sample::END;
+use crate::sample::OFFSET_SECONDS;
+use crate::sample::START;
+use crate::sample::SampleReport;
+use crate::sample::csv_error;
+use crate::sample::csv_writer;
+use crate::sample::file_of;
+use crate::sample::local_seconds;
+use crate::sample::units::PROVINCES;
+use crate::sample::units::Rng;
+use crate::sample::units::Unit;
+use crate::spec::feeds::Feed;
 
 /// Formats local seconds as a Vietnamese export would: day-first most of
 /// the time, ISO with the +07:00 offset otherwise.
-fn format_local(secs: i64, day_first: bool, buf: &mut String) {
+pub(crate) fn format_local(secs: i64, day_first: bool, buf: &mut String) {
     buf.clear();
     let t = DateTime::from_timestamp(secs, 0)
         .unwrap_or_default()
@@ -598,7 +54,7 @@ fn format_local(secs: i64, day_first: bool, buf: &mut String) {
 }
 
 /// The same instant in UTC with `Z`, as the portal exports it.
-fn format_utc_z(local_secs: i64, buf: &mut String) {
+pub(crate) fn format_utc_z(local_secs: i64, buf: &mut String) {
     buf.clear();
     let t = DateTime::from_timestamp(local_secs - OFFSET_SECONDS, 0)
         .unwrap_or_default()
@@ -616,7 +72,7 @@ fn format_utc_z(local_secs: i64, buf: &mut String) {
     );
 }
 
-fn format_date(secs: i64, buf: &mut String) {
+pub(crate) fn format_date(secs: i64, buf: &mut String) {
     buf.clear();
     let t = DateTime::from_timestamp(secs, 0)
         .unwrap_or_default()
@@ -626,7 +82,7 @@ fn format_date(secs: i64, buf: &mut String) {
 }
 
 /// Formats a fee as exports do: plain, or with Vietnamese grouping.
-fn format_fee(fee: i64, style: u64) -> String {
+pub(crate) fn format_fee(fee: i64, style: u64) -> String {
     if fee == 0 || style < 6 {
         return fee.to_string();
     }
@@ -642,14 +98,14 @@ fn format_fee(fee: i64, style: u64) -> String {
     out
 }
 
-struct Procedure {
-    code: String,
-    online_level: &'static str,
-    days: i64,
-    fee: i64,
+pub(crate) struct Procedure {
+    pub(crate) code: String,
+    pub(crate) online_level: &'static str,
+    pub(crate) days: i64,
+    pub(crate) fee: i64,
 }
 
-fn procedures(rng: &mut Rng) -> Vec<Procedure> {
+pub(crate) fn procedures(rng: &mut Rng) -> Vec<Procedure> {
     (0..60)
         .map(|i| {
             let online_level = *rng.weighted(&[("full", 0.4), ("partial", 0.35), ("none", 0.25)]);
@@ -667,7 +123,7 @@ fn procedures(rng: &mut Rng) -> Vec<Procedure> {
         .collect()
 }
 
-const DOSSIER_HEADER: [&str; 22] = [
+pub(crate) const DOSSIER_HEADER: [&str; 22] = [
     "dossier_id",
     "procedure_code",
     "unit_code",
@@ -692,14 +148,14 @@ const DOSSIER_HEADER: [&str; 22] = [
     "applicant_type",
 ];
 
-struct Writers {
-    dossiers: csv::Writer<BufWriter<File>>,
-    portal: BufWriter<File>,
-    signatures: csv::Writer<BufWriter<File>>,
-    paths: [PathBuf; 3],
+pub(crate) struct Writers {
+    pub(crate) dossiers: csv::Writer<BufWriter<File>>,
+    pub(crate) portal: BufWriter<File>,
+    pub(crate) signatures: csv::Writer<BufWriter<File>>,
+    pub(crate) paths: [PathBuf; 3],
 }
 
-fn write_activity(
+pub(crate) fn write_activity(
     out: &Path,
     units: &[Unit],
     dossiers: u64,
@@ -790,17 +246,17 @@ fn write_activity(
 }
 
 /// (local time, event type, payment method and amount)
-type PortalEvent<'a> = (i64, &'a str, Option<(&'a str, i64)>);
+pub(crate) type PortalEvent<'a> = (i64, &'a str, Option<(&'a str, i64)>);
 
-struct Generator {
-    rng: Rng,
-    event_seq: u64,
-    buf: [String; 5],
-    end: i64,
+pub(crate) struct Generator {
+    pub(crate) rng: Rng,
+    pub(crate) event_seq: u64,
+    pub(crate) buf: [String; 5],
+    pub(crate) end: i64,
 }
 
 /// Seconds into the day: office hours at a counter, any time online.
-fn time_of_day(rng: &mut Rng, online: bool) -> i64 {
+pub(crate) fn time_of_day(rng: &mut Rng, online: bool) -> i64 {
     if online {
         rng.range(0, 86_400)
     } else {
@@ -809,7 +265,7 @@ fn time_of_day(rng: &mut Rng, online: bool) -> i64 {
 }
 
 impl Generator {
-    fn dossier(
+    pub(crate) fn dossier(
         &mut self,
         i: u64,
         unit: &Unit,
@@ -1050,13 +506,13 @@ impl Generator {
         Ok(())
     }
 
-    fn next_event_id(&mut self, prefix: &str) -> String {
+    pub(crate) fn next_event_id(&mut self, prefix: &str) -> String {
         self.event_seq += 1;
         format!("{prefix}{:010}", self.event_seq)
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn application(
+    pub(crate) fn application(
         &mut self,
         i: u64,
         unit: &Unit,
@@ -1134,7 +590,7 @@ impl Generator {
         Ok(())
     }
 
-    fn document(
+    pub(crate) fn document(
         &mut self,
         units: &[Unit],
         start: i64,
@@ -1165,7 +621,7 @@ impl Generator {
         Ok(())
     }
 
-    fn certificate(
+    pub(crate) fn certificate(
         &mut self,
         units: &[Unit],
         communes: &[usize],

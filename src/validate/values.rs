@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
-use crate::feeds::EnumDef;
+use crate::spec::enums::EnumDef;
 
 /// Normalizes an enum or boolean token: NFC, lower case, diacritics removed,
 /// `đ` → `d`, runs of spaces and hyphens → one `_`.
@@ -48,12 +48,12 @@ pub fn normalize_token(raw: &str) -> String {
 /// seen so a column of repeated values costs one hash lookup a row.
 #[derive(Debug)]
 pub struct EnumMatcher {
-    def: &'static EnumDef,
-    seen: HashMap<String, Option<u8>>,
-    normalized: Vec<(String, u8)>,
+    pub(crate) def: &'static EnumDef,
+    pub(crate) seen: HashMap<String, Option<u8>>,
+    pub(crate) normalized: Vec<(String, u8)>,
 }
 
-const CACHE_LIMIT: usize = 4096;
+pub(crate) const CACHE_LIMIT: usize = 4096;
 
 impl EnumMatcher {
     pub fn new(def: &'static EnumDef) -> Self {
@@ -172,7 +172,7 @@ pub fn parse_int(raw: &str) -> Result<i64, String> {
     Ok(if negative { -value } else { value })
 }
 
-fn strip_currency(s: &str) -> &str {
+pub(crate) fn strip_currency(s: &str) -> &str {
     for suffix in ["VND", "vnd", "Vnd", "đ", "Đ", "d", "D"] {
         if let Some(rest) = s.strip_suffix(suffix) {
             return rest.trim_end();
@@ -207,7 +207,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokens_normalize_across_diacritics_case_and_separators() {
+    pub(crate) fn tokens_normalize_across_diacritics_case_and_separators() {
         assert_eq!(normalize_token("Trực tuyến"), "truc_tuyen");
         assert_eq!(normalize_token("TRUC_TUYEN"), "truc_tuyen");
         assert_eq!(normalize_token("truc-tuyen"), "truc_tuyen");
@@ -217,7 +217,7 @@ mod tests {
     }
 
     #[test]
-    fn booleans_read_the_same_whether_or_not_they_take_the_fast_path() {
+    pub(crate) fn booleans_read_the_same_whether_or_not_they_take_the_fast_path() {
         // Precomposed (fast path) and decomposed (normalized) có / không.
         let decomposed_co = "co\u{301}";
         let decomposed_khong = "kho\u{302}ng";
@@ -239,7 +239,7 @@ mod tests {
     }
 
     #[test]
-    fn integers_accept_vietnamese_grouping_and_currency() {
+    pub(crate) fn integers_accept_vietnamese_grouping_and_currency() {
         assert_eq!(parse_int("1.500.000"), Ok(1_500_000));
         assert_eq!(parse_int("1,500,000"), Ok(1_500_000));
         assert_eq!(parse_int("1 500 000 đ"), Ok(1_500_000));
@@ -255,7 +255,7 @@ mod tests {
     }
 
     #[test]
-    fn targets_take_fractions_and_percentages() {
+    pub(crate) fn targets_take_fractions_and_percentages() {
         assert_eq!(parse_target("0.95"), Ok((0.95, false)));
         assert_eq!(parse_target("95%"), Ok((0.95, true)));
         assert_eq!(parse_target("1200"), Ok((1200.0, false)));

@@ -24,24 +24,21 @@
 //! any folder; a user folder (`--queries`, `$MOTCUA_QUERIES`) adds queries
 //! and overrides shipped ones by name.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use arrow::datatypes::DataType;
-use datafusion::common::ParamValues;
-use datafusion::dataframe::DataFrame;
-use datafusion::execution::context::SQLOptions;
-use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 
 use crate::error::{Error, Result};
-use crate::time::Zone;
-use futures::TryStreamExt;
+use crate::validate::time::Zone;
 
 /// A shipped query: its name and text, compiled in.
 macro_rules! shipped {
     ($name:literal) => {
-        ($name, include_str!(concat!("../queries/", $name, ".sql")))
+        (
+            $name,
+            include_str!(concat!("../../queries/", $name, ".sql")),
+        )
     };
 }
 
@@ -82,7 +79,7 @@ pub enum ParamType {
 }
 
 impl ParamType {
-    fn parse(word: &str) -> Option<Self> {
+    pub(crate) fn parse(word: &str) -> Option<Self> {
         Some(match word.to_ascii_lowercase().as_str() {
             "text" | "string" => ParamType::Text,
             "int" | "integer" | "bigint" => ParamType::Int,
@@ -113,7 +110,7 @@ impl ParamType {
         }
     }
 
-    fn data_type(self) -> DataType {
+    pub(crate) fn data_type(self) -> DataType {
         match self {
             ParamType::Text | ParamType::Kpi | ParamType::Grain | ParamType::Level => {
                 DataType::Utf8
@@ -122,19 +119,19 @@ impl ParamType {
             ParamType::Float => DataType::Float64,
             ParamType::Bool => DataType::Boolean,
             ParamType::Date | ParamType::Period => DataType::Date32,
-            ParamType::Timestamp => crate::feeds::timestamp_type(),
+            ParamType::Timestamp => crate::spec::feeds::timestamp_type(),
         }
     }
 
     /// The value's text as the query should see it, or why it is not one
     /// of the declared values.
-    fn check(self, name: &str, text: &str) -> Result<String> {
+    pub(crate) fn check(self, name: &str, text: &str) -> Result<String> {
         let refuse = |what: String| Error::Usage(format!("parameter {name}: {what}"));
         match self {
-            ParamType::Kpi => match crate::kpi::find(text.trim()) {
+            ParamType::Kpi => match crate::spec::kpis::find(text.trim()) {
                 Some(kpi) => Ok(kpi.id.to_string()),
                 None => {
-                    let ids: Vec<&str> = crate::kpi::CATALOG.iter().map(|k| k.id).collect();
+                    let ids: Vec<&str> = crate::spec::kpis::CATALOG.iter().map(|k| k.id).collect();
                     Err(refuse(format!(
                         "'{text}' is not a KPI; the KPIs are {} (see `motcua kpis`)",
                         ids.join(", ")
@@ -143,11 +140,11 @@ impl ParamType {
             },
             ParamType::Grain | ParamType::Level => {
                 let def = if self == ParamType::Grain {
-                    &crate::feeds::GRAIN
+                    &crate::spec::enums::GRAIN
                 } else {
-                    &crate::feeds::UNIT_LEVEL
+                    &crate::spec::enums::UNIT_LEVEL
                 };
-                let mut matcher = crate::values::EnumMatcher::new(def);
+                let mut matcher = crate::validate::values::EnumMatcher::new(def);
                 match matcher.parse(text) {
                     Some(v) => Ok(def.canonical(v).to_string()),
                     None => Err(refuse(matcher.error(text))),
@@ -303,7 +300,7 @@ impl SavedQuery {
 
     /// The bound `period` parameter of a query that has one and a `grain`:
     /// its declaration, its day and the grain's value.
-    fn period_of<'a>(
+    pub(crate) fn period_of<'a>(
         &'a self,
         values: &[(String, ScalarValue)],
     ) -> Option<(&'a ParamDef, chrono::NaiveDate, String)> {
@@ -311,19 +308,21 @@ impl SavedQuery {
         let grain = self.param_of(ParamType::Grain)?;
         let value = |name: &str| values.iter().find(|(n, _)| n == name).map(|(_, v)| v);
         match (value(&period.name)?, value(&grain.name)?) {
-            (ScalarValue::Date32(Some(days)), ScalarValue::Utf8(Some(grain))) => {
-                Some((period, crate::time::date_from_days(*days), grain.clone()))
-            }
+            (ScalarValue::Date32(Some(days)), ScalarValue::Utf8(Some(grain))) => Some((
+                period,
+                crate::validate::time::date_from_days(*days),
+                grain.clone(),
+            )),
             _ => None,
         }
     }
 
     /// A `period` parameter must start a period of the query's `grain`.
-    fn check_period(&self, values: &[(String, ScalarValue)]) -> Result<()> {
+    pub(crate) fn check_period(&self, values: &[(String, ScalarValue)]) -> Result<()> {
         let Some((period, day, grain)) = self.period_of(values) else {
             return Ok(());
         };
-        let start = crate::catalog::period_start(&grain, day);
+        let start = crate::spec::grain::period_start(&grain, day);
         if start != day {
             return Err(Error::Usage(format!(
                 "parameter {}: {day} does not start a {grain}; the {grain} holding it starts on {start}",
@@ -350,96 +349,22 @@ pub fn typed_value(name: &str, text: &str, ty: &DataType, zone: &Zone) -> Result
             ScalarValue::Float64(Some(text.trim().parse().map_err(|_| bad("a number"))?))
         }
         DataType::Boolean => ScalarValue::Boolean(Some(
-            crate::values::parse_bool(text).map_err(|_| bad("a boolean"))?,
+            crate::validate::values::parse_bool(text).map_err(|_| bad("a boolean"))?,
         )),
         DataType::Date32 => {
             let date = chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
                 .map_err(|_| bad("a date (YYYY-MM-DD)"))?;
-            ScalarValue::Date32(Some(crate::time::days_since_epoch(date)))
+            ScalarValue::Date32(Some(crate::validate::time::days_since_epoch(date)))
         }
         DataType::Timestamp(_, _) => {
-            let micros =
-                crate::time::parse_timestamp(text, zone, false).map_err(|_| bad("a timestamp"))?;
+            let micros = crate::validate::time::parse_timestamp(text, zone, false)
+                .map_err(|_| bad("a timestamp"))?;
             ScalarValue::TimestampMicrosecond(Some(micros), Some("UTC".into())).cast_to(ty)?
         }
         other => ScalarValue::Utf8(Some(text.to_string()))
             .cast_to(other)
             .map_err(|_| bad(&format!("a {other}")))?,
     })
-}
-
-/// What analysts may run: queries only. DDL (CREATE, DROP, external tables
-/// that would reach other files), DML (INSERT, COPY) and statements (SET)
-/// are refused before anything runs.
-pub fn read_only() -> SQLOptions {
-    SQLOptions::new()
-        .with_allow_ddl(false)
-        .with_allow_dml(false)
-        .with_allow_statements(false)
-}
-
-/// Plans `sql` read-only and binds named parameters. Declared types win;
-/// for ad-hoc SQL, each value takes the type the query's context gives its
-/// placeholder.
-pub async fn plan(
-    ctx: &SessionContext,
-    sql: &str,
-    declared: Vec<(String, ScalarValue)>,
-    adhoc: &[(String, String)],
-    zone: &Zone,
-) -> Result<DataFrame> {
-    let df = ctx
-        .sql_with_options(sql, read_only())
-        .await
-        .map_err(sql_error)?;
-    let wanted = df.logical_plan().get_parameter_types().map_err(sql_error)?;
-    let mut values: HashMap<String, ScalarValue> = declared.into_iter().collect();
-    for (name, text) in adhoc {
-        let ty = wanted
-            .get(name)
-            .or_else(|| wanted.get(&format!("${name}")))
-            .ok_or_else(|| Error::Usage(format!("the SQL has no parameter ${name}")))?
-            .clone()
-            .unwrap_or(DataType::Utf8);
-        values.insert(name.clone(), typed_value(name, text, &ty, zone)?);
-    }
-    for placeholder in wanted.keys() {
-        let name = placeholder.trim_start_matches('$');
-        if !values.contains_key(name) {
-            return Err(Error::Usage(format!(
-                "the SQL uses ${name} but no value was given; add --param {name}=…"
-            )));
-        }
-    }
-    if values.is_empty() {
-        return Ok(df);
-    }
-    df.with_param_values(ParamValues::from(values.into_iter().collect::<Vec<_>>()))
-        .map_err(sql_error)
-}
-
-/// One sentence for a SQL failure, without DataFusion's nested prefixes.
-pub fn sql_error(e: datafusion::error::DataFusionError) -> Error {
-    // The root cause says what is wrong; wrappers ("Optimizer rule … failed") do not.
-    let root = e.find_root();
-    if let datafusion::error::DataFusionError::ResourcesExhausted(detail) = root {
-        // The pool lists the largest holders one per line: keep them, on one line.
-        let detail: Vec<&str> = detail
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect();
-        return Error::Sql(format!(
-            "the query needs more memory than --memory-limit allows ({}); raise the limit",
-            detail.join(" ")
-        ));
-    }
-    let text = root.strip_backtrace();
-    let text = text
-        .trim_start_matches("Error during planning: ")
-        .trim_start_matches("SQL error: ")
-        .trim_start_matches("This feature is not implemented: ");
-    Error::Sql(text.lines().next().unwrap_or_default().to_string())
 }
 
 /// The saved queries: the shipped ones, then those of the user folder
@@ -484,169 +409,4 @@ pub fn find(dir: Option<&Path>, name_or_file: &str) -> Result<SavedQuery> {
         "no saved query '{name_or_file}'; the saved queries are {} (`motcua query --list`)",
         known.join(", ")
     )))
-}
-
-/// Rows of activity whose unit code the registry does not hold, per feed
-/// (the shipped `dq_unknown_units` query, summed): for `motcua lake`.
-pub async fn unknown_units(root: &Path) -> Result<Vec<(String, u64)>> {
-    let (ctx, _) = crate::catalog::open(root, &Default::default()).await?;
-    let saved = find(None, "dq_unknown_units")?;
-    let sql = format!(
-        "SELECT feed, CAST(sum(rows) AS BIGINT) FROM ({}\n) GROUP BY feed ORDER BY feed",
-        saved.sql
-    );
-    let batches = ctx.sql(&sql).await?.collect().await?;
-    let mut out = Vec::new();
-    for batch in &batches {
-        use arrow::array::AsArray;
-        let (Some(feeds), Some(rows)) = (
-            batch.column(0).as_string_opt::<i32>(),
-            batch
-                .column(1)
-                .as_primitive_opt::<arrow::datatypes::Int64Type>(),
-        ) else {
-            return Err(Error::Sql("dq_unknown_units: expected (feed, rows)".into()));
-        };
-        for i in 0..batch.num_rows() {
-            out.push((feeds.value(i).to_string(), rows.value(i) as u64));
-        }
-    }
-    Ok(out)
-}
-
-/// What `motcua query` runs.
-#[derive(Debug, Clone)]
-pub enum QuerySource {
-    Saved(SavedQuery),
-    Sql(String),
-}
-
-/// A query's rows, with their schema: an empty result still has columns.
-#[derive(Debug, Clone)]
-pub struct QueryResult {
-    pub schema: arrow::datatypes::SchemaRef,
-    pub batches: Vec<arrow::record_batch::RecordBatch>,
-}
-
-/// Runs a query read-only over the lake at `lake` and collects its rows.
-/// When `out` holds a published `kpi_values`, it is a table too.
-pub async fn run(
-    lake: &Path,
-    out: &Path,
-    source: &QuerySource,
-    params: &[(String, String)],
-) -> Result<QueryResult> {
-    let stream = stream(lake, out, source, params).await?;
-    let schema = stream.schema();
-    let batches = stream.try_collect().await.map_err(sql_error)?;
-    Ok(QueryResult { schema, batches })
-}
-
-/// Runs a query as `run` does, handing its rows over batch by batch as the
-/// engine produces them.
-pub async fn stream(
-    lake: &Path,
-    out: &Path,
-    source: &QuerySource,
-    params: &[(String, String)],
-) -> Result<datafusion::execution::SendableRecordBatchStream> {
-    let (ctx, manifest) =
-        crate::catalog::open(lake, &crate::catalog::SessionOptions::default()).await?;
-    let zone = manifest.zone()?;
-    let published = crate::catalog::register_outputs(&ctx, out).await?;
-    let sql = match source {
-        QuerySource::Saved(saved) => &saved.sql,
-        QuerySource::Sql(sql) => sql,
-    };
-    let reads_outputs = reads_table(&ctx, sql, crate::output::DATASET)?;
-    if reads_outputs && !published {
-        return Err(Error::Usage(format!(
-            "kpi_values is not published in {} yet; run `motcua kpi --from … --to …` first, or point --out at its directory",
-            out.display()
-        )));
-    }
-    let df = match source {
-        QuerySource::Saved(saved) => {
-            let values = saved.bind(params, &zone)?;
-            if reads_outputs {
-                check_published(&ctx, saved, &values, out).await?;
-            }
-            plan(&ctx, &saved.sql, values, &[], &zone).await?
-        }
-        QuerySource::Sql(sql) => plan(&ctx, sql, Vec::new(), params, &zone).await?,
-    };
-    df.execute_stream().await.map_err(sql_error)
-}
-
-/// Whether `sql` names the table `table` anywhere.
-fn reads_table(ctx: &SessionContext, sql: &str, table: &str) -> Result<bool> {
-    let state = ctx.state();
-    let dialect = state.config().options().sql_parser.dialect;
-    let statement = state.sql_to_statement(sql, &dialect).map_err(sql_error)?;
-    let tables = state
-        .resolve_table_references(&statement)
-        .map_err(sql_error)?;
-    Ok(tables.iter().any(|t| t.table() == table))
-}
-
-/// A saved query over `kpi_values` asked for a period the published output
-/// does not hold would answer an empty table: say which periods it holds.
-async fn check_published(
-    ctx: &SessionContext,
-    saved: &SavedQuery,
-    values: &[(String, ScalarValue)],
-    out: &Path,
-) -> Result<()> {
-    let Some((period, day, grain)) = saved.period_of(values) else {
-        return Ok(());
-    };
-    let held = ctx
-        .sql("SELECT min(period_start), max(period_start), bool_or(period_start = $period) FROM kpi_values WHERE period_grain = $grain")
-        .await
-        .and_then(|df| {
-            df.with_param_values(ParamValues::from(vec![
-                (
-                    "period".to_string(),
-                    ScalarValue::Date32(Some(crate::time::days_since_epoch(day))),
-                ),
-                ("grain".to_string(), ScalarValue::Utf8(Some(grain.clone()))),
-            ]))
-        })
-        .map_err(sql_error)?
-        .collect()
-        .await
-        .map_err(sql_error)?;
-    use arrow::array::{Array, AsArray};
-    use arrow::datatypes::Date32Type;
-    let Some(row) = held.iter().find(|b| b.num_rows() > 0) else {
-        return Ok(());
-    };
-    if row
-        .column(2)
-        .as_boolean_opt()
-        .is_some_and(|f| f.is_valid(0) && f.value(0))
-    {
-        return Ok(());
-    }
-    let date = |i: usize| {
-        let dates = row.column(i).as_primitive_opt::<Date32Type>()?;
-        dates
-            .is_valid(0)
-            .then(|| crate::time::date_from_days(dates.value(0)))
-    };
-    Err(Error::Usage(
-        if let (Some(first), Some(last)) = (date(0), date(1)) {
-            format!(
-                "parameter {}: the {grain} starting {day} is not published in {} (it holds {first} to {last}); run `motcua kpi --grain {grain}` over it, or pick a published period",
-                period.name,
-                out.join(crate::output::DATASET).display()
-            )
-        } else {
-            format!(
-                "parameter {}: {} holds no {grain} periods; run `motcua kpi --grain {grain} …` first",
-                period.name,
-                out.join(crate::output::DATASET).display()
-            )
-        },
-    ))
 }

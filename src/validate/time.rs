@@ -17,16 +17,16 @@ use chrono_tz::Tz;
 use crate::error::Error;
 
 pub const DEFAULT_ZONE: &str = "Asia/Ho_Chi_Minh";
-const DAY_MICROS: i64 = 86_400_000_000;
+pub(crate) const DAY_MICROS: i64 = 86_400_000_000;
 
 /// The zone that local times and calendar periods are read in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Zone {
-    tz: Tz,
+    pub(crate) tz: Tz,
     /// A span of UTC instants (µs, half-open) over which the zone's offset
     /// (seconds) never changes: conversions there skip the zone database,
     /// which matters at millions of timestamps a file.
-    steady: Option<(i64, i64, i32)>,
+    pub(crate) steady: Option<(i64, i64, i32)>,
 }
 
 impl Default for Zone {
@@ -36,8 +36,8 @@ impl Default for Zone {
 }
 
 /// The steady span is looked for between these years.
-const STEADY_FROM: i32 = 1990;
-const STEADY_TO: i32 = 2100;
+pub(crate) const STEADY_FROM: i32 = 1990;
+pub(crate) const STEADY_TO: i32 = 2100;
 
 impl Zone {
     pub fn new(tz: Tz) -> Self {
@@ -82,7 +82,7 @@ impl Zone {
 /// The span and offset when the offset is the same on every day from 1990
 /// to 2100 (checked daily: no real zone changes its offset for less than a
 /// day). Zones with daylight saving get no shortcut.
-fn steady_span(tz: Tz) -> Option<(i64, i64, i32)> {
+pub(crate) fn steady_span(tz: Tz) -> Option<(i64, i64, i32)> {
     let start = NaiveDate::from_ymd_opt(STEADY_FROM, 1, 1)?.and_time(NaiveTime::MIN);
     let end = NaiveDate::from_ymd_opt(STEADY_TO, 1, 1)?.and_time(NaiveTime::MIN);
     let offset = tz.offset_from_utc_datetime(&start).fix().local_minus_utc();
@@ -215,37 +215,37 @@ pub fn parse_timestamp(raw: &str, zone: &Zone, deadline: bool) -> Result<i64, St
     Ok(micros)
 }
 
-struct Parsed {
-    date: NaiveDate,
-    time: Option<NaiveTime>,
-    offset_seconds: Option<i32>,
+pub(crate) struct Parsed {
+    pub(crate) date: NaiveDate,
+    pub(crate) time: Option<NaiveTime>,
+    pub(crate) offset_seconds: Option<i32>,
 }
 
-const EXPECTED: &str = "is not a date this importer accepts (YYYY-MM-DD[THH:MM[:SS[.f]]][Z|±HH:MM] or D/M/YYYY[ H:MM[:SS]])";
+pub(crate) const EXPECTED: &str = "is not a date this importer accepts (YYYY-MM-DD[THH:MM[:SS[.f]]][Z|±HH:MM] or D/M/YYYY[ H:MM[:SS]])";
 
 /// A tiny cursor over ASCII bytes; every form above is ASCII.
-struct Cursor<'a> {
-    bytes: &'a [u8],
-    pos: usize,
+pub(crate) struct Cursor<'a> {
+    pub(crate) bytes: &'a [u8],
+    pub(crate) pos: usize,
 }
 
 impl<'a> Cursor<'a> {
-    fn new(s: &'a str) -> Self {
+    pub(crate) fn new(s: &'a str) -> Self {
         Cursor {
             bytes: s.as_bytes(),
             pos: 0,
         }
     }
 
-    fn done(&self) -> bool {
+    pub(crate) fn done(&self) -> bool {
         self.pos == self.bytes.len()
     }
 
-    fn peek(&self) -> Option<u8> {
+    pub(crate) fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
     }
 
-    fn eat(&mut self, b: u8) -> bool {
+    pub(crate) fn eat(&mut self, b: u8) -> bool {
         if self.peek() == Some(b) {
             self.pos += 1;
             true
@@ -255,7 +255,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Between `min` and `max` ASCII digits, as a number and their count.
-    fn digits(&mut self, min: usize, max: usize) -> Option<(u32, usize)> {
+    pub(crate) fn digits(&mut self, min: usize, max: usize) -> Option<(u32, usize)> {
         let start = self.pos;
         let mut value: u32 = 0;
         while self.pos - start < max {
@@ -271,24 +271,29 @@ impl<'a> Cursor<'a> {
         (count >= min).then_some((value, count))
     }
 
-    fn number(&mut self, min: usize, max: usize) -> Result<u32, String> {
+    pub(crate) fn number(&mut self, min: usize, max: usize) -> Result<u32, String> {
         self.digits(min, max)
             .map(|(v, _)| v)
             .ok_or_else(|| EXPECTED.to_string())
     }
 }
 
-fn make_date(year: u32, month: u32, day: u32) -> Result<NaiveDate, String> {
+pub(crate) fn make_date(year: u32, month: u32, day: u32) -> Result<NaiveDate, String> {
     NaiveDate::from_ymd_opt(year as i32, month, day)
         .ok_or_else(|| format!("is not a calendar date (day {day}, month {month}, year {year})"))
 }
 
-fn make_time(hour: u32, minute: u32, second: u32, micros: u32) -> Result<NaiveTime, String> {
+pub(crate) fn make_time(
+    hour: u32,
+    minute: u32,
+    second: u32,
+    micros: u32,
+) -> Result<NaiveTime, String> {
     NaiveTime::from_hms_micro_opt(hour, minute, second, micros)
         .ok_or_else(|| format!("has no such time of day ({hour:02}:{minute:02}:{second:02})"))
 }
 
-fn parse_iso(s: &str) -> Result<Parsed, String> {
+pub(crate) fn parse_iso(s: &str) -> Result<Parsed, String> {
     let mut c = Cursor::new(s);
     let year = c.number(4, 4)?;
     if !c.eat(b'-') {
@@ -359,7 +364,7 @@ fn parse_iso(s: &str) -> Result<Parsed, String> {
     })
 }
 
-fn parse_day_first(s: &str) -> Result<Parsed, String> {
+pub(crate) fn parse_day_first(s: &str) -> Result<Parsed, String> {
     let mut c = Cursor::new(s);
     let day = c.number(1, 2)?;
     if !c.eat(b'/') {
@@ -419,7 +424,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_zone_link_is_the_same_zone_and_a_zone_that_only_agrees_today_is_not() {
+    pub(crate) fn a_zone_link_is_the_same_zone_and_a_zone_that_only_agrees_today_is_not() {
         let zone = |name: &str| name.parse::<Zone>().unwrap();
         assert!(zone("Asia/Saigon").same_as(&zone("Asia/Ho_Chi_Minh")));
         assert!(zone("Asia/Ho_Chi_Minh").same_as(&zone("Asia/Ho_Chi_Minh")));
@@ -428,12 +433,12 @@ mod tests {
         assert!(!zone("Europe/Paris").same_as(&zone("Asia/Ho_Chi_Minh")));
     }
 
-    fn utc(raw: &str) -> String {
+    pub(crate) fn utc(raw: &str) -> String {
         format_utc(parse_timestamp(raw, &Zone::default(), false).unwrap())
     }
 
     #[test]
-    fn offsets_and_local_times() {
+    pub(crate) fn offsets_and_local_times() {
         assert_eq!(
             utc("2024-03-15T08:30:00+07:00"),
             "2024-03-15T01:30:00.000000Z"
@@ -454,13 +459,13 @@ mod tests {
     }
 
     #[test]
-    fn deadline_dates_mean_end_of_day() {
+    pub(crate) fn deadline_dates_mean_end_of_day() {
         let t = parse_timestamp("2024-03-15", &Zone::default(), true).unwrap();
         assert_eq!(format_utc(t), "2024-03-15T16:59:59.999999Z");
     }
 
     #[test]
-    fn rejects_impossible_and_malformed() {
+    pub(crate) fn rejects_impossible_and_malformed() {
         let z = Zone::default();
         assert!(
             parse_timestamp("31/02/2024", &z, false)
@@ -500,7 +505,7 @@ mod tests {
     }
 
     #[test]
-    fn month_key_uses_local_calendar() {
+    pub(crate) fn month_key_uses_local_calendar() {
         let z = Zone::default();
         let late = parse_timestamp("2024-03-31T23:30:00+07:00", &z, false).unwrap();
         assert_eq!(z.month_key(late), "2024-03");
@@ -509,7 +514,7 @@ mod tests {
     }
 
     #[test]
-    fn the_steady_shortcut_agrees_with_the_zone_database() {
+    pub(crate) fn the_steady_shortcut_agrees_with_the_zone_database() {
         let hcm = Zone::default();
         assert!(hcm.steady.is_some());
         let berlin: Zone = "Europe/Berlin".parse().unwrap();
@@ -533,7 +538,7 @@ mod tests {
     }
 
     #[test]
-    fn dst_gap_is_rejected_and_overlap_takes_earlier() {
+    pub(crate) fn dst_gap_is_rejected_and_overlap_takes_earlier() {
         let z: Zone = "Europe/Berlin".parse().unwrap();
         assert!(
             parse_timestamp("2024-03-31 02:30", &z, false)

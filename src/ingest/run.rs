@@ -1,0 +1,170 @@
+//! What one ingest command has staged and not yet committed.
+
+use std::path::{Path, PathBuf};
+
+use crate::current;
+use crate::dedupe::DedupIndex;
+use crate::error::Result;
+use crate::ingest::IngestOptions;
+use crate::ingest::earlier_ingest;
+use crate::ingest::file::StagedFile;
+use crate::ingest::file::absolute;
+use crate::ingest::file::stage_file;
+use crate::ingest::report::FileReport;
+use crate::ingest::report::over_limit;
+use crate::ingest::report::too_many_rejected;
+use crate::ingest::skipped_report;
+use crate::lake::{self, IngestEntry, Lake};
+use crate::read::{self};
+use crate::spec::feeds::Feed;
+
+/// What one ingest command has staged but not yet committed: everything
+/// under `--strict`, one file at a time otherwise.
+pub(crate) struct Transaction {
+    /// Where its files are written until the commit.
+    pub(crate) staging: PathBuf,
+    /// The PII key's fingerprint, to record with the commit.
+    pub(crate) key_check: Option<String>,
+    pub(crate) dedup: DedupIndex,
+    /// The seq the next file gets.
+    pub(crate) seq: u64,
+    pub(crate) entries: Vec<IngestEntry>,
+    pub(crate) staged: Vec<lake::Staged>,
+    pub(crate) current: Option<current::Collector>,
+}
+
+impl Transaction {
+    /// Stages one file — and, without `--strict`, commits it — and reports
+    /// it (before refusing it, when it is refused).
+    pub(crate) fn add_file(
+        &mut self,
+        lake: &mut Lake,
+        feed: Feed,
+        path: &Path,
+        options: &IngestOptions,
+        on_report: &mut dyn FnMut(&FileReport),
+    ) -> Result<FileReport> {
+        let scan = read::scan(path)?;
+        let this_run = self
+            .entries
+            .iter()
+            .map(|e| (e.content_hash.as_str(), e.seq));
+        if let Some(earlier) = earlier_ingest(lake.manifest(), feed, &scan.content_hash, this_run) {
+            let report = skipped_report(path, feed, earlier);
+            on_report(&report);
+            return Ok(report);
+        }
+        let root = lake.root().to_path_buf();
+        let staged_file = stage_file(
+            lake.manifest(),
+            &root,
+            Some(&self.staging),
+            feed,
+            path,
+            read::open_input(path)?,
+            &scan,
+            self.seq,
+            options,
+            &mut self.dedup,
+        )?;
+        self.seq += 1;
+        let StagedFile {
+            mut report,
+            mut staged,
+            current,
+        } = staged_file;
+        if over_limit(&report, options) {
+            // Its report, with the first rejections, says why. Under
+            // --strict the command fails here; otherwise the file is left
+            // out (its staged files go with the staging folder) and the
+            // next one goes on, the command failing at the end.
+            report.refused = true;
+            on_report(&report);
+            if options.strict {
+                return Err(too_many_rejected(&report, options));
+            }
+            self.dedup.rollback();
+            return Ok(report);
+        }
+        on_report(&report);
+        let entry = IngestEntry {
+            seq: report.seq,
+            feed,
+            source: absolute(path).display().to_string(),
+            content_hash: scan.content_hash,
+            bytes: scan.bytes,
+            ingested_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            rows_read: report.rows_read,
+            accepted: report.accepted,
+            quarantined: report.quarantined,
+            duplicates: report.duplicates,
+            data_files: report.data_files.clone(),
+            quarantine_file: report.quarantine_file.clone(),
+        };
+        tracing::info!(
+            "ingest #{}: {} row(s) accepted into {} file(s)",
+            entry.seq,
+            entry.accepted,
+            entry.data_files.len()
+        );
+        if options.strict {
+            self.entries.push(entry);
+            self.staged.extend(staged);
+            if let Some(current) = current {
+                match self.current.as_mut() {
+                    Some(pending) => pending.absorb(current)?,
+                    None => self.current = Some(current),
+                }
+            }
+        } else {
+            let index = stage_index(lake, current, &self.staging, entry.seq, &mut staged)?;
+            lake.commit(vec![entry], staged, index, self.key_check.clone())?;
+            self.dedup.commit();
+        }
+        Ok(report)
+    }
+}
+
+/// Merges a transaction's snapshots into the lake's index of current
+/// dossiers, staged (added to `staged`) as the index of ingest `seq`; returns
+/// the version to commit. A lake from before the index existed gets one
+/// built from every committed snapshot first.
+pub(crate) fn stage_index(
+    lake: &Lake,
+    collector: Option<current::Collector>,
+    staging: &Path,
+    seq: u64,
+    staged: &mut Vec<lake::Staged>,
+) -> Result<Option<lake::IndexVersion>> {
+    let Some(mut collector) = collector else {
+        return Ok(None);
+    };
+    let manifest = lake.manifest();
+    if collector.is_empty() && manifest.dossier_index.is_some() {
+        return Ok(None);
+    }
+    let committed = manifest.data_files(Feed::Dossiers);
+    if manifest.dossier_index.is_none() && !committed.is_empty() {
+        tracing::info!(
+            "building the index of current dossiers from {} committed file(s)",
+            committed.len()
+        );
+        for file in committed {
+            collector.add_committed(&lake.root().join(&file.path), Feed::Dossiers.def())?;
+        }
+    }
+    let update = current::update(
+        lake.root(),
+        manifest.current_index().as_ref(),
+        collector,
+        staging,
+        seq,
+    )?;
+    tracing::info!(
+        "index of current dossiers: {} dossier(s), {}",
+        update.dossiers,
+        update.staged.rel()
+    );
+    staged.push(update.staged);
+    Ok(Some(update.version))
+}

@@ -1,0 +1,175 @@
+//! The incremental plan: which periods a run must recompute.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use arrow::array::{Array, Date32Array};
+use chrono::NaiveDate;
+
+use crate::error::Result;
+use crate::kpi_job::Coverage;
+use crate::kpi_job::KpiJob;
+use crate::lake::{IngestEntry, Manifest};
+use crate::publish::dataset::{self};
+use crate::spec::feeds::Feed;
+use crate::spec::grain::{self};
+use crate::sql::saved;
+use crate::validate::time::{Zone, date_from_days};
+
+use crate::kpi_job::TOUCHED_QUERY;
+
+/// The run manifest a published version carries (`OUT/.kpi_values/vNNNNNN.json`).
+/// Typed, so that a field renamed or missing is an unreadable manifest (a
+/// warning and a full recompute), not a silent empty coverage. Fields are in
+/// the order they were written when this was a JSON map (sorted).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunRecord {
+    /// Per grain, what the published slices are up to date with.
+    pub coverage: BTreeMap<String, Coverage>,
+    /// The first period this run computed.
+    pub from: String,
+    pub grain: String,
+    pub lake: String,
+    /// Every ingest of the lake the run read.
+    pub lake_ingests: Vec<RunIngest>,
+    pub motcua: String,
+    /// The saved query's file, or "shipped kpi_values.sql".
+    pub query: String,
+    pub rows: usize,
+    pub seconds: f64,
+    /// Rows per slice written by this run.
+    pub slices: BTreeMap<String, usize>,
+    pub to: String,
+}
+
+/// One lake ingest a run read.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunIngest {
+    pub content_hash: String,
+    pub feed: String,
+    pub seq: u64,
+}
+
+/// The published run's coverage of each grain, if its lake ingests are
+/// still the lake's (same seqs, same content): otherwise nothing is reused.
+/// An unreadable run manifest is a warning, not an error: the run then
+/// recomputes its whole range, which is always correct.
+pub(crate) fn published_coverage(out: &Path, manifest: &Manifest) -> BTreeMap<String, Coverage> {
+    let run: RunRecord = match dataset::run_manifest(out) {
+        Ok(Some(run)) => run,
+        Ok(None) => return BTreeMap::new(),
+        Err(e) => {
+            tracing::warn!("{e}; recomputing the whole range");
+            return BTreeMap::new();
+        }
+    };
+    let same_lake = run.lake_ingests.iter().all(|i| {
+        manifest
+            .ingests
+            .iter()
+            .any(|e| e.seq == i.seq && e.content_hash == i.content_hash)
+    });
+    if same_lake {
+        run.coverage
+    } else {
+        BTreeMap::new()
+    }
+}
+
+/// The first period an incremental run must compute, and the coverage it
+/// leaves; `None` when the published slices are all up to date.
+pub(crate) async fn plan_incremental(
+    ctx: &datafusion::prelude::SessionContext,
+    manifest: &Manifest,
+    job: &KpiJob,
+    covered: &Coverage,
+    zone: &Zone,
+) -> Result<Option<(NaiveDate, Coverage)>> {
+    let grain = job.grain.as_str();
+    let lake_seq = last_seq(manifest);
+    let (Ok(covered_from), Ok(covered_to)) = (
+        covered.from.parse::<NaiveDate>(),
+        covered.to.parse::<NaiveDate>(),
+    ) else {
+        return Ok(Some((job.from, full_coverage(job, lake_seq))));
+    };
+    let new: Vec<&IngestEntry> = manifest
+        .ingests
+        .iter()
+        .filter(|e| e.seq > covered.lake_seq)
+        .collect();
+    // A new registry or targets file can change any period.
+    if new
+        .iter()
+        .any(|e| matches!(e.feed, Feed::Units | Feed::Targets))
+    {
+        return Ok(Some((job.from, full_coverage(job, lake_seq))));
+    }
+    let affected = if new.is_empty() {
+        None
+    } else {
+        touched_since(ctx, job.queries.as_deref(), covered.lake_seq, zone)
+            .await?
+            .map(|day| grain::period_start(grain, day))
+    };
+    let after_covered = grain::next_period(grain, covered_to);
+    let mut starts = Vec::new();
+    if job.from < covered_from || job.from > after_covered {
+        starts.push(job.from);
+    }
+    if job.to >= after_covered {
+        starts.push(after_covered);
+    }
+    starts.extend(affected);
+    let Some(start) = starts.into_iter().map(|s| s.max(job.from)).min() else {
+        return Ok(None);
+    };
+    if start > job.to {
+        return Ok(None);
+    }
+    // Periods before `start` that the old coverage holds stay valid when
+    // nothing before `start` was touched; periods after `to` only when
+    // nothing up to them was.
+    let keeps_before =
+        covered_from < start && start <= after_covered && affected.is_none_or(|a| a >= start);
+    let keeps_after = covered_to > job.to && affected.is_none_or(|a| a > covered_to);
+    let coverage = Coverage {
+        lake_seq,
+        from: if keeps_before { covered_from } else { start }.to_string(),
+        to: if keeps_after { covered_to } else { job.to }.to_string(),
+    };
+    Ok(Some((start, coverage)))
+}
+
+pub(crate) fn full_coverage(job: &KpiJob, lake_seq: u64) -> Coverage {
+    Coverage {
+        lake_seq,
+        from: job.from.to_string(),
+        to: job.to.to_string(),
+    }
+}
+
+pub(crate) fn last_seq(manifest: &Manifest) -> u64 {
+    manifest.ingests.iter().map(|e| e.seq).max().unwrap_or(0)
+}
+
+/// The earliest day ingests after `after` can have changed, by `kpi_touched.sql`.
+pub(crate) async fn touched_since(
+    ctx: &datafusion::prelude::SessionContext,
+    queries: Option<&Path>,
+    after: u64,
+    zone: &Zone,
+) -> Result<Option<NaiveDate>> {
+    let saved = saved::find(queries, TOUCHED_QUERY)?;
+    let params = saved.bind(&[("after".to_string(), after.to_string())], zone)?;
+    let batches = crate::sql::plan::plan(ctx, &saved.sql, params, &[], zone)
+        .await?
+        .collect()
+        .await
+        .map_err(crate::sql::plan::sql_error)?;
+    let day = batches.iter().find(|b| b.num_rows() > 0).and_then(|b| {
+        let days = b.column(0).as_any().downcast_ref::<Date32Array>()?;
+        (!days.is_null(0)).then(|| date_from_days(days.value(0)))
+    });
+    Ok(day)
+}

@@ -1,0 +1,126 @@
+//! The commit: staged files moved into place, then one manifest replace.
+
+use std::collections::BTreeSet;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::lake::CURRENT_DIR;
+use crate::lake::FORMAT_VERSION;
+use crate::lake::KEEP_UNREFERENCED_SECS;
+use crate::lake::Lake;
+use crate::lake::MANIFEST;
+use crate::lake::manifest::IndexVersion;
+use crate::lake::manifest::IngestEntry;
+use crate::lake::manifest::Manifest;
+use crate::spec::feeds::Retention;
+use crate::storage::relative;
+use crate::storage::sync_dir;
+use crate::storage::write_atomic;
+
+impl Lake {
+    /// Moves staged files into place and commits the entries in one manifest
+    /// replace. `dossier_index`, when given, names staged files and becomes
+    /// the index of current dossiers; `pii_key_check`, when given, records
+    /// the key the entries' applicant keys were made with.
+    pub fn commit(
+        &mut self,
+        entries: Vec<IngestEntry>,
+        staged: Vec<Staged>,
+        dossier_index: Option<IndexVersion>,
+        pii_key_check: Option<String>,
+    ) -> Result<()> {
+        for file in &staged {
+            let to = self.root.join(&file.rel);
+            if let Some(parent) = to.parent() {
+                fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            }
+            fs::rename(&file.path, &to).map_err(|e| Error::io(&to, e))?;
+        }
+        let parents: BTreeSet<&Path> = staged
+            .iter()
+            .filter_map(|file| Path::new(&file.rel).parent())
+            .collect();
+        for parent in parents {
+            sync_dir(&self.root.join(parent))?;
+        }
+        let mut next = self.manifest.clone();
+        next.format_version = FORMAT_VERSION;
+        for entry in entries {
+            next.next_seq = next.next_seq.max(entry.seq + 1);
+            if entry.feed.def().retention == Retention::Replace {
+                next.current.insert(entry.feed, entry.seq);
+            }
+            next.ingests.push(entry);
+        }
+        if let Some(index) = dossier_index {
+            next.dossier_index = Some(index.base);
+            next.dossier_index_delta = index.delta;
+        }
+        if pii_key_check.is_some() {
+            next.pii_key_check = pii_key_check;
+        }
+        self.write_manifest(&next)?;
+        if let Some(index) = next.current_index() {
+            remove_old_index_versions(&self.root, &index);
+        }
+        self.manifest = next;
+        Ok(())
+    }
+
+    pub(crate) fn write_manifest(&self, manifest: &Manifest) -> Result<()> {
+        let bytes = serde_json::to_vec_pretty(manifest)
+            .map_err(|e| Error::lake(&self.root, e.to_string()))?;
+        write_atomic(&self.root.join(MANIFEST), &bytes)
+    }
+}
+
+/// A file written under staging, synced, and the path it takes in the lake
+/// once committed. `Staged::sync` is the only way to make one, so every file
+/// a manifest names is durable before the manifest that names it.
+#[derive(Debug)]
+pub struct Staged {
+    pub(crate) path: PathBuf,
+    pub(crate) rel: String,
+}
+
+impl Staged {
+    /// Syncs `file`, written at `path`, which the commit moves to `rel`.
+    pub fn sync(file: &File, path: PathBuf, rel: String) -> Result<Staged> {
+        file.sync_all().map_err(|e| Error::io(&path, e))?;
+        Ok(Staged { path, rel })
+    }
+
+    /// Where the file is in the lake once committed.
+    pub fn rel(&self) -> &str {
+        &self.rel
+    }
+
+    /// Where it is written until the commit.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Deletes index files other than `keep`'s that no reader can still need.
+pub(crate) fn remove_old_index_versions(root: &Path, keep: &IndexVersion) {
+    let Ok(entries) = std::fs::read_dir(root.join(CURRENT_DIR)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let rel = relative(root, &path);
+        if keep.files().any(|f| f == rel) {
+            continue;
+        }
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age.as_secs() >= KEEP_UNREFERENCED_SECS);
+        if old && std::fs::remove_file(&path).is_ok() {
+            tracing::debug!("removed old dossier index {}", path.display());
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! What motcua hands to readers: versions of the kpi_values dataset, and
+//! query results and reports printed or written to a file.
+
+pub mod dataset;
+pub mod parquet;
+pub mod print;

@@ -1,0 +1,210 @@
+//! CSV exports.
+
+use std::collections::HashSet;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::read::Decoded;
+use crate::read::Input;
+use crate::read::RawRecord;
+use crate::read::RecordProblem;
+use crate::read::RecordSource;
+use crate::read::decoded;
+use crate::read::set_value;
+use crate::spec::feeds::FeedDef;
+
+pub struct CsvSource {
+    pub(crate) path: PathBuf,
+    pub(crate) reader: ::csv::Reader<BufReader<Decoded>>,
+    pub(crate) record: ::csv::ByteRecord,
+    /// For each input position: the feed column it feeds, if any.
+    pub(crate) position_to_column: Vec<Option<usize>>,
+    pub(crate) header_names: Vec<String>,
+    pub(crate) unknown: Vec<String>,
+    pub(crate) columns: usize,
+    /// The file holds an odd number of quote characters: its last record
+    /// opens a quote that never closes and has swallowed every line after it.
+    pub(crate) unclosed_quote: bool,
+    /// A record read ahead, to know which record is the last one.
+    pub(crate) ahead: Option<::csv::ByteRecord>,
+}
+
+impl CsvSource {
+    /// `unclosed_quote`: the file's [`FileScan::quote_left_open`].
+    pub fn open(
+        path: &Path,
+        input: Input,
+        feed: &'static FeedDef,
+        unclosed_quote: bool,
+    ) -> Result<Self> {
+        let bad = |reason: String| Error::BadFile {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let decoded = BufReader::with_capacity(1 << 20, decoded(input));
+        // Records end at LF; a CR before it is trimmed with the value. (With
+        // CRLF terminators the csv crate reports a record's line one short.)
+        let mut reader = ::csv::ReaderBuilder::new()
+            .terminator(::csv::Terminator::Any(b'\n'))
+            .has_headers(true)
+            .flexible(true)
+            .buffer_capacity(1 << 20)
+            .from_reader(decoded);
+        let headers = reader
+            .byte_headers()
+            .map_err(|e| bad(format!("cannot read the header row: {e}")))?
+            .clone();
+        if headers.is_empty() || (headers.len() == 1 && headers[0].trim_ascii().is_empty()) {
+            return Err(bad("the file is empty: no header row".into()));
+        }
+        let mut position_to_column = Vec::with_capacity(headers.len());
+        let mut header_names = Vec::with_capacity(headers.len());
+        let mut unknown = Vec::new();
+        let mut seen = HashSet::new();
+        for field in headers.iter() {
+            let name = std::str::from_utf8(field)
+                .map_err(|_| {
+                    bad("the header row is not valid UTF-8; convert the file to UTF-8 (e.g. iconv -f WINDOWS-1258 -t UTF-8)".into())
+                })?
+                .trim()
+                .to_lowercase();
+            if !seen.insert(name.clone()) {
+                return Err(bad(format!("the header names column '{name}' twice")));
+            }
+            let column = feed.column_index(&name);
+            if column.is_none() {
+                unknown.push(name.clone());
+            }
+            position_to_column.push(column);
+            header_names.push(name);
+        }
+        let missing: Vec<&str> = feed
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(i, c)| c.required && !position_to_column.contains(&Some(*i)))
+            .map(|(_, c)| c.name)
+            .collect();
+        if !missing.is_empty() {
+            return Err(bad(format!(
+                "the header lacks required column(s) {} of feed {}",
+                missing.join(", "),
+                feed.name
+            )));
+        }
+        Ok(CsvSource {
+            path: path.to_path_buf(),
+            reader,
+            record: ::csv::ByteRecord::new(),
+            position_to_column,
+            header_names,
+            unknown,
+            columns: feed.columns.len(),
+            unclosed_quote,
+            ahead: None,
+        })
+    }
+
+    /// Reads the next record into `self.record`, from the read-ahead first.
+    pub(crate) fn read(&mut self) -> Result<bool> {
+        if let Some(ahead) = self.ahead.take() {
+            self.record = ahead;
+            return Ok(true);
+        }
+        self.reader
+            .read_byte_record(&mut self.record)
+            .map_err(|e| Error::BadFile {
+                path: self.path.clone(),
+                reason: format!("cannot read CSV: {e}"),
+            })
+    }
+
+    /// Whether the record just read is the file's last (reads one ahead).
+    pub(crate) fn is_last_record(&mut self) -> Result<bool> {
+        let mut ahead = ::csv::ByteRecord::new();
+        let more = self
+            .reader
+            .read_byte_record(&mut ahead)
+            .map_err(|e| Error::BadFile {
+                path: self.path.clone(),
+                reason: format!("cannot read CSV: {e}"),
+            })?;
+        if more {
+            self.ahead = Some(ahead);
+        }
+        Ok(!more)
+    }
+}
+
+impl RecordSource for CsvSource {
+    fn next_record(&mut self, rec: &mut RawRecord) -> Result<bool> {
+        rec.reset(self.columns);
+        // A blank line in the middle of a file is no record. (A loop, not
+        // recursion: a file of a million blank lines must not blow the stack.)
+        let swallowing = loop {
+            if !self.read()? {
+                return Ok(false);
+            }
+            if self.unclosed_quote && self.is_last_record()? {
+                break true;
+            }
+            if !(self.record.len() == 1 && self.record[0].trim_ascii().is_empty()) {
+                break false;
+            }
+        };
+        // The record moves into `rec`, which keeps it for quarantine (and
+        // lends its old buffer to the next read).
+        std::mem::swap(&mut self.record, &mut rec.bytes);
+        let record = &rec.bytes;
+        rec.line = record.position().map(|p| p.line()).unwrap_or(0);
+        if swallowing {
+            // Keep it whole in quarantine: the rows it swallowed are in its raw text.
+            rec.problem = Some(RecordProblem {
+                not_utf8: false,
+                column: None,
+                reason: format!(
+                    "a quote opened in this record is never closed: the rest of the file (from line {}) was read as one value; fix the quoting and ingest again",
+                    rec.line
+                ),
+            });
+            return Ok(true);
+        }
+        if record.len() != self.position_to_column.len() {
+            rec.problem = Some(RecordProblem {
+                not_utf8: false,
+                column: None,
+                reason: format!(
+                    "the row has {} field(s) but the header has {} (a truncated line or unbalanced quotes?)",
+                    record.len(),
+                    self.position_to_column.len()
+                ),
+            });
+            return Ok(true);
+        }
+        for position in 0..rec.bytes.len() {
+            match std::str::from_utf8(&rec.bytes[position]) {
+                Ok(value) => {
+                    if let Some(column) = self.position_to_column[position] {
+                        set_value(&mut rec.text, &mut rec.spans, column, value);
+                    }
+                }
+                Err(_) => {
+                    if rec.problem.is_none() {
+                        rec.problem = Some(RecordProblem {
+                            not_utf8: true,
+                            column: Some(self.header_names[position].clone()),
+                            reason: "the value is not valid UTF-8; convert the file to UTF-8"
+                                .into(),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    fn unknown_columns(&self) -> Vec<String> {
+        self.unknown.clone()
+    }
+}

@@ -1,0 +1,180 @@
+//! Reading raw records from CSV and NDJSON exports, one at a time, with the
+//! physical line each starts on. Values come out as trimmed text aligned to a
+//! feed's columns; typing and validation happen in `ingest`.
+
+mod csv;
+mod ndjson;
+mod read_ahead;
+mod scan;
+
+pub(crate) use csv::CsvSource;
+pub(crate) use ndjson::NdjsonSource;
+pub use read_ahead::*;
+pub use scan::*;
+
+use std::fs::File;
+use std::io::Read;
+use std::ops::Range;
+use std::path::Path;
+
+use encoding_rs_io::{DecodeReaderBytes, DecodeReaderBytesBuilder};
+
+use crate::error::{Error, Result};
+use crate::spec::feeds::FeedDef;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Ndjson,
+}
+
+impl std::str::FromStr for Format {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "csv" => Ok(Format::Csv),
+            "ndjson" | "jsonl" | "json" => Ok(Format::Ndjson),
+            _ => Err(Error::Usage(format!(
+                "unknown format '{s}'; use csv or ndjson"
+            ))),
+        }
+    }
+}
+
+impl Format {
+    pub fn from_path(path: &Path) -> Result<Self> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase());
+        match ext.as_deref() {
+            Some("csv") | Some("txt") => Ok(Format::Csv),
+            Some("ndjson") | Some("jsonl") | Some("json") => Ok(Format::Ndjson),
+            _ => Err(Error::BadFile {
+                path: path.to_path_buf(),
+                reason: "cannot tell the format from the file name; pass --format csv or --format ndjson".into(),
+            }),
+        }
+    }
+}
+
+/// A problem with a whole record, found before any value is parsed.
+#[derive(Debug, Clone)]
+pub struct RecordProblem {
+    pub column: Option<String>,
+    pub reason: String,
+    /// The bytes are not UTF-8: a sign the whole file is in another encoding.
+    pub not_utf8: bool,
+}
+
+/// One record: its line, its values aligned to the feed's columns, and the
+/// raw text for quarantine. Reused from record to record to avoid allocation.
+#[derive(Debug, Default)]
+pub struct RawRecord {
+    pub line: u64,
+    pub(crate) text: String,
+    /// Per feed column: where its trimmed value lies in `text`, if present.
+    pub(crate) spans: Vec<Option<Range<usize>>>,
+    /// The raw text of an NDJSON record, for quarantine.
+    pub(crate) raw: String,
+    /// The fields of a CSV record as read, for quarantine.
+    pub(crate) bytes: ::csv::ByteRecord,
+    pub problem: Option<RecordProblem>,
+}
+
+impl RawRecord {
+    /// The trimmed value of column `i`; None when absent or empty.
+    pub fn get(&self, i: usize) -> Option<&str> {
+        let span = self.spans.get(i)?.as_ref()?;
+        let value = &self.text[span.clone()];
+        (!value.is_empty()).then_some(value)
+    }
+
+    /// The record as read, for quarantine: the NDJSON line, or the CSV
+    /// fields written back as one CSV line.
+    pub fn raw_text(&self) -> String {
+        if self.bytes.is_empty() {
+            return self.raw.clone();
+        }
+        let mut writer = ::csv::WriterBuilder::new()
+            .terminator(::csv::Terminator::Any(b'\n'))
+            .from_writer(Vec::new());
+        let _ = writer.write_byte_record(&self.bytes);
+        let bytes = writer.into_inner().unwrap_or_default();
+        String::from_utf8_lossy(&bytes).trim_end().to_string()
+    }
+
+    pub(crate) fn reset(&mut self, columns: usize) {
+        self.text.clear();
+        self.raw.clear();
+        self.bytes.clear();
+        self.spans.clear();
+        self.spans.resize(columns, None);
+        self.problem = None;
+    }
+
+    pub(crate) fn set(&mut self, column: usize, value: &str) {
+        set_value(&mut self.text, &mut self.spans, column, value);
+    }
+}
+
+/// Appends column `column`'s trimmed value to a record's text.
+pub(crate) fn set_value(
+    text: &mut String,
+    spans: &mut [Option<Range<usize>>],
+    column: usize,
+    value: &str,
+) {
+    let value = value.trim();
+    let start = text.len();
+    text.push_str(value);
+    spans[column] = Some(start..text.len());
+}
+
+/// Opens a file, decoding UTF-16 (with BOM) to UTF-8 and dropping a UTF-8
+/// BOM; other bytes pass through untouched so invalid UTF-8 can be reported
+/// per record rather than failing the file.
+pub(crate) fn decoded(input: Input) -> Decoded {
+    DecodeReaderBytesBuilder::new()
+        .bom_sniffing(true)
+        .strip_bom(true)
+        .utf8_passthru(true)
+        .build(input)
+}
+
+/// The bytes of one export: a file, or memory (fuzzing, tests).
+pub type Input = Box<dyn Read + Send>;
+pub(crate) type Decoded = DecodeReaderBytes<Input, Vec<u8>>;
+
+/// Opens `path` as an [`Input`].
+pub fn open_input(path: &Path) -> Result<Input> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    Ok(Box::new(file))
+}
+
+/// A source of records for one feed.
+pub trait RecordSource: Send {
+    /// Fills `rec` with the next record; false at the end of the file.
+    fn next_record(&mut self, rec: &mut RawRecord) -> Result<bool>;
+    /// Input columns the feed does not know, kept out of the lake (complete
+    /// once every record has been read).
+    fn unknown_columns(&self) -> Vec<String>;
+}
+
+/// Opens a record source over `input`; `path` names it in messages and
+/// `scan` is its [`scan`]. The records are split, decoded and handed to
+/// `prepare` on a thread of their own (see [`ReadAhead`]).
+pub fn open<T: Send + 'static>(
+    path: &Path,
+    input: Input,
+    format: Format,
+    feed: &'static FeedDef,
+    scan: &FileScan,
+    prepare: impl FnMut(&RawRecord) -> T + Send + 'static,
+) -> Result<ReadAhead<T>> {
+    let source: Box<dyn RecordSource> = match format {
+        Format::Csv => Box::new(CsvSource::open(path, input, feed, scan.quote_left_open)?),
+        Format::Ndjson => Box::new(NdjsonSource::open(path, input, feed)),
+    };
+    Ok(ReadAhead::spawn(path, source, prepare))
+}

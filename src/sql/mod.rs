@@ -1,0 +1,12 @@
+//! The lake as SQL: sessions, tables, views, saved queries, read-only runs.
+
+pub mod cache;
+pub mod plan;
+pub mod run;
+pub mod saved;
+pub mod session;
+pub mod tables;
+pub mod views;
+
+pub use run::{QueryResult, QuerySource, run, stream, unknown_units};
+pub use saved::{SHIPPED, SavedQuery, find, list};

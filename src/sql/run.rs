@@ -1,0 +1,178 @@
+//! Running a query over the lake, its result streamed.
+
+use std::path::Path;
+
+use datafusion::common::ParamValues;
+use datafusion::prelude::SessionContext;
+use datafusion::scalar::ScalarValue;
+
+use crate::error::{Error, Result};
+use crate::sql::plan::plan;
+use crate::sql::plan::sql_error;
+use crate::sql::saved::SavedQuery;
+use futures::TryStreamExt;
+
+/// Rows of activity whose unit code the registry does not hold, per feed
+/// (the shipped `dq_unknown_units` query, summed): for `motcua lake`.
+pub async fn unknown_units(root: &Path) -> Result<Vec<(String, u64)>> {
+    let (ctx, _) = crate::sql::session::open(root, &Default::default()).await?;
+    let saved = crate::sql::saved::find(None, "dq_unknown_units")?;
+    let sql = format!(
+        "SELECT feed, CAST(sum(rows) AS BIGINT) FROM ({}\n) GROUP BY feed ORDER BY feed",
+        saved.sql
+    );
+    let batches = ctx.sql(&sql).await?.collect().await?;
+    let mut out = Vec::new();
+    for batch in &batches {
+        use arrow::array::AsArray;
+        let (Some(feeds), Some(rows)) = (
+            batch.column(0).as_string_opt::<i32>(),
+            batch
+                .column(1)
+                .as_primitive_opt::<arrow::datatypes::Int64Type>(),
+        ) else {
+            return Err(Error::Sql("dq_unknown_units: expected (feed, rows)".into()));
+        };
+        for i in 0..batch.num_rows() {
+            out.push((feeds.value(i).to_string(), rows.value(i) as u64));
+        }
+    }
+    Ok(out)
+}
+
+/// What `motcua query` runs.
+#[derive(Debug, Clone)]
+pub enum QuerySource {
+    Saved(SavedQuery),
+    Sql(String),
+}
+
+/// A query's rows, with their schema: an empty result still has columns.
+#[derive(Debug, Clone)]
+pub struct QueryResult {
+    pub schema: arrow::datatypes::SchemaRef,
+    pub batches: Vec<arrow::record_batch::RecordBatch>,
+}
+
+/// Runs a query read-only over the lake at `lake` and collects its rows.
+/// When `out` holds a published `kpi_values`, it is a table too.
+pub async fn run(
+    lake: &Path,
+    out: &Path,
+    source: &QuerySource,
+    params: &[(String, String)],
+) -> Result<QueryResult> {
+    let stream = stream(lake, out, source, params).await?;
+    let schema = stream.schema();
+    let batches = stream.try_collect().await.map_err(sql_error)?;
+    Ok(QueryResult { schema, batches })
+}
+
+/// Runs a query as `run` does, handing its rows over batch by batch as the
+/// engine produces them.
+pub async fn stream(
+    lake: &Path,
+    out: &Path,
+    source: &QuerySource,
+    params: &[(String, String)],
+) -> Result<datafusion::execution::SendableRecordBatchStream> {
+    let (ctx, manifest) =
+        crate::sql::session::open(lake, &crate::sql::session::SessionOptions::default()).await?;
+    let zone = manifest.zone()?;
+    let published = crate::sql::tables::register_outputs(&ctx, out).await?;
+    let sql = match source {
+        QuerySource::Saved(saved) => &saved.sql,
+        QuerySource::Sql(sql) => sql,
+    };
+    let reads_outputs = reads_table(&ctx, sql, crate::publish::dataset::DATASET)?;
+    if reads_outputs && !published {
+        return Err(Error::Usage(format!(
+            "kpi_values is not published in {} yet; run `motcua kpi --from … --to …` first, or point --out at its directory",
+            out.display()
+        )));
+    }
+    let df = match source {
+        QuerySource::Saved(saved) => {
+            let values = saved.bind(params, &zone)?;
+            if reads_outputs {
+                check_published(&ctx, saved, &values, out).await?;
+            }
+            plan(&ctx, &saved.sql, values, &[], &zone).await?
+        }
+        QuerySource::Sql(sql) => plan(&ctx, sql, Vec::new(), params, &zone).await?,
+    };
+    df.execute_stream().await.map_err(sql_error)
+}
+
+/// Whether `sql` names the table `table` anywhere.
+pub(crate) fn reads_table(ctx: &SessionContext, sql: &str, table: &str) -> Result<bool> {
+    let state = ctx.state();
+    let dialect = state.config().options().sql_parser.dialect;
+    let statement = state.sql_to_statement(sql, &dialect).map_err(sql_error)?;
+    let tables = state
+        .resolve_table_references(&statement)
+        .map_err(sql_error)?;
+    Ok(tables.iter().any(|t| t.table() == table))
+}
+
+/// A saved query over `kpi_values` asked for a period the published output
+/// does not hold would answer an empty table: say which periods it holds.
+pub(crate) async fn check_published(
+    ctx: &SessionContext,
+    saved: &SavedQuery,
+    values: &[(String, ScalarValue)],
+    out: &Path,
+) -> Result<()> {
+    let Some((period, day, grain)) = saved.period_of(values) else {
+        return Ok(());
+    };
+    let held = ctx
+        .sql("SELECT min(period_start), max(period_start), bool_or(period_start = $period) FROM kpi_values WHERE period_grain = $grain")
+        .await
+        .and_then(|df| {
+            df.with_param_values(ParamValues::from(vec![
+                (
+                    "period".to_string(),
+                    ScalarValue::Date32(Some(crate::validate::time::days_since_epoch(day))),
+                ),
+                ("grain".to_string(), ScalarValue::Utf8(Some(grain.clone()))),
+            ]))
+        })
+        .map_err(sql_error)?
+        .collect()
+        .await
+        .map_err(sql_error)?;
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::Date32Type;
+    let Some(row) = held.iter().find(|b| b.num_rows() > 0) else {
+        return Ok(());
+    };
+    if row
+        .column(2)
+        .as_boolean_opt()
+        .is_some_and(|f| f.is_valid(0) && f.value(0))
+    {
+        return Ok(());
+    }
+    let date = |i: usize| {
+        let dates = row.column(i).as_primitive_opt::<Date32Type>()?;
+        dates
+            .is_valid(0)
+            .then(|| crate::validate::time::date_from_days(dates.value(0)))
+    };
+    Err(Error::Usage(
+        if let (Some(first), Some(last)) = (date(0), date(1)) {
+            format!(
+                "parameter {}: the {grain} starting {day} is not published in {} (it holds {first} to {last}); run `motcua kpi --grain {grain}` over it, or pick a published period",
+                period.name,
+                out.join(crate::publish::dataset::DATASET).display()
+            )
+        } else {
+            format!(
+                "parameter {}: {} holds no {grain} periods; run `motcua kpi --grain {grain} …` first",
+                period.name,
+                out.join(crate::publish::dataset::DATASET).display()
+            )
+        },
+    ))
+}

@@ -1,0 +1,59 @@
+//! Parquet settings and readers shared by the lake, the index and the outputs.
+
+use std::fs::File;
+use std::path::Path;
+
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+
+use crate::error::{Error, Result};
+
+/// Rows per Parquet row group: small enough that a month's scan can skip by
+/// statistics, large enough for good compression.
+pub(crate) const ROW_GROUP_ROWS: usize = 128 * 1024;
+
+/// Parquet settings shared by every file motcua writes.
+pub fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_created_by(format!("motcua {}", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Rows per batch when motcua reads its own files column by column.
+pub(crate) const READ_BATCH_ROWS: usize = 64 * 1024;
+
+/// The named columns of a Parquet file, in the file's order (read them by
+/// name, or name them in that order).
+pub fn read_columns(path: &Path, names: &[&str]) -> Result<ParquetRecordBatchReader> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+    let mut roots = Vec::new();
+    for name in names {
+        roots.push(
+            builder
+                .schema()
+                .index_of(name)
+                .map_err(|_| Error::lake(path, format!("has no column {name}")))?,
+        );
+    }
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+    Ok(builder
+        .with_projection(mask)
+        .with_batch_size(READ_BATCH_ROWS)
+        .build()?)
+}
+
+/// The error for a column of a lake file that is not of its declared type.
+pub fn damaged(path: &Path, column: &str, expected: &str) -> Error {
+    Error::lake(
+        path,
+        format!(
+            "its {column} column is not {expected}: the file is damaged; restore it from a backup"
+        ),
+    )
+}

@@ -1,0 +1,10 @@
+//! Raw text → typed values, and the rules a row and a file must meet:
+//! values (numbers, booleans, enum aliases), local times, personal IDs
+//! replaced by keyed hashes, the row parser with its cross-column rules, and
+//! the units registry's checks.
+
+pub mod privacy;
+pub(crate) mod registry;
+pub(crate) mod row;
+pub mod time;
+pub mod values;
