@@ -140,7 +140,7 @@ def main():
     ingest = step(
         "ingest",
         {
-            "motcua": (lambda: fresh(lake1), [a.bin, "--lake", lake1, "-q", "ingest", "dossiers", dossiers]),
+            "motcua": (lambda: fresh(lake1), [a.bin, "-q", "ingest", "--lake", lake1, "dossiers", dossiers]),
             "DuckDB": (None, [a.python, PEERS, "duckdb-ingest", dossiers, os.path.join(work, "duckdb.parquet")]),
             "Polars": (None, [a.python, PEERS, "polars-ingest", dossiers, os.path.join(work, "polars.parquet")]),
         },
@@ -154,11 +154,11 @@ def main():
     lake = os.path.join(work, "lake")
     fresh(lake)
     for feed, name in FEEDS:
-        measure([a.bin, "--lake", lake, "-q", "ingest", feed, os.path.join(exports, name)])
+        measure([a.bin, "-q", "ingest", "--lake", lake, feed, os.path.join(exports, name)])
     tables = os.path.join(work, "tables")
     os.makedirs(tables, exist_ok=True)
     for table in ("calendar", "unit_closure", "kpi_catalog"):
-        measure([a.bin, "--lake", lake, "query", "--sql", f"SELECT * FROM {table}", "--format", "parquet",
+        measure([a.bin, "query", "--lake", lake, "--sql", f"SELECT * FROM {table}", "--format", "parquet",
                  "--output", os.path.join(tables, f"{table}.parquet")])
     out = os.path.join(work, "out")
     query = os.path.join(a.queries, "kpi_values.sql")
@@ -166,7 +166,7 @@ def main():
     kpi = step(
         "kpi",
         {
-            "motcua": (lambda: fresh(out), [a.bin, "--lake", lake, "-q", "kpi", "--grain", "month", "--from",
+            "motcua": (lambda: fresh(out), [a.bin, "-q", "kpi", "--lake", lake, "--grain", "month", "--from",
                                           "2024-01-01", "--to", "2024-12-31", "--out", out, "--queries", a.queries]),
             "DuckDB": (None, [a.python, PEERS, "duckdb-kpi", lake, tables, query, "month", "2024-01-01",
                               "2024-12-31", peer_out["duckdb"]]),
@@ -195,15 +195,15 @@ def main():
         fresh(nightly_lake)
         fresh(nightly_out)
         for feed, name in FEEDS:
-            measure([a.bin, "--lake", nightly_lake, "-q", "ingest", feed, os.path.join(base, name)])
-        full.append(measure([a.bin, "--lake", nightly_lake, "-q", "kpi", "--grain", "month", "--from", "2024-01-01",
+            measure([a.bin, "-q", "ingest", "--lake", nightly_lake, feed, os.path.join(base, name)])
+        full.append(measure([a.bin, "-q", "kpi", "--lake", nightly_lake, "--grain", "month", "--from", "2024-01-01",
                              "--to", "2025-01-01", "--out", nightly_out, "--queries", a.queries]))
-        t = [measure([a.bin, "--lake", nightly_lake, "-q", "ingest", feed, os.path.join(increment, name)])
+        t = [measure([a.bin, "-q", "ingest", "--lake", nightly_lake, feed, os.path.join(increment, name)])
              for feed, name in FEEDS[2:]]
         # What a nightly job runs: the whole range, recomputing only what
         # the new day can have changed (here December's late arrivals and
         # January).
-        t.append(measure([a.bin, "--lake", nightly_lake, "-q", "kpi", "--grain", "month", "--from", "2024-01-01",
+        t.append(measure([a.bin, "-q", "kpi", "--lake", nightly_lake, "--grain", "month", "--from", "2024-01-01",
                           "--to", "2025-01-01", "--out", nightly_out, "--queries", a.queries, "--incremental"]))
         nightly.append((sum(x[0] for x in t), sum(x[1] for x in t), max(x[2] for x in t)))
     med = lambda runs: tuple(statistics.median(x[i] for x in runs) for i in range(3))

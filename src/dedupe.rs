@@ -13,8 +13,7 @@ use crate::validate::row::Cell;
 /// Hash of a row's stored values: the identity of a snapshot.
 pub(crate) fn row_hash(row: &[Cell]) -> u128 {
     // One call over the row's bytes (the same bytes a streaming hasher would
-    // be fed, so the same hash): a streaming update per field was a tenth of
-    // an ingest's parsing thread.
+    // be fed, so the same hash): a streaming update per field cost far more.
     thread_local! {
         static BYTES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
@@ -41,7 +40,7 @@ pub(crate) fn row_hash(row: &[Cell]) -> u128 {
     })
 }
 
-pub(crate) fn hash_text(bytes: &mut Vec<u8>, s: &str) {
+fn hash_text(bytes: &mut Vec<u8>, s: &str) {
     bytes.push(1);
     bytes.extend_from_slice(&(s.len() as u64).to_le_bytes());
     bytes.extend_from_slice(s.as_bytes());
@@ -50,12 +49,12 @@ pub(crate) fn hash_text(bytes: &mut Vec<u8>, s: &str) {
 /// A set of 128-bit keys that are already xxh3 hashes: SipHash over them
 /// again only costs time, so their low 64 bits serve as the hash. Split in
 /// shards by the top bits: a shard grows on its own, so growing never holds
-/// two copies of the whole set (at 20 M keys that was 300 MB at once).
+/// two copies of the whole set at once.
 pub(crate) struct KeySet {
-    pub(crate) shards: Vec<HashSet<u128, std::hash::BuildHasherDefault<PassThroughHasher>>>,
+    shards: Vec<HashSet<u128, std::hash::BuildHasherDefault<PassThroughHasher>>>,
 }
 
-pub(crate) const KEY_SHARDS_LOG2: u32 = 6;
+const KEY_SHARDS_LOG2: u32 = 6;
 
 impl Default for KeySet {
     fn default() -> Self {
@@ -68,7 +67,7 @@ impl Default for KeySet {
 }
 
 impl KeySet {
-    pub(crate) fn shard(key: u128) -> usize {
+    fn shard(key: u128) -> usize {
         (key >> (128 - KEY_SHARDS_LOG2)) as usize
     }
 
@@ -98,7 +97,7 @@ impl KeySet {
 }
 
 #[derive(Default)]
-pub(crate) struct PassThroughHasher(u64);
+struct PassThroughHasher(u64);
 
 impl std::hash::Hasher for PassThroughHasher {
     fn finish(&self) -> u64 {
@@ -123,11 +122,11 @@ impl std::hash::Hasher for PassThroughHasher {
 pub(crate) struct DedupIndex {
     pub(crate) feed: Feed,
     pub(crate) rule: DedupRule,
-    pub(crate) id_column: Option<usize>,
+    id_column: Option<usize>,
     pub(crate) committed: KeySet,
     pub(crate) pending: KeySet,
-    pub(crate) loaded_months: HashSet<String>,
-    pub(crate) loaded_all: bool,
+    loaded_months: HashSet<String>,
+    loaded_all: bool,
 }
 
 impl DedupIndex {
@@ -216,8 +215,8 @@ impl DedupIndex {
     }
 
     pub(crate) fn commit(&mut self) {
-        // Moving the first file's keys instead of copying them: at 20 M rows
-        // both sets at once were a third of the ingest's peak memory.
+        // Moving the first file's keys instead of copying them: both sets at
+        // once would double the keys' share of the ingest's peak memory.
         if self.committed.is_empty() {
             std::mem::swap(&mut self.committed, &mut self.pending);
         } else {
@@ -230,12 +229,7 @@ impl DedupIndex {
     }
 }
 
-pub(crate) fn read_keys(
-    path: &Path,
-    column: &str,
-    rule: DedupRule,
-    into: &mut KeySet,
-) -> Result<()> {
+fn read_keys(path: &Path, column: &str, rule: DedupRule, into: &mut KeySet) -> Result<()> {
     use arrow::array::{Array, AsArray};
     for batch in crate::storage::parquet::read_columns(path, &[column])? {
         let batch = batch?;
@@ -272,7 +266,7 @@ mod tests {
     use super::*;
 
     #[test]
-    pub(crate) fn a_failed_files_keys_leave_no_trace_and_committed_keys_stay() {
+    fn a_failed_files_keys_leave_no_trace_and_committed_keys_stay() {
         let mut keys = DedupIndex::new(&crate::spec::feeds::SIGNATURES);
         assert!(keys.insert(1));
         assert!(!keys.insert(1), "a repeat within the file");

@@ -21,7 +21,7 @@ pub fn install() -> Result<()> {
 }
 
 /// Whether a stop was asked for.
-pub fn requested() -> bool {
+pub(crate) fn requested() -> bool {
     REQUESTED.load(Ordering::Relaxed)
 }
 

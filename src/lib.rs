@@ -11,12 +11,15 @@
 //! the file and Parquet helpers everything above shares; `sample` generates
 //! realistic feeds; `fuzz` holds the properties the fuzz targets check.
 
+pub mod cli;
 pub mod current;
 pub(crate) mod dedupe;
 pub mod error;
 pub mod fuzz;
+#[doc(hidden)]
+pub mod hot;
 pub mod ingest;
-pub mod interrupt;
+pub(crate) mod interrupt;
 pub mod kpi_job;
 pub mod lake;
 pub mod publish;

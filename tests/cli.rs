@@ -81,7 +81,7 @@ fn failures_get_one_sentence_and_their_exit_code() {
             "error: bad argument: unknown format 'xml'",
         ),
         (
-            vec!["--tz", "Mars/Olympus", "lake"],
+            vec!["lake", "--tz", "Mars/Olympus"],
             2,
             "error: bad argument: unknown time zone 'Mars/Olympus'",
         ),

@@ -135,7 +135,7 @@ fn try_job(
 
 fn job(f: &Fixture, grain: &str, from: &str, to: &str) -> KpiJob {
     KpiJob {
-        grain: grain.into(),
+        grain: grain.parse().expect("a grain"),
         from: from.parse().unwrap(),
         to: to.parse().unwrap(),
         out: f.dir.path().join("out"),

@@ -373,9 +373,9 @@ fn every_file_a_manifest_names_is_synced_before_the_manifest_that_names_it() {
             ])
             .arg(&trace)
             .arg(env!("CARGO_BIN_EXE_motcua"))
+            .args(["ingest", feed])
             .arg("--lake")
             .arg(&lake)
-            .args(["ingest", feed])
             .arg(path)
             .env("MOTCUA_PII_KEY", std::str::from_utf8(TEST_KEY).unwrap());
         if strict {
@@ -869,7 +869,7 @@ fn a_dry_run_refuses_the_zone_the_real_ingest_refuses_and_aliases_are_one_zone()
     );
     let s = s.to_str().unwrap();
     for dry in [true, false] {
-        let mut args = vec!["--tz", "Asia/Bangkok", "ingest", "signatures", s];
+        let mut args = vec!["ingest", "--tz", "Asia/Bangkok", "signatures", s];
         if dry {
             args.push("--dry-run");
         }
@@ -882,14 +882,14 @@ fn a_dry_run_refuses_the_zone_the_real_ingest_refuses_and_aliases_are_one_zone()
     }
     for args in [
         vec![
+            "ingest",
             "--tz",
             "Asia/Saigon",
-            "ingest",
             "signatures",
             s,
             "--dry-run",
         ],
-        vec!["--tz", "Asia/Saigon", "ingest", "signatures", s],
+        vec!["ingest", "--tz", "Asia/Saigon", "signatures", s],
     ] {
         let run = cli(&f, f.dir.path(), &args);
         assert_eq!(
@@ -912,9 +912,9 @@ fn exit_codes_match_the_readme_and_a_stopped_ingest_names_the_files_it_did_not_i
         format!("{DOSSIER_HEADER}\nA1,PR,D1,counter,none,received,2024-03-01 08:00,,,,2024-03-01 08:00,,,,,,,,,,001203004567,citizen\n"),
     );
     let no_key = Command::new(env!("CARGO_BIN_EXE_motcua"))
+        .args(["ingest", "dossiers"])
         .arg("--lake")
         .arg(&f.lake)
-        .args(["ingest", "dossiers"])
         .arg(&with_id)
         .env_remove("MOTCUA_PII_KEY")
         .env_remove("MOTCUA_PII_KEY_FILE")

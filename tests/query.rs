@@ -293,9 +293,9 @@ fn query_results_can_be_written_but_never_into_the_lake() {
     let lake = f.lake.to_str().unwrap();
     let inside = f.lake.join("x.csv");
     let out = motcua(&[
+        "query",
         "--lake",
         lake,
-        "query",
         "--sql",
         "SELECT 1 AS one",
         "--output",
@@ -308,9 +308,9 @@ fn query_results_can_be_written_but_never_into_the_lake() {
     assert!(!inside.exists());
     let outside = f.dir.path().join("one.csv");
     let out = motcua(&[
+        "query",
         "--lake",
         lake,
-        "query",
         "--sql",
         "SELECT 1 AS one",
         "--output",
@@ -325,7 +325,7 @@ fn query_results_can_be_written_but_never_into_the_lake() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(std::fs::read_to_string(&outside).unwrap(), "one\n1\n");
-    let out = motcua(&["--lake", lake, "query", "--sql", "SELEC 1"]);
+    let out = motcua(&["query", "--lake", lake, "--sql", "SELEC 1"]);
     assert_eq!(out.status.code(), Some(5));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: SQL: "));
 }

@@ -4,8 +4,9 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use arrow::array::{Array, AsArray, FixedSizeBinaryArray, RecordBatch};
-use arrow::datatypes::{Int64Type, TimestampMicrosecondType};
+use arrow::array::{
+    Array, FixedSizeBinaryArray, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::current::RECORD_BYTES;
@@ -13,12 +14,12 @@ use crate::current::key;
 use crate::current::{BATCH_ROWS, Latest};
 use crate::error::{Error, Result};
 use crate::spec::feeds::{FeedDef, INGEST_SEQ, SOURCE_LINE};
-use crate::storage::parquet::read_columns;
+use crate::storage::parquet::{column_as, read_columns};
 
 /// The snapshots one transaction adds, as sorted runs: in memory up to
 /// `run_records`, then on disk under the transaction's staging directory.
 #[derive(Debug)]
-pub struct Collector {
+pub(crate) struct Collector {
     pub(crate) dir: PathBuf,
     pub(crate) run_records: usize,
     pub(crate) buffer: Vec<Latest>,
@@ -59,7 +60,7 @@ impl Collector {
 
     /// Takes in another collector's snapshots (a later file of the same
     /// transaction).
-    pub fn absorb(&mut self, other: Collector) -> Result<()> {
+    pub(crate) fn absorb(&mut self, other: Collector) -> Result<()> {
         self.runs.extend(other.runs);
         self.spilled += other.spilled;
         for latest in other.buffer {
@@ -70,21 +71,17 @@ impl Collector {
 
     /// Takes in every snapshot of a committed data file of `def` (a feed
     /// with `current_by`): how a lake from before the index gets one.
-    pub fn add_committed(&mut self, path: &Path, def: &FeedDef) -> Result<()> {
+    pub(crate) fn add_committed(&mut self, path: &Path, def: &FeedDef) -> Result<()> {
         let Some((id, version)) = def.current_by else {
             return Ok(());
         };
         for batch in read_columns(path, &[id, version, INGEST_SEQ, SOURCE_LINE])? {
             let batch = batch?;
-            let column = |name: &str| {
-                batch
-                    .column_by_name(name)
-                    .ok_or_else(|| Error::lake(path, format!("has no column {name}")))
-            };
-            let ids = column(id)?.as_string::<i32>();
-            let versions = column(version)?.as_primitive::<TimestampMicrosecondType>();
-            let seqs = column(INGEST_SEQ)?.as_primitive::<Int64Type>();
-            let lines = column(SOURCE_LINE)?.as_primitive::<Int64Type>();
+            let ids: &StringArray = column_as(&batch, id, path, "text")?;
+            let versions: &TimestampMicrosecondArray =
+                column_as(&batch, version, path, "a timestamp")?;
+            let seqs: &Int64Array = column_as(&batch, INGEST_SEQ, path, "an integer")?;
+            let lines: &Int64Array = column_as(&batch, SOURCE_LINE, path, "an integer")?;
             for i in 0..batch.num_rows() {
                 if ids.is_null(i) || versions.is_null(i) {
                     continue;
@@ -165,6 +162,7 @@ impl Source {
 pub(crate) struct IndexReader {
     pub(crate) batches: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
     pub(crate) batch: std::vec::IntoIter<Latest>,
+    pub(crate) path: PathBuf,
 }
 
 impl IndexReader {
@@ -176,6 +174,7 @@ impl IndexReader {
         Ok(IndexReader {
             batches,
             batch: Vec::new().into_iter(),
+            path: path.to_path_buf(),
         })
     }
 
@@ -185,22 +184,20 @@ impl IndexReader {
                 return Ok(Some(latest));
             }
             match self.batches.next() {
-                Some(batch) => self.batch = decode(&batch?)?.into_iter(),
+                Some(batch) => self.batch = decode(&batch?, &self.path)?.into_iter(),
                 None => return Ok(None),
             }
         }
     }
 }
 
-pub(crate) fn decode(batch: &RecordBatch) -> Result<Vec<Latest>> {
-    let keys = batch
-        .column(0)
-        .as_any()
-        .downcast_ref::<FixedSizeBinaryArray>()
-        .ok_or_else(|| Error::Usage("dossier index: the key column is not binary".into()))?;
-    let updated_at = batch.column(1).as_primitive::<Int64Type>().values();
-    let seqs = batch.column(2).as_primitive::<Int64Type>().values();
-    let lines = batch.column(3).as_primitive::<Int64Type>().values();
+fn decode(batch: &RecordBatch, path: &Path) -> Result<Vec<Latest>> {
+    let keys: &FixedSizeBinaryArray = column_as(batch, "dossier_key", path, "16-byte keys")?;
+    let int = |name: &str| -> Result<&[i64]> {
+        let column: &Int64Array = column_as(batch, name, path, "an integer")?;
+        Ok(column.values())
+    };
+    let (updated_at, seqs, lines) = (int("updated_at")?, int(INGEST_SEQ)?, int(SOURCE_LINE)?);
     Ok((0..batch.num_rows())
         .map(|i| {
             let mut key = [0u8; 16];

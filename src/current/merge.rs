@@ -26,10 +26,10 @@ use crate::lake::{CURRENT_DIR, IndexVersion, Staged};
 
 /// What `update` staged: the new index version and the one file it wrote.
 #[derive(Debug)]
-pub struct Update {
+pub(crate) struct Update {
     pub version: IndexVersion,
     /// The file written, in staging.
-    pub staged: Staged,
+    pub(crate) staged: Staged,
     /// Dossiers the new version holds.
     pub dossiers: u64,
 }
@@ -38,7 +38,7 @@ pub struct Update {
 /// the lake has one) as the index of ingest `seq`, writing the new file
 /// under `staging`: a new delta against the same base, or a new base once
 /// the delta would outgrow its share of it.
-pub fn update(
+pub(crate) fn update(
     root: &Path,
     previous: Option<&IndexVersion>,
     collector: Collector,
@@ -185,7 +185,7 @@ pub(crate) fn merge(
 }
 
 /// Writes index entries (and, for a delta, the base entries they replace).
-pub(crate) struct IndexWriter {
+struct IndexWriter {
     pub(crate) writer: ArrowWriter<File>,
     pub(crate) schema: SchemaRef,
     pub(crate) batch: IndexBatch,
@@ -246,7 +246,7 @@ impl IndexWriter {
 }
 
 #[derive(Default)]
-pub(crate) struct IndexBatch {
+struct IndexBatch {
     pub(crate) keys: Vec<[u8; 16]>,
     pub(crate) updated_at: Vec<i64>,
     pub(crate) seq: Vec<i64>,
@@ -255,7 +255,7 @@ pub(crate) struct IndexBatch {
     pub(crate) replaces: Option<(NullableInts, NullableInts)>,
 }
 
-pub(crate) type NullableInts = Vec<Option<i64>>;
+type NullableInts = Vec<Option<i64>>;
 
 impl IndexBatch {
     pub(crate) fn push(&mut self, r: Latest, replaces: Option<Latest>) {
@@ -292,11 +292,11 @@ impl IndexBatch {
 }
 
 /// The path of the base index written with ingest `seq`.
-pub(crate) fn index_path(seq: u64) -> String {
+fn index_path(seq: u64) -> String {
     format!("{CURRENT_DIR}/dossiers-{seq:06}.parquet")
 }
 
 /// The path of the delta written with ingest `seq`.
-pub(crate) fn delta_path(seq: u64) -> String {
+fn delta_path(seq: u64) -> String {
     format!("{CURRENT_DIR}/dossiers-{seq:06}-delta.parquet")
 }

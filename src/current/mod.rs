@@ -20,9 +20,9 @@ mod set;
 #[cfg(test)]
 mod tests;
 
-pub use collect::*;
-pub use merge::*;
-pub use set::*;
+pub(crate) use collect::*;
+pub(crate) use merge::*;
+pub use set::CurrentSet;
 
 use std::sync::Arc;
 
@@ -31,7 +31,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use crate::spec::feeds::{INGEST_SEQ, SOURCE_LINE};
 
 /// Snapshots held in memory before a sorted run goes to disk (40 B each).
-pub const RUN_RECORDS: usize = 1 << 20;
+pub(crate) const RUN_RECORDS: usize = 1 << 20;
 pub(crate) const BATCH_ROWS: usize = 64 * 1024;
 pub(crate) const RECORD_BYTES: usize = 40;
 /// A delta is folded into a new base once it holds more than an eighth of
@@ -45,7 +45,7 @@ pub(crate) const REPLACES_LINE: &str = "replaces_line";
 
 /// One snapshot's claim to be its dossier's current state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Latest {
+pub(crate) struct Latest {
     /// xxh3-128 of the dossier id.
     pub key: u128,
     pub updated_at: i64,

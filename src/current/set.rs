@@ -3,15 +3,14 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use arrow::array::{Array, AsArray, Int64Array};
-use arrow::datatypes::Int64Type;
+use arrow::array::{Array, Int64Array};
 
 use crate::current::REPLACES_LINE;
 use crate::current::REPLACES_SEQ;
 use crate::error::Result;
 use crate::lake::IndexVersion;
 use crate::spec::feeds::{INGEST_SEQ, SOURCE_LINE};
-use crate::storage::parquet::read_columns;
+use crate::storage::parquet::{column_as, read_columns};
 
 /// The snapshots an index marks as current: per ingest seq, a bit per line.
 #[derive(Debug, Default)]
@@ -25,21 +24,25 @@ impl CurrentSet {
     /// those the delta replaces, plus the delta's.
     pub fn load(root: &Path, version: &IndexVersion) -> Result<Self> {
         let mut set = CurrentSet::default();
-        for batch in read_columns(&root.join(&version.base), &[INGEST_SEQ, SOURCE_LINE])? {
+        let base = root.join(&version.base);
+        for batch in read_columns(&base, &[INGEST_SEQ, SOURCE_LINE])? {
             let batch = batch?;
-            let seqs = batch.column(0).as_primitive::<Int64Type>();
-            let lines = batch.column(1).as_primitive::<Int64Type>();
+            let seqs: &Int64Array = column_as(&batch, INGEST_SEQ, &base, "an integer")?;
+            let lines: &Int64Array = column_as(&batch, SOURCE_LINE, &base, "an integer")?;
             for (seq, line) in seqs.values().iter().zip(lines.values()) {
                 set.insert(*seq as u64, *line as u64);
             }
         }
         if let Some(delta) = &version.delta {
             let names = [INGEST_SEQ, SOURCE_LINE, REPLACES_SEQ, REPLACES_LINE];
-            for batch in read_columns(&root.join(delta), &names)? {
+            let delta = root.join(delta);
+            for batch in read_columns(&delta, &names)? {
                 let batch = batch?;
-                let column = |i: usize| batch.column(i).as_primitive::<Int64Type>();
-                let (seqs, lines) = (column(0), column(1));
-                let (old_seqs, old_lines) = (column(2), column(3));
+                let column = |name: &str| -> Result<&Int64Array> {
+                    column_as(&batch, name, &delta, "an integer")
+                };
+                let (seqs, lines) = (column(INGEST_SEQ)?, column(SOURCE_LINE)?);
+                let (old_seqs, old_lines) = (column(REPLACES_SEQ)?, column(REPLACES_LINE)?);
                 for i in 0..batch.num_rows() {
                     if old_seqs.is_valid(i) && old_lines.is_valid(i) {
                         set.remove(old_seqs.value(i) as u64, old_lines.value(i) as u64);
@@ -88,7 +91,7 @@ impl CurrentSet {
     }
 
     /// Marks each (seq, line) row: whether it is a current snapshot.
-    pub fn mark(&self, seqs: &Int64Array, lines: &Int64Array) -> arrow::array::BooleanArray {
+    pub(crate) fn mark(&self, seqs: &Int64Array, lines: &Int64Array) -> arrow::array::BooleanArray {
         let mut cached: Option<(i64, Option<&Vec<u64>>)> = None;
         let mut out = arrow::array::BooleanBuilder::with_capacity(seqs.len());
         for i in 0..seqs.len() {
@@ -114,7 +117,7 @@ impl CurrentSet {
 }
 
 /// A line's word in a seq's bitmap, and its bit there.
-pub(crate) fn slot(line: u64) -> (usize, u64) {
+fn slot(line: u64) -> (usize, u64) {
     ((line / 64) as usize, 1 << (line % 64))
 }
 

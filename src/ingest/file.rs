@@ -6,23 +6,34 @@ use crate::current;
 use crate::dedupe::DedupIndex;
 use crate::error::{Error, Result};
 use crate::ingest::IngestOptions;
-use crate::ingest::report::FileReport;
-use crate::ingest::report::SHOWN_REJECTIONS;
-use crate::ingest::report::mask_if;
-use crate::ingest::report::refuse_partial_replacement;
-use crate::ingest::report::rejection_of;
+use crate::ingest::report::{
+    FileReport, SHOWN_REJECTIONS, mask_if, refuse_partial_replacement, rejection_of,
+};
 use crate::lake::{self, Manifest};
 use crate::read::{self, Format, RawRecord};
-use crate::spec::feeds::{ColumnType, Feed, Retention};
+use crate::spec::feeds::{ColumnType, Feed, FeedDef, Retention};
 use crate::stage::partitions::PartitionSinks;
 use crate::stage::quarantine::QuarantineSink;
-use crate::validate::privacy::{self};
-use crate::validate::registry::RegistryCheck;
-use crate::validate::registry::UnitCheck;
-use crate::validate::row::Cell;
-use crate::validate::row::RowErrors;
-use crate::validate::row::RowParser;
-use crate::validate::row::attach;
+use crate::validate::privacy;
+use crate::validate::registry::{RegistryCheck, UnitCheck};
+use crate::validate::row::{Cell, Detached, RowErrors, RowParser, attach};
+
+/// The lake a file is checked against and staged for.
+pub(crate) struct Target<'a> {
+    pub(crate) manifest: &'a Manifest,
+    pub(crate) root: &'a Path,
+    /// Where its files are written until the commit; None in a dry run,
+    /// which only counts what would be written.
+    pub(crate) staging: Option<&'a Path>,
+}
+
+/// One input file and the ingest seq it gets.
+pub(crate) struct InputFile<'a> {
+    pub(crate) feed: Feed,
+    pub(crate) path: &'a Path,
+    pub(crate) scan: &'a read::FileScan,
+    pub(crate) seq: u64,
+}
 
 pub(crate) struct StagedFile {
     pub(crate) report: FileReport,
@@ -31,36 +42,29 @@ pub(crate) struct StagedFile {
     pub(crate) current: Option<current::Collector>,
 }
 
-/// Reads, validates and de-duplicates one input; writes its data and
-/// quarantine files under `staging`, or with no staging (a dry run) only
-/// counts what would be written.
-#[allow(clippy::too_many_arguments)]
+/// Reads, validates and de-duplicates one input, read from `data`; stages
+/// its data and quarantine files (see [`Target::staging`]).
 pub(crate) fn stage_file(
-    manifest: &Manifest,
-    root: &Path,
-    staging: Option<&Path>,
-    feed: Feed,
-    path: &Path,
-    input: read::Input,
-    scan: &read::FileScan,
-    seq: u64,
+    target: &Target,
+    file: &InputFile,
+    data: read::Input,
     options: &IngestOptions,
     dedup: &mut DedupIndex,
 ) -> Result<StagedFile> {
-    let def = feed.def();
+    let def = file.feed.def();
     let format = match options.format {
         Some(format) => format,
-        None => Format::from_path(path)?,
+        None => Format::from_path(file.path)?,
     };
     // Values are typed on the reading thread; rows are checked for
     // duplicates and written on this one.
     let mut parser = RowParser::new(def, options.zone, options.pii_key.clone());
     let mut source = read::open(
-        path,
-        input,
+        file.path,
+        data,
         format,
         def,
-        scan,
+        file.scan,
         move |record| match &record.problem {
             Some(problem) => Err(RowErrors::Rejected(vec![(
                 problem.column.clone(),
@@ -69,143 +73,209 @@ pub(crate) fn stage_file(
             None => parser.parse_detached(record),
         },
     )?;
-    let mut sinks = PartitionSinks::new(def, staging, seq, options.zone);
-    let mut quarantine = QuarantineSink::new(def, staging, seq, &absolute(path));
     tracing::info!(
-        "ingest #{seq}: reading {} as {} ({format:?})",
-        path.display(),
+        "ingest #{}: reading {} as {} ({format:?})",
+        file.seq,
+        file.path.display(),
         def.name
     );
-    let mut registry = RegistryCheck::default();
-    let current_by = def
-        .current_by
-        .and_then(|(id, version)| Some((def.column_index(id)?, def.column_index(version)?)));
-    let mut current = match (current_by, staging) {
-        (Some(_), Some(staging)) => Some(current::Collector::new(
-            staging,
-            options.run_records.unwrap_or(current::RUN_RECORDS),
-        )),
-        _ => None,
-    };
-    let mut report = FileReport {
-        path: path.to_path_buf(),
-        feed: Some(feed),
-        seq,
-        ..Default::default()
-    };
+    let mut stager = FileStager::new(target, file, options, dedup)?;
     let mut record = RawRecord::default();
-    let personal_id = def
-        .columns
-        .iter()
-        .position(|c| matches!(c.ty, ColumnType::PersonalId { .. }));
-    let bad_file = |reason: String| Error::BadFile {
-        path: path.to_path_buf(),
-        reason,
-    };
-
-    let mut units = UnitCheck::load(manifest, root, def)?;
-    report.units_checked = units.is_some();
-    let mut not_utf8 = 0u64;
     while let Some(typed) = source.next(&mut record)? {
+        stager.take(typed, &record)?;
+    }
+    stager.finish(source.unknown_columns())
+}
+
+/// Where each row of one file goes: the lake's partitions, quarantine or
+/// the duplicate count, with the checks each accepted row passes on the way.
+struct FileStager<'a> {
+    def: &'static FeedDef,
+    path: &'a Path,
+    target: &'a Target<'a>,
+    dedup: &'a mut DedupIndex,
+    sinks: PartitionSinks,
+    quarantine: QuarantineSink,
+    registry: RegistryCheck,
+    /// The collector of current-snapshot claims and its (id, version) columns.
+    current: Option<(current::Collector, usize, usize)>,
+    units: Option<UnitCheck>,
+    /// The column holding a personal ID, masked in quarantine.
+    personal_id: Option<usize>,
+    not_utf8: u64,
+    report: FileReport,
+}
+
+impl<'a> FileStager<'a> {
+    fn new(
+        target: &'a Target<'a>,
+        file: &InputFile<'a>,
+        options: &IngestOptions,
+        dedup: &'a mut DedupIndex,
+    ) -> Result<Self> {
+        let def = file.feed.def();
+        let current_by = def
+            .current_by
+            .and_then(|(id, version)| Some((def.column_index(id)?, def.column_index(version)?)));
+        let current = match (current_by, target.staging) {
+            (Some((id, version)), Some(staging)) => {
+                let run = options.run_records.unwrap_or(current::RUN_RECORDS);
+                Some((current::Collector::new(staging, run), id, version))
+            }
+            _ => None,
+        };
+        let units = UnitCheck::load(target.manifest, target.root, def)?;
+        let report = FileReport {
+            path: file.path.to_path_buf(),
+            feed: Some(file.feed),
+            seq: file.seq,
+            units_checked: units.is_some(),
+            ..Default::default()
+        };
+        Ok(FileStager {
+            def,
+            path: file.path,
+            target,
+            dedup,
+            sinks: PartitionSinks::new(def, target.staging, file.seq, options.zone),
+            quarantine: QuarantineSink::new(def, target.staging, file.seq, &absolute(file.path)),
+            registry: RegistryCheck::default(),
+            current,
+            units,
+            personal_id: def
+                .columns
+                .iter()
+                .position(|c| matches!(c.ty, ColumnType::PersonalId { .. })),
+            not_utf8: 0,
+            report,
+        })
+    }
+
+    /// One record read, with its values as typed on the reading thread.
+    fn take(&mut self, typed: Detached, record: &RawRecord) -> Result<()> {
         if crate::interrupt::requested() {
             return Err(Error::Interrupted {
                 what: format!(
                     "{} was being read at line {}; nothing of it was committed",
-                    path.display(),
+                    self.path.display(),
                     record.line
                 ),
             });
         }
-        report.rows_read += 1;
-        if record.problem.as_ref().is_some_and(|p| p.not_utf8) {
-            not_utf8 += 1;
-            // A file in another encoding fails on its first rows: refuse it
-            // whole rather than quarantine every row. Stray bytes later in a
-            // UTF-8 file are quarantined row by row.
-            if report.rows_read == 1 || (report.rows_read <= 100 && not_utf8 >= 10) {
-                return Err(bad_file(format!(
+        self.report.rows_read += 1;
+        self.check_encoding(record)?;
+        match typed.map(|cells| attach(cells, record)) {
+            Ok(row) => self.accept(&row, record.line),
+            Err(RowErrors::NoPiiKey) => Err(Error::PiiKey(format!(
+                "{}: {}",
+                self.path.display(),
+                privacy::missing_key_reason()
+            ))),
+            Err(RowErrors::Rejected(errors)) => self.reject(errors, record),
+        }
+    }
+
+    /// A file in another encoding fails on its first rows: it is refused
+    /// whole rather than every row quarantined. Stray bytes later in a UTF-8
+    /// file are quarantined row by row.
+    fn check_encoding(&mut self, record: &RawRecord) -> Result<()> {
+        if !record.problem.as_ref().is_some_and(|p| p.not_utf8) {
+            return Ok(());
+        }
+        self.not_utf8 += 1;
+        let read = self.report.rows_read;
+        if read == 1 || (read <= 100 && self.not_utf8 >= 10) {
+            return Err(Error::BadFile {
+                path: self.path.to_path_buf(),
+                reason: format!(
                     "line {} is not UTF-8: the file looks like a legacy 8-bit Vietnamese encoding (TCVN3, VNI or Windows-1258); convert it to UTF-8, e.g. `iconv -f WINDOWS-1258 -t UTF-8 in.csv > out.csv`",
                     record.line
-                )));
-            }
+                ),
+            });
         }
-        let outcome = typed.map(|cells| attach(cells, &record));
-        let row = match outcome {
-            Ok(row) => row,
-            Err(RowErrors::NoPiiKey) => {
-                return Err(Error::PiiKey(format!(
-                    "{}: {}",
-                    path.display(),
-                    privacy::missing_key_reason()
-                )));
-            }
-            Err(RowErrors::Rejected(errors)) => {
-                let known_id = personal_id.and_then(|i| record.get(i));
-                let rejection = rejection_of(record.line, errors, def, known_id);
-                let raw = mask_if(def, record.raw_text(), known_id);
-                quarantine.push(&rejection, &raw)?;
-                if report.rejections.len() < SHOWN_REJECTIONS {
-                    report.rejections.push(rejection);
-                }
-                report.quarantined += 1;
-                continue;
-            }
-        };
-        let partition = sinks.partition_of(&row);
-        let key = dedup.key_of(&row);
+        Ok(())
+    }
+
+    fn reject(&mut self, errors: Vec<(Option<String>, String)>, record: &RawRecord) -> Result<()> {
+        let known_id = self.personal_id.and_then(|i| record.get(i));
+        let rejection = rejection_of(record.line, errors, self.def, known_id);
+        let raw = mask_if(self.def, record.raw_text(), known_id);
+        self.quarantine.push(&rejection, &raw)?;
+        if self.report.rejections.len() < SHOWN_REJECTIONS {
+            self.report.rejections.push(rejection);
+        }
+        self.report.quarantined += 1;
+        Ok(())
+    }
+
+    /// A valid row: counted as a duplicate, or checked and staged.
+    fn accept(&mut self, row: &[Cell], line: u64) -> Result<()> {
+        let partition = self.sinks.partition_of(row);
+        let key = self.dedup.key_of(row);
         if let Some(key) = key {
-            dedup.ensure_loaded(manifest, root, partition.as_deref())?;
-            if !dedup.insert(key) {
-                report.duplicates += 1;
-                continue;
+            let Target { manifest, root, .. } = *self.target;
+            self.dedup
+                .ensure_loaded(manifest, root, partition.as_deref())?;
+            if !self.dedup.insert(key) {
+                self.report.duplicates += 1;
+                return Ok(());
             }
         }
-        if def.feed == Feed::Units {
-            registry.add(&row, record.line);
+        if self.def.feed == Feed::Units {
+            self.registry.add(row, line);
         }
-        if let (Some(collector), Some((id, version))) = (current.as_mut(), current_by)
-            && let (Cell::Text(id), Cell::Ts(updated_at)) = (&row[id], &row[version])
+        if let Some((collector, id, version)) = self.current.as_mut()
+            && let (Cell::Text(id), Cell::Ts(updated_at)) = (&row[*id], &row[*version])
         {
             collector.push(current::Latest {
                 key: current::key(id),
                 updated_at: *updated_at,
-                seq,
-                line: record.line,
+                seq: self.report.seq,
+                line,
             })?;
         }
-        if let Some(units) = units.as_mut() {
-            units.check(&row, &mut report);
+        if let Some(units) = self.units.as_mut() {
+            units.check(row, &mut self.report);
         }
-        sinks.append(partition, &row, record.line, dedup.row_hash(key))?;
-        report.accepted += 1;
+        let hash = self.dedup.row_hash(key);
+        self.sinks.append(partition, row, line, hash)?;
+        self.report.accepted += 1;
+        Ok(())
     }
-    report.unknown_columns = source.unknown_columns();
-    if !report.unknown_columns.is_empty() {
-        tracing::warn!(
-            "{}: column(s) {} are not part of feed {} and were left out",
-            path.display(),
-            report.unknown_columns.join(", "),
-            def.name
-        );
+
+    /// Closes the file's staged files, after the whole-file checks.
+    fn finish(mut self, unknown_columns: Vec<String>) -> Result<StagedFile> {
+        let mut report = self.report;
+        report.unknown_columns = unknown_columns;
+        if !report.unknown_columns.is_empty() {
+            tracing::warn!(
+                "{}: column(s) {} are not part of feed {} and were left out",
+                self.path.display(),
+                report.unknown_columns.join(", "),
+                self.def.name
+            );
+        }
+        if self.def.retention == Retention::Replace {
+            refuse_partial_replacement(&report, &self.registry).map_err(|reason| {
+                Error::Refused {
+                    path: self.path.to_path_buf(),
+                    feed: self.def.feed.name(),
+                    reason,
+                }
+            })?;
+        }
+        let (data_files, mut staged) = self.sinks.finish()?;
+        report.data_files = data_files;
+        if let Some(file) = self.quarantine.finish()? {
+            report.quarantine_file = Some(file.rel().to_string());
+            staged.push(file);
+        }
+        Ok(StagedFile {
+            report,
+            staged,
+            current: self.current.take().map(|(collector, _, _)| collector),
+        })
     }
-    if def.retention == Retention::Replace {
-        refuse_partial_replacement(&report, &registry).map_err(|reason| Error::Refused {
-            path: path.to_path_buf(),
-            feed: feed.name(),
-            reason,
-        })?;
-    }
-    let (data_files, mut staged) = sinks.finish()?;
-    report.data_files = data_files;
-    if let Some(file) = quarantine.finish()? {
-        report.quarantine_file = Some(file.rel().to_string());
-        staged.push(file);
-    }
-    Ok(StagedFile {
-        report,
-        staged,
-        current,
-    })
 }
 
 /// The path as the manifest and quarantine record it: absolute, so it still

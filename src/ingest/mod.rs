@@ -13,17 +13,17 @@ pub(crate) mod file;
 pub(crate) mod report;
 pub(crate) mod run;
 
-pub use crate::validate::registry::SHOWN_UNKNOWN_UNITS;
-pub use report::{FileReport, RejectLimit, Rejection, WARN_REJECTED_SHARE};
+pub(crate) use crate::validate::registry::SHOWN_UNKNOWN_UNITS;
+pub(crate) use report::WARN_REJECTED_SHARE;
+pub use report::{FileReport, RejectLimit};
 use std::path::{Path, PathBuf};
 
 use crate::dedupe::DedupIndex;
 use crate::error::{Error, Result};
-use crate::ingest::file::stage_file;
+use crate::ingest::file::{InputFile, Target, stage_file};
 use crate::ingest::report::judge;
 use crate::ingest::report::over_limit;
-use crate::ingest::run::Transaction;
-use crate::ingest::run::stage_index;
+use crate::ingest::run::IngestRun;
 use crate::lake::{self, Lake, Manifest};
 use crate::read::{self, Format};
 use crate::spec::feeds::Feed;
@@ -66,22 +66,20 @@ pub fn ingest_files(
         std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     }
     let mut lake = Lake::open_for_write(root, &options.zone, !options.no_wait)?;
-    let mut txn = Transaction {
-        staging: lake.staging_dir()?,
-        key_check: check_key(lake.manifest(), root, feed, options)?,
+    let key_check = check_key(lake.manifest(), root, feed, options)?;
+    let mut run = IngestRun {
+        txn: lake::Transaction::begin(&lake, key_check)?,
         dedup: DedupIndex::new(feed.def()),
         seq: lake.next_seq(),
-        entries: Vec::new(),
-        staged: Vec::new(),
         current: None,
     };
     let mut reports: Vec<FileReport> = Vec::new();
     for (i, path) in paths.iter().enumerate() {
-        let outcome = txn
+        let outcome = run
             .add_file(&mut lake, feed, path, options, on_report)
             .map(|report| reports.push(report));
         if let Err(e) = outcome {
-            txn.dedup.rollback();
+            run.dedup.rollback();
             let _ = lake.remove_staging();
             return Err(stopped(e, &reports, options.strict, &paths[i + 1..]));
         }
@@ -91,10 +89,8 @@ pub fn ingest_files(
             let _ = lake.remove_staging();
             return Err(e);
         }
-        if let Some(last) = txn.entries.last().map(|e| e.seq) {
-            let mut staged = txn.staged;
-            let index = stage_index(&lake, txn.current, &txn.staging, last, &mut staged)?;
-            lake.commit(txn.entries, staged, index, txn.key_check)?;
+        if let Some(last) = run.txn.entries().last().map(|e| e.seq) {
+            run.commit(&mut lake, last)?;
         }
     }
     lake.remove_staging()?;
@@ -128,7 +124,7 @@ pub(crate) fn stopped(
 
 /// The fingerprint of the PII key to record with an ingest of `feed`, after
 /// refusing a key other than the one the lake's applicant keys were made with.
-pub(crate) fn check_key(
+fn check_key(
     manifest: &Manifest,
     root: &Path,
     feed: Feed,
@@ -174,10 +170,19 @@ pub fn dry_run(
         let report = match earlier_ingest(&manifest, feed, &scan.content_hash, this_run) {
             Some(earlier) => skipped_report(path, feed, earlier),
             None => {
+                let target = Target {
+                    manifest: &manifest,
+                    root,
+                    staging: None,
+                };
+                let file = InputFile {
+                    feed,
+                    path,
+                    scan: &scan,
+                    seq,
+                };
                 let input = read::open_input(path)?;
-                let staged = stage_file(
-                    &manifest, root, None, feed, path, input, &scan, seq, options, &mut dedup,
-                )?;
+                let staged = stage_file(&target, &file, input, options, &mut dedup)?;
                 would_ingest.push((scan.content_hash, seq));
                 seq += 1;
                 staged.report
@@ -234,7 +239,7 @@ pub(crate) fn skipped_report(path: &Path, feed: Feed, earlier: u64) -> FileRepor
 }
 
 /// `--strict`: any rejected row fails the whole command.
-pub(crate) fn refuse_rejections(reports: &[FileReport]) -> Result<()> {
+fn refuse_rejections(reports: &[FileReport]) -> Result<()> {
     let rejected: u64 = reports.iter().map(|r| r.quarantined).sum();
     if rejected > 0 {
         return Err(Error::StrictRejected { rejected });
@@ -244,7 +249,7 @@ pub(crate) fn refuse_rejections(reports: &[FileReport]) -> Result<()> {
 
 /// Validates one input held in memory as a dry run into an empty lake: the
 /// whole parsing path of `ingest`, without the file system. For fuzzing.
-pub fn check_bytes(
+pub(crate) fn check_bytes(
     feed: Feed,
     format: Format,
     bytes: &[u8],
@@ -259,8 +264,17 @@ pub fn check_bytes(
         ..options.clone()
     };
     let mut dedup = DedupIndex::new(feed.def());
-    let staged = stage_file(
-        &manifest, path, None, feed, path, input, &scan, 1, &options, &mut dedup,
-    )?;
+    let target = Target {
+        manifest: &manifest,
+        root: path,
+        staging: None,
+    };
+    let file = InputFile {
+        feed,
+        path,
+        scan: &scan,
+        seq: 1,
+    };
+    let staged = stage_file(&target, &file, input, &options, &mut dedup)?;
     Ok(staged.report)
 }

@@ -49,7 +49,7 @@ impl std::fmt::Display for RejectLimit {
 }
 
 /// Above this share of rejected rows a file's report carries a warning.
-pub const WARN_REJECTED_SHARE: f64 = 0.01;
+pub(crate) const WARN_REJECTED_SHARE: f64 = 0.01;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rejection {
@@ -81,12 +81,12 @@ pub struct FileReport {
     pub refused: bool,
     /// Whether unit codes were checked against a units registry (none
     /// before the first units file).
-    pub units_checked: bool,
+    pub(crate) units_checked: bool,
     /// Accepted rows whose unit code the registry does not hold: kept
     /// (SPEC §2), counted toward no unit.
-    pub unknown_units: u64,
+    pub(crate) unknown_units: u64,
     /// The first few of those codes.
-    pub unknown_unit_codes: Vec<String>,
+    pub(crate) unknown_unit_codes: Vec<String>,
 }
 
 impl FileReport {
@@ -133,7 +133,7 @@ impl FileReport {
     }
 
     /// The share of rows read that were rejected.
-    pub fn rejected_share(&self) -> f64 {
+    pub(crate) fn rejected_share(&self) -> f64 {
         if self.rows_read == 0 {
             0.0
         } else {
@@ -263,7 +263,7 @@ mod tests {
     use super::*;
 
     #[test]
-    pub(crate) fn a_reject_limit_is_a_share_written_as_a_percentage_or_a_fraction() {
+    fn a_reject_limit_is_a_share_written_as_a_percentage_or_a_fraction() {
         let limit = |t: &str| t.parse::<RejectLimit>().map(|l| (l.share, l.to_string()));
         assert_eq!(limit("5%").unwrap(), (0.05, "5%".to_string()));
         assert_eq!(limit(" 0.1 ").unwrap(), (0.1, "0.1".to_string()));

@@ -1,15 +1,13 @@
 //! What one ingest command has staged and not yet committed.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::current;
 use crate::dedupe::DedupIndex;
 use crate::error::Result;
 use crate::ingest::IngestOptions;
 use crate::ingest::earlier_ingest;
-use crate::ingest::file::StagedFile;
-use crate::ingest::file::absolute;
-use crate::ingest::file::stage_file;
+use crate::ingest::file::{InputFile, StagedFile, Target, absolute, stage_file};
 use crate::ingest::report::FileReport;
 use crate::ingest::report::over_limit;
 use crate::ingest::report::too_many_rejected;
@@ -18,22 +16,20 @@ use crate::lake::{self, IngestEntry, Lake};
 use crate::read::{self};
 use crate::spec::feeds::Feed;
 
-/// What one ingest command has staged but not yet committed: everything
-/// under `--strict`, one file at a time otherwise.
-pub(crate) struct Transaction {
-    /// Where its files are written until the commit.
-    pub(crate) staging: PathBuf,
-    /// The PII key's fingerprint, to record with the commit.
-    pub(crate) key_check: Option<String>,
+/// One ingest command's files on their way to the lake: the lake
+/// transaction (everything under `--strict`, one file at a time otherwise),
+/// the keys its rows claimed and their claims to be current snapshots.
+pub(crate) struct IngestRun {
+    pub(crate) txn: lake::Transaction,
     pub(crate) dedup: DedupIndex,
     /// The seq the next file gets.
     pub(crate) seq: u64,
-    pub(crate) entries: Vec<IngestEntry>,
-    pub(crate) staged: Vec<lake::Staged>,
+    /// Current-snapshot claims of the files staged, not yet merged into the
+    /// index (under `--strict`, until the commit).
     pub(crate) current: Option<current::Collector>,
 }
 
-impl Transaction {
+impl IngestRun {
     /// Stages one file — and, without `--strict`, commits it — and reports
     /// it (before refusing it, when it is refused).
     pub(crate) fn add_file(
@@ -46,7 +42,8 @@ impl Transaction {
     ) -> Result<FileReport> {
         let scan = read::scan(path)?;
         let this_run = self
-            .entries
+            .txn
+            .entries()
             .iter()
             .map(|e| (e.content_hash.as_str(), e.seq));
         if let Some(earlier) = earlier_ingest(lake.manifest(), feed, &scan.content_hash, this_run) {
@@ -54,23 +51,28 @@ impl Transaction {
             on_report(&report);
             return Ok(report);
         }
-        let root = lake.root().to_path_buf();
-        let staged_file = stage_file(
-            lake.manifest(),
-            &root,
-            Some(&self.staging),
+        let target = Target {
+            manifest: lake.manifest(),
+            root: lake.root(),
+            staging: Some(self.txn.staging()),
+        };
+        let file = InputFile {
             feed,
             path,
+            scan: &scan,
+            seq: self.seq,
+        };
+        let staged_file = stage_file(
+            &target,
+            &file,
             read::open_input(path)?,
-            &scan,
-            self.seq,
             options,
             &mut self.dedup,
         )?;
         self.seq += 1;
         let StagedFile {
             mut report,
-            mut staged,
+            staged,
             current,
         } = staged_file;
         if over_limit(&report, options) {
@@ -87,55 +89,68 @@ impl Transaction {
             return Ok(report);
         }
         on_report(&report);
-        let entry = IngestEntry {
-            seq: report.seq,
-            feed,
-            source: absolute(path).display().to_string(),
-            content_hash: scan.content_hash,
-            bytes: scan.bytes,
-            ingested_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            rows_read: report.rows_read,
-            accepted: report.accepted,
-            quarantined: report.quarantined,
-            duplicates: report.duplicates,
-            data_files: report.data_files.clone(),
-            quarantine_file: report.quarantine_file.clone(),
-        };
+        let entry = entry_of(&report, feed, path, scan);
         tracing::info!(
             "ingest #{}: {} row(s) accepted into {} file(s)",
             entry.seq,
             entry.accepted,
             entry.data_files.len()
         );
-        if options.strict {
-            self.entries.push(entry);
-            self.staged.extend(staged);
-            if let Some(current) = current {
-                match self.current.as_mut() {
-                    Some(pending) => pending.absorb(current)?,
-                    None => self.current = Some(current),
-                }
+        let seq = entry.seq;
+        self.txn.add(entry, staged);
+        if let Some(current) = current {
+            match self.current.as_mut() {
+                Some(pending) => pending.absorb(current)?,
+                None => self.current = Some(current),
             }
-        } else {
-            let index = stage_index(lake, current, &self.staging, entry.seq, &mut staged)?;
-            lake.commit(vec![entry], staged, index, self.key_check.clone())?;
-            self.dedup.commit();
+        }
+        if !options.strict {
+            self.commit(lake, seq)?;
         }
         Ok(report)
+    }
+
+    /// Merges the staged claims into the index as the index of ingest
+    /// `seq`, and commits everything staged.
+    pub(crate) fn commit(&mut self, lake: &mut Lake, seq: u64) -> Result<()> {
+        let collector = self.current.take();
+        if let Some((version, staged)) = stage_index(lake, collector, self.txn.staging(), seq)? {
+            self.txn.set_index(version, staged);
+        }
+        self.txn.commit(lake)?;
+        self.dedup.commit();
+        Ok(())
+    }
+}
+
+/// The manifest's record of a file staged as `report` says.
+fn entry_of(report: &FileReport, feed: Feed, path: &Path, scan: read::FileScan) -> IngestEntry {
+    IngestEntry {
+        seq: report.seq,
+        feed,
+        source: absolute(path).display().to_string(),
+        content_hash: scan.content_hash,
+        bytes: scan.bytes,
+        ingested_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        rows_read: report.rows_read,
+        accepted: report.accepted,
+        quarantined: report.quarantined,
+        duplicates: report.duplicates,
+        data_files: report.data_files.clone(),
+        quarantine_file: report.quarantine_file.clone(),
     }
 }
 
 /// Merges a transaction's snapshots into the lake's index of current
-/// dossiers, staged (added to `staged`) as the index of ingest `seq`; returns
-/// the version to commit. A lake from before the index existed gets one
-/// built from every committed snapshot first.
-pub(crate) fn stage_index(
+/// dossiers, staged as the index of ingest `seq`; returns the version to
+/// commit and its staged file. A lake from before the index existed gets
+/// one built from every committed snapshot first.
+fn stage_index(
     lake: &Lake,
     collector: Option<current::Collector>,
     staging: &Path,
     seq: u64,
-    staged: &mut Vec<lake::Staged>,
-) -> Result<Option<lake::IndexVersion>> {
+) -> Result<Option<(lake::IndexVersion, lake::Staged)>> {
     let Some(mut collector) = collector else {
         return Ok(None);
     };
@@ -165,6 +180,5 @@ pub(crate) fn stage_index(
         update.dossiers,
         update.staged.rel()
     );
-    staged.push(update.staged);
-    Ok(Some(update.version))
+    Ok(Some((update.version, update.staged)))
 }

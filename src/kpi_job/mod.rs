@@ -4,7 +4,7 @@
 
 mod plan;
 
-pub use plan::*;
+pub(crate) use plan::*;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -17,19 +17,19 @@ use futures::StreamExt;
 use crate::error::{Error, Result};
 use crate::publish::dataset::{self, Slice, Version};
 use crate::spec::feeds::Feed;
-use crate::spec::grain::{self, GRAINS};
+use crate::spec::grain::Grain;
 use crate::sql::saved;
 use crate::sql::session::{self, SessionOptions};
 use crate::validate::time::{date_from_days, days_since_epoch};
 
 /// The query the job runs; analysts run the same file with `motcua query kpi_values`.
-pub const QUERY: &str = "kpi_values";
+const QUERY: &str = "kpi_values";
 /// What an incremental run asks first: from which day new ingests matter.
-pub const TOUCHED_QUERY: &str = "kpi_touched";
+pub(crate) const TOUCHED_QUERY: &str = "kpi_touched";
 
 #[derive(Debug, Clone)]
 pub struct KpiJob {
-    pub grain: String,
+    pub grain: Grain,
     pub from: NaiveDate,
     pub to: NaiveDate,
     pub out: PathBuf,
@@ -46,8 +46,8 @@ pub struct KpiJob {
 /// `from` to `to` (period starts) is up to date with the lake's ingests up
 /// to `lake_seq`. Kept in the run manifest, carried from version to version.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Coverage {
-    pub lake_seq: u64,
+pub(crate) struct Coverage {
+    pub(crate) lake_seq: u64,
     pub from: String,
     pub to: String,
 }
@@ -60,20 +60,6 @@ pub struct KpiReport {
     pub rows: usize,
     pub version: PathBuf,
     pub seconds: f64,
-}
-
-/// The periods of `grain` whose first day lies in [from, to].
-pub fn periods_in(grain: &str, from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate> {
-    let mut start = grain::period_start(grain, from);
-    if start < from {
-        start = grain::next_period(grain, start);
-    }
-    let mut out = Vec::new();
-    while start <= to {
-        out.push(start);
-        start = grain::next_period(grain, start);
-    }
-    out
 }
 
 /// Runs the job; SIGINT or SIGTERM stops it wherever it is, publishing
@@ -95,38 +81,7 @@ pub async fn run(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
 
 pub(crate) async fn compute(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
     let started = Instant::now();
-    if !GRAINS.contains(&job.grain.as_str()) {
-        return Err(Error::Usage(format!(
-            "unknown grain '{}'; use one of {}",
-            job.grain,
-            GRAINS.join(", ")
-        )));
-    }
-    if job.from > job.to {
-        return Err(Error::Usage(format!(
-            "--from {} is after --to {}",
-            job.from, job.to
-        )));
-    }
-    use chrono::Datelike;
-    let years = crate::validate::time::FIRST_YEAR..=crate::validate::time::LAST_YEAR;
-    if !years.contains(&job.from.year()) || !years.contains(&job.to.year()) {
-        return Err(Error::Usage(format!(
-            "--from and --to must lie in the years {} to {}, the calendar's",
-            crate::validate::time::FIRST_YEAR,
-            crate::validate::time::LAST_YEAR
-        )));
-    }
-    if periods_in(&job.grain, job.from, job.to).is_empty() {
-        let first = grain::period_start(&job.grain, job.from);
-        return Err(Error::Usage(format!(
-            "no {grain} starts between --from {} and --to {}: a {grain} is computed when its first day is in the range; the {grain}s around it start on {first} and {}",
-            job.from,
-            job.to,
-            grain::next_period(&job.grain, first),
-            grain = job.grain,
-        )));
-    }
+    check_range(job)?;
     let (ctx, manifest) = session::open(lake, &job.session).await?;
     if manifest.data_files(Feed::Units).is_empty() {
         return Err(Error::lake(
@@ -136,7 +91,7 @@ pub(crate) async fn compute(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
     }
     let zone = manifest.zone()?;
     let mut coverage = published_coverage(&job.out, &manifest);
-    let planned = match coverage.get(&job.grain) {
+    let planned = match coverage.get(job.grain.name()) {
         Some(covered) if job.incremental => {
             plan_incremental(&ctx, &manifest, job, covered, &zone).await?
         }
@@ -152,92 +107,27 @@ pub(crate) async fn compute(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
             seconds: started.elapsed().as_secs_f64(),
         });
     };
-    coverage.insert(job.grain.clone(), covers);
+    coverage.insert(job.grain.name().to_string(), covers);
     let saved = saved::find(job.queries.as_deref(), QUERY)?;
     let params = saved.bind(
         &[
-            ("grain".to_string(), job.grain.clone()),
+            ("grain".to_string(), job.grain.name().to_string()),
             ("from".to_string(), from.to_string()),
             ("to".to_string(), job.to.to_string()),
         ],
         &zone,
     )?;
     let df = crate::sql::plan::plan(&ctx, &saved.sql, params, &[], &zone).await?;
-    // The output files leave out period_grain: it is the Hive partition.
-    let full_schema = df.schema().inner().clone();
-    let keep: Vec<usize> = (0..full_schema.fields().len())
-        .filter(|i| full_schema.field(*i).name() != "period_grain")
-        .collect();
-    let file_schema = std::sync::Arc::new(full_schema.project(&keep)?);
-    let period_column = file_schema
-        .index_of("period_start")
-        .map_err(|_| Error::Sql("kpi_values must return period_start".into()))?;
-
-    let periods = periods_in(&job.grain, from, job.to);
-    let replaced: Vec<String> = periods
-        .iter()
-        .map(|p| dataset::slice_path(&job.grain, &p.to_string()))
-        .collect();
-    let mut version = Version::begin(&job.out, file_schema.clone(), &replaced)?;
-    let mut stream = df
-        .execute_stream()
-        .await
-        .map_err(crate::sql::plan::sql_error)?;
-    let mut pending: Option<(i32, Vec<RecordBatch>)> = None;
-    let mut rows = 0;
-    let write = |version: &mut Version, day: i32, batches: Vec<RecordBatch>| -> Result<()> {
-        version.write_slice(&Slice {
-            grain: job.grain.clone(),
-            period_start: date_from_days(day).to_string(),
-            batches,
-        })
-    };
-    while let Some(batch) = stream.next().await {
-        let batch = batch.map_err(crate::sql::plan::sql_error)?.project(&keep)?;
-        rows += batch.num_rows();
-        // Rows arrive sorted by period: cut the batch where the period changes.
-        for (day, part) in split_by_period(&batch, period_column)? {
-            match &mut pending {
-                Some((current, parts)) if *current == day => parts.push(part),
-                _ => {
-                    if let Some((done, parts)) = pending.take() {
-                        write(&mut version, done, parts)?;
-                    }
-                    pending = Some((day, vec![part]));
-                }
-            }
-        }
-    }
-    if let Some((done, parts)) = pending.take() {
-        write(&mut version, done, parts)?;
-    }
-    // A period with no registered unit still gets its (empty) slice.
-    for period in &periods {
-        let rel = dataset::slice_path(&job.grain, &period.to_string());
-        if !version.written().contains_key(&rel) {
-            write(
-                &mut version,
-                days_since_epoch(*period),
-                vec![RecordBatch::new_empty(file_schema.clone())],
-            )?;
-        }
-    }
+    let periods = job.grain.periods_in(from, job.to);
+    let (version, rows) = write_slices(job, df, &periods).await?;
     let seconds = started.elapsed().as_secs_f64();
     tracing::info!("{rows} KPI rows computed and written in {seconds:.2} s in all");
     let run_manifest = RunRecord {
         coverage,
         from: from.to_string(),
-        grain: job.grain.clone(),
+        grain: job.grain.name().to_string(),
         lake: lake.display().to_string(),
-        lake_ingests: manifest
-            .ingests
-            .iter()
-            .map(|e| RunIngest {
-                content_hash: e.content_hash.clone(),
-                feed: e.feed.name().to_string(),
-                seq: e.seq,
-            })
-            .collect(),
+        lake_ingests: manifest.ingests.iter().map(RunIngest::of).collect(),
         motcua: env!("CARGO_PKG_VERSION").to_string(),
         query: saved
             .path
@@ -260,11 +150,101 @@ pub(crate) async fn compute(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
     })
 }
 
+/// Refuses a range the calendar does not hold or no period starts in.
+fn check_range(job: &KpiJob) -> Result<()> {
+    if job.from > job.to {
+        return Err(Error::Usage(format!(
+            "--from {} is after --to {}",
+            job.from, job.to
+        )));
+    }
+    use chrono::Datelike;
+    let years = crate::validate::time::FIRST_YEAR..=crate::validate::time::LAST_YEAR;
+    if !years.contains(&job.from.year()) || !years.contains(&job.to.year()) {
+        return Err(Error::Usage(format!(
+            "--from and --to must lie in the years {} to {}, the calendar's",
+            crate::validate::time::FIRST_YEAR,
+            crate::validate::time::LAST_YEAR
+        )));
+    }
+    if job.grain.periods_in(job.from, job.to).is_empty() {
+        let first = job.grain.period_start(job.from);
+        return Err(Error::Usage(format!(
+            "no {grain} starts between --from {} and --to {}: a {grain} is computed when its first day is in the range; the {grain}s around it start on {first} and {}",
+            job.from,
+            job.to,
+            job.grain.next_period(first),
+            grain = job.grain,
+        )));
+    }
+    Ok(())
+}
+
+/// Runs the planned query and writes its rows into a new version, one slice
+/// per period (an empty one for a period without rows); returns the version,
+/// not yet committed, and the rows written.
+async fn write_slices(
+    job: &KpiJob,
+    df: datafusion::dataframe::DataFrame,
+    periods: &[NaiveDate],
+) -> Result<(Version, usize)> {
+    // The output files leave out period_grain: it is the Hive partition.
+    let full_schema = df.schema().inner().clone();
+    let keep: Vec<usize> = (0..full_schema.fields().len())
+        .filter(|i| full_schema.field(*i).name() != "period_grain")
+        .collect();
+    let file_schema = std::sync::Arc::new(full_schema.project(&keep)?);
+    let period_column = file_schema
+        .index_of("period_start")
+        .map_err(|_| Error::Sql("kpi_values must return period_start".into()))?;
+    let replaced: Vec<String> = periods
+        .iter()
+        .map(|p| dataset::slice_path(job.grain.name(), &p.to_string()))
+        .collect();
+    let mut version = Version::begin(&job.out, file_schema.clone(), &replaced)?;
+    let write = |version: &mut Version, day: i32, batches: Vec<RecordBatch>| -> Result<()> {
+        version.write_slice(&Slice {
+            grain: job.grain.name().to_string(),
+            period_start: date_from_days(day).to_string(),
+            batches,
+        })
+    };
+    let mut stream = df
+        .execute_stream()
+        .await
+        .map_err(crate::sql::plan::sql_error)?;
+    let mut pending: Option<(i32, Vec<RecordBatch>)> = None;
+    let mut rows = 0;
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(crate::sql::plan::sql_error)?.project(&keep)?;
+        rows += batch.num_rows();
+        // Rows arrive sorted by period: cut the batch where the period changes.
+        for (day, part) in split_by_period(&batch, period_column)? {
+            match &mut pending {
+                Some((current, parts)) if *current == day => parts.push(part),
+                _ => {
+                    if let Some((done, parts)) = pending.replace((day, vec![part])) {
+                        write(&mut version, done, parts)?;
+                    }
+                }
+            }
+        }
+    }
+    if let Some((done, parts)) = pending.take() {
+        write(&mut version, done, parts)?;
+    }
+    for period in periods {
+        let rel = dataset::slice_path(job.grain.name(), &period.to_string());
+        if !version.written().contains_key(&rel) {
+            let empty = vec![RecordBatch::new_empty(file_schema.clone())];
+            write(&mut version, days_since_epoch(*period), empty)?;
+        }
+    }
+    Ok((version, rows))
+}
+
 /// Splits a batch sorted by `period_start` into runs of one period each.
-pub(crate) fn split_by_period(
-    batch: &RecordBatch,
-    column: usize,
-) -> Result<Vec<(i32, RecordBatch)>> {
+fn split_by_period(batch: &RecordBatch, column: usize) -> Result<Vec<(i32, RecordBatch)>> {
     let dates = batch
         .column(column)
         .as_any()

@@ -12,7 +12,6 @@ use crate::kpi_job::KpiJob;
 use crate::lake::{IngestEntry, Manifest};
 use crate::publish::dataset::{self};
 use crate::spec::feeds::Feed;
-use crate::spec::grain::{self};
 use crate::sql::saved;
 use crate::validate::time::{Zone, date_from_days};
 
@@ -23,7 +22,7 @@ use crate::kpi_job::TOUCHED_QUERY;
 /// warning and a full recompute), not a silent empty coverage. Fields are in
 /// the order they were written when this was a JSON map (sorted).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct RunRecord {
+pub(crate) struct RunRecord {
     /// Per grain, what the published slices are up to date with.
     pub coverage: BTreeMap<String, Coverage>,
     /// The first period this run computed.
@@ -44,10 +43,20 @@ pub struct RunRecord {
 
 /// One lake ingest a run read.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct RunIngest {
-    pub content_hash: String,
+pub(crate) struct RunIngest {
+    pub(crate) content_hash: String,
     pub feed: String,
     pub seq: u64,
+}
+
+impl RunIngest {
+    pub(crate) fn of(entry: &IngestEntry) -> Self {
+        RunIngest {
+            content_hash: entry.content_hash.clone(),
+            feed: entry.feed.name().to_string(),
+            seq: entry.seq,
+        }
+    }
 }
 
 /// The published run's coverage of each grain, if its lake ingests are
@@ -85,7 +94,7 @@ pub(crate) async fn plan_incremental(
     covered: &Coverage,
     zone: &Zone,
 ) -> Result<Option<(NaiveDate, Coverage)>> {
-    let grain = job.grain.as_str();
+    let grain = job.grain;
     let lake_seq = last_seq(manifest);
     let (Ok(covered_from), Ok(covered_to)) = (
         covered.from.parse::<NaiveDate>(),
@@ -110,9 +119,9 @@ pub(crate) async fn plan_incremental(
     } else {
         touched_since(ctx, job.queries.as_deref(), covered.lake_seq, zone)
             .await?
-            .map(|day| grain::period_start(grain, day))
+            .map(|day| grain.period_start(day))
     };
-    let after_covered = grain::next_period(grain, covered_to);
+    let after_covered = grain.next_period(covered_to);
     let mut starts = Vec::new();
     if job.from < covered_from || job.from > after_covered {
         starts.push(job.from);
@@ -154,7 +163,7 @@ pub(crate) fn last_seq(manifest: &Manifest) -> u64 {
 }
 
 /// The earliest day ingests after `after` can have changed, by `kpi_touched.sql`.
-pub(crate) async fn touched_since(
+async fn touched_since(
     ctx: &datafusion::prelude::SessionContext,
     queries: Option<&Path>,
     after: u64,

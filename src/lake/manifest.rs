@@ -26,9 +26,9 @@ pub struct IngestEntry {
     pub seq: u64,
     pub feed: Feed,
     pub source: String,
-    pub content_hash: String,
+    pub(crate) content_hash: String,
     pub bytes: u64,
-    pub ingested_at: String,
+    pub(crate) ingested_at: String,
     pub rows_read: u64,
     pub accepted: u64,
     pub quarantined: u64,
@@ -42,8 +42,8 @@ pub struct IngestEntry {
 pub struct Manifest {
     pub format_version: u32,
     /// The zone local times were read in and months partitioned by.
-    pub timezone: String,
-    pub next_seq: u64,
+    pub(crate) timezone: String,
+    pub(crate) next_seq: u64,
     pub ingests: Vec<IngestEntry>,
     /// For feeds that replace the whole table: the seq of the current version.
     #[serde(default)]
@@ -98,7 +98,7 @@ impl Manifest {
 
     /// Refuses `zone` unless it is the zone the lake keeps local times in
     /// (an alias such as Asia/Saigon for Asia/Ho_Chi_Minh is the same zone).
-    pub fn check_zone(&self, root: &Path, zone: &Zone) -> Result<()> {
+    pub(crate) fn check_zone(&self, root: &Path, zone: &Zone) -> Result<()> {
         let same = self.zone().is_ok_and(|lake_zone| lake_zone.same_as(zone));
         if same {
             return Ok(());
@@ -116,7 +116,11 @@ impl Manifest {
     /// or when the lake holds dossiers from before it recorded its key: the
     /// key cannot be checked, so the operator confirms it once
     /// (`motcua lake --record-pii-key`).
-    pub fn check_pii_key(&self, root: &Path, key: &crate::validate::privacy::PiiKey) -> Result<()> {
+    pub(crate) fn check_pii_key(
+        &self,
+        root: &Path,
+        key: &crate::validate::privacy::PiiKey,
+    ) -> Result<()> {
         match &self.pii_key_check {
             Some(check) if *check != key.fingerprint() => Err(Error::PiiKey(format!(
                 "the PII key from {} is not the key this lake's applicant keys were made with (lake {}); set the lake's key, or start a new lake to use a new one (README: rotating the PII key)",
@@ -152,7 +156,7 @@ impl Manifest {
             .collect()
     }
 
-    pub fn quarantine_files(&self) -> Vec<&str> {
+    pub(crate) fn quarantine_files(&self) -> Vec<&str> {
         self.ingests
             .iter()
             .filter_map(|e| e.quarantine_file.as_deref())
@@ -162,7 +166,7 @@ impl Manifest {
     /// An earlier ingest with the same content, when re-ingesting it would
     /// change nothing: any earlier one for an appending feed, the current
     /// version for a replacing one.
-    pub fn already_ingested(&self, feed: Feed, content_hash: &str) -> Option<&IngestEntry> {
+    pub(crate) fn already_ingested(&self, feed: Feed, content_hash: &str) -> Option<&IngestEntry> {
         let current = self.current.get(&feed);
         self.ingests.iter().find(|e| {
             e.feed == feed

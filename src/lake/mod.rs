@@ -23,9 +23,10 @@ mod manifest;
 mod summary;
 mod transaction;
 
-pub use manifest::*;
-pub use summary::*;
-pub use transaction::*;
+pub(crate) use manifest::*;
+pub use manifest::{IndexVersion, Manifest};
+pub(crate) use summary::*;
+pub(crate) use transaction::*;
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -36,12 +37,12 @@ use crate::error::{Error, Result};
 use crate::storage::relative;
 use crate::validate::time::Zone;
 
-pub const MANIFEST: &str = "_manifest.json";
-pub(crate) const LOCK: &str = "_lock";
-pub(crate) const STAGING: &str = "_staging";
-pub const QUARANTINE: &str = "quarantine";
+pub(crate) const MANIFEST: &str = "_manifest.json";
+const LOCK: &str = "_lock";
+const STAGING: &str = "_staging";
+pub(crate) const QUARANTINE: &str = "quarantine";
 /// Where versions of the index of current dossiers live (`current.rs`).
-pub const CURRENT_DIR: &str = "current";
+pub(crate) const CURRENT_DIR: &str = "current";
 /// Index versions no manifest names are deleted once this old: a reader that
 /// opened an older manifest has long since loaded its index by then.
 pub(crate) const KEEP_UNREFERENCED_SECS: u64 = 15 * 60;
@@ -52,7 +53,7 @@ pub(crate) const KEEP_UNREFERENCED_SECS: u64 = 15 * 60;
 /// `pii_key_check`: a motcua that ignored it would hash applicant IDs under
 /// any key. Formats 1 and 2 are still read and become 3 on the next commit.
 pub const FORMAT_VERSION: u32 = 3;
-pub(crate) const OLDEST_READ_FORMAT: u32 = 1;
+const OLDEST_READ_FORMAT: u32 = 1;
 
 /// A lake opened for writing: holds the lock until dropped.
 pub struct Lake {
@@ -93,7 +94,7 @@ impl Lake {
     /// Opens (creating if needed) a lake for writing. Waits for another
     /// writer's lock, saying so, or with `wait` false fails at once. Cleans
     /// up what an interrupted writer left.
-    pub fn open_for_write(root: &Path, zone: &Zone, wait: bool) -> Result<Lake> {
+    pub(crate) fn open_for_write(root: &Path, zone: &Zone, wait: bool) -> Result<Lake> {
         fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
         let lock_path = root.join(LOCK);
         let lock = File::options()
@@ -146,7 +147,7 @@ impl Lake {
     }
 
     /// A fresh staging directory for one transaction.
-    pub fn staging_dir(&self) -> Result<PathBuf> {
+    pub(crate) fn staging_dir(&self) -> Result<PathBuf> {
         let dir = self
             .root
             .join(STAGING)
@@ -156,7 +157,7 @@ impl Lake {
     }
 
     /// Deletes the staging area (only the lock holder writes there).
-    pub fn remove_staging(&self) -> Result<()> {
+    pub(crate) fn remove_staging(&self) -> Result<()> {
         let staging = self.root.join(STAGING);
         if staging.exists() {
             fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
@@ -166,7 +167,7 @@ impl Lake {
 
     /// Deletes staging directories and any data file no manifest names: the
     /// remains of a writer that crashed before its commit.
-    pub(crate) fn remove_leftovers(&self) -> Result<()> {
+    fn remove_leftovers(&self) -> Result<()> {
         self.remove_staging()?;
         let committed = self.manifest.all_paths();
         let mut dirs: Vec<PathBuf> = crate::spec::feeds::ALL_FEEDS
@@ -201,14 +202,17 @@ impl Lake {
         Ok(())
     }
 
-    pub fn next_seq(&self) -> u64 {
+    pub(crate) fn next_seq(&self) -> u64 {
         self.manifest.next_seq
     }
 
     /// Records the fingerprint of `key` as the lake's PII key, for a lake
     /// from before motcua recorded one; false when it already holds this
     /// one. Another key already recorded is refused.
-    pub fn record_pii_key(&mut self, key: &crate::validate::privacy::PiiKey) -> Result<bool> {
+    pub(crate) fn record_pii_key(
+        &mut self,
+        key: &crate::validate::privacy::PiiKey,
+    ) -> Result<bool> {
         match &self.manifest.pii_key_check {
             Some(check) if *check == key.fingerprint() => Ok(false),
             Some(_) => {
@@ -225,7 +229,7 @@ impl Lake {
 
 /// Waits for another writer's lock, polling, so that Ctrl-C still stops
 /// the wait.
-pub(crate) fn wait_for_lock(lock: &File, path: &Path) -> Result<()> {
+fn wait_for_lock(lock: &File, path: &Path) -> Result<()> {
     loop {
         match lock.try_lock() {
             Ok(()) => return Ok(()),
@@ -242,7 +246,7 @@ pub(crate) fn wait_for_lock(lock: &File, path: &Path) -> Result<()> {
 }
 
 /// The columns of a quarantine file.
-pub fn quarantine_schema() -> SchemaRef {
+pub(crate) fn quarantine_schema() -> SchemaRef {
     std::sync::Arc::new(Schema::new(vec![
         Field::new("ingest_seq", DataType::Int64, false),
         Field::new("feed", DataType::Utf8, false),

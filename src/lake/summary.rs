@@ -8,18 +8,18 @@ use crate::spec::feeds::Feed;
 
 /// What the lake holds, per feed: for `motcua lake` and the demo.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FeedSummary {
+struct FeedSummary {
     pub feed: Feed,
     pub ingests: usize,
     pub rows: u64,
     pub quarantined: u64,
     pub duplicates: u64,
     pub files: usize,
-    pub first_month: Option<String>,
-    pub last_month: Option<String>,
+    first_month: Option<String>,
+    last_month: Option<String>,
 }
 
-pub fn summarize(manifest: &Manifest) -> Vec<FeedSummary> {
+fn summarize(manifest: &Manifest) -> Vec<FeedSummary> {
     crate::spec::feeds::ALL_FEEDS
         .iter()
         .map(|def| {
@@ -42,7 +42,7 @@ pub fn summarize(manifest: &Manifest) -> Vec<FeedSummary> {
 }
 
 /// The summary as a small table for the terminal.
-pub fn render_summary(root: &Path, manifest: &Manifest) -> String {
+pub(crate) fn render_summary(root: &Path, manifest: &Manifest) -> String {
     let mut out = format!(
         "lake {} (zone {}, {} ingest(s))\n",
         root.display(),

@@ -18,12 +18,70 @@ use crate::storage::relative;
 use crate::storage::sync_dir;
 use crate::storage::write_atomic;
 
+/// What one command has staged for the lake and commits in one manifest
+/// replace: ingest entries, the files they name, a new version of the index
+/// of current dossiers, and the PII key the entries' applicant keys were
+/// made with. Files are written under [`Transaction::staging`] until then.
+pub(crate) struct Transaction {
+    staging: PathBuf,
+    entries: Vec<IngestEntry>,
+    staged: Vec<Staged>,
+    index: Option<IndexVersion>,
+    pii_key_check: Option<String>,
+}
+
+impl Transaction {
+    /// Starts one in a fresh staging folder of `lake`.
+    pub(crate) fn begin(lake: &Lake, pii_key_check: Option<String>) -> Result<Self> {
+        Ok(Transaction {
+            staging: lake.staging_dir()?,
+            entries: Vec::new(),
+            staged: Vec::new(),
+            index: None,
+            pii_key_check,
+        })
+    }
+
+    /// Where files are written until the commit.
+    pub(crate) fn staging(&self) -> &Path {
+        &self.staging
+    }
+
+    /// The entries staged so far.
+    pub(crate) fn entries(&self) -> &[IngestEntry] {
+        &self.entries
+    }
+
+    /// Adds an ingest and the files it names.
+    pub(crate) fn add(&mut self, entry: IngestEntry, staged: Vec<Staged>) {
+        self.entries.push(entry);
+        self.staged.extend(staged);
+    }
+
+    /// Makes `version`, staged as `staged`, the index of current dossiers.
+    pub(crate) fn set_index(&mut self, version: IndexVersion, staged: Staged) {
+        self.index = Some(version);
+        self.staged.push(staged);
+    }
+
+    /// Commits what is staged so far; the transaction goes on empty, in
+    /// the same staging folder.
+    pub(crate) fn commit(&mut self, lake: &mut Lake) -> Result<()> {
+        lake.commit(
+            std::mem::take(&mut self.entries),
+            std::mem::take(&mut self.staged),
+            self.index.take(),
+            self.pii_key_check.clone(),
+        )
+    }
+}
+
 impl Lake {
     /// Moves staged files into place and commits the entries in one manifest
     /// replace. `dossier_index`, when given, names staged files and becomes
     /// the index of current dossiers; `pii_key_check`, when given, records
     /// the key the entries' applicant keys were made with.
-    pub fn commit(
+    pub(crate) fn commit(
         &mut self,
         entries: Vec<IngestEntry>,
         staged: Vec<Staged>,
@@ -79,7 +137,7 @@ impl Lake {
 /// once committed. `Staged::sync` is the only way to make one, so every file
 /// a manifest names is durable before the manifest that names it.
 #[derive(Debug)]
-pub struct Staged {
+pub(crate) struct Staged {
     pub(crate) path: PathBuf,
     pub(crate) rel: String,
 }
@@ -103,7 +161,7 @@ impl Staged {
 }
 
 /// Deletes index files other than `keep`'s that no reader can still need.
-pub(crate) fn remove_old_index_versions(root: &Path, keep: &IndexVersion) {
+fn remove_old_index_versions(root: &Path, keep: &IndexVersion) {
     let Ok(entries) = std::fs::read_dir(root.join(CURRENT_DIR)) else {
         return;
     };

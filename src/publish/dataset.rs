@@ -29,13 +29,13 @@ use crate::error::{Error, Result};
 use crate::publish::parquet::write_parquet;
 use crate::storage::{sync_dir, write_atomic};
 
-pub const DATASET: &str = "kpi_values";
-pub(crate) const VERSIONS: &str = ".kpi_values";
+pub(crate) const DATASET: &str = "kpi_values";
+const VERSIONS: &str = ".kpi_values";
 /// Versions kept besides the current one, for readers still on them.
-pub(crate) const KEEP_OLD_VERSIONS: usize = 1;
+const KEEP_OLD_VERSIONS: usize = 1;
 
 /// One (grain, period) slice to write: its rows, sorted.
-pub struct Slice {
+pub(crate) struct Slice {
     pub grain: String,
     /// `YYYY-MM-DD`
     pub period_start: String,
@@ -43,7 +43,7 @@ pub struct Slice {
 }
 
 /// Where a slice lives inside a version.
-pub fn slice_path(grain: &str, period_start: &str) -> String {
+pub(crate) fn slice_path(grain: &str, period_start: &str) -> String {
     format!("period_grain={grain}/{period_start}.parquet")
 }
 
@@ -59,7 +59,7 @@ impl Slice {
 
 /// A new version of `OUT/kpi_values` being built. Dropped before its
 /// commit (an error, an interrupt), it removes what it wrote.
-pub struct Version {
+pub(crate) struct Version {
     pub(crate) out: PathBuf,
     pub(crate) name: String,
     pub(crate) dir: PathBuf,
@@ -97,7 +97,7 @@ pub fn run_manifest<T: serde::de::DeserializeOwned>(out: &Path) -> Result<Option
 }
 
 /// A version's run manifest: beside its directory.
-pub(crate) fn manifest_path(version_dir: &Path) -> PathBuf {
+fn manifest_path(version_dir: &Path) -> PathBuf {
     version_dir.with_extension("json")
 }
 
@@ -142,7 +142,7 @@ impl Version {
         })
     }
 
-    pub fn write_slice(&mut self, slice: &Slice) -> Result<()> {
+    pub(crate) fn write_slice(&mut self, slice: &Slice) -> Result<()> {
         let rel = slice.rel_path();
         write_parquet(&self.dir.join(&rel), self.schema.clone(), &slice.batches)?;
         self.written.insert(rel, slice.rows());
@@ -191,7 +191,7 @@ pub fn current_dir(out: &Path) -> Result<PathBuf> {
 }
 
 /// The version directory `OUT/kpi_values` points at, if any.
-pub(crate) fn current_version(link: &Path) -> Result<Option<PathBuf>> {
+fn current_version(link: &Path) -> Result<Option<PathBuf>> {
     match fs::symlink_metadata(link) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io(link, e)),
@@ -207,7 +207,7 @@ pub(crate) fn current_version(link: &Path) -> Result<Option<PathBuf>> {
     }
 }
 
-pub(crate) fn existing_versions(versions: &Path) -> Result<Vec<(u64, PathBuf)>> {
+fn existing_versions(versions: &Path) -> Result<Vec<(u64, PathBuf)>> {
     let mut found = Vec::new();
     for dir in read_dirs(versions)? {
         let name = dir
@@ -222,11 +222,11 @@ pub(crate) fn existing_versions(versions: &Path) -> Result<Vec<(u64, PathBuf)>> 
     Ok(found)
 }
 
-pub(crate) fn read_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
+fn read_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
     entries(dir, true)
 }
 
-pub(crate) fn read_files(dir: &Path) -> Result<Vec<PathBuf>> {
+fn read_files(dir: &Path) -> Result<Vec<PathBuf>> {
     entries(dir, false)
 }
 

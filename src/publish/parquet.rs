@@ -10,7 +10,7 @@ use parquet::arrow::ArrowWriter;
 use crate::error::{Error, Result};
 
 /// Writes one Parquet file with motcua's settings, synced.
-pub fn write_parquet(path: &Path, schema: SchemaRef, batches: &[RecordBatch]) -> Result<()> {
+pub(crate) fn write_parquet(path: &Path, schema: SchemaRef, batches: &[RecordBatch]) -> Result<()> {
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }
@@ -24,7 +24,7 @@ pub fn write_parquet(path: &Path, schema: SchemaRef, batches: &[RecordBatch]) ->
 }
 
 /// A Parquet file being written batch by batch with motcua's settings.
-pub struct ParquetFile {
+pub(crate) struct ParquetFile {
     pub(crate) writer: ArrowWriter<fs::File>,
     pub(crate) schema: SchemaRef,
 }

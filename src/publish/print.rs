@@ -7,11 +7,14 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
 use crate::error::{Error, Result};
+use crate::ingest::{FileReport, SHOWN_UNKNOWN_UNITS, WARN_REJECTED_SHARE};
+use crate::kpi_job::{KpiJob, KpiReport};
+use crate::spec::feeds::Feed;
 use crate::sql::run::QueryResult;
 use crate::sql::saved::SavedQuery;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputFormat {
+pub(crate) enum OutputFormat {
     Table,
     Csv,
     Json,
@@ -34,9 +37,19 @@ impl std::str::FromStr for OutputFormat {
 }
 
 impl OutputFormat {
+    /// The name `--format` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputFormat::Table => "table",
+            OutputFormat::Csv => "csv",
+            OutputFormat::Json => "json",
+            OutputFormat::Parquet => "parquet",
+        }
+    }
+
     /// The format a file name asks for: `.csv`, `.json`/`.ndjson`/`.jsonl`,
     /// `.parquet`, `.txt` (a table).
-    pub fn from_extension(path: &Path) -> Result<Self> {
+    pub(crate) fn from_extension(path: &Path) -> Result<Self> {
         let extension = path
             .extension()
             .map(|e| e.to_string_lossy().to_ascii_lowercase());
@@ -57,7 +70,11 @@ impl OutputFormat {
 /// is written whole or not at all, readable by other users (dashboards run
 /// as another user); an empty result keeps its columns (a CSV header, a
 /// Parquet schema).
-pub fn write(result: &QueryResult, format: OutputFormat, output: Option<&Path>) -> Result<()> {
+pub(crate) fn write(
+    result: &QueryResult,
+    format: OutputFormat,
+    output: Option<&Path>,
+) -> Result<()> {
     let mut sink = Sink::open(format, &result.schema, output)?;
     for batch in &result.batches {
         sink.write(batch)?;
@@ -67,7 +84,7 @@ pub fn write(result: &QueryResult, format: OutputFormat, output: Option<&Path>) 
 
 /// `write` for rows that arrive batch by batch: each is written as it comes
 /// (a table, which must measure every row first, is the exception).
-pub async fn write_stream(
+pub(crate) async fn write_stream(
     mut stream: datafusion::execution::SendableRecordBatchStream,
     format: OutputFormat,
     output: Option<&Path>,
@@ -91,7 +108,7 @@ pub(crate) enum Target {
 }
 
 /// A result being written in one format.
-pub(crate) struct Sink {
+struct Sink {
     pub(crate) target: Target,
     pub(crate) writer: Writer,
 }
@@ -215,7 +232,7 @@ impl Sink {
 }
 
 /// `motcua query --list`: every saved query with its description and parameters.
-pub fn query_list(queries: &[SavedQuery]) -> String {
+pub(crate) fn query_list(queries: &[SavedQuery]) -> String {
     let mut out = String::new();
     for q in queries {
         out.push_str(&format!(
@@ -239,7 +256,7 @@ pub fn query_list(queries: &[SavedQuery]) -> String {
 
 /// `motcua lake`'s line on activity whose unit codes the registry does not
 /// hold (per feed: rows).
-pub fn unknown_units(per_feed: &[(String, u64)]) -> String {
+pub(crate) fn unknown_units(per_feed: &[(String, u64)]) -> String {
     let total: u64 = per_feed.iter().map(|(_, rows)| rows).sum();
     if total == 0 {
         return "unit codes: every row names a unit of the registry".to_string();
@@ -252,4 +269,71 @@ pub fn unknown_units(per_feed: &[(String, u64)]) -> String {
         "unit codes: {total} row(s) name units the registry does not hold ({}); they count toward no unit — see `motcua query dq_unknown_units`",
         parts.join(", ")
     )
+}
+
+/// What `ingest` prints after each file: its summary line on standard
+/// output; the first rejections and any warning on standard error.
+pub(crate) fn file_report(report: &FileReport) {
+    println!("{}", report.summary_line());
+    for r in &report.rejections {
+        let column = r.column.as_deref().unwrap_or("row");
+        eprintln!("  line {}: {column}: {}", r.line, r.reason);
+    }
+    if report.quarantined > report.rejections.len() as u64 {
+        eprintln!(
+            "  … {} more in quarantine",
+            report.quarantined - report.rejections.len() as u64
+        );
+    }
+    if report.rejected_share() > WARN_REJECTED_SHARE && !report.refused {
+        eprintln!(
+            "  warning: {:.1}% of the rows were rejected; read why with `motcua query dq_quarantine`",
+            report.rejected_share() * 100.0
+        );
+    }
+    if report.unknown_units > 0 {
+        eprintln!(
+            "  warning: {} row(s) name unit codes the units registry does not hold ({}{}); they are kept but count toward no unit — see `motcua query dq_unknown_units`",
+            report.unknown_units,
+            report.unknown_unit_codes.join(", "),
+            if report.unknown_unit_codes.len() < SHOWN_UNKNOWN_UNITS {
+                ""
+            } else {
+                ", …"
+            }
+        );
+    }
+    let activity = report
+        .feed
+        .is_some_and(|f| f != Feed::Units && f.def().column_index("unit_code").is_some());
+    if activity && !report.units_checked && report.accepted > 0 {
+        eprintln!(
+            "  note: the lake has no units registry yet, so unit codes were not checked; ingest units first"
+        );
+    }
+}
+
+/// The line `kpi` prints when it is done.
+pub(crate) fn kpi_report(job: &KpiJob, report: &KpiReport, dataset: &Path) -> String {
+    // Only an incremental run can find nothing to compute.
+    if report.periods == 0 {
+        format!(
+            "kpi_values: every {} slice from {} to {} is up to date with the lake → {}",
+            job.grain,
+            job.from,
+            job.to,
+            dataset.display()
+        )
+    } else {
+        format!(
+            "kpi_values: {} {} period(s) from {} to {}, {} rows → {} ({:.1} s)",
+            report.periods,
+            job.grain,
+            report.from,
+            job.to,
+            report.rows,
+            dataset.display(),
+            report.seconds
+        )
+    }
 }

@@ -14,18 +14,18 @@ use crate::read::decoded;
 use crate::read::set_value;
 use crate::spec::feeds::FeedDef;
 
-pub struct CsvSource {
+pub(crate) struct CsvSource {
     pub(crate) path: PathBuf,
     pub(crate) reader: ::csv::Reader<BufReader<Decoded>>,
     pub(crate) record: ::csv::ByteRecord,
     /// For each input position: the feed column it feeds, if any.
-    pub(crate) position_to_column: Vec<Option<usize>>,
-    pub(crate) header_names: Vec<String>,
+    position_to_column: Vec<Option<usize>>,
+    header_names: Vec<String>,
     pub(crate) unknown: Vec<String>,
     pub(crate) columns: usize,
     /// The file holds an odd number of quote characters: its last record
     /// opens a quote that never closes and has swallowed every line after it.
-    pub(crate) unclosed_quote: bool,
+    unclosed_quote: bool,
     /// A record read ahead, to know which record is the last one.
     pub(crate) ahead: Option<::csv::ByteRecord>,
 }
@@ -121,7 +121,7 @@ impl CsvSource {
     }
 
     /// Whether the record just read is the file's last (reads one ahead).
-    pub(crate) fn is_last_record(&mut self) -> Result<bool> {
+    fn is_last_record(&mut self) -> Result<bool> {
         let mut ahead = ::csv::ByteRecord::new();
         let more = self
             .reader

@@ -9,8 +9,8 @@ mod scan;
 
 pub(crate) use csv::CsvSource;
 pub(crate) use ndjson::NdjsonSource;
-pub use read_ahead::*;
-pub use scan::*;
+pub(crate) use read_ahead::*;
+pub(crate) use scan::*;
 
 use std::fs::File;
 use std::io::Read;
@@ -42,7 +42,15 @@ impl std::str::FromStr for Format {
 }
 
 impl Format {
-    pub fn from_path(path: &Path) -> Result<Self> {
+    /// The name `--format` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Ndjson => "ndjson",
+        }
+    }
+
+    pub(crate) fn from_path(path: &Path) -> Result<Self> {
         let ext = path
             .extension()
             .and_then(|e| e.to_str())
@@ -60,17 +68,17 @@ impl Format {
 
 /// A problem with a whole record, found before any value is parsed.
 #[derive(Debug, Clone)]
-pub struct RecordProblem {
+pub(crate) struct RecordProblem {
     pub column: Option<String>,
     pub reason: String,
     /// The bytes are not UTF-8: a sign the whole file is in another encoding.
-    pub not_utf8: bool,
+    pub(crate) not_utf8: bool,
 }
 
 /// One record: its line, its values aligned to the feed's columns, and the
 /// raw text for quarantine. Reused from record to record to avoid allocation.
 #[derive(Debug, Default)]
-pub struct RawRecord {
+pub(crate) struct RawRecord {
     pub line: u64,
     pub(crate) text: String,
     /// Per feed column: where its trimmed value lies in `text`, if present.
@@ -79,7 +87,7 @@ pub struct RawRecord {
     pub(crate) raw: String,
     /// The fields of a CSV record as read, for quarantine.
     pub(crate) bytes: ::csv::ByteRecord,
-    pub problem: Option<RecordProblem>,
+    pub(crate) problem: Option<RecordProblem>,
 }
 
 impl RawRecord {
@@ -92,7 +100,7 @@ impl RawRecord {
 
     /// The record as read, for quarantine: the NDJSON line, or the CSV
     /// fields written back as one CSV line.
-    pub fn raw_text(&self) -> String {
+    pub(crate) fn raw_text(&self) -> String {
         if self.bytes.is_empty() {
             return self.raw.clone();
         }
@@ -143,17 +151,17 @@ pub(crate) fn decoded(input: Input) -> Decoded {
 }
 
 /// The bytes of one export: a file, or memory (fuzzing, tests).
-pub type Input = Box<dyn Read + Send>;
+pub(crate) type Input = Box<dyn Read + Send>;
 pub(crate) type Decoded = DecodeReaderBytes<Input, Vec<u8>>;
 
 /// Opens `path` as an [`Input`].
-pub fn open_input(path: &Path) -> Result<Input> {
+pub(crate) fn open_input(path: &Path) -> Result<Input> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     Ok(Box::new(file))
 }
 
 /// A source of records for one feed.
-pub trait RecordSource: Send {
+pub(crate) trait RecordSource: Send {
     /// Fills `rec` with the next record; false at the end of the file.
     fn next_record(&mut self, rec: &mut RawRecord) -> Result<bool>;
     /// Input columns the feed does not know, kept out of the lake (complete
@@ -164,7 +172,7 @@ pub trait RecordSource: Send {
 /// Opens a record source over `input`; `path` names it in messages and
 /// `scan` is its [`scan`]. The records are split, decoded and handed to
 /// `prepare` on a thread of their own (see [`ReadAhead`]).
-pub fn open<T: Send + 'static>(
+pub(crate) fn open<T: Send + 'static>(
     path: &Path,
     input: Input,
     format: Format,

@@ -13,12 +13,12 @@ use crate::read::RecordSource;
 use crate::read::decoded;
 use crate::spec::feeds::FeedDef;
 
-pub struct NdjsonSource {
+pub(crate) struct NdjsonSource {
     pub(crate) path: PathBuf,
     pub(crate) reader: BufReader<Decoded>,
     pub(crate) line: Vec<u8>,
-    pub(crate) line_number: u64,
-    pub(crate) key_to_column: HashMap<String, Option<usize>>,
+    line_number: u64,
+    key_to_column: HashMap<String, Option<usize>>,
     pub(crate) feed: &'static FeedDef,
     pub(crate) unknown: Vec<String>,
 }
@@ -36,7 +36,7 @@ impl NdjsonSource {
         }
     }
 
-    pub(crate) fn column_of(&mut self, key: &str) -> Option<usize> {
+    fn column_of(&mut self, key: &str) -> Option<usize> {
         if let Some(hit) = self.key_to_column.get(key) {
             return *hit;
         }
@@ -51,9 +51,7 @@ impl NdjsonSource {
 }
 
 /// A JSON scalar as the text the CSV path would have seen.
-pub(crate) fn json_scalar_text(
-    value: &serde_json::Value,
-) -> std::result::Result<Option<String>, String> {
+fn json_scalar_text(value: &serde_json::Value) -> std::result::Result<Option<String>, String> {
     use serde_json::Value;
     Ok(match value {
         Value::Null => None,

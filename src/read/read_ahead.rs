@@ -7,9 +7,9 @@ use crate::read::RawRecord;
 use crate::read::RecordSource;
 
 /// Records read ahead per hand-over between threads.
-pub(crate) const CHUNK_RECORDS: usize = 1024;
+const CHUNK_RECORDS: usize = 1024;
 
-pub(crate) enum Chunk<T> {
+enum Chunk<T> {
     Records(Vec<(RawRecord, T)>),
     /// The end of the file, with the source's unknown columns.
     End(Vec<String>),
@@ -21,10 +21,10 @@ pub(crate) enum Chunk<T> {
 /// there): splitting, decoding and typing then overlap with
 /// de-duplicating and writing the rows. Used records go back to the
 /// reading thread, so their buffers are reused.
-pub struct ReadAhead<T> {
-    pub(crate) chunks: std::sync::mpsc::Receiver<Chunk<T>>,
-    pub(crate) spare: std::sync::mpsc::SyncSender<Vec<RawRecord>>,
-    pub(crate) chunk: std::vec::IntoIter<(RawRecord, T)>,
+pub(crate) struct ReadAhead<T> {
+    chunks: std::sync::mpsc::Receiver<Chunk<T>>,
+    spare: std::sync::mpsc::SyncSender<Vec<RawRecord>>,
+    chunk: std::vec::IntoIter<(RawRecord, T)>,
     pub(crate) used: Vec<RawRecord>,
     pub(crate) unknown: Vec<String>,
     pub(crate) ended: bool,

@@ -9,23 +9,23 @@ use crate::read::open_input;
 
 /// What one pass over a file's bytes tells before it is parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileScan {
+pub(crate) struct FileScan {
     /// The content identity the manifest keys re-ingests on.
-    pub content_hash: String,
+    pub(crate) content_hash: String,
     pub bytes: u64,
     /// A UTF-8 file with an odd number of `"`: some quoted field runs to the
     /// end of the file. (Escaped quotes come in pairs and cancel; UTF-16
     /// files are not checked, other characters contain the quote's byte.)
-    pub quote_left_open: bool,
+    pub(crate) quote_left_open: bool,
 }
 
 /// Reads a whole file once: its hash, size and quote parity.
-pub fn scan(path: &Path) -> Result<FileScan> {
+pub(crate) fn scan(path: &Path) -> Result<FileScan> {
     scan_input(path, open_input(path)?)
 }
 
 /// [`scan`] over any input; `path` names it in messages.
-pub fn scan_input(path: &Path, mut file: Input) -> Result<FileScan> {
+pub(crate) fn scan_input(path: &Path, mut file: Input) -> Result<FileScan> {
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut total = 0u64;

@@ -22,7 +22,7 @@ use crate::spec::feeds::Feed;
 
 /// Formats local seconds as a Vietnamese export would: day-first most of
 /// the time, ISO with the +07:00 offset otherwise.
-pub(crate) fn format_local(secs: i64, day_first: bool, buf: &mut String) {
+fn format_local(secs: i64, day_first: bool, buf: &mut String) {
     buf.clear();
     let t = DateTime::from_timestamp(secs, 0)
         .unwrap_or_default()
@@ -54,7 +54,7 @@ pub(crate) fn format_local(secs: i64, day_first: bool, buf: &mut String) {
 }
 
 /// The same instant in UTC with `Z`, as the portal exports it.
-pub(crate) fn format_utc_z(local_secs: i64, buf: &mut String) {
+fn format_utc_z(local_secs: i64, buf: &mut String) {
     buf.clear();
     let t = DateTime::from_timestamp(local_secs - OFFSET_SECONDS, 0)
         .unwrap_or_default()
@@ -72,7 +72,7 @@ pub(crate) fn format_utc_z(local_secs: i64, buf: &mut String) {
     );
 }
 
-pub(crate) fn format_date(secs: i64, buf: &mut String) {
+fn format_date(secs: i64, buf: &mut String) {
     buf.clear();
     let t = DateTime::from_timestamp(secs, 0)
         .unwrap_or_default()
@@ -82,7 +82,7 @@ pub(crate) fn format_date(secs: i64, buf: &mut String) {
 }
 
 /// Formats a fee as exports do: plain, or with Vietnamese grouping.
-pub(crate) fn format_fee(fee: i64, style: u64) -> String {
+fn format_fee(fee: i64, style: u64) -> String {
     if fee == 0 || style < 6 {
         return fee.to_string();
     }
@@ -98,14 +98,14 @@ pub(crate) fn format_fee(fee: i64, style: u64) -> String {
     out
 }
 
-pub(crate) struct Procedure {
+struct Procedure {
     pub(crate) code: String,
     pub(crate) online_level: &'static str,
     pub(crate) days: i64,
     pub(crate) fee: i64,
 }
 
-pub(crate) fn procedures(rng: &mut Rng) -> Vec<Procedure> {
+fn procedures(rng: &mut Rng) -> Vec<Procedure> {
     (0..60)
         .map(|i| {
             let online_level = *rng.weighted(&[("full", 0.4), ("partial", 0.35), ("none", 0.25)]);
@@ -148,11 +148,56 @@ pub(crate) const DOSSIER_HEADER: [&str; 22] = [
     "applicant_type",
 ];
 
-pub(crate) struct Writers {
+struct Writers {
     pub(crate) dossiers: csv::Writer<BufWriter<File>>,
     pub(crate) portal: BufWriter<File>,
     pub(crate) signatures: csv::Writer<BufWriter<File>>,
     pub(crate) paths: [PathBuf; 3],
+}
+
+impl Writers {
+    /// Creates the three activity files with their headers.
+    fn create(out: &Path) -> Result<Self> {
+        let paths = [
+            file_of(out, Feed::Dossiers),
+            file_of(out, Feed::PortalEvents),
+            file_of(out, Feed::Signatures),
+        ];
+        let portal_file = File::create(&paths[1]).map_err(|e| Error::io(&paths[1], e))?;
+        let mut w = Writers {
+            dossiers: csv_writer(&paths[0])?,
+            portal: BufWriter::with_capacity(1 << 20, portal_file),
+            signatures: csv_writer(&paths[2])?,
+            paths: paths.clone(),
+        };
+        w.dossiers
+            .write_record(DOSSIER_HEADER)
+            .map_err(|e| csv_error(&paths[0], e))?;
+        w.signatures
+            .write_record([
+                "event_id",
+                "occurred_at",
+                "unit_code",
+                "event_type",
+                "signed",
+                "signer_type",
+                "provider",
+                "free_of_charge",
+            ])
+            .map_err(|e| csv_error(&paths[2], e))?;
+        Ok(w)
+    }
+
+    /// Flushes the files; their paths.
+    fn finish(mut self) -> Result<[PathBuf; 3]> {
+        let paths = self.paths.clone();
+        self.dossiers.flush().map_err(|e| Error::io(&paths[0], e))?;
+        self.portal.flush().map_err(|e| Error::io(&paths[1], e))?;
+        self.signatures
+            .flush()
+            .map_err(|e| Error::io(&paths[2], e))?;
+        Ok(paths)
+    }
 }
 
 pub(crate) fn write_activity(
@@ -162,34 +207,7 @@ pub(crate) fn write_activity(
     seed: u64,
     report: &mut SampleReport,
 ) -> Result<()> {
-    let paths = [
-        file_of(out, Feed::Dossiers),
-        file_of(out, Feed::PortalEvents),
-        file_of(out, Feed::Signatures),
-    ];
-    let portal_file = File::create(&paths[1]).map_err(|e| Error::io(&paths[1], e))?;
-    let mut w = Writers {
-        dossiers: csv_writer(&paths[0])?,
-        portal: BufWriter::with_capacity(1 << 20, portal_file),
-        signatures: csv_writer(&paths[2])?,
-        paths: paths.clone(),
-    };
-    w.dossiers
-        .write_record(DOSSIER_HEADER)
-        .map_err(|e| csv_error(&paths[0], e))?;
-    w.signatures
-        .write_record([
-            "event_id",
-            "occurred_at",
-            "unit_code",
-            "event_type",
-            "signed",
-            "signer_type",
-            "provider",
-            "free_of_charge",
-        ])
-        .map_err(|e| csv_error(&paths[2], e))?;
-
+    let mut w = Writers::create(out)?;
     let mut rng = Rng::new(seed);
     let procs = procedures(&mut rng);
     let by_level = |level: &str| -> Vec<usize> {
@@ -209,18 +227,11 @@ pub(crate) fn write_activity(
         .map(|(i, (_, w))| (i, *w))
         .collect();
     let start = local_seconds(START.0, START.1, START.2);
-    let end = local_seconds(END.0, END.1, END.2);
     let mut generator = Generator {
         rng: Rng::new(seed.wrapping_mul(31).wrapping_add(7)),
         event_seq: 0,
-        buf: [
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-        ],
-        end,
+        buf: Default::default(),
+        end: local_seconds(END.0, END.1, END.2),
     };
     for i in 0..dossiers {
         let level = *rng.weighted(&level_weights);
@@ -235,28 +246,50 @@ pub(crate) fn write_activity(
             generator.certificate(units, &levels[0].0, start, &mut w, report)?;
         }
     }
-    w.dossiers.flush().map_err(|e| Error::io(&w.paths[0], e))?;
-    w.portal.flush().map_err(|e| Error::io(&w.paths[1], e))?;
-    w.signatures
-        .flush()
-        .map_err(|e| Error::io(&w.paths[2], e))?;
     report.dossiers = dossiers;
-    report.files.extend(paths);
+    report.files.extend(w.finish()?);
     Ok(())
 }
 
-/// (local time, event type, payment method and amount)
-pub(crate) type PortalEvent<'a> = (i64, &'a str, Option<(&'a str, i64)>);
+/// A yes/no column as the office writes it.
+fn yes_no(value: bool, vietnamese: bool) -> &'static str {
+    match (value, vietnamese) {
+        (true, true) => "có",
+        (false, true) => "không",
+        (true, false) => "1",
+        (false, false) => "0",
+    }
+}
 
-pub(crate) struct Generator {
+fn channel_text(channel: &'static str, vietnamese: bool) -> &'static str {
+    match (channel, vietnamese) {
+        ("online", true) => "Trực tuyến",
+        ("counter", true) => "Trực tiếp",
+        ("postal", true) => "Bưu chính",
+        (c, _) => c,
+    }
+}
+
+fn level_text(level: &'static str, vietnamese: bool) -> &'static str {
+    match (level, vietnamese) {
+        ("full", true) => "Toàn trình",
+        ("partial", true) => "Một phần",
+        (l, _) => l,
+    }
+}
+
+/// (local time, event type, payment method and amount)
+type PortalEvent<'a> = (i64, &'a str, Option<(&'a str, i64)>);
+
+struct Generator {
     pub(crate) rng: Rng,
-    pub(crate) event_seq: u64,
+    event_seq: u64,
     pub(crate) buf: [String; 5],
     pub(crate) end: i64,
 }
 
 /// Seconds into the day: office hours at a counter, any time online.
-pub(crate) fn time_of_day(rng: &mut Rng, online: bool) -> i64 {
+fn time_of_day(rng: &mut Rng, online: bool) -> i64 {
     if online {
         rng.range(0, 86_400)
     } else {
@@ -264,7 +297,51 @@ pub(crate) fn time_of_day(rng: &mut Rng, online: bool) -> i64 {
     }
 }
 
+/// One dossier's drawn life: what each of its exported snapshots shows.
+struct Dossier<'a> {
+    id: String,
+    unit: &'a Unit,
+    procedure: &'a Procedure,
+    channel: &'static str,
+    online: bool,
+    received: i64,
+    due: Option<i64>,
+    due_as_date: bool,
+    completed: i64,
+    final_status: &'static str,
+    returned: i64,
+    processed_online: bool,
+    digitized: bool,
+    e_result: bool,
+    applicant_signed: bool,
+    result_signed: bool,
+    fee: i64,
+    payment: Option<&'static str>,
+    paid_at_filing: bool,
+    paid_online: bool,
+    satisfaction: Option<&'static str>,
+    citizen: bool,
+    applicant_id: String,
+    /// How this office writes its export.
+    vietnamese: bool,
+    day_first: bool,
+    fee_style: u64,
+}
+
+/// A portal application: with its dossier when it was submitted.
+struct Application<'a> {
+    seq: u64,
+    unit: &'a Unit,
+    procedure: &'a Procedure,
+    submitted_at: i64,
+    dossier_id: Option<&'a str>,
+    fee: i64,
+    payment: Option<&'a str>,
+}
+
 impl Generator {
+    /// Dossier `i`: its snapshots, and its portal application when it was
+    /// filed online (or abandoned before).
     pub(crate) fn dossier(
         &mut self,
         i: u64,
@@ -274,9 +351,58 @@ impl Generator {
         w: &mut Writers,
         report: &mut SampleReport,
     ) -> Result<()> {
+        // The draws happen in a fixed order: the same seed gives the same bytes.
+        let mut d = self.draw_outcome(i, unit, procedure, start);
+        self.draw_details(&mut d);
+        let mut wrote_any = false;
+        for (status, updated) in self.snapshots(&d) {
+            if updated >= self.end {
+                // Not yet happened when the export was taken.
+                if wrote_any {
+                    break;
+                }
+                continue;
+            }
+            wrote_any = true;
+            self.write_snapshot(&d, status, updated, w, report)?;
+        }
+        if d.online {
+            let application = Application {
+                seq: i,
+                unit,
+                procedure,
+                submitted_at: d.received,
+                dossier_id: Some(&d.id),
+                fee: d.fee,
+                payment: d.payment,
+            };
+            self.application(&application, w, report)?;
+        }
+        if self.rng.chance(if d.online { 0.35 } else { 0.05 }) {
+            let application = Application {
+                seq: i + (1 << 40),
+                unit,
+                procedure,
+                submitted_at: d.received - self.rng.range(86_400, 20 * 86_400),
+                dossier_id: None,
+                fee: 0,
+                payment: None,
+            };
+            self.application(&application, w, report)?;
+        }
+        Ok(())
+    }
+
+    /// How the dossier came in and how it ended.
+    fn draw_outcome<'a>(
+        &mut self,
+        i: u64,
+        unit: &'a Unit,
+        procedure: &'a Procedure,
+        start: i64,
+    ) -> Dossier<'a> {
         let rng = &mut self.rng;
-        let online_level = procedure.online_level;
-        let channel = match online_level {
+        let channel = match procedure.online_level {
             "full" if rng.chance(if unit.pilot { 0.9 } else { 0.7 }) => "online",
             "partial" if rng.chance(0.5) => "online",
             _ if rng.chance(0.08) => "postal",
@@ -296,7 +422,6 @@ impl Generator {
         } else {
             (budget * (1.0 + rng.f64())) as i64 + 3600
         };
-        let completed = received + duration;
         let final_status = if roll < 0.84 {
             if rng.chance(0.6) {
                 "returned"
@@ -310,37 +435,70 @@ impl Generator {
         } else {
             "in_progress"
         };
+        let completed = received + duration;
         let returned = completed + rng.range(600, 3 * 86_400);
-        let processed_online = match (online, online_level) {
-            (true, "full") => rng.chance(0.92),
-            (true, _) => rng.chance(0.45),
-            _ => rng.chance(0.05),
-        };
-        let digitized = rng.chance(if unit.pilot { 0.95 } else { 0.75 });
-        let e_result = rng.chance(if online { 0.8 } else { 0.45 });
-        let applicant_signed = online && rng.chance(0.5);
-        let result_signed = rng.chance(if unit.pilot { 0.97 } else { 0.7 });
         // Hà Nội charges no fee online (SPEC §8).
         let fee = if online && unit.province == 0 {
             0
         } else {
             procedure.fee
         };
-        let payment = if fee > 0 {
-            Some(*rng.weighted(&[
-                ("cash", if unit.pilot { 0.15 } else { 0.55 }),
+        Dossier {
+            id: format!("{}-{:07}", unit.code, i),
+            unit,
+            procedure,
+            channel,
+            online,
+            received,
+            due,
+            due_as_date,
+            completed,
+            final_status,
+            returned,
+            processed_online: false,
+            digitized: false,
+            e_result: false,
+            applicant_signed: false,
+            result_signed: false,
+            fee,
+            payment: None,
+            paid_at_filing: false,
+            paid_online: false,
+            satisfaction: None,
+            citizen: false,
+            applicant_id: String::new(),
+            vietnamese: false,
+            day_first: false,
+            fee_style: 0,
+        }
+    }
+
+    /// Its flags, payment, satisfaction and applicant, and the export's style.
+    fn draw_details(&mut self, d: &mut Dossier) {
+        let rng = &mut self.rng;
+        let (online, pilot) = (d.online, d.unit.pilot);
+        d.processed_online = match (online, d.procedure.online_level) {
+            (true, "full") => rng.chance(0.92),
+            (true, _) => rng.chance(0.45),
+            _ => rng.chance(0.05),
+        };
+        d.digitized = rng.chance(if pilot { 0.95 } else { 0.75 });
+        d.e_result = rng.chance(if online { 0.8 } else { 0.45 });
+        d.applicant_signed = online && rng.chance(0.5);
+        d.result_signed = rng.chance(if pilot { 0.97 } else { 0.7 });
+        d.payment = (d.fee > 0).then(|| {
+            *rng.weighted(&[
+                ("cash", if pilot { 0.15 } else { 0.55 }),
                 ("bank_transfer", 0.2),
                 ("card", 0.05),
                 ("e_wallet", 0.1),
                 ("payment_platform", if online { 0.4 } else { 0.1 }),
-            ]))
-        } else {
-            None
-        };
-        let paid_at_filing = rng.chance(0.7);
-        let paid_online = matches!(payment, Some("payment_platform"))
-            || (online && payment.is_some() && payment != Some("cash"));
-        let satisfaction = rng.chance(0.5).then(|| {
+            ])
+        });
+        d.paid_at_filing = rng.chance(0.7);
+        d.paid_online = matches!(d.payment, Some("payment_platform"))
+            || (online && d.payment.is_some() && d.payment != Some("cash"));
+        d.satisfaction = rng.chance(0.5).then(|| {
             *rng.weighted(&[
                 ("very_satisfied", 0.35),
                 ("satisfied", 0.45),
@@ -348,182 +506,138 @@ impl Generator {
                 ("dissatisfied", 0.07),
             ])
         });
-        let citizen = rng.chance(0.85);
-        let applicant_id = if citizen {
-            format!(
+        d.citizen = rng.chance(0.85);
+        if d.citizen {
+            d.applicant_id = format!(
                 "{:03}{}{:02}{:06}",
-                PROVINCES[unit.province].cccd,
+                PROVINCES[d.unit.province].cccd,
                 rng.below(4),
                 rng.below(100),
                 rng.below(1_000_000)
-            )
-        } else {
-            String::new()
-        };
-        let vietnamese = rng.chance(0.3);
-        let day_first = rng.chance(0.7);
-        let fee_style = rng.below(10);
-        let dossier_id = format!("{}-{:07}", unit.code, i);
+            );
+        }
+        d.vietnamese = rng.chance(0.3);
+        d.day_first = rng.chance(0.7);
+        d.fee_style = rng.below(10);
+    }
 
-        // Which snapshots the exports caught.
-        let mut snapshots: Vec<(&str, i64)> = Vec::new();
-        if final_status == "in_progress" || rng.chance(0.55) {
-            snapshots.push(("received", received));
+    /// Which snapshots the exports caught: (status, updated_at).
+    fn snapshots(&mut self, d: &Dossier) -> Vec<(&'static str, i64)> {
+        let rng = &mut self.rng;
+        let mut snapshots: Vec<(&'static str, i64)> = Vec::new();
+        if d.final_status == "in_progress" || rng.chance(0.55) {
+            snapshots.push(("received", d.received));
         }
-        if final_status == "in_progress" || rng.chance(0.15) {
-            snapshots.push(("in_progress", received + rng.range(600, 86_400)));
+        if d.final_status == "in_progress" || rng.chance(0.15) {
+            snapshots.push(("in_progress", d.received + rng.range(600, 86_400)));
         }
-        match final_status {
+        match d.final_status {
             "returned" => {
                 if rng.chance(0.4) {
-                    snapshots.push(("resolved", completed));
+                    snapshots.push(("resolved", d.completed));
                 }
-                snapshots.push(("returned", returned));
+                snapshots.push(("returned", d.returned));
             }
             "in_progress" => {}
-            status => snapshots.push((status, completed)),
+            status => snapshots.push((status, d.completed)),
         }
         // A dossier filed before the export always shows up in it.
         if snapshots.iter().all(|(_, updated)| *updated >= self.end) {
-            snapshots.insert(0, ("received", received));
+            snapshots.insert(0, ("received", d.received));
         }
-        let mut wrote_any = false;
-        for (status, updated) in snapshots {
-            if updated >= self.end {
-                // Not yet happened when the export was taken.
-                if wrote_any {
-                    break;
-                }
-                continue;
-            }
-            wrote_any = true;
-            let resolved = matches!(status, "resolved" | "returned");
-            let closed = resolved || matches!(status, "withdrawn" | "rejected");
-            let paid = payment.is_some() && (paid_at_filing || closed);
-            let [b_received, b_due, b_completed, b_returned, b_updated] = &mut self.buf;
-            format_local(received, day_first, b_received);
-            match due {
-                Some(d) if due_as_date => format_date(d, b_due),
-                Some(d) => format_local(d, day_first, b_due),
-                None => b_due.clear(),
-            }
+        snapshots
+    }
+
+    /// One exported row of the dossier, written once or (a re-send) twice.
+    fn write_snapshot(
+        &mut self,
+        d: &Dossier,
+        status: &str,
+        updated: i64,
+        w: &mut Writers,
+        report: &mut SampleReport,
+    ) -> Result<()> {
+        let resolved = matches!(status, "resolved" | "returned");
+        let closed = resolved || matches!(status, "withdrawn" | "rejected");
+        let paid = d.payment.is_some() && (d.paid_at_filing || closed);
+        let [b_received, b_due, b_completed, b_returned, b_updated] = &mut self.buf;
+        format_local(d.received, d.day_first, b_received);
+        match d.due {
+            Some(due) if d.due_as_date => format_date(due, b_due),
+            Some(due) => format_local(due, d.day_first, b_due),
+            None => b_due.clear(),
+        }
+        b_completed.clear();
+        if resolved {
+            format_local(d.completed, d.day_first, b_completed);
+        }
+        b_returned.clear();
+        if status == "returned" {
+            format_local(d.returned, d.day_first, b_returned);
+        }
+        format_local(updated, d.day_first, b_updated);
+        let yes_no = |v: bool| yes_no(v, d.vietnamese);
+        let fee_text = format_fee(d.fee, d.fee_style);
+        let record: [&str; 22] = [
+            &d.id,
+            &d.procedure.code,
+            &d.unit.code,
+            channel_text(d.channel, d.vietnamese),
+            level_text(d.procedure.online_level, d.vietnamese),
+            status,
+            b_received,
+            b_due,
+            b_completed,
+            b_returned,
+            b_updated,
+            yes_no(d.processed_online && resolved),
+            yes_no(d.digitized),
+            yes_no(d.e_result && resolved),
+            yes_no(d.applicant_signed),
+            yes_no(d.result_signed && resolved),
+            &fee_text,
+            if paid { d.payment.unwrap_or("") } else { "" },
+            yes_no(paid && d.paid_online),
             if resolved {
-                format_local(completed, day_first, b_completed);
+                d.satisfaction.unwrap_or("")
             } else {
-                b_completed.clear();
-            }
-            if status == "returned" {
-                format_local(returned, day_first, b_returned);
-            } else {
-                b_returned.clear();
-            }
-            format_local(updated, day_first, b_updated);
-            let yes_no = |v: bool| match (v, vietnamese) {
-                (true, true) => "có",
-                (false, true) => "không",
-                (true, false) => "1",
-                (false, false) => "0",
-            };
-            let channel_text = match (channel, vietnamese) {
-                ("online", true) => "Trực tuyến",
-                ("counter", true) => "Trực tiếp",
-                ("postal", true) => "Bưu chính",
-                (c, _) => c,
-            };
-            let level_text = match (online_level, vietnamese) {
-                ("full", true) => "Toàn trình",
-                ("partial", true) => "Một phần",
-                (l, _) => l,
-            };
-            let fee_text = format_fee(fee, fee_style);
-            let record: [&str; 22] = [
-                &dossier_id,
-                &procedure.code,
-                &unit.code,
-                channel_text,
-                level_text,
-                status,
-                b_received,
-                b_due,
-                b_completed,
-                b_returned,
-                b_updated,
-                yes_no(processed_online && resolved),
-                yes_no(digitized),
-                yes_no(e_result && resolved),
-                yes_no(applicant_signed),
-                yes_no(result_signed && resolved),
-                &fee_text,
-                if paid { payment.unwrap_or("") } else { "" },
-                yes_no(paid && paid_online),
-                if resolved {
-                    satisfaction.unwrap_or("")
-                } else {
-                    ""
-                },
-                &applicant_id,
-                if citizen { "citizen" } else { "business" },
-            ];
+                ""
+            },
+            &d.applicant_id,
+            if d.citizen { "citizen" } else { "business" },
+        ];
+        // Exports re-send some snapshots unchanged.
+        let times = if self.rng.chance(0.02) { 2 } else { 1 };
+        for _ in 0..times {
             w.dossiers
                 .write_record(record)
                 .map_err(|e| csv_error(&w.paths[0], e))?;
             report.dossier_rows += 1;
-            // Exports re-send some snapshots unchanged.
-            if self.rng.chance(0.02) {
-                w.dossiers
-                    .write_record(record)
-                    .map_err(|e| csv_error(&w.paths[0], e))?;
-                report.dossier_rows += 1;
-            }
-        }
-        if online {
-            self.application(
-                i,
-                unit,
-                procedure,
-                received,
-                Some(&dossier_id),
-                fee,
-                payment,
-                w,
-                report,
-            )?;
-        }
-        if self.rng.chance(if online { 0.35 } else { 0.05 }) {
-            let started = received - self.rng.range(86_400, 20 * 86_400);
-            self.application(
-                i + (1 << 40),
-                unit,
-                procedure,
-                started,
-                None,
-                0,
-                None,
-                w,
-                report,
-            )?;
         }
         Ok(())
     }
 
-    pub(crate) fn next_event_id(&mut self, prefix: &str) -> String {
+    fn next_event_id(&mut self, prefix: &str) -> String {
         self.event_seq += 1;
         format!("{prefix}{:010}", self.event_seq)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// A portal session: started, paid, submitted — or abandoned.
     pub(crate) fn application(
         &mut self,
-        i: u64,
-        unit: &Unit,
-        procedure: &Procedure,
-        submitted_at: i64,
-        dossier_id: Option<&str>,
-        fee: i64,
-        payment: Option<&str>,
+        app: &Application,
         w: &mut Writers,
         report: &mut SampleReport,
     ) -> Result<()> {
+        let Application {
+            seq: i,
+            unit,
+            procedure,
+            submitted_at,
+            dossier_id,
+            fee,
+            payment,
+        } = *app;
         let application_id = format!("APP-{i:012}");
         // Sessions start minutes to hours before submission: some cross
         // midnight, and at a month's end, the month.

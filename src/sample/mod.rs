@@ -12,7 +12,7 @@ mod activity;
 mod units;
 
 use activity::*;
-pub use units::*;
+pub(crate) use units::*;
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -34,7 +34,7 @@ pub const FILES: [(Feed, &str); 5] = [
 ];
 
 /// Where `generate` writes `feed` in `out`.
-pub fn file_of(out: &Path, feed: Feed) -> PathBuf {
+pub(crate) fn file_of(out: &Path, feed: Feed) -> PathBuf {
     let name = FILES
         .iter()
         .find(|(f, _)| *f == feed)
@@ -95,7 +95,7 @@ pub(crate) fn csv_error(path: &Path, e: csv::Error) -> Error {
     Error::io(path, std::io::Error::other(e.to_string()))
 }
 
-pub(crate) fn write_units(out: &Path, units: &[Unit], report: &mut SampleReport) -> Result<()> {
+fn write_units(out: &Path, units: &[Unit], report: &mut SampleReport) -> Result<()> {
     let path = file_of(out, Feed::Units);
     let mut w = csv_writer(&path)?;
     let err = |e| csv_error(&path, e);
@@ -119,7 +119,7 @@ pub(crate) fn write_units(out: &Path, units: &[Unit], report: &mut SampleReport)
     Ok(())
 }
 
-pub(crate) fn write_targets(out: &Path, units: &[Unit], report: &mut SampleReport) -> Result<()> {
+fn write_targets(out: &Path, units: &[Unit], report: &mut SampleReport) -> Result<()> {
     let path = file_of(out, Feed::Targets);
     let mut w = csv_writer(&path)?;
     let err = |e| csv_error(&path, e);

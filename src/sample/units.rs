@@ -2,14 +2,14 @@
 
 /// SplitMix64: tiny, fast, and fixed forever, so samples never change under a
 /// dependency upgrade.
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
     pub fn new(seed: u64) -> Self {
         Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
     }
 
-    pub fn next_u64(&mut self) -> u64 {
+    fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -30,16 +30,16 @@ impl Rng {
         lo + self.below((hi - lo).max(1) as u64) as i64
     }
 
-    pub fn chance(&mut self, p: f64) -> bool {
+    pub(crate) fn chance(&mut self, p: f64) -> bool {
         self.f64() < p
     }
 
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+    pub(crate) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len() as u64) as usize]
     }
 
     /// Picks by weight from `(item, weight)` pairs.
-    pub fn weighted<'a, T>(&mut self, items: &'a [(T, f64)]) -> &'a T {
+    pub(crate) fn weighted<'a, T>(&mut self, items: &'a [(T, f64)]) -> &'a T {
         let total: f64 = items.iter().map(|(_, w)| w).sum();
         let mut x = self.f64() * total;
         for (item, w) in items {
@@ -62,7 +62,7 @@ pub struct Unit {
     /// Index of the province this unit belongs to.
     pub province: usize,
     /// Pilot units sign and pay digitally more (SPEC §8).
-    pub pilot: bool,
+    pub(crate) pilot: bool,
 }
 
 pub(crate) struct ProvinceSeed {
@@ -70,7 +70,7 @@ pub(crate) struct ProvinceSeed {
     pub(crate) name: &'static str,
     pub(crate) cccd: u32,
     pub(crate) districts: &'static [&'static str],
-    pub(crate) departments: &'static [&'static str],
+    departments: &'static [&'static str],
 }
 
 pub(crate) const PROVINCES: &[ProvinceSeed] = &[
@@ -209,7 +209,7 @@ pub(crate) const PROVINCES: &[ProvinceSeed] = &[
 ];
 
 /// The real wards of Long Biên, home of the pilot ward Sài Đồng.
-pub(crate) const LONG_BIEN_WARDS: &[&str] = &[
+const LONG_BIEN_WARDS: &[&str] = &[
     "Phường Sài Đồng",
     "Phường Bồ Đề",
     "Phường Gia Thụy",
@@ -226,7 +226,7 @@ pub(crate) const LONG_BIEN_WARDS: &[&str] = &[
     "Phường Ngọc Thụy",
 ];
 
-pub(crate) const COMMUNE_NAMES: &[&str] = &[
+const COMMUNE_NAMES: &[&str] = &[
     "An Khánh",
     "Tân Hội",
     "Phú Lương",
@@ -280,7 +280,7 @@ pub(crate) const COMMUNE_NAMES: &[&str] = &[
 ];
 
 /// SPEC §8's pilot units of Hà Nội.
-pub(crate) const PILOTS: &[&str] = &[
+const PILOTS: &[&str] = &[
     "Quận Hoàn Kiếm",
     "Quận Long Biên",
     "Huyện Mỹ Đức",
@@ -298,7 +298,7 @@ pub(crate) const PILOTS: &[&str] = &[
 
 /// Builds the unit tree: provinces, their districts and departments, and
 /// 5–10 communes or wards under each district.
-pub fn unit_tree(seed: u64) -> Vec<Unit> {
+pub(crate) fn unit_tree(seed: u64) -> Vec<Unit> {
     let mut rng = Rng::new(seed ^ 0x0051_7E55);
     let mut units: Vec<Unit> = Vec::new();
     let mut district_no = 0u32;
@@ -315,24 +315,7 @@ pub fn unit_tree(seed: u64) -> Vec<Unit> {
             pilot: false,
         });
         for name in province.departments.iter() {
-            let abbreviation: String = name
-                .split_whitespace()
-                .filter_map(|w| w.chars().next())
-                .filter(|c| c.is_uppercase())
-                .collect();
-            units.push(Unit {
-                code: format!(
-                    "{}-{}",
-                    province.code,
-                    crate::validate::values::normalize_token(&abbreviation).to_uppercase()
-                ),
-                name: name.to_string(),
-                level: "department",
-                parent: Some(province_index),
-                adults: None,
-                province: p,
-                pilot: PILOTS.contains(name),
-            });
+            units.push(department(province, p, province_index, name));
         }
         for district in province.districts.iter() {
             district_no += 1;
@@ -347,20 +330,7 @@ pub fn unit_tree(seed: u64) -> Vec<Unit> {
                 province: p,
                 pilot: district_pilot,
             });
-            let urban = district.starts_with("Quận") || district.starts_with("Thành phố");
-            let names: Vec<String> = if *district == "Quận Long Biên" {
-                LONG_BIEN_WARDS.iter().map(|s| s.to_string()).collect()
-            } else {
-                let count = rng.range(5, 11) as usize;
-                let start = rng.below(COMMUNE_NAMES.len() as u64) as usize;
-                (0..count)
-                    .map(|k| {
-                        let base = COMMUNE_NAMES[(start + k * 7) % COMMUNE_NAMES.len()];
-                        format!("{} {base}", if urban { "Phường" } else { "Xã" })
-                    })
-                    .collect()
-            };
-            for name in names {
+            for name in commune_names(&mut rng, district) {
                 commune_no += 1;
                 let adults = rng.range(4_000, 30_000) as u64;
                 units.push(Unit {
@@ -375,7 +345,51 @@ pub fn unit_tree(seed: u64) -> Vec<Unit> {
             }
         }
     }
-    // Districts and provinces count the adults of their communes.
+    count_adults(&mut units);
+    units
+}
+
+/// A provincial department, coded after its initials.
+fn department(province: &ProvinceSeed, p: usize, parent: usize, name: &str) -> Unit {
+    let abbreviation: String = name
+        .split_whitespace()
+        .filter_map(|w| w.chars().next())
+        .filter(|c| c.is_uppercase())
+        .collect();
+    Unit {
+        code: format!(
+            "{}-{}",
+            province.code,
+            crate::validate::values::normalize_token(&abbreviation).to_uppercase()
+        ),
+        name: name.to_string(),
+        level: "department",
+        parent: Some(parent),
+        adults: None,
+        province: p,
+        pilot: PILOTS.contains(&name),
+    }
+}
+
+/// The communes or wards of a district: Long Biên's real wards, else 5–10
+/// names drawn from the list.
+fn commune_names(rng: &mut Rng, district: &str) -> Vec<String> {
+    if district == "Quận Long Biên" {
+        return LONG_BIEN_WARDS.iter().map(|s| s.to_string()).collect();
+    }
+    let urban = district.starts_with("Quận") || district.starts_with("Thành phố");
+    let count = rng.range(5, 11) as usize;
+    let start = rng.below(COMMUNE_NAMES.len() as u64) as usize;
+    (0..count)
+        .map(|k| {
+            let base = COMMUNE_NAMES[(start + k * 7) % COMMUNE_NAMES.len()];
+            format!("{} {base}", if urban { "Phường" } else { "Xã" })
+        })
+        .collect()
+}
+
+/// Districts and provinces count the adults of their communes.
+fn count_adults(units: &mut [Unit]) {
     for i in (0..units.len()).rev() {
         if let (Some(adults), Some(parent)) = (units[i].adults, units[i].parent)
             && units[parent].level != "department"
@@ -384,5 +398,4 @@ pub fn unit_tree(seed: u64) -> Vec<Unit> {
             units[parent].adults = Some(sum);
         }
     }
-    units
 }

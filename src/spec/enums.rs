@@ -4,7 +4,7 @@
 /// aliases. Matching normalizes both sides (see `values::normalize_token`), so
 /// `Trực tuyến`, `truc tuyen` and `TRUC_TUYEN` all match `truc_tuyen`.
 #[derive(Debug)]
-pub struct EnumDef {
+pub(crate) struct EnumDef {
     pub name: &'static str,
     pub values: &'static [(&'static str, &'static [&'static str])],
 }
@@ -14,7 +14,7 @@ impl EnumDef {
         self.values[index as usize].0
     }
 
-    pub fn index_of(&self, canonical: &str) -> Option<u8> {
+    pub(crate) fn index_of(&self, canonical: &str) -> Option<u8> {
         self.values
             .iter()
             .position(|(name, _)| *name == canonical)
@@ -26,7 +26,7 @@ impl EnumDef {
     }
 }
 
-pub static CHANNEL: EnumDef = EnumDef {
+pub(crate) static CHANNEL: EnumDef = EnumDef {
     name: "channel",
     values: &[
         ("counter", &["truc_tiep", "trực tiếp"]),
@@ -35,7 +35,7 @@ pub static CHANNEL: EnumDef = EnumDef {
     ],
 };
 
-pub static ONLINE_LEVEL: EnumDef = EnumDef {
+pub(crate) static ONLINE_LEVEL: EnumDef = EnumDef {
     name: "online_level",
     values: &[
         ("none", &[]),
@@ -44,7 +44,7 @@ pub static ONLINE_LEVEL: EnumDef = EnumDef {
     ],
 };
 
-pub static STATUS: EnumDef = EnumDef {
+pub(crate) static STATUS: EnumDef = EnumDef {
     name: "status",
     values: &[
         ("received", &[]),
@@ -56,7 +56,7 @@ pub static STATUS: EnumDef = EnumDef {
     ],
 };
 
-pub static PAYMENT_METHOD: EnumDef = EnumDef {
+pub(crate) static PAYMENT_METHOD: EnumDef = EnumDef {
     name: "payment_method",
     values: &[
         ("cash", &["tien_mat", "tiền mặt"]),
@@ -67,7 +67,7 @@ pub static PAYMENT_METHOD: EnumDef = EnumDef {
     ],
 };
 
-pub static SATISFACTION: EnumDef = EnumDef {
+pub(crate) static SATISFACTION: EnumDef = EnumDef {
     name: "satisfaction",
     values: &[
         ("very_satisfied", &[]),
@@ -77,12 +77,12 @@ pub static SATISFACTION: EnumDef = EnumDef {
     ],
 };
 
-pub static APPLICANT_TYPE: EnumDef = EnumDef {
+pub(crate) static APPLICANT_TYPE: EnumDef = EnumDef {
     name: "applicant_type",
     values: &[("citizen", &[]), ("business", &[])],
 };
 
-pub static PORTAL_EVENT_TYPE: EnumDef = EnumDef {
+pub(crate) static PORTAL_EVENT_TYPE: EnumDef = EnumDef {
     name: "event_type",
     values: &[
         ("started", &[]),
@@ -93,22 +93,22 @@ pub static PORTAL_EVENT_TYPE: EnumDef = EnumDef {
     ],
 };
 
-pub static AUTH_METHOD: EnumDef = EnumDef {
+pub(crate) static AUTH_METHOD: EnumDef = EnumDef {
     name: "auth_method",
     values: &[("vneid", &[]), ("portal_account", &[]), ("other", &[])],
 };
 
-pub static SIGNATURE_EVENT_TYPE: EnumDef = EnumDef {
+pub(crate) static SIGNATURE_EVENT_TYPE: EnumDef = EnumDef {
     name: "event_type",
     values: &[("document_issued", &[]), ("certificate_issued", &[])],
 };
 
-pub static SIGNER_TYPE: EnumDef = EnumDef {
+pub(crate) static SIGNER_TYPE: EnumDef = EnumDef {
     name: "signer_type",
     values: &[("official", &[]), ("citizen", &[]), ("business", &[])],
 };
 
-pub static UNIT_LEVEL: EnumDef = EnumDef {
+pub(crate) static UNIT_LEVEL: EnumDef = EnumDef {
     name: "level",
     values: &[
         ("province", &[]),
@@ -118,7 +118,7 @@ pub static UNIT_LEVEL: EnumDef = EnumDef {
     ],
 };
 
-pub static GRAIN: EnumDef = EnumDef {
+pub(crate) static GRAIN: EnumDef = EnumDef {
     name: "grain",
     values: &[
         ("day", &[]),

@@ -25,7 +25,7 @@ use crate::spec::enums::UNIT_LEVEL;
 
 /// What a column holds, and so how its text is parsed and stored.
 #[derive(Debug, Clone, Copy)]
-pub enum ColumnType {
+pub(crate) enum ColumnType {
     /// Free text or an identifier, stored as is (trimmed).
     Text,
     Enum(&'static EnumDef),
@@ -49,7 +49,7 @@ pub enum ColumnType {
 #[derive(Debug)]
 pub struct ColumnDef {
     pub name: &'static str,
-    pub ty: ColumnType,
+    pub(crate) ty: ColumnType,
     pub required: bool,
     /// The value an empty field takes, written as input text.
     pub default: Option<&'static str>,
@@ -64,7 +64,7 @@ pub(crate) const fn col(name: &'static str, ty: ColumnType, required: bool) -> C
     }
 }
 
-pub(crate) const fn opt(name: &'static str, ty: ColumnType, default: &'static str) -> ColumnDef {
+const fn opt(name: &'static str, ty: ColumnType, default: &'static str) -> ColumnDef {
     ColumnDef {
         name,
         ty,
@@ -74,9 +74,9 @@ pub(crate) const fn opt(name: &'static str, ty: ColumnType, default: &'static st
 }
 
 pub(crate) const TEXT: ColumnType = ColumnType::Text;
-pub(crate) const BOOL: ColumnType = ColumnType::Bool;
-pub(crate) const TS: ColumnType = ColumnType::Timestamp { deadline: false };
-pub(crate) const NON_NEGATIVE: ColumnType = ColumnType::Int { min: Some(0) };
+const BOOL: ColumnType = ColumnType::Bool;
+const TS: ColumnType = ColumnType::Timestamp { deadline: false };
+const NON_NEGATIVE: ColumnType = ColumnType::Int { min: Some(0) };
 
 /// A rule that spans columns. Checked after every column parsed.
 #[derive(Debug)]
@@ -108,7 +108,7 @@ pub enum RowRule {
 
 /// How repeated rows are recognised (SPEC §4.1–§4.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DedupRule {
+pub(crate) enum DedupRule {
     /// A row identical in every column to one already stored is skipped;
     /// identical rows share their partition, so the check stays partition-local.
     IdenticalRow,
@@ -120,7 +120,7 @@ pub enum DedupRule {
 
 /// How a feed's ingests accumulate in the lake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Retention {
+pub(crate) enum Retention {
     /// Each file adds rows.
     Append,
     /// Each file replaces the whole table (units, targets).
@@ -142,21 +142,21 @@ pub struct FeedDef {
     pub name: &'static str,
     pub columns: &'static [ColumnDef],
     pub rules: &'static [RowRule],
-    pub dedup: DedupRule,
-    pub retention: Retention,
+    pub(crate) dedup: DedupRule,
+    pub(crate) retention: Retention,
     /// The timestamp whose local month partitions the lake, if any.
-    pub partition_by: Option<&'static str>,
+    pub(crate) partition_by: Option<&'static str>,
     /// Timestamps whose local calendar date is stored beside them, as
     /// (timestamp column, date column): periods are then plain date
     /// arithmetic in SQL, computed once at ingest instead of in every query.
-    pub local_dates: &'static [(&'static str, &'static str)],
+    pub(crate) local_dates: &'static [(&'static str, &'static str)],
     /// For a log of snapshots: (id column, version column) — the current
     /// state of an id is its snapshot with the greatest version (then the
     /// later ingest, then the later line), kept up to date at ingest.
-    pub current_by: Option<(&'static str, &'static str)>,
+    pub(crate) current_by: Option<(&'static str, &'static str)>,
 }
 
-pub static DOSSIERS: FeedDef = FeedDef {
+static DOSSIERS: FeedDef = FeedDef {
     feed: Feed::Dossiers,
     name: "dossiers",
     columns: &[
@@ -228,7 +228,7 @@ pub static DOSSIERS: FeedDef = FeedDef {
     current_by: Some(("dossier_id", "updated_at")),
 };
 
-pub static PORTAL_EVENTS: FeedDef = FeedDef {
+static PORTAL_EVENTS: FeedDef = FeedDef {
     feed: Feed::PortalEvents,
     name: "portal_events",
     columns: &[
@@ -262,7 +262,7 @@ pub static PORTAL_EVENTS: FeedDef = FeedDef {
     current_by: None,
 };
 
-pub static SIGNATURES: FeedDef = FeedDef {
+pub(crate) static SIGNATURES: FeedDef = FeedDef {
     feed: Feed::Signatures,
     name: "signatures",
     columns: &[
@@ -283,7 +283,7 @@ pub static SIGNATURES: FeedDef = FeedDef {
     current_by: None,
 };
 
-pub static UNITS: FeedDef = FeedDef {
+pub(crate) static UNITS: FeedDef = FeedDef {
     feed: Feed::Units,
     name: "units",
     columns: &[
@@ -301,7 +301,7 @@ pub static UNITS: FeedDef = FeedDef {
     current_by: None,
 };
 
-pub static TARGETS: FeedDef = FeedDef {
+pub(crate) static TARGETS: FeedDef = FeedDef {
     feed: Feed::Targets,
     name: "targets",
     columns: &[
@@ -327,14 +327,14 @@ pub static ALL_FEEDS: [&FeedDef; 5] = [&DOSSIERS, &PORTAL_EVENTS, &SIGNATURES, &
 /// Columns every lake table carries after the feed's own and its local
 /// dates: lineage, and SPEC §4.1's "ingested later" tie-break.
 /// A target's `unit_code` that stands for every unit (SPEC §4.4).
-pub const EVERY_UNIT: &str = "*";
-pub const INGEST_SEQ: &str = "ingest_seq";
-pub const SOURCE_LINE: &str = "source_line";
+pub(crate) const EVERY_UNIT: &str = "*";
+pub(crate) const INGEST_SEQ: &str = "ingest_seq";
+pub(crate) const SOURCE_LINE: &str = "source_line";
 /// 128-bit hash of a row's stored values, for `DedupRule::IdenticalRow`.
-pub const ROW_HASH: &str = "row_hash";
+pub(crate) const ROW_HASH: &str = "row_hash";
 
 impl Feed {
-    pub fn def(self) -> &'static FeedDef {
+    pub(crate) fn def(self) -> &'static FeedDef {
         match self {
             Feed::Dossiers => &DOSSIERS,
             Feed::PortalEvents => &PORTAL_EVENTS,
@@ -368,14 +368,14 @@ impl std::fmt::Display for Feed {
 
 impl ColumnDef {
     /// The name of this column in the lake.
-    pub fn stored_name(&self) -> &'static str {
+    fn stored_name(&self) -> &'static str {
         match self.ty {
             ColumnType::PersonalId { stored_as } => stored_as,
             _ => self.name,
         }
     }
 
-    pub fn arrow_type(&self) -> DataType {
+    fn arrow_type(&self) -> DataType {
         match self.ty {
             ColumnType::Text | ColumnType::Enum(_) | ColumnType::PersonalId { .. } => {
                 DataType::Utf8
@@ -388,24 +388,24 @@ impl ColumnDef {
     }
 
     /// Stored values are null only where the column is optional and has no default.
-    pub fn nullable(&self) -> bool {
+    fn nullable(&self) -> bool {
         !self.required && self.default.is_none()
     }
 }
 
 /// UTC instants in microseconds: Parquet `TIMESTAMP(MICROS, isAdjustedToUTC=true)`.
-pub fn timestamp_type() -> DataType {
+pub(crate) fn timestamp_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
 
 impl FeedDef {
-    pub fn column_index(&self, name: &str) -> Option<usize> {
+    pub(crate) fn column_index(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name == name)
     }
 
     /// The lake schema: the feed's columns as stored, their local dates, then
     /// the row hash and lineage columns.
-    pub fn lake_schema(&self) -> SchemaRef {
+    pub(crate) fn lake_schema(&self) -> SchemaRef {
         let mut fields: Vec<Field> = self
             .columns
             .iter()
@@ -425,7 +425,7 @@ impl FeedDef {
         Arc::new(Schema::new(fields))
     }
 
-    pub fn has_personal_id(&self) -> bool {
+    pub(crate) fn has_personal_id(&self) -> bool {
         self.columns
             .iter()
             .any(|c| matches!(c.ty, ColumnType::PersonalId { .. }))
@@ -434,7 +434,7 @@ impl FeedDef {
 
 impl ColumnType {
     /// How the type reads in docs.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             ColumnType::Text => "text".into(),
             ColumnType::Enum(e) => e
@@ -465,7 +465,7 @@ impl ColumnType {
 }
 
 impl RowRule {
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             RowRule::NotBefore { later, earlier } => format!("`{later}` ≥ `{earlier}`"),
             RowRule::RequiredWhen {

@@ -1,29 +1,96 @@
-//! Calendar grains: day, week, month, quarter and year.
+//! Calendar grains: day, week (ISO, from Monday), month, quarter and year.
 
 use chrono::{Datelike, Months, NaiveDate};
 
-pub const GRAINS: [&str; 5] = ["day", "week", "month", "quarter", "year"];
+use crate::error::Error;
 
-/// The first day of the period of `grain` that contains `day`.
-pub fn period_start(grain: &str, day: NaiveDate) -> NaiveDate {
-    match grain {
-        "week" => day - chrono::Days::new(u64::from(day.weekday().num_days_from_monday())),
-        "month" => day.with_day(1).unwrap_or(day),
-        "quarter" => {
-            NaiveDate::from_ymd_opt(day.year(), (day.month0() / 3) * 3 + 1, 1).unwrap_or(day)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Grain {
+    Day,
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
+
+impl Grain {
+    pub(crate) const ALL: [Grain; 5] = [
+        Grain::Day,
+        Grain::Week,
+        Grain::Month,
+        Grain::Quarter,
+        Grain::Year,
+    ];
+
+    /// The name SQL, paths and the command line use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Grain::Day => "day",
+            Grain::Week => "week",
+            Grain::Month => "month",
+            Grain::Quarter => "quarter",
+            Grain::Year => "year",
         }
-        "year" => NaiveDate::from_ymd_opt(day.year(), 1, 1).unwrap_or(day),
-        _ => day,
+    }
+
+    /// The first day of the period that contains `day`.
+    pub fn period_start(self, day: NaiveDate) -> NaiveDate {
+        match self {
+            Grain::Day => day,
+            Grain::Week => day - chrono::Days::new(u64::from(day.weekday().num_days_from_monday())),
+            Grain::Month => day.with_day(1).unwrap_or(day),
+            Grain::Quarter => {
+                NaiveDate::from_ymd_opt(day.year(), (day.month0() / 3) * 3 + 1, 1).unwrap_or(day)
+            }
+            Grain::Year => NaiveDate::from_ymd_opt(day.year(), 1, 1).unwrap_or(day),
+        }
+    }
+
+    /// The first day of the period after the one starting at `start`.
+    pub(crate) fn next_period(self, start: NaiveDate) -> NaiveDate {
+        match self {
+            Grain::Day => start + chrono::Days::new(1),
+            Grain::Week => start + chrono::Days::new(7),
+            Grain::Month => start + Months::new(1),
+            Grain::Quarter => start + Months::new(3),
+            Grain::Year => start + Months::new(12),
+        }
+    }
+
+    /// The starts of every period from the one holding `from` to the one
+    /// holding `to`.
+    pub(crate) fn periods_in(self, from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate> {
+        let mut start = self.period_start(from);
+        if start < from {
+            start = self.next_period(start);
+        }
+        let mut periods = Vec::new();
+        while start <= to {
+            periods.push(start);
+            start = self.next_period(start);
+        }
+        periods
     }
 }
 
-/// The first day of the next period of `grain` after the one starting at `start`.
-pub fn next_period(grain: &str, start: NaiveDate) -> NaiveDate {
-    match grain {
-        "week" => start + chrono::Days::new(7),
-        "month" => start + Months::new(1),
-        "quarter" => start + Months::new(3),
-        "year" => start + Months::new(12),
-        _ => start + chrono::Days::new(1),
+impl std::str::FromStr for Grain {
+    type Err = Error;
+    fn from_str(text: &str) -> Result<Self, Error> {
+        Grain::ALL
+            .into_iter()
+            .find(|g| g.name() == text.trim())
+            .ok_or_else(|| {
+                let names: Vec<&str> = Grain::ALL.iter().map(|g| g.name()).collect();
+                Error::Usage(format!(
+                    "unknown grain '{text}'; use one of {}",
+                    names.join(", ")
+                ))
+            })
+    }
+}
+
+impl std::fmt::Display for Grain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }

@@ -49,7 +49,7 @@ impl CachedView {
 
     /// Runs the plan once, keeping batches in memory until they pass the
     /// budget, then writing them all to one Parquet file.
-    pub(crate) async fn materialize(
+    async fn materialize(
         &self,
         state: &dyn datafusion::catalog::Session,
     ) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
@@ -100,7 +100,7 @@ impl CachedView {
         Ok(Arc::new(MemTable::try_new(self.schema.clone(), split)?))
     }
 
-    pub(crate) fn spill_file(
+    fn spill_file(
         &self,
     ) -> Result<(
         std::path::PathBuf,

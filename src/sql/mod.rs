@@ -8,5 +8,6 @@ pub mod session;
 pub mod tables;
 pub mod views;
 
-pub use run::{QueryResult, QuerySource, run, stream, unknown_units};
+pub use run::{QueryResult, QuerySource, run};
+pub(crate) use run::{stream, unknown_units};
 pub use saved::{SHIPPED, SavedQuery, find, list};

@@ -16,7 +16,7 @@ use crate::validate::time::Zone;
 /// What analysts may run: queries only. DDL (CREATE, DROP, external tables
 /// that would reach other files), DML (INSERT, COPY) and statements (SET)
 /// are refused before anything runs.
-pub fn read_only() -> SQLOptions {
+fn read_only() -> SQLOptions {
     SQLOptions::new()
         .with_allow_ddl(false)
         .with_allow_dml(false)
@@ -64,7 +64,7 @@ pub async fn plan(
 }
 
 /// One sentence for a SQL failure, without DataFusion's nested prefixes.
-pub fn sql_error(e: datafusion::error::DataFusionError) -> Error {
+pub(crate) fn sql_error(e: datafusion::error::DataFusionError) -> Error {
     // The root cause says what is wrong; wrappers ("Optimizer rule … failed") do not.
     let root = e.find_root();
     if let datafusion::error::DataFusionError::ResourcesExhausted(detail) = root {

@@ -14,7 +14,7 @@ use futures::TryStreamExt;
 
 /// Rows of activity whose unit code the registry does not hold, per feed
 /// (the shipped `dq_unknown_units` query, summed): for `motcua lake`.
-pub async fn unknown_units(root: &Path) -> Result<Vec<(String, u64)>> {
+pub(crate) async fn unknown_units(root: &Path) -> Result<Vec<(String, u64)>> {
     let (ctx, _) = crate::sql::session::open(root, &Default::default()).await?;
     let saved = crate::sql::saved::find(None, "dq_unknown_units")?;
     let sql = format!(
@@ -70,7 +70,7 @@ pub async fn run(
 
 /// Runs a query as `run` does, handing its rows over batch by batch as the
 /// engine produces them.
-pub async fn stream(
+pub(crate) async fn stream(
     lake: &Path,
     out: &Path,
     source: &QuerySource,
@@ -105,7 +105,7 @@ pub async fn stream(
 }
 
 /// Whether `sql` names the table `table` anywhere.
-pub(crate) fn reads_table(ctx: &SessionContext, sql: &str, table: &str) -> Result<bool> {
+fn reads_table(ctx: &SessionContext, sql: &str, table: &str) -> Result<bool> {
     let state = ctx.state();
     let dialect = state.config().options().sql_parser.dialect;
     let statement = state.sql_to_statement(sql, &dialect).map_err(sql_error)?;
@@ -117,7 +117,7 @@ pub(crate) fn reads_table(ctx: &SessionContext, sql: &str, table: &str) -> Resul
 
 /// A saved query over `kpi_values` asked for a period the published output
 /// does not hold would answer an empty table: say which periods it holds.
-pub(crate) async fn check_published(
+async fn check_published(
     ctx: &SessionContext,
     saved: &SavedQuery,
     values: &[(String, ScalarValue)],
@@ -135,7 +135,7 @@ pub(crate) async fn check_published(
                     "period".to_string(),
                     ScalarValue::Date32(Some(crate::validate::time::days_since_epoch(day))),
                 ),
-                ("grain".to_string(), ScalarValue::Utf8(Some(grain.clone()))),
+                ("grain".to_string(), ScalarValue::Utf8(Some(grain.name().to_string()))),
             ]))
         })
         .map_err(sql_error)?

@@ -30,6 +30,7 @@ use arrow::datatypes::DataType;
 use datafusion::scalar::ScalarValue;
 
 use crate::error::{Error, Result};
+use crate::spec::grain::Grain;
 use crate::validate::time::Zone;
 
 /// A shipped query: its name and text, compiled in.
@@ -61,7 +62,7 @@ pub const SHIPPED: &[(&str, &str)] = &[
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ParamType {
+pub(crate) enum ParamType {
     Text,
     Int,
     Float,
@@ -158,7 +159,7 @@ impl ParamType {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParamDef {
     pub name: String,
-    pub ty: ParamType,
+    pub(crate) ty: ParamType,
     pub default: Option<String>,
     pub description: String,
 }
@@ -243,7 +244,7 @@ impl SavedQuery {
     }
 
     /// The declared parameter of type `ty`, if any.
-    pub fn param_of(&self, ty: ParamType) -> Option<&ParamDef> {
+    fn param_of(&self, ty: ParamType) -> Option<&ParamDef> {
         self.params.iter().find(|p| p.ty == ty)
     }
 
@@ -303,7 +304,7 @@ impl SavedQuery {
     pub(crate) fn period_of<'a>(
         &'a self,
         values: &[(String, ScalarValue)],
-    ) -> Option<(&'a ParamDef, chrono::NaiveDate, String)> {
+    ) -> Option<(&'a ParamDef, chrono::NaiveDate, Grain)> {
         let period = self.param_of(ParamType::Period)?;
         let grain = self.param_of(ParamType::Grain)?;
         let value = |name: &str| values.iter().find(|(n, _)| n == name).map(|(_, v)| v);
@@ -311,18 +312,18 @@ impl SavedQuery {
             (ScalarValue::Date32(Some(days)), ScalarValue::Utf8(Some(grain))) => Some((
                 period,
                 crate::validate::time::date_from_days(*days),
-                grain.clone(),
+                grain.parse().ok()?,
             )),
             _ => None,
         }
     }
 
     /// A `period` parameter must start a period of the query's `grain`.
-    pub(crate) fn check_period(&self, values: &[(String, ScalarValue)]) -> Result<()> {
+    fn check_period(&self, values: &[(String, ScalarValue)]) -> Result<()> {
         let Some((period, day, grain)) = self.period_of(values) else {
             return Ok(());
         };
-        let start = crate::spec::grain::period_start(&grain, day);
+        let start = grain.period_start(day);
         if start != day {
             return Err(Error::Usage(format!(
                 "parameter {}: {day} does not start a {grain}; the {grain} holding it starts on {start}",
@@ -335,7 +336,12 @@ impl SavedQuery {
 
 /// Converts a parameter's text to a value of `ty`, with a clear sentence
 /// when it does not fit.
-pub fn typed_value(name: &str, text: &str, ty: &DataType, zone: &Zone) -> Result<ScalarValue> {
+pub(crate) fn typed_value(
+    name: &str,
+    text: &str,
+    ty: &DataType,
+    zone: &Zone,
+) -> Result<ScalarValue> {
     let bad = |what: &str| Error::Usage(format!("parameter {name}: '{text}' is not {what}"));
     Ok(match ty {
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {

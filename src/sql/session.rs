@@ -39,8 +39,8 @@ use crate::sql::views::kpi_catalog;
 /// every column of every snapshot costs several times more. The winners come
 /// first because the first side of a join is the one DataFusion holds in
 /// memory (a hash join cannot spill): two integers per dossier, not whole
-/// snapshots — at 10 M dossiers the difference between fitting in 2 GiB or not.
-pub(crate) const CURRENT_DOSSIERS: &str = "SELECT s.* FROM (
+/// snapshots (README "Design measurements").
+const CURRENT_DOSSIERS: &str = "SELECT s.* FROM (
     SELECT ingest_seq, source_line FROM (
         SELECT ingest_seq, source_line, row_number() OVER (
             PARTITION BY dossier_id
@@ -52,13 +52,13 @@ pub(crate) const CURRENT_DOSSIERS: &str = "SELECT s.* FROM (
 JOIN dossier_snapshots s ON s.ingest_seq = latest.ingest_seq AND s.source_line = latest.source_line";
 
 /// `dossiers` when the lake keeps an index of current snapshots.
-pub(crate) const CURRENT_FROM_INDEX: &str =
+const CURRENT_FROM_INDEX: &str =
     "SELECT * FROM dossier_snapshots WHERE is_current_snapshot(ingest_seq, source_line)";
 
 /// `is_current_snapshot(ingest_seq, source_line)`: whether the snapshot is
 /// its dossier's current state, by the index loaded with the session.
 #[derive(Debug)]
-pub(crate) struct IsCurrentSnapshot {
+struct IsCurrentSnapshot {
     pub(crate) set: Arc<crate::current::CurrentSet>,
     pub(crate) signature: datafusion::logical_expr::Signature,
 }
@@ -109,10 +109,20 @@ impl datafusion::logical_expr::ScalarUDFImpl for IsCurrentSnapshot {
         use arrow::array::AsArray;
         use arrow::datatypes::Int64Type;
         let arrays = datafusion::logical_expr::ColumnarValue::values_to_arrays(&args.args)?;
-        let marked = self.set.mark(
-            arrays[0].as_primitive::<Int64Type>(),
-            arrays[1].as_primitive::<Int64Type>(),
-        );
+        let (Some(seqs), Some(lines)) = (
+            arrays
+                .first()
+                .and_then(|a| a.as_primitive_opt::<Int64Type>()),
+            arrays
+                .get(1)
+                .and_then(|a| a.as_primitive_opt::<Int64Type>()),
+        ) else {
+            return Err(datafusion::error::DataFusionError::Execution(
+                "is_current_snapshot takes a snapshot's ingest_seq and source_line (integers)"
+                    .into(),
+            ));
+        };
+        let marked = self.set.mark(seqs, lines);
         Ok(datafusion::logical_expr::ColumnarValue::Array(Arc::new(
             marked,
         )))
@@ -140,8 +150,8 @@ pub async fn open(root: &Path, options: &SessionOptions) -> Result<(SessionConte
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = options.memory_limit {
         // Greedy, not fair: the KPI query registers dozens of spillable
-        // operators, and a fair share of 2 GiB each (~30 MB) was smaller than
-        // one batch of a large aggregate while the whole query used 15 MB.
+        // operators, and a fair share of the limit each was smaller than one
+        // batch of a large aggregate while the whole query used far less.
         // Tracked, so that running out names the operators holding memory.
         let pool = TrackConsumersPool::new(
             GreedyMemoryPool::new(limit),
@@ -157,8 +167,7 @@ pub async fn open(root: &Path, options: &SessionOptions) -> Result<(SessionConte
     ctx.register_table("dossier_snapshots", snapshots)?;
     match manifest.current_index() {
         // Kept at ingest: a filter on the snapshots, cheap enough to run for
-        // each reference (at 1 M dossiers the KPI job ran 3 % faster and held
-        // 240 MB less than with the state cached).
+        // each reference (faster, and less memory, than caching the state).
         Some(index) => {
             let set = crate::current::CurrentSet::load(root, &index)?;
             ctx.register_udf(datafusion::logical_expr::ScalarUDF::new_from_impl(
@@ -187,7 +196,7 @@ pub async fn open(root: &Path, options: &SessionOptions) -> Result<(SessionConte
 
 /// `unit_closure`: each unit paired with itself (depth 0) and every unit
 /// below it, from the registry in the session.
-pub(crate) async fn register_unit_closure(ctx: &SessionContext) -> Result<()> {
+async fn register_unit_closure(ctx: &SessionContext) -> Result<()> {
     let units = ctx
         .sql("SELECT unit_code, parent_code FROM units")
         .await?
@@ -242,7 +251,7 @@ pub(crate) async fn register_unit_closure(ctx: &SessionContext) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn string_column(batch: &RecordBatch, i: usize) -> Result<&StringArray> {
+fn string_column(batch: &RecordBatch, i: usize) -> Result<&StringArray> {
     batch
         .column(i)
         .as_any()

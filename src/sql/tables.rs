@@ -36,7 +36,7 @@ pub async fn register_tables(
 }
 
 /// A table over a fixed list of Parquet files; empty when there are none.
-pub fn register_parquet(
+fn register_parquet(
     ctx: &datafusion::prelude::SessionContext,
     root: &Path,
     name: &str,
@@ -49,7 +49,7 @@ pub fn register_parquet(
 }
 
 /// A table over Parquet files under `root`; empty when there are none.
-pub fn parquet_table(
+pub(crate) fn parquet_table(
     root: &Path,
     files: &[&str],
     schema: arrow::datatypes::SchemaRef,
@@ -79,10 +79,10 @@ pub fn parquet_table(
 
 /// The schema a feed's table is read with. Dossier text is read as
 /// `Utf8View`: the Parquet reader then leaves short strings in place instead
-/// of copying every value into one buffer per column (the KPI job at 1 M:
-/// 3.72 → 3.48 s CPU). The event logs keep `Utf8`: their ids are hash-join keys,
-/// and a join's build side of filtered views holds every decoded buffer they
-/// point into — at 10 M dossiers the KPI job then failed under a 2 GiB limit.
+/// of copying every value into one buffer per column (less CPU for the KPI
+/// job; README "Design measurements"). The event logs keep `Utf8`: their ids
+/// are hash-join keys, and a join's build side of filtered views would hold
+/// every decoded buffer they point into — too much memory at 10 M dossiers.
 /// Files motcua writes hold plain `Utf8` either way.
 pub fn read_schema(def: &crate::spec::feeds::FeedDef) -> SchemaRef {
     let schema = def.lake_schema();
@@ -94,7 +94,7 @@ pub fn read_schema(def: &crate::spec::feeds::FeedDef) -> SchemaRef {
 }
 
 /// `schema` with every column of text type `from` typed `to`.
-pub fn with_text_as(schema: &Schema, from: &DataType, to: &DataType) -> SchemaRef {
+pub(crate) fn with_text_as(schema: &Schema, from: &DataType, to: &DataType) -> SchemaRef {
     let fields: Vec<Field> = schema
         .fields()
         .iter()
@@ -112,7 +112,7 @@ pub fn with_text_as(schema: &Schema, from: &DataType, to: &DataType) -> SchemaRe
 /// Registers `OUT/kpi_values` as table `kpi_values` when it has been
 /// published, with `period_grain` read back from its Hive directories;
 /// false when nothing is published there.
-pub async fn register_outputs(
+pub(crate) async fn register_outputs(
     ctx: &datafusion::prelude::SessionContext,
     out: &Path,
 ) -> Result<bool> {

@@ -10,9 +10,7 @@ use chrono::{Datelike, NaiveDate, NaiveTime};
 
 use crate::error::{Error, Result};
 use crate::spec::feeds::timestamp_type;
-use crate::spec::grain::GRAINS;
-use crate::spec::grain::next_period;
-use crate::spec::grain::period_start;
+use crate::spec::grain::Grain;
 use crate::spec::kpis::{self, Direction, KpiKind};
 use crate::validate::time::{Zone, days_since_epoch};
 
@@ -29,12 +27,12 @@ pub fn calendar(zone: &Zone) -> Result<RecordBatch> {
     };
     let (mut grains, mut starts, mut ends, mut years, mut start_at, mut end_at, mut prevs) =
         (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
-    for grain in GRAINS {
-        let mut start = period_start(grain, first);
-        let mut prev = period_start(grain, start - chrono::Days::new(1));
+    for grain in Grain::ALL {
+        let mut start = grain.period_start(first);
+        let mut prev = grain.period_start(start - chrono::Days::new(1));
         while start < last {
-            let end = next_period(grain, start);
-            grains.push(grain);
+            let end = grain.next_period(start);
+            grains.push(grain.name());
             starts.push(days_since_epoch(start));
             ends.push(days_since_epoch(end));
             years.push(i64::from(start.year()));

@@ -19,7 +19,7 @@ use crate::validate::time::Zone;
 pub(crate) struct BatchBuilder {
     pub(crate) schema: SchemaRef,
     pub(crate) columns: Vec<ColumnBuilder>,
-    pub(crate) with_hash: bool,
+    with_hash: bool,
     /// Feed column index of each stored local date.
     pub(crate) local_dates: Vec<usize>,
     pub(crate) zone: Zone,
@@ -36,7 +36,7 @@ pub(crate) enum ColumnBuilder {
 }
 
 impl ColumnBuilder {
-    pub(crate) fn for_type(data_type: &DataType) -> Self {
+    fn for_type(data_type: &DataType) -> Self {
         match data_type {
             DataType::Utf8 => ColumnBuilder::Str(StringBuilder::new()),
             DataType::Boolean => ColumnBuilder::Bool(BooleanBuilder::new()),

@@ -29,7 +29,7 @@ pub(crate) struct PartitionSinks {
     pub(crate) builders: HashMap<Partition, BatchBuilder>,
     /// Rows appended per partition.
     pub(crate) rows: HashMap<Partition, u64>,
-    pub(crate) partition_column: Option<usize>,
+    partition_column: Option<usize>,
     pub(crate) months: MonthLookup,
     pub(crate) writer: Option<WriterThread>,
 }
@@ -88,7 +88,7 @@ impl PartitionSinks {
     }
 
     /// Hands a full batch to the writer thread (dropped in a dry run).
-    pub(crate) fn send_batch(&mut self, month: Partition, batch: RecordBatch) -> Result<()> {
+    fn send_batch(&mut self, month: Partition, batch: RecordBatch) -> Result<()> {
         if self.staging.is_some() {
             self.writer().send(WriterMessage::Batch { month, batch })?;
         }

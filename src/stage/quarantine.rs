@@ -24,7 +24,7 @@ pub(crate) struct QuarantineSink {
     pub(crate) lines: Int64Builder,
     pub(crate) columns: StringBuilder,
     pub(crate) reasons: StringBuilder,
-    pub(crate) raws: StringBuilder,
+    raws: StringBuilder,
 }
 
 impl QuarantineSink {

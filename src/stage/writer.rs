@@ -15,11 +15,11 @@ use crate::lake::{self};
 /// Memory all open files' unfinished row groups may hold together. Each
 /// partition buffers a row group before writing it; a file spread over many
 /// months would otherwise hold one full row group per month at once.
-pub(crate) const WRITE_BUFFER_BYTES: usize = 96 << 20;
+const WRITE_BUFFER_BYTES: usize = 96 << 20;
 
 /// Ends the largest unfinished row group early while the buffers pass
 /// `WRITE_BUFFER_BYTES`.
-pub(crate) fn limit_buffers<K>(writers: &mut HashMap<K, StagedWriter>) -> Result<()> {
+fn limit_buffers<K>(writers: &mut HashMap<K, StagedWriter>) -> Result<()> {
     let total: usize = writers.values().map(|w| w.writer.memory_size()).sum();
     if total > WRITE_BUFFER_BYTES
         && let Some(largest) = writers.values_mut().max_by_key(|w| w.writer.memory_size())
@@ -101,8 +101,8 @@ pub(crate) struct WrittenFile {
 /// Dropped unfinished (the ingest failed or was interrupted), it waits for
 /// the thread, so nothing writes into staging once the caller cleans it.
 pub(crate) struct WriterThread {
-    pub(crate) sender: Option<std::sync::mpsc::SyncSender<WriterMessage>>,
-    pub(crate) handle: Option<std::thread::JoinHandle<Result<Vec<WrittenFile>>>>,
+    sender: Option<std::sync::mpsc::SyncSender<WriterMessage>>,
+    handle: Option<std::thread::JoinHandle<Result<Vec<WrittenFile>>>>,
 }
 
 impl Drop for WriterThread {

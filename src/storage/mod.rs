@@ -10,7 +10,7 @@ use std::path::Path;
 use crate::error::{Error, Result};
 
 /// `path` relative to `root`, with `/` separators.
-pub fn relative(root: &Path, path: &Path) -> String {
+pub(crate) fn relative(root: &Path, path: &Path) -> String {
     path.strip_prefix(root)
         .unwrap_or(path)
         .components()
@@ -21,7 +21,7 @@ pub fn relative(root: &Path, path: &Path) -> String {
 
 /// Writes a file so that readers see the old content or the new, never a
 /// part: a temporary file in the same directory, synced, then renamed.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     // A bare file name's parent is "": the current directory.
     let dir = path
         .parent()
@@ -39,13 +39,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Gives a temporary file (created 0600) the mode of an ordinary output,
 /// 0644: readers such as dashboards and other users must be able to open it.
-pub fn make_readable(file: &File, path: &Path) -> Result<()> {
+pub(crate) fn make_readable(file: &File, path: &Path) -> Result<()> {
     file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
         .map_err(|e| Error::io(path, e))
 }
 
 /// Makes a rename durable.
-pub fn sync_dir(dir: &Path) -> Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| Error::io(dir, e))

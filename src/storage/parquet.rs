@@ -12,10 +12,10 @@ use crate::error::{Error, Result};
 
 /// Rows per Parquet row group: small enough that a month's scan can skip by
 /// statistics, large enough for good compression.
-pub(crate) const ROW_GROUP_ROWS: usize = 128 * 1024;
+const ROW_GROUP_ROWS: usize = 128 * 1024;
 
 /// Parquet settings shared by every file motcua writes.
-pub fn writer_properties() -> WriterProperties {
+pub(crate) fn writer_properties() -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
@@ -25,11 +25,11 @@ pub fn writer_properties() -> WriterProperties {
 }
 
 /// Rows per batch when motcua reads its own files column by column.
-pub(crate) const READ_BATCH_ROWS: usize = 64 * 1024;
+const READ_BATCH_ROWS: usize = 64 * 1024;
 
 /// The named columns of a Parquet file, in the file's order (read them by
 /// name, or name them in that order).
-pub fn read_columns(path: &Path, names: &[&str]) -> Result<ParquetRecordBatchReader> {
+pub(crate) fn read_columns(path: &Path, names: &[&str]) -> Result<ParquetRecordBatchReader> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
     let mut roots = Vec::new();
@@ -56,4 +56,18 @@ pub fn damaged(path: &Path, column: &str, expected: &str) -> Error {
             "its {column} column is not {expected}: the file is damaged; restore it from a backup"
         ),
     )
+}
+
+/// Column `name` of a batch read from the lake file at `path`, as the array
+/// type `T`; a column missing or of another type is a damaged file.
+pub(crate) fn column_as<'a, T: arrow::array::Array + 'static>(
+    batch: &'a arrow::record_batch::RecordBatch,
+    name: &str,
+    path: &Path,
+    expected: &str,
+) -> Result<&'a T> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<T>())
+        .ok_or_else(|| damaged(path, name, expected))
 }

@@ -8,18 +8,18 @@ use sha2::Sha256;
 
 use crate::error::Error;
 
-pub const KEY_ENV: &str = "MOTCUA_PII_KEY";
-pub const KEY_FILE_ENV: &str = "MOTCUA_PII_KEY_FILE";
+pub(crate) const KEY_ENV: &str = "MOTCUA_PII_KEY";
+pub(crate) const KEY_FILE_ENV: &str = "MOTCUA_PII_KEY_FILE";
 /// Shorter keys are refused: a short secret makes ID numbers (12 digits, a
 /// small space) cheap to recover by brute force.
-pub const MIN_KEY_BYTES: usize = 16;
+const MIN_KEY_BYTES: usize = 16;
 /// What replaces a personal ID in quarantine.
-pub const MASK: &str = "[masked]";
+const MASK: &str = "[masked]";
 
 /// The secret behind `applicant_key`. Debug output never shows it.
 #[derive(Clone)]
 pub struct PiiKey {
-    pub(crate) mac: Hmac<Sha256>,
+    mac: Hmac<Sha256>,
     /// Where it came from, for messages.
     pub source: String,
 }
@@ -46,7 +46,7 @@ impl PiiKey {
 
     /// Reads the key from `MOTCUA_PII_KEY`, else from the file `MOTCUA_PII_KEY_FILE`
     /// names. `None` when neither is set. A key file inside `lake` is refused.
-    pub fn from_env(lake: &Path) -> Result<Option<Self>, Error> {
+    pub(crate) fn from_env(lake: &Path) -> Result<Option<Self>, Error> {
         if let Ok(value) = std::env::var(KEY_ENV)
             && !value.is_empty()
         {
@@ -96,7 +96,7 @@ impl PiiKey {
 }
 
 /// The sentence for a file that carries applicant IDs when no key is set.
-pub fn missing_key_reason() -> String {
+pub(crate) fn missing_key_reason() -> String {
     format!(
         "the file carries applicant_id values but no PII key is configured; set {KEY_ENV} to a secret of at least {MIN_KEY_BYTES} bytes, or {KEY_FILE_ENV} to a file holding one (outside the lake), e.g. `head -c 32 /dev/urandom | base64 > ~/.motcua-pii.key; export {KEY_FILE_ENV}=~/.motcua-pii.key`"
     )
@@ -105,7 +105,7 @@ pub fn missing_key_reason() -> String {
 /// Masks a raw record for quarantine: every occurrence of the known ID, and
 /// any run of 9 to 12 digits (the lengths of Vietnamese ID numbers), since a
 /// malformed row may have the ID in any field.
-pub fn mask_raw(raw: &str, known_id: Option<&str>) -> String {
+pub(crate) fn mask_raw(raw: &str, known_id: Option<&str>) -> String {
     let mut text = match known_id {
         Some(id) if !id.is_empty() => raw.replace(id, MASK),
         _ => raw.to_string(),
@@ -141,7 +141,7 @@ mod tests {
     use super::*;
 
     #[test]
-    pub(crate) fn key_is_keyed_and_stable() {
+    fn key_is_keyed_and_stable() {
         let a = PiiKey::new(b"0123456789abcdef", "test").unwrap();
         let b = PiiKey::new(b"fedcba9876543210", "test").unwrap();
         assert_eq!(
@@ -159,7 +159,7 @@ mod tests {
     }
 
     #[test]
-    pub(crate) fn masking_hides_id_shaped_runs() {
+    fn masking_hides_id_shaped_runs() {
         assert_eq!(
             mask_raw("D1,001203004567,x", Some("001203004567")),
             "D1,[masked],x"

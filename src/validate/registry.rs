@@ -20,7 +20,7 @@ pub(crate) struct UnitCheck {
 }
 
 /// How many unknown codes a report names.
-pub const SHOWN_UNKNOWN_UNITS: usize = 5;
+pub(crate) const SHOWN_UNKNOWN_UNITS: usize = 5;
 
 impl UnitCheck {
     /// None for the units feed itself, a feed without unit codes, or a lake
@@ -179,7 +179,7 @@ mod tests {
         }
     }
     #[test]
-    pub(crate) fn a_registry_is_a_tree_of_unique_codes() {
+    fn a_registry_is_a_tree_of_unique_codes() {
         assert_eq!(registry(&[("P", None), ("D", Some("P"))]).check(), Ok(()));
         assert_eq!(
             registry(&[]).check(),

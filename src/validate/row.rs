@@ -27,7 +27,7 @@ pub(crate) enum Cell<'a> {
 impl Cell<'_> {
     /// The value without its borrow of the record; None for text, which
     /// stays in the record.
-    pub(crate) fn detached(self) -> Option<Cell<'static>> {
+    fn detached(self) -> Option<Cell<'static>> {
         Some(match self {
             Cell::Text(_) => return None,
             Cell::Null => Cell::Null,
@@ -62,7 +62,7 @@ pub(crate) fn attach<'a>(
 
 /// Why one value is not accepted.
 #[derive(Debug)]
-pub(crate) enum ValueError {
+enum ValueError {
     /// The row is rejected, for this reason.
     Invalid(String),
     /// A personal ID and no key configured: fatal for the whole file.
@@ -79,7 +79,7 @@ pub(crate) struct ColumnParser {
     pub(crate) def: &'static ColumnDef,
     pub(crate) matcher: Option<EnumMatcher>,
     /// The last personal ID seen and its key.
-    pub(crate) last_key: Option<(String, String)>,
+    last_key: Option<(String, String)>,
 }
 
 /// A feed's `RowRule` with column names resolved to indexes and enum
@@ -260,7 +260,7 @@ impl RowParser {
         self.def.columns[i].name
     }
 
-    pub(crate) fn enum_name(&self, i: usize, v: u8) -> &'static str {
+    fn enum_name(&self, i: usize, v: u8) -> &'static str {
         match self.columns[i].matcher.as_ref() {
             Some(m) => m.def().canonical(v),
             None => "",
@@ -321,42 +321,47 @@ impl RowParser {
                 )),
                 _ => None,
             },
-            CompiledRule::TargetFitsKpi {
-                target,
-                kpi: kpi_column,
-            } => {
-                let Cell::Text(id) = row[*kpi_column] else {
-                    return None;
-                };
-                let Some(kpi) = kpis::find(id) else {
-                    return Some((
-                        self.name(*kpi_column),
-                        format!("'{id}' is not a KPI of SPEC §5 (see `motcua kpis`)"),
-                    ));
-                };
-                let Cell::Target(value, percent) = row[*target] else {
-                    return None;
-                };
-                let why = if value < 0.0 {
-                    Some("a target cannot be negative".to_string())
-                } else if kpi.kind == KpiKind::Rate && !percent && value > 1.0 {
-                    Some(format!(
-                        "{id} is a rate: write its target as a fraction (0.95) or a percentage (95%), not {value}"
-                    ))
-                } else if kpi.kind != KpiKind::Rate && percent {
-                    Some(format!(
-                        "{id} is not a rate: its target is a plain number, not a percentage"
-                    ))
-                } else {
-                    None
-                };
-                why.map(|why| (self.name(*target), why))
-            }
+            CompiledRule::TargetFitsKpi { target, kpi } => self.check_target(*target, *kpi, row),
         }
+    }
+
+    /// A target names a KPI of the catalog and is written as its kind asks.
+    fn check_target(
+        &self,
+        target: usize,
+        kpi_column: usize,
+        row: &[Cell],
+    ) -> Option<(&'static str, String)> {
+        let Cell::Text(id) = row[kpi_column] else {
+            return None;
+        };
+        let Some(kpi) = kpis::find(id) else {
+            return Some((
+                self.name(kpi_column),
+                format!("'{id}' is not a KPI of SPEC §5 (see `motcua kpis`)"),
+            ));
+        };
+        let Cell::Target(value, percent) = row[target] else {
+            return None;
+        };
+        let why = if value < 0.0 {
+            Some("a target cannot be negative".to_string())
+        } else if kpi.kind == KpiKind::Rate && !percent && value > 1.0 {
+            Some(format!(
+                "{id} is a rate: write its target as a fraction (0.95) or a percentage (95%), not {value}"
+            ))
+        } else if kpi.kind != KpiKind::Rate && percent {
+            Some(format!(
+                "{id} is not a rate: its target is a plain number, not a percentage"
+            ))
+        } else {
+            None
+        };
+        why.map(|why| (self.name(target), why))
     }
 }
 
-pub(crate) fn parse_value<'a>(
+fn parse_value<'a>(
     column: &mut ColumnParser,
     raw: &'a str,
     zone: &Zone,

@@ -16,7 +16,7 @@ use chrono_tz::Tz;
 
 use crate::error::Error;
 
-pub const DEFAULT_ZONE: &str = "Asia/Ho_Chi_Minh";
+pub(crate) const DEFAULT_ZONE: &str = "Asia/Ho_Chi_Minh";
 pub(crate) const DAY_MICROS: i64 = 86_400_000_000;
 
 /// The zone that local times and calendar periods are read in.
@@ -36,8 +36,8 @@ impl Default for Zone {
 }
 
 /// The steady span is looked for between these years.
-pub(crate) const STEADY_FROM: i32 = 1990;
-pub(crate) const STEADY_TO: i32 = 2100;
+const STEADY_FROM: i32 = 1990;
+const STEADY_TO: i32 = 2100;
 
 impl Zone {
     pub fn new(tz: Tz) -> Self {
@@ -56,7 +56,7 @@ impl Zone {
     /// the same table as its target, so they agree at every instant of the
     /// zone database; zones that merely agree today (Asia/Bangkok) differ
     /// somewhere in their history.
-    pub fn same_as(&self, other: &Zone) -> bool {
+    pub(crate) fn same_as(&self, other: &Zone) -> bool {
         if self.tz == other.tz {
             return true;
         }
@@ -82,7 +82,7 @@ impl Zone {
 /// The span and offset when the offset is the same on every day from 1990
 /// to 2100 (checked daily: no real zone changes its offset for less than a
 /// day). Zones with daylight saving get no shortcut.
-pub(crate) fn steady_span(tz: Tz) -> Option<(i64, i64, i32)> {
+fn steady_span(tz: Tz) -> Option<(i64, i64, i32)> {
     let start = NaiveDate::from_ymd_opt(STEADY_FROM, 1, 1)?.and_time(NaiveTime::MIN);
     let end = NaiveDate::from_ymd_opt(STEADY_TO, 1, 1)?.and_time(NaiveTime::MIN);
     let offset = tz.offset_from_utc_datetime(&start).fix().local_minus_utc();
@@ -120,7 +120,7 @@ impl std::fmt::Display for Zone {
 impl Zone {
     /// The UTC instant of a local wall-clock time: a time in a DST gap is an
     /// error, one in an overlap takes the earlier instant.
-    pub fn local_to_utc(&self, local: NaiveDateTime) -> Result<i64, String> {
+    pub(crate) fn local_to_utc(&self, local: NaiveDateTime) -> Result<i64, String> {
         if let Some((from, to, offset)) = self.steady {
             let micros = local.and_utc().timestamp_micros() - i64::from(offset) * 1_000_000;
             // A day's margin keeps the shortcut clear of the span's edges.
@@ -138,7 +138,7 @@ impl Zone {
     }
 
     /// The local date-time of a UTC instant in microseconds.
-    pub fn to_local(&self, micros: i64) -> NaiveDateTime {
+    pub(crate) fn to_local(self, micros: i64) -> NaiveDateTime {
         let utc = DateTime::<Utc>::from_timestamp_micros(micros).unwrap_or_default();
         if let Some((from, to, offset)) = self.steady
             && micros >= from
@@ -152,7 +152,7 @@ impl Zone {
 
     /// The local calendar date of an instant, as days since 1970-01-01
     /// (Arrow `Date32`), without building a date in the steady span.
-    pub fn local_days(&self, micros: i64) -> i32 {
+    pub(crate) fn local_days(&self, micros: i64) -> i32 {
         if let Some((from, to, offset)) = self.steady
             && micros >= from
             && micros < to
@@ -173,12 +173,12 @@ impl Zone {
 /// The years motcua reads dates in and its calendar covers. A date outside
 /// is refused: `0000-01-01` or `1900-01-01` in an export is a placeholder,
 /// not an event, and would open a partition no period ever reads.
-pub const FIRST_YEAR: i32 = 2000;
-pub const LAST_YEAR: i32 = 2059;
+pub(crate) const FIRST_YEAR: i32 = 2000;
+pub(crate) const LAST_YEAR: i32 = 2059;
 
 /// Parses one timestamp into UTC microseconds. `deadline`: a date alone means
 /// the end of that day (next day's 00:00 minus one microsecond).
-pub fn parse_timestamp(raw: &str, zone: &Zone, deadline: bool) -> Result<i64, String> {
+pub(crate) fn parse_timestamp(raw: &str, zone: &Zone, deadline: bool) -> Result<i64, String> {
     let s = raw.trim();
     let parsed = if s.contains('/') {
         parse_day_first(s)
@@ -215,18 +215,18 @@ pub fn parse_timestamp(raw: &str, zone: &Zone, deadline: bool) -> Result<i64, St
     Ok(micros)
 }
 
-pub(crate) struct Parsed {
+struct Parsed {
     pub(crate) date: NaiveDate,
     pub(crate) time: Option<NaiveTime>,
-    pub(crate) offset_seconds: Option<i32>,
+    offset_seconds: Option<i32>,
 }
 
-pub(crate) const EXPECTED: &str = "is not a date this importer accepts (YYYY-MM-DD[THH:MM[:SS[.f]]][Z|±HH:MM] or D/M/YYYY[ H:MM[:SS]])";
+const EXPECTED: &str = "is not a date this importer accepts (YYYY-MM-DD[THH:MM[:SS[.f]]][Z|±HH:MM] or D/M/YYYY[ H:MM[:SS]])";
 
 /// A tiny cursor over ASCII bytes; every form above is ASCII.
 pub(crate) struct Cursor<'a> {
     pub(crate) bytes: &'a [u8],
-    pub(crate) pos: usize,
+    pos: usize,
 }
 
 impl<'a> Cursor<'a> {
@@ -241,11 +241,11 @@ impl<'a> Cursor<'a> {
         self.pos == self.bytes.len()
     }
 
-    pub(crate) fn peek(&self) -> Option<u8> {
+    fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
     }
 
-    pub(crate) fn eat(&mut self, b: u8) -> bool {
+    fn eat(&mut self, b: u8) -> bool {
         if self.peek() == Some(b) {
             self.pos += 1;
             true
@@ -278,22 +278,17 @@ impl<'a> Cursor<'a> {
     }
 }
 
-pub(crate) fn make_date(year: u32, month: u32, day: u32) -> Result<NaiveDate, String> {
+fn make_date(year: u32, month: u32, day: u32) -> Result<NaiveDate, String> {
     NaiveDate::from_ymd_opt(year as i32, month, day)
         .ok_or_else(|| format!("is not a calendar date (day {day}, month {month}, year {year})"))
 }
 
-pub(crate) fn make_time(
-    hour: u32,
-    minute: u32,
-    second: u32,
-    micros: u32,
-) -> Result<NaiveTime, String> {
+fn make_time(hour: u32, minute: u32, second: u32, micros: u32) -> Result<NaiveTime, String> {
     NaiveTime::from_hms_micro_opt(hour, minute, second, micros)
         .ok_or_else(|| format!("has no such time of day ({hour:02}:{minute:02}:{second:02})"))
 }
 
-pub(crate) fn parse_iso(s: &str) -> Result<Parsed, String> {
+fn parse_iso(s: &str) -> Result<Parsed, String> {
     let mut c = Cursor::new(s);
     let year = c.number(4, 4)?;
     if !c.eat(b'-') {
@@ -364,7 +359,7 @@ pub(crate) fn parse_iso(s: &str) -> Result<Parsed, String> {
     })
 }
 
-pub(crate) fn parse_day_first(s: &str) -> Result<Parsed, String> {
+fn parse_day_first(s: &str) -> Result<Parsed, String> {
     let mut c = Cursor::new(s);
     let day = c.number(1, 2)?;
     if !c.eat(b'/') {
@@ -403,17 +398,17 @@ pub(crate) fn parse_day_first(s: &str) -> Result<Parsed, String> {
 }
 
 /// A date as days since 1970-01-01 (Arrow `Date32`).
-pub fn days_since_epoch(date: NaiveDate) -> i32 {
+pub(crate) fn days_since_epoch(date: NaiveDate) -> i32 {
     (date - DateTime::<Utc>::UNIX_EPOCH.date_naive()).num_days() as i32
 }
 
 /// The date `days` after 1970-01-01 (Arrow `Date32`).
-pub fn date_from_days(days: i32) -> NaiveDate {
+pub(crate) fn date_from_days(days: i32) -> NaiveDate {
     DateTime::<Utc>::UNIX_EPOCH.date_naive() + chrono::Duration::days(i64::from(days))
 }
 
 /// Formats UTC microseconds as RFC 3339, for messages and tests.
-pub fn format_utc(micros: i64) -> String {
+pub(crate) fn format_utc(micros: i64) -> String {
     DateTime::<Utc>::from_timestamp_micros(micros)
         .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
         .unwrap_or_else(|| format!("{micros}µs"))
@@ -424,7 +419,7 @@ mod tests {
     use super::*;
 
     #[test]
-    pub(crate) fn a_zone_link_is_the_same_zone_and_a_zone_that_only_agrees_today_is_not() {
+    fn a_zone_link_is_the_same_zone_and_a_zone_that_only_agrees_today_is_not() {
         let zone = |name: &str| name.parse::<Zone>().unwrap();
         assert!(zone("Asia/Saigon").same_as(&zone("Asia/Ho_Chi_Minh")));
         assert!(zone("Asia/Ho_Chi_Minh").same_as(&zone("Asia/Ho_Chi_Minh")));
@@ -438,7 +433,7 @@ mod tests {
     }
 
     #[test]
-    pub(crate) fn offsets_and_local_times() {
+    fn offsets_and_local_times() {
         assert_eq!(
             utc("2024-03-15T08:30:00+07:00"),
             "2024-03-15T01:30:00.000000Z"
@@ -459,13 +454,13 @@ mod tests {
     }
 
     #[test]
-    pub(crate) fn deadline_dates_mean_end_of_day() {
+    fn deadline_dates_mean_end_of_day() {
         let t = parse_timestamp("2024-03-15", &Zone::default(), true).unwrap();
         assert_eq!(format_utc(t), "2024-03-15T16:59:59.999999Z");
     }
 
     #[test]
-    pub(crate) fn rejects_impossible_and_malformed() {
+    fn rejects_impossible_and_malformed() {
         let z = Zone::default();
         assert!(
             parse_timestamp("31/02/2024", &z, false)
@@ -505,7 +500,7 @@ mod tests {
     }
 
     #[test]
-    pub(crate) fn month_key_uses_local_calendar() {
+    fn month_key_uses_local_calendar() {
         let z = Zone::default();
         let late = parse_timestamp("2024-03-31T23:30:00+07:00", &z, false).unwrap();
         assert_eq!(z.month_key(late), "2024-03");
@@ -514,7 +509,7 @@ mod tests {
     }
 
     #[test]
-    pub(crate) fn the_steady_shortcut_agrees_with_the_zone_database() {
+    fn the_steady_shortcut_agrees_with_the_zone_database() {
         let hcm = Zone::default();
         assert!(hcm.steady.is_some());
         let berlin: Zone = "Europe/Berlin".parse().unwrap();
@@ -538,7 +533,7 @@ mod tests {
     }
 
     #[test]
-    pub(crate) fn dst_gap_is_rejected_and_overlap_takes_earlier() {
+    fn dst_gap_is_rejected_and_overlap_takes_earlier() {
         let z: Zone = "Europe/Berlin".parse().unwrap();
         assert!(
             parse_timestamp("2024-03-31 02:30", &z, false)

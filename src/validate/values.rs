@@ -12,7 +12,7 @@ use crate::spec::enums::EnumDef;
 
 /// Normalizes an enum or boolean token: NFC, lower case, diacritics removed,
 /// `đ` → `d`, runs of spaces and hyphens → one `_`.
-pub fn normalize_token(raw: &str) -> String {
+pub(crate) fn normalize_token(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let push = |c: char, out: &mut String| {
         if c == ' ' || c == '-' || c == '_' || c.is_whitespace() {
@@ -47,13 +47,13 @@ pub fn normalize_token(raw: &str) -> String {
 /// Matches tokens against one enum's values and aliases, caching what it has
 /// seen so a column of repeated values costs one hash lookup a row.
 #[derive(Debug)]
-pub struct EnumMatcher {
+pub(crate) struct EnumMatcher {
     pub(crate) def: &'static EnumDef,
     pub(crate) seen: HashMap<String, Option<u8>>,
-    pub(crate) normalized: Vec<(String, u8)>,
+    normalized: Vec<(String, u8)>,
 }
 
-pub(crate) const CACHE_LIMIT: usize = 4096;
+const CACHE_LIMIT: usize = 4096;
 
 impl EnumMatcher {
     pub fn new(def: &'static EnumDef) -> Self {
@@ -108,7 +108,7 @@ impl EnumMatcher {
 }
 
 /// `true/false`, `1/0`, `yes/no`, `có/không`, matched after normalizing.
-pub fn parse_bool(raw: &str) -> Result<bool, String> {
+pub(crate) fn parse_bool(raw: &str) -> Result<bool, String> {
     // The common spellings (the Vietnamese ones precomposed), without
     // normalizing, which allocates and decomposes.
     match raw {
@@ -130,7 +130,7 @@ pub fn parse_bool(raw: &str) -> Result<bool, String> {
 /// A whole number as Vietnamese exports write it: an optional sign, digits
 /// optionally grouped by threes with `.`, `,` or a space, and an optional
 /// trailing `đ`, `d` or `VND`. A fraction is an error.
-pub fn parse_int(raw: &str) -> Result<i64, String> {
+pub(crate) fn parse_int(raw: &str) -> Result<i64, String> {
     let body = strip_currency(raw.trim());
     let (negative, digits) = match body.as_bytes().first() {
         Some(b'-') => (true, body[1..].trim_start()),
@@ -172,7 +172,7 @@ pub fn parse_int(raw: &str) -> Result<i64, String> {
     Ok(if negative { -value } else { value })
 }
 
-pub(crate) fn strip_currency(s: &str) -> &str {
+fn strip_currency(s: &str) -> &str {
     for suffix in ["VND", "vnd", "Vnd", "đ", "Đ", "d", "D"] {
         if let Some(rest) = s.strip_suffix(suffix) {
             return rest.trim_end();
@@ -183,7 +183,7 @@ pub(crate) fn strip_currency(s: &str) -> &str {
 
 /// A target: a plain number, or a percentage with its sign. Returns the value
 /// and whether it was written as a percentage (already divided by 100).
-pub fn parse_target(raw: &str) -> Result<(f64, bool), String> {
+pub(crate) fn parse_target(raw: &str) -> Result<(f64, bool), String> {
     let s = raw.trim();
     let (number, percent) = match s.strip_suffix('%') {
         Some(rest) => (rest.trim_end(), true),
@@ -207,7 +207,7 @@ mod tests {
     use super::*;
 
     #[test]
-    pub(crate) fn tokens_normalize_across_diacritics_case_and_separators() {
+    fn tokens_normalize_across_diacritics_case_and_separators() {
         assert_eq!(normalize_token("Trực tuyến"), "truc_tuyen");
         assert_eq!(normalize_token("TRUC_TUYEN"), "truc_tuyen");
         assert_eq!(normalize_token("truc-tuyen"), "truc_tuyen");
@@ -217,7 +217,7 @@ mod tests {
     }
 
     #[test]
-    pub(crate) fn booleans_read_the_same_whether_or_not_they_take_the_fast_path() {
+    fn booleans_read_the_same_whether_or_not_they_take_the_fast_path() {
         // Precomposed (fast path) and decomposed (normalized) có / không.
         let decomposed_co = "co\u{301}";
         let decomposed_khong = "kho\u{302}ng";
@@ -239,7 +239,7 @@ mod tests {
     }
 
     #[test]
-    pub(crate) fn integers_accept_vietnamese_grouping_and_currency() {
+    fn integers_accept_vietnamese_grouping_and_currency() {
         assert_eq!(parse_int("1.500.000"), Ok(1_500_000));
         assert_eq!(parse_int("1,500,000"), Ok(1_500_000));
         assert_eq!(parse_int("1 500 000 đ"), Ok(1_500_000));
@@ -255,7 +255,7 @@ mod tests {
     }
 
     #[test]
-    pub(crate) fn targets_take_fractions_and_percentages() {
+    fn targets_take_fractions_and_percentages() {
         assert_eq!(parse_target("0.95"), Ok((0.95, false)));
         assert_eq!(parse_target("95%"), Ok((0.95, true)));
         assert_eq!(parse_target("1200"), Ok((1200.0, false)));

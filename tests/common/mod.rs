@@ -24,8 +24,7 @@ pub fn motcua_command(lake: &Path) -> std::process::Command {
     let binary = option_env!("CARGO_BIN_EXE_motcua").unwrap_or("motcua");
     let mut command = std::process::Command::new(binary);
     command
-        .arg("--lake")
-        .arg(lake)
+        .env("MOTCUA_LAKE", lake)
         .env(
             "MOTCUA_PII_KEY",
             std::str::from_utf8(TEST_KEY).expect("an ASCII key"),

@@ -718,7 +718,7 @@ fn kpi_values_match_an_independent_polars_implementation() {
     let generated = f.ingest_sample(20_000, 11);
     let out = f.dir.path().join("out");
     let job = KpiJob {
-        grain: "month".into(),
+        grain: motcua::spec::grain::Grain::Month,
         from: NaiveDate::from_ymd_opt(FROM.0, FROM.1, 1).unwrap(),
         to: NaiveDate::from_ymd_opt(TO.0, TO.1, 1).unwrap(),
         out: out.clone(),

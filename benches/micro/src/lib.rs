@@ -1,0 +1,1 @@
+//! See benches/hot_paths.rs.

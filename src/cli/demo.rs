@@ -1,0 +1,153 @@
+//! `motcua demo`: sample data → lake → KPIs, the quickest look at motcua.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::ZoneArg;
+use crate::error::{Error, Result};
+use crate::ingest::{self, IngestOptions};
+use crate::kpi_job::{self, KpiJob};
+use crate::lake;
+use crate::publish::print::{self, OutputFormat};
+use crate::sample;
+use crate::spec::grain::Grain;
+use crate::sql::session::SessionOptions;
+use crate::sql::{self, QueryResult, QuerySource};
+use crate::validate::privacy::{self, PiiKey};
+
+/// Sample data → lake → KPIs, in DIR: the quickest look at what motcua does.
+#[derive(Args)]
+#[command(after_help = "Examples:
+  motcua demo
+  motcua demo --dir /tmp/motcua-demo --dossiers 100000")]
+pub(super) struct DemoArgs {
+    /// The folder the exports, the lake and the published KPIs go to.
+    #[arg(long, value_name = "DIR", default_value = "demo")]
+    dir: PathBuf,
+    /// How many sample dossiers to generate.
+    #[arg(long, default_value_t = 20_000)]
+    dossiers: u64,
+    #[command(flatten)]
+    zone: ZoneArg,
+}
+
+/// Generates sample exports, ingests all five feeds into DIR/lake, computes
+/// every KPI into DIR/out and shows two rankings. Uses the configured PII
+/// key, or a demo key it keeps in DIR (outside the lake).
+pub(super) fn run(args: DemoArgs) -> Result<()> {
+    crate::interrupt::install()?;
+    let dir = &args.dir;
+    let exports = dir.join("exports");
+    let lake_dir = dir.join("lake");
+    let out = dir.join("out");
+    println!(
+        "1/3 generating {} sample dossiers in {}",
+        args.dossiers,
+        exports.display()
+    );
+    let report = sample::generate(&exports, args.dossiers, 1)?;
+    println!(
+        "    {} units, {} dossier snapshots, {} portal events, {} signature events",
+        report.units, report.dossier_rows, report.portal_events, report.signatures
+    );
+    println!("2/3 ingesting into {}", lake_dir.display());
+    let options = IngestOptions {
+        zone: args.zone.zone,
+        pii_key: Some(match PiiKey::from_env(&lake_dir)? {
+            Some(key) => key,
+            None => demo_key(dir)?,
+        }),
+        ..Default::default()
+    };
+    for (feed, file) in sample::FILES {
+        let files = [exports.join(file)];
+        ingest::ingest_files(&lake_dir, feed, &files, &options, &mut print::file_report)?;
+    }
+    let manifest = lake::read_manifest(&lake_dir)?;
+    print!("{}", lake::render_summary(&lake_dir, &manifest));
+    println!(
+        "3/3 computing every KPI for every unit, month by month, into {}",
+        out.display()
+    );
+    let runtime = super::runtime()?;
+    let job = KpiJob {
+        grain: Grain::Month,
+        from: super::value::from_date("2024-01-01")?,
+        to: super::value::to_date("2025-01-01")?,
+        out: out.clone(),
+        queries: None,
+        session: SessionOptions::default(),
+        incremental: false,
+    };
+    let report = runtime.block_on(kpi_job::run(&lake_dir, &job))?;
+    println!(
+        "    {} rows for {} months in {:.1} s",
+        report.rows, report.periods, report.seconds
+    );
+    for (kpi, title) in [
+        ("on_time_rate", "on-time rate"),
+        ("cashless_rate", "cashless rate"),
+    ] {
+        let source = QuerySource::Sql(RANKING.to_string());
+        let params = [("kpi".to_string(), kpi.to_string())];
+        let result = runtime.block_on(sql::run(&lake_dir, &out, &source, &params))?;
+        println!("\nDistricts by {title}, January 2025 (top 3 and bottom 3):");
+        print::write(&ends(result, 3), OutputFormat::Table, None)?;
+    }
+    println!(
+        "\nTry: cargo run -- query ranking --lake {} --param kpi=full_online_rate --param period=2025-01-01 --published {}",
+        lake_dir.display(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// The districts of one KPI in January 2025, best first.
+const RANKING: &str = "SELECT rank, rank_change, unit_name, round(value * 100, 1) AS percent, \
+    round(target * 100, 1) AS target, status \
+    FROM kpi_values WHERE period_grain = 'month' AND period_start = DATE '2025-01-01' \
+    AND unit_level = 'district' AND kpi = $kpi AND rank IS NOT NULL \
+    ORDER BY rank, unit_code";
+
+/// The first and last `n` rows of a result (all of them when that is fewer).
+fn ends(result: QueryResult, n: usize) -> QueryResult {
+    let all: Vec<_> = result
+        .batches
+        .iter()
+        .flat_map(|b| (0..b.num_rows()).map(move |i| b.slice(i, 1)))
+        .collect();
+    let batches = if all.len() > 2 * n {
+        all[..n]
+            .iter()
+            .chain(&all[all.len() - n..])
+            .cloned()
+            .collect()
+    } else {
+        all
+    };
+    QueryResult {
+        schema: result.schema,
+        batches,
+    }
+}
+
+/// A random key kept in the demo directory, so the demo runs without setup.
+fn demo_key(dir: &Path) -> Result<PiiKey> {
+    let path = dir.join("demo-pii.key");
+    if !path.exists() {
+        let mut seed = [0u8; 32];
+        let mut urandom =
+            std::fs::File::open("/dev/urandom").map_err(|e| Error::io("/dev/urandom", e))?;
+        std::io::Read::read_exact(&mut urandom, &mut seed)
+            .map_err(|e| Error::io("/dev/urandom", e))?;
+        std::fs::write(&path, hex::encode(seed)).map_err(|e| Error::io(&path, e))?;
+        println!(
+            "    no {} set: using a demo key kept in {}",
+            privacy::KEY_ENV,
+            path.display()
+        );
+    }
+    let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    PiiKey::new(bytes.trim_ascii(), path.display().to_string())
+}

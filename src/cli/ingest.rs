@@ -1,0 +1,71 @@
+//! `motcua ingest`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::value::Named;
+use super::{LakeDir, ZoneArg};
+use crate::error::Result;
+use crate::ingest::{self, IngestOptions, RejectLimit};
+use crate::publish::print;
+use crate::read::Format;
+use crate::spec::feeds::Feed;
+use crate::validate::privacy::PiiKey;
+
+/// Validate log exports and add them to the lake.
+#[derive(Args)]
+#[command(after_help = "Examples:
+  motcua ingest units exports/units.csv
+  motcua ingest dossiers exports/2025-0*.csv --max-rejected 5%
+  motcua ingest signatures today.ndjson --dry-run")]
+pub(super) struct IngestArgs {
+    /// The feed the files hold.
+    #[arg(value_parser = Named::<Feed>::new())]
+    feed: Feed,
+    /// CSV or NDJSON files, ingested in this order.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// The files' format; by default chosen from each file's extension.
+    #[arg(long, value_parser = Named::<Format>::new())]
+    format: Option<Format>,
+    /// Fail, committing nothing, if any row is rejected.
+    #[arg(long)]
+    strict: bool,
+    /// Fail at once if another process is writing to the lake, instead of waiting.
+    #[arg(long)]
+    no_wait: bool,
+    /// Validate and count (accepted, quarantined, duplicates against the
+    /// lake) without writing anything.
+    #[arg(long)]
+    dry_run: bool,
+    /// Fail a file whose share of rejected rows is larger, e.g. 5% or
+    /// 0.05, committing nothing of it (exit 7).
+    #[arg(long, value_name = "RATE", value_parser = super::value::parsed::<RejectLimit>)]
+    max_rejected: Option<RejectLimit>,
+    #[command(flatten)]
+    lake: LakeDir,
+    #[command(flatten)]
+    zone: ZoneArg,
+}
+
+pub(super) fn run(args: IngestArgs) -> Result<()> {
+    crate::interrupt::install()?;
+    let lake = &args.lake.path;
+    let options = IngestOptions {
+        zone: args.zone.zone,
+        pii_key: PiiKey::from_env(lake)?,
+        strict: args.strict,
+        format: args.format,
+        no_wait: args.no_wait,
+        max_rejected: args.max_rejected,
+        run_records: None,
+    };
+    let files = &args.paths;
+    if args.dry_run {
+        ingest::dry_run(lake, args.feed, files, &options, &mut print::file_report)?;
+    } else {
+        ingest::ingest_files(lake, args.feed, files, &options, &mut print::file_report)?;
+    }
+    Ok(())
+}

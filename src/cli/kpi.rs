@@ -1,0 +1,68 @@
+//! `motcua kpi`.
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use clap::Args;
+
+use super::LakeDir;
+use super::value::{self, Named};
+use crate::error::Result;
+use crate::kpi_job::{self, KpiJob};
+use crate::publish::{dataset, print};
+use crate::spec::grain::Grain;
+use crate::sql::session::SessionOptions;
+
+/// Compute every KPI for every unit and period; publish OUT/kpi_values.
+#[derive(Args)]
+#[command(after_help = "Examples:
+  motcua kpi --from 2024-01-01 --to 2024-12-01
+  motcua kpi --grain quarter --from 2024-01-01 --to 2024-10-01 --memory-limit 2GiB
+  motcua kpi --from 2024-01-01 --to 2025-06-01 --incremental     (nightly, after the ingests)")]
+pub(super) struct KpiArgs {
+    /// The calendar period each value covers.
+    #[arg(long, default_value = "month", value_parser = Named::<Grain>::new())]
+    grain: Grain,
+    /// First period start to compute (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE", value_parser = value::from_date)]
+    from: NaiveDate,
+    /// Last period start to compute (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE", value_parser = value::to_date)]
+    to: NaiveDate,
+    /// Where kpi_values is published (as OUT/kpi_values).
+    #[arg(long, value_name = "OUT", default_value = "out")]
+    out: PathBuf,
+    /// A folder of your own saved queries; its kpi_values.sql and
+    /// kpi_touched.sql, if any, replace the shipped ones.
+    #[arg(long, value_name = "DIR", env = "MOTCUA_QUERIES")]
+    queries: Option<PathBuf>,
+    /// Memory the engine may use before spilling, e.g. 2GiB, 512MiB or 2GB.
+    #[arg(long, value_name = "SIZE", value_parser = value::bytes)]
+    memory_limit: Option<usize>,
+    /// Recompute only the periods that ingests since the published run
+    /// can have changed, and those it does not hold yet; keep the rest.
+    #[arg(long)]
+    incremental: bool,
+    #[command(flatten)]
+    lake: LakeDir,
+}
+
+pub(super) fn run(args: KpiArgs) -> Result<()> {
+    crate::interrupt::install()?;
+    let job = KpiJob {
+        grain: args.grain,
+        from: args.from,
+        to: args.to,
+        out: args.out,
+        queries: args.queries,
+        session: SessionOptions {
+            memory_limit: args.memory_limit,
+            ..Default::default()
+        },
+        incremental: args.incremental,
+    };
+    let report = super::runtime()?.block_on(kpi_job::run(&args.lake.path, &job))?;
+    let dataset = job.out.join(dataset::DATASET);
+    println!("{}", print::kpi_report(&job, &report, &dataset));
+    Ok(())
+}

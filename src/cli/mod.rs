@@ -1,0 +1,112 @@
+//! The `motcua` command line: the argument types, one file per command, and
+//! `run`, which dispatches. `main.rs` only parses and exits with the code a
+//! failure carries; what a command prints lives in `publish::print`.
+
+mod demo;
+mod ingest;
+mod kpi;
+mod lake;
+mod query;
+mod sample;
+mod value;
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+use crate::error::{Error, Result};
+use crate::validate::time::{DEFAULT_ZONE, Zone};
+
+pub use value::refused;
+
+#[derive(Parser)]
+#[command(
+    name = "motcua",
+    version,
+    about = "KPIs of one-stop shops and the online public-service portal, from their log exports",
+    after_help = "Examples:
+  motcua demo                                  sample data → lake → KPIs, in ./demo
+  motcua ingest units exports/units.csv        then dossiers, portal_events, signatures, targets
+  motcua kpi --from 2024-01-01 --to 2024-12-01 every KPI, unit and month → out/kpi_values
+  motcua query ranking --param kpi=on_time_rate --param period=2024-12-01"
+)]
+pub struct Cli {
+    /// More log output on standard error: -v for progress, -vv for detail.
+    #[arg(short, long, global = true, action = ArgAction::Count, display_order = 900)]
+    pub verbose: u8,
+    /// Errors only on standard error.
+    #[arg(short, long, global = true, display_order = 901)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Ingest(ingest::IngestArgs),
+    Lake(lake::LakeArgs),
+    Query(query::QueryArgs),
+    Kpi(kpi::KpiArgs),
+    /// Print the feeds' columns, types, aliases and rules (Markdown).
+    Feeds,
+    /// Print the KPI catalog (Markdown).
+    Kpis,
+    Sample(sample::SampleArgs),
+    Demo(demo::DemoArgs),
+}
+
+/// The lake a command reads or writes.
+#[derive(Args)]
+struct LakeDir {
+    /// The lake directory.
+    #[arg(
+        long = "lake",
+        value_name = "DIR",
+        default_value = "lake",
+        env = "MOTCUA_LAKE"
+    )]
+    path: PathBuf,
+}
+
+/// The zone local times and calendar periods are read in.
+#[derive(Args)]
+struct ZoneArg {
+    /// IANA time zone that local times and calendar periods are read in; a
+    /// lake keeps the zone it was created with.
+    #[arg(
+        long = "tz",
+        value_name = "ZONE",
+        default_value = DEFAULT_ZONE,
+        env = "MOTCUA_TZ",
+        value_parser = value::parsed::<Zone>
+    )]
+    zone: Zone,
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Ingest(args) => ingest::run(args),
+        Command::Lake(args) => lake::run(args),
+        Command::Query(args) => query::run(args),
+        Command::Kpi(args) => kpi::run(args),
+        Command::Feeds => {
+            print!("{}", crate::spec::feeds::render_markdown());
+            Ok(())
+        }
+        Command::Kpis => {
+            print!("{}", crate::spec::kpis::render_markdown());
+            Ok(())
+        }
+        Command::Sample(args) => sample::run(args),
+        Command::Demo(args) => demo::run(args),
+    }
+}
+
+/// The async runtime of the commands that run SQL.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("tokio runtime", e))
+}

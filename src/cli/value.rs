@@ -1,0 +1,194 @@
+//! How flag values become typed values: every parser returns motcua's own
+//! error, so a refused value gets the same one sentence and exit code as
+//! any other failure (`refused`), and enums list their values in `--help`.
+
+use std::ffi::OsStr;
+use std::marker::PhantomData;
+use std::str::FromStr;
+
+use clap::builder::{PossibleValue, TypedValueParser};
+use clap::{Arg, Command, ValueEnum};
+
+use crate::error::{Error, Result};
+use crate::publish::print::OutputFormat;
+use crate::read::Format;
+use crate::spec::feeds::{ALL_FEEDS, Feed};
+use crate::spec::grain::Grain;
+
+/// A value read with its type's `FromStr`.
+pub(crate) fn parsed<T: FromStr<Err = Error>>(text: &str) -> Result<T> {
+    text.parse()
+}
+
+/// `--from YYYY-MM-DD`.
+pub(crate) fn from_date(text: &str) -> Result<chrono::NaiveDate> {
+    date("--from", text)
+}
+
+/// `--to YYYY-MM-DD`.
+pub(crate) fn to_date(text: &str) -> Result<chrono::NaiveDate> {
+    date("--to", text)
+}
+
+fn date(flag: &str, text: &str) -> Result<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| Error::Usage(format!("{flag} {text}: write a date as YYYY-MM-DD")))
+}
+
+/// `2GiB`, `512MiB`, `1.5GB` (decimal: 10^9), or plain bytes; more than 0.
+pub(crate) fn bytes(text: &str) -> Result<usize> {
+    let bad = || {
+        Error::Usage(format!(
+            "--memory-limit {text}: use a positive size such as 2GiB, 512MiB or 2GB"
+        ))
+    };
+    let t = text.trim();
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let factor: f64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "tb" => 1e12,
+        "k" | "kib" => 1024.0,
+        "m" | "mib" => 1024.0 * 1024.0,
+        "g" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(bad()),
+    };
+    let value: f64 = number.trim().parse().map_err(|_| bad())?;
+    let bytes = value * factor;
+    if !bytes.is_finite() || bytes < 1.0 || bytes > usize::MAX as f64 {
+        return Err(bad());
+    }
+    Ok(bytes as usize)
+}
+
+/// `--param name=value`.
+#[derive(Debug, Clone)]
+pub(crate) struct Param {
+    pub(crate) name: String,
+    pub(crate) value: String,
+}
+
+pub(crate) fn param(text: &str) -> Result<Param> {
+    text.split_once('=')
+        .map(|(n, v)| Param {
+            name: n.trim().trim_start_matches('$').to_string(),
+            value: v.to_string(),
+        })
+        .ok_or_else(|| Error::Usage(format!("--param {text}: write it as name=value")))
+}
+
+/// The parser of an enum motcua names: its `FromStr` (aliases and motcua's
+/// error included), with the canonical values listed in `--help`.
+#[derive(Clone)]
+pub(crate) struct Named<T>(PhantomData<T>);
+
+impl<T> Named<T> {
+    pub(crate) fn new() -> Self {
+        Named(PhantomData)
+    }
+}
+
+impl<T> TypedValueParser for Named<T>
+where
+    T: ValueEnum + FromStr<Err = Error> + Clone + Send + Sync + 'static,
+{
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &Command,
+        arg: Option<&Arg>,
+        value: &OsStr,
+    ) -> std::result::Result<T, clap::Error> {
+        parsed::<T>.parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(
+            T::value_variants()
+                .iter()
+                .filter_map(ValueEnum::to_possible_value),
+        ))
+    }
+}
+
+/// motcua's error for a flag value clap refused through one of the parsers
+/// above; None for clap's own usage errors (a missing argument, `--help`).
+pub fn refused(error: &clap::Error) -> Option<&Error> {
+    std::error::Error::source(error)?.downcast_ref::<Error>()
+}
+
+impl ValueEnum for Feed {
+    fn value_variants<'a>() -> &'a [Self] {
+        const FEEDS: [Feed; 5] = [
+            Feed::Dossiers,
+            Feed::PortalEvents,
+            Feed::Signatures,
+            Feed::Units,
+            Feed::Targets,
+        ];
+        debug_assert_eq!(FEEDS.len(), ALL_FEEDS.len());
+        &FEEDS
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.name()))
+    }
+}
+
+impl ValueEnum for Format {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Format::Csv, Format::Ndjson]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.name()))
+    }
+}
+
+impl ValueEnum for OutputFormat {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[
+            OutputFormat::Table,
+            OutputFormat::Csv,
+            OutputFormat::Json,
+            OutputFormat::Parquet,
+        ]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.name()))
+    }
+}
+
+impl ValueEnum for Grain {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Grain::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.name()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bytes;
+
+    #[test]
+    fn memory_limit_sizes_are_read_as_written_and_must_be_positive() {
+        assert_eq!(bytes("2GB").unwrap(), 2_000_000_000);
+        assert_eq!(bytes("2GiB").unwrap(), 2 << 30);
+        assert_eq!(bytes("512MiB").unwrap(), 512 << 20);
+        assert_eq!(bytes("1.5 mb").unwrap(), 1_500_000);
+        assert_eq!(bytes("4096").unwrap(), 4096);
+        for bad in ["-1GiB", "0", "0.1", "2 parsecs", "", "NaNGB"] {
+            let err = bytes(bad).unwrap_err().to_string();
+            assert!(err.contains("use a positive size"), "{bad}: {err}");
+        }
+    }
+}
