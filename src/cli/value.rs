@@ -177,7 +177,21 @@ impl ValueEnum for Grain {
 
 #[cfg(test)]
 mod tests {
-    use super::bytes;
+    use super::{bytes, from_date, param};
+
+    #[test]
+    fn dates_and_params_are_read_as_written() {
+        assert_eq!(from_date(" 2024-02-29 ").unwrap().to_string(), "2024-02-29");
+        let err = from_date("2023-02-29").unwrap_err().to_string();
+        assert!(
+            err.contains("--from 2023-02-29: write a date as YYYY-MM-DD"),
+            "{err}"
+        );
+        let p = param("$kpi=on_time_rate").unwrap();
+        assert_eq!((p.name.as_str(), p.value.as_str()), ("kpi", "on_time_rate"));
+        assert_eq!(param("sql=a=b").unwrap().value, "a=b");
+        assert!(param("kpi").is_err());
+    }
 
     #[test]
     fn memory_limit_sizes_are_read_as_written_and_must_be_positive() {

@@ -121,7 +121,24 @@ pub(crate) async fn plan_incremental(
             .await?
             .map(|day| grain.period_start(day))
     };
-    let after_covered = grain.next_period(covered_to);
+    Ok(plan_range(
+        job,
+        (covered_from, covered_to),
+        affected,
+        lake_seq,
+    ))
+}
+
+/// The first period a run must compute and the coverage it leaves, given
+/// the published coverage (first and last period start) and the first
+/// period that new ingests touched; `None` when everything is up to date.
+fn plan_range(
+    job: &KpiJob,
+    (covered_from, covered_to): (NaiveDate, NaiveDate),
+    affected: Option<NaiveDate>,
+    lake_seq: u64,
+) -> Option<(NaiveDate, Coverage)> {
+    let after_covered = job.grain.next_period(covered_to);
     let mut starts = Vec::new();
     if job.from < covered_from || job.from > after_covered {
         starts.push(job.from);
@@ -130,11 +147,9 @@ pub(crate) async fn plan_incremental(
         starts.push(after_covered);
     }
     starts.extend(affected);
-    let Some(start) = starts.into_iter().map(|s| s.max(job.from)).min() else {
-        return Ok(None);
-    };
+    let start = starts.into_iter().map(|s| s.max(job.from)).min()?;
     if start > job.to {
-        return Ok(None);
+        return None;
     }
     // Periods before `start` that the old coverage holds stay valid when
     // nothing before `start` was touched; periods after `to` only when
@@ -147,7 +162,7 @@ pub(crate) async fn plan_incremental(
         from: if keeps_before { covered_from } else { start }.to_string(),
         to: if keeps_after { covered_to } else { job.to }.to_string(),
     };
-    Ok(Some((start, coverage)))
+    Some((start, coverage))
 }
 
 pub(crate) fn full_coverage(job: &KpiJob, lake_seq: u64) -> Coverage {
@@ -181,4 +196,65 @@ async fn touched_since(
         (!days.is_null(0)).then(|| date_from_days(days.value(0)))
     });
     Ok(day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::grain::Grain;
+
+    fn day(text: &str) -> NaiveDate {
+        text.parse().expect("a date")
+    }
+
+    fn job(from: &str, to: &str) -> KpiJob {
+        KpiJob {
+            grain: Grain::Month,
+            from: day(from),
+            to: day(to),
+            out: "out".into(),
+            queries: None,
+            session: Default::default(),
+            incremental: true,
+        }
+    }
+
+    /// `affected`: the first touched period's start.
+    fn plan(job: &KpiJob, affected: Option<&str>) -> Option<(String, String, String)> {
+        let covered = (day("2024-01-01"), day("2024-06-01"));
+        plan_range(job, covered, affected.map(day), 9)
+            .map(|(start, c)| (start.to_string(), c.from, c.to))
+    }
+
+    #[test]
+    fn an_incremental_run_computes_from_the_first_period_it_cannot_keep() {
+        let same = job("2024-01-01", "2024-06-01");
+        assert_eq!(plan(&same, None), None, "nothing new, nothing to do");
+        let s = |a: &str, b: &str, c: &str| Some((a.into(), b.into(), c.into()));
+        assert_eq!(
+            plan(&same, Some("2024-04-01")),
+            s("2024-04-01", "2024-01-01", "2024-06-01"),
+            "from the touched period on; what is before it is kept"
+        );
+        assert_eq!(
+            plan(&job("2024-01-01", "2024-08-01"), None),
+            s("2024-07-01", "2024-01-01", "2024-08-01"),
+            "only the months after the published ones"
+        );
+        assert_eq!(
+            plan(&job("2023-11-01", "2024-06-01"), None),
+            s("2023-11-01", "2023-11-01", "2024-06-01"),
+            "a range that starts earlier is computed from its start"
+        );
+        assert_eq!(
+            plan(&job("2024-01-01", "2024-03-01"), Some("2024-05-01")),
+            None,
+            "a touched period after the range changes nothing in it"
+        );
+        assert_eq!(
+            plan(&job("2024-01-01", "2024-03-01"), Some("2024-02-01")),
+            s("2024-02-01", "2024-01-01", "2024-03-01"),
+            "the periods after --to are no longer up to date"
+        );
+    }
 }

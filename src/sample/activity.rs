@@ -4,101 +4,23 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Datelike, Timelike};
-
 use crate::error::{Error, Result};
 use crate::sample::END;
-use crate::sample::OFFSET_SECONDS;
 use crate::sample::START;
 use crate::sample::SampleReport;
 use crate::sample::csv_error;
 use crate::sample::csv_writer;
 use crate::sample::file_of;
+use crate::sample::format::{
+    channel_text, format_date, format_fee, format_local, level_text, yes_no,
+};
 use crate::sample::local_seconds;
 use crate::sample::units::PROVINCES;
 use crate::sample::units::Rng;
 use crate::sample::units::Unit;
 use crate::spec::feeds::Feed;
 
-/// Formats local seconds as a Vietnamese export would: day-first most of
-/// the time, ISO with the +07:00 offset otherwise.
-fn format_local(secs: i64, day_first: bool, buf: &mut String) {
-    buf.clear();
-    let t = DateTime::from_timestamp(secs, 0)
-        .unwrap_or_default()
-        .naive_utc();
-    use std::fmt::Write as _;
-    if day_first {
-        let _ = write!(
-            buf,
-            "{:02}/{:02}/{} {:02}:{:02}:{:02}",
-            t.day(),
-            t.month(),
-            t.year(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        );
-    } else {
-        let _ = write!(
-            buf,
-            "{}-{:02}-{:02}T{:02}:{:02}:{:02}+07:00",
-            t.year(),
-            t.month(),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        );
-    }
-}
-
-/// The same instant in UTC with `Z`, as the portal exports it.
-fn format_utc_z(local_secs: i64, buf: &mut String) {
-    buf.clear();
-    let t = DateTime::from_timestamp(local_secs - OFFSET_SECONDS, 0)
-        .unwrap_or_default()
-        .naive_utc();
-    use std::fmt::Write as _;
-    let _ = write!(
-        buf,
-        "{}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
-}
-
-fn format_date(secs: i64, buf: &mut String) {
-    buf.clear();
-    let t = DateTime::from_timestamp(secs, 0)
-        .unwrap_or_default()
-        .naive_utc();
-    use std::fmt::Write as _;
-    let _ = write!(buf, "{:02}/{:02}/{}", t.day(), t.month(), t.year());
-}
-
-/// Formats a fee as exports do: plain, or with Vietnamese grouping.
-fn format_fee(fee: i64, style: u64) -> String {
-    if fee == 0 || style < 6 {
-        return fee.to_string();
-    }
-    let digits = fee.to_string();
-    let sep = if style < 8 { '.' } else { ',' };
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(sep);
-        }
-        out.push(c);
-    }
-    out
-}
-
-struct Procedure {
+pub(crate) struct Procedure {
     pub(crate) code: String,
     pub(crate) online_level: &'static str,
     pub(crate) days: i64,
@@ -148,7 +70,7 @@ pub(crate) const DOSSIER_HEADER: [&str; 22] = [
     "applicant_type",
 ];
 
-struct Writers {
+pub(crate) struct Writers {
     pub(crate) dossiers: csv::Writer<BufWriter<File>>,
     pub(crate) portal: BufWriter<File>,
     pub(crate) signatures: csv::Writer<BufWriter<File>>,
@@ -251,45 +173,18 @@ pub(crate) fn write_activity(
     Ok(())
 }
 
-/// A yes/no column as the office writes it.
-fn yes_no(value: bool, vietnamese: bool) -> &'static str {
-    match (value, vietnamese) {
-        (true, true) => "có",
-        (false, true) => "không",
-        (true, false) => "1",
-        (false, false) => "0",
-    }
-}
-
-fn channel_text(channel: &'static str, vietnamese: bool) -> &'static str {
-    match (channel, vietnamese) {
-        ("online", true) => "Trực tuyến",
-        ("counter", true) => "Trực tiếp",
-        ("postal", true) => "Bưu chính",
-        (c, _) => c,
-    }
-}
-
-fn level_text(level: &'static str, vietnamese: bool) -> &'static str {
-    match (level, vietnamese) {
-        ("full", true) => "Toàn trình",
-        ("partial", true) => "Một phần",
-        (l, _) => l,
-    }
-}
-
 /// (local time, event type, payment method and amount)
-type PortalEvent<'a> = (i64, &'a str, Option<(&'a str, i64)>);
+pub(crate) type PortalEvent<'a> = (i64, &'a str, Option<(&'a str, i64)>);
 
-struct Generator {
+pub(crate) struct Generator {
     pub(crate) rng: Rng,
-    event_seq: u64,
+    pub(crate) event_seq: u64,
     pub(crate) buf: [String; 5],
     pub(crate) end: i64,
 }
 
 /// Seconds into the day: office hours at a counter, any time online.
-fn time_of_day(rng: &mut Rng, online: bool) -> i64 {
+pub(crate) fn time_of_day(rng: &mut Rng, online: bool) -> i64 {
     if online {
         rng.range(0, 86_400)
     } else {
@@ -329,14 +224,14 @@ struct Dossier<'a> {
 }
 
 /// A portal application: with its dossier when it was submitted.
-struct Application<'a> {
-    seq: u64,
-    unit: &'a Unit,
-    procedure: &'a Procedure,
-    submitted_at: i64,
-    dossier_id: Option<&'a str>,
-    fee: i64,
-    payment: Option<&'a str>,
+pub(crate) struct Application<'a> {
+    pub(crate) seq: u64,
+    pub(crate) unit: &'a Unit,
+    pub(crate) procedure: &'a Procedure,
+    pub(crate) submitted_at: i64,
+    pub(crate) dossier_id: Option<&'a str>,
+    pub(crate) fee: i64,
+    pub(crate) payment: Option<&'a str>,
 }
 
 impl Generator {
@@ -614,160 +509,6 @@ impl Generator {
                 .map_err(|e| csv_error(&w.paths[0], e))?;
             report.dossier_rows += 1;
         }
-        Ok(())
-    }
-
-    fn next_event_id(&mut self, prefix: &str) -> String {
-        self.event_seq += 1;
-        format!("{prefix}{:010}", self.event_seq)
-    }
-
-    /// A portal session: started, paid, submitted — or abandoned.
-    pub(crate) fn application(
-        &mut self,
-        app: &Application,
-        w: &mut Writers,
-        report: &mut SampleReport,
-    ) -> Result<()> {
-        let Application {
-            seq: i,
-            unit,
-            procedure,
-            submitted_at,
-            dossier_id,
-            fee,
-            payment,
-        } = *app;
-        let application_id = format!("APP-{i:012}");
-        // Sessions start minutes to hours before submission: some cross
-        // midnight, and at a month's end, the month.
-        let started = submitted_at - self.rng.range(120, 5 * 3600);
-        let auth = *self
-            .rng
-            .weighted(&[("vneid", 0.6), ("portal_account", 0.35), ("other", 0.05)]);
-        let mut events: Vec<PortalEvent> = vec![(started, "started", None)];
-        match dossier_id {
-            Some(_) => {
-                if fee > 0 && payment.is_some_and(|p| p != "cash") {
-                    let method = payment.unwrap_or("payment_platform");
-                    if self.rng.chance(0.08) {
-                        events.push((submitted_at - 90, "payment_failed", Some((method, fee))));
-                    }
-                    events.push((submitted_at - 30, "payment_succeeded", Some((method, fee))));
-                }
-                events.push((submitted_at, "submitted", None));
-            }
-            None => {
-                if self.rng.chance(0.6) {
-                    events.push((started + self.rng.range(60, 3600), "abandoned", None));
-                }
-            }
-        }
-        for (at, event_type, payment) in events {
-            if at >= self.end {
-                break;
-            }
-            let event_id = self.next_event_id("EV");
-            let mut when = String::new();
-            if self.rng.chance(0.5) {
-                format_utc_z(at, &mut when);
-            } else {
-                format_local(at, false, &mut when);
-            }
-            let mut object = serde_json::Map::new();
-            object.insert("event_id".into(), event_id.into());
-            object.insert("occurred_at".into(), when.into());
-            object.insert("application_id".into(), application_id.clone().into());
-            object.insert("procedure_code".into(), procedure.code.clone().into());
-            object.insert("unit_code".into(), unit.code.clone().into());
-            object.insert("event_type".into(), event_type.into());
-            if event_type == "started" {
-                object.insert("auth_method".into(), auth.into());
-            }
-            if let Some((method, amount)) = payment {
-                object.insert("payment_method".into(), method.into());
-                object.insert("amount_vnd".into(), amount.into());
-            }
-            if event_type == "submitted" {
-                object.insert("dossier_id".into(), dossier_id.unwrap_or_default().into());
-            }
-            let line = serde_json::Value::Object(object).to_string();
-            let repeat = if self.rng.chance(0.01) { 2 } else { 1 };
-            for _ in 0..repeat {
-                w.portal
-                    .write_all(line.as_bytes())
-                    .and_then(|_| w.portal.write_all(b"\n"))
-                    .map_err(|e| Error::io(&w.paths[1], e))?;
-                report.portal_events += 1;
-            }
-        }
-        Ok(())
-    }
-
-    pub(crate) fn document(
-        &mut self,
-        units: &[Unit],
-        start: i64,
-        w: &mut Writers,
-        report: &mut SampleReport,
-    ) -> Result<()> {
-        let unit = &units[self.rng.below(units.len() as u64) as usize];
-        let days = (self.end - start) / 86_400;
-        let at = start + self.rng.range(0, days) * 86_400 + time_of_day(&mut self.rng, false);
-        let signed = self.rng.chance(if unit.pilot { 0.99 } else { 0.8 });
-        let event_id = self.next_event_id("SG");
-        let [b, ..] = &mut self.buf;
-        format_local(at, true, b);
-        let record = [
-            event_id.as_str(),
-            b.as_str(),
-            unit.code.as_str(),
-            "document_issued",
-            if signed { "true" } else { "false" },
-            "official",
-            "",
-            "",
-        ];
-        w.signatures
-            .write_record(record)
-            .map_err(|e| csv_error(&w.paths[2], e))?;
-        report.signatures += 1;
-        Ok(())
-    }
-
-    pub(crate) fn certificate(
-        &mut self,
-        units: &[Unit],
-        communes: &[usize],
-        start: i64,
-        w: &mut Writers,
-        report: &mut SampleReport,
-    ) -> Result<()> {
-        let unit = &units[*self.rng.pick(communes)];
-        let days = (self.end - start) / 86_400;
-        let at = start + self.rng.range(0, days) * 86_400 + time_of_day(&mut self.rng, false);
-        let free = self.rng.chance(if unit.province == 0 { 0.85 } else { 0.4 });
-        let signer = *self.rng.weighted(&[("citizen", 0.85), ("business", 0.15)]);
-        let provider = *self
-            .rng
-            .pick(&["VNPT-CA", "Viettel-CA", "FPT-CA", "BKAV-CA", "MISA-CA"]);
-        let event_id = self.next_event_id("SG");
-        let [b, ..] = &mut self.buf;
-        format_local(at, false, b);
-        let record = [
-            event_id.as_str(),
-            b.as_str(),
-            unit.code.as_str(),
-            "certificate_issued",
-            "",
-            signer,
-            provider,
-            if free { "yes" } else { "no" },
-        ];
-        w.signatures
-            .write_record(record)
-            .map_err(|e| csv_error(&w.paths[2], e))?;
-        report.signatures += 1;
         Ok(())
     }
 }

@@ -9,6 +9,8 @@
 //! span midnight and month ends. The same seed and size give the same bytes.
 
 mod activity;
+mod events;
+mod format;
 mod units;
 
 use activity::*;

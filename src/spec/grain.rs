@@ -94,3 +94,47 @@ impl std::fmt::Display for Grain {
         f.write_str(self.name())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Grain;
+    use chrono::NaiveDate;
+
+    fn day(text: &str) -> NaiveDate {
+        text.parse().expect("a date")
+    }
+
+    #[test]
+    fn periods_start_where_the_calendar_says_and_a_range_holds_those_that_start_in_it() {
+        let wednesday = day("2024-05-15");
+        let starts: Vec<String> = Grain::ALL
+            .iter()
+            .map(|g| g.period_start(wednesday).to_string())
+            .collect();
+        assert_eq!(
+            starts,
+            [
+                "2024-05-15",
+                "2024-05-13",
+                "2024-05-01",
+                "2024-04-01",
+                "2024-01-01"
+            ]
+        );
+        assert_eq!(
+            Grain::Quarter.next_period(day("2024-10-01")),
+            day("2025-01-01")
+        );
+        assert_eq!(
+            Grain::Month.periods_in(day("2024-01-15"), day("2024-04-01")),
+            [day("2024-02-01"), day("2024-03-01"), day("2024-04-01")]
+        );
+        assert!(
+            Grain::Year
+                .periods_in(day("2024-02-01"), day("2024-12-31"))
+                .is_empty()
+        );
+        assert_eq!("week".parse::<Grain>().unwrap(), Grain::Week);
+        assert!("fortnight".parse::<Grain>().is_err());
+    }
+}
