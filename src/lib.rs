@@ -19,7 +19,7 @@ pub mod fuzz;
 #[doc(hidden)]
 pub mod hot;
 pub mod ingest;
-pub(crate) mod interrupt;
+pub mod interrupt;
 pub mod kpi_job;
 pub mod lake;
 pub mod publish;

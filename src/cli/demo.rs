@@ -51,13 +51,14 @@ pub(super) fn run(args: DemoArgs) -> Result<()> {
         "    {} units, {} dossier snapshots, {} portal events, {} signature events",
         report.units, report.dossier_rows, report.portal_events, report.signatures
     );
+    let pii_key = match PiiKey::from_env(&lake_dir)? {
+        Some(key) => key,
+        None => demo_key(dir)?,
+    };
     println!("2/3 ingesting into {}", lake_dir.display());
     let options = IngestOptions {
         zone: args.zone.zone,
-        pii_key: Some(match PiiKey::from_env(&lake_dir)? {
-            Some(key) => key,
-            None => demo_key(dir)?,
-        }),
+        pii_key: Some(pii_key),
         ..Default::default()
     };
     for (feed, file) in sample::FILES {

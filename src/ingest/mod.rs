@@ -13,9 +13,9 @@ pub(crate) mod file;
 pub(crate) mod report;
 pub(crate) mod run;
 
-pub(crate) use crate::validate::registry::SHOWN_UNKNOWN_UNITS;
-pub(crate) use report::WARN_REJECTED_SHARE;
-pub use report::{FileReport, RejectLimit};
+pub use crate::validate::registry::SHOWN_UNKNOWN_UNITS;
+pub use crate::validate::row::Rejection;
+pub use report::{FileReport, RejectLimit, WARN_REJECTED_SHARE};
 use std::path::{Path, PathBuf};
 
 use crate::dedupe::DedupIndex;

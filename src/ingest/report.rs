@@ -8,6 +8,7 @@ use crate::lake::DataFile;
 use crate::spec::feeds::{Feed, FeedDef};
 use crate::validate::privacy::{self};
 use crate::validate::registry::RegistryCheck;
+use crate::validate::row::Rejection;
 
 /// Rejections shown in a file's report; all of them go to quarantine.
 pub(crate) const SHOWN_REJECTIONS: usize = 5;
@@ -49,14 +50,7 @@ impl std::fmt::Display for RejectLimit {
 }
 
 /// Above this share of rejected rows a file's report carries a warning.
-pub(crate) const WARN_REJECTED_SHARE: f64 = 0.01;
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Rejection {
-    pub line: u64,
-    pub column: Option<String>,
-    pub reason: String,
-}
+pub const WARN_REJECTED_SHARE: f64 = 0.01;
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct FileReport {
@@ -81,12 +75,12 @@ pub struct FileReport {
     pub refused: bool,
     /// Whether unit codes were checked against a units registry (none
     /// before the first units file).
-    pub(crate) units_checked: bool,
+    pub units_checked: bool,
     /// Accepted rows whose unit code the registry does not hold: kept
     /// (SPEC §2), counted toward no unit.
-    pub(crate) unknown_units: u64,
+    pub unknown_units: u64,
     /// The first few of those codes.
-    pub(crate) unknown_unit_codes: Vec<String>,
+    pub unknown_unit_codes: Vec<String>,
 }
 
 impl FileReport {
@@ -133,7 +127,7 @@ impl FileReport {
     }
 
     /// The share of rows read that were rejected.
-    pub(crate) fn rejected_share(&self) -> f64 {
+    pub fn rejected_share(&self) -> f64 {
         if self.rows_read == 0 {
             0.0
         } else {

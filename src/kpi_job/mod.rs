@@ -44,12 +44,14 @@ pub struct KpiJob {
 
 /// What the published output reflects for one grain: every slice from
 /// `from` to `to` (period starts) is up to date with the lake's ingests up
-/// to `lake_seq`. Kept in the run manifest, carried from version to version.
+/// to `lake_seq`. Kept in the run manifest, carried from version to version;
+/// fields in the order the JSON map wrote them (sorted), so the manifest's
+/// bytes stay as they were.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Coverage {
+    pub(crate) from: String,
     pub(crate) lake_seq: u64,
-    pub from: String,
-    pub to: String,
+    pub(crate) to: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]

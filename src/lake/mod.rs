@@ -23,8 +23,7 @@ mod manifest;
 mod summary;
 mod transaction;
 
-pub(crate) use manifest::*;
-pub use manifest::{IndexVersion, Manifest};
+pub use manifest::{DataFile, IndexVersion, IngestEntry, Manifest};
 pub(crate) use summary::*;
 pub(crate) use transaction::*;
 

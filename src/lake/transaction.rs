@@ -138,8 +138,8 @@ impl Lake {
 /// a manifest names is durable before the manifest that names it.
 #[derive(Debug)]
 pub(crate) struct Staged {
-    pub(crate) path: PathBuf,
-    pub(crate) rel: String,
+    path: PathBuf,
+    rel: String,
 }
 
 impl Staged {

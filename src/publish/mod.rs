@@ -2,5 +2,5 @@
 //! query results and reports printed or written to a file.
 
 pub mod dataset;
-pub mod parquet;
-pub mod print;
+pub(crate) mod parquet;
+pub(crate) mod print;

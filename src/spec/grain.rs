@@ -78,7 +78,7 @@ impl std::str::FromStr for Grain {
     fn from_str(text: &str) -> Result<Self, Error> {
         Grain::ALL
             .into_iter()
-            .find(|g| g.name() == text.trim())
+            .find(|g| g.name() == text)
             .ok_or_else(|| {
                 let names: Vec<&str> = Grain::ALL.iter().map(|g| g.name()).collect();
                 Error::Usage(format!(

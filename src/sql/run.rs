@@ -87,7 +87,7 @@ pub(crate) async fn stream(
     let reads_outputs = reads_table(&ctx, sql, crate::publish::dataset::DATASET)?;
     if reads_outputs && !published {
         return Err(Error::Usage(format!(
-            "kpi_values is not published in {} yet; run `motcua kpi --from … --to …` first, or point --out at its directory",
+            "kpi_values is not published in {} yet; run `motcua kpi --from … --to …` first, or point --published at its directory",
             out.display()
         )));
     }

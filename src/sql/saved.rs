@@ -62,7 +62,7 @@ pub const SHIPPED: &[(&str, &str)] = &[
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ParamType {
+pub enum ParamType {
     Text,
     Int,
     Float,
@@ -159,7 +159,7 @@ impl ParamType {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParamDef {
     pub name: String,
-    pub(crate) ty: ParamType,
+    pub ty: ParamType,
     pub default: Option<String>,
     pub description: String,
 }

@@ -7,11 +7,11 @@ use arrow::array::{ArrayBuilder, Int64Array, Int64Builder, StringArray, StringBu
 use arrow::record_batch::RecordBatch;
 
 use crate::error::Result;
-use crate::ingest::report::Rejection;
 use crate::lake::{self};
 use crate::spec::feeds::FeedDef;
 use crate::stage::BATCH_ROWS;
 use crate::stage::writer::StagedWriter;
+use crate::validate::row::Rejection;
 
 /// Rejected rows of one input file, written to `quarantine/<feed>/fSEQ.parquet`.
 pub(crate) struct QuarantineSink {

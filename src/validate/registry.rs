@@ -20,7 +20,7 @@ pub(crate) struct UnitCheck {
 }
 
 /// How many unknown codes a report names.
-pub(crate) const SHOWN_UNKNOWN_UNITS: usize = 5;
+pub const SHOWN_UNKNOWN_UNITS: usize = 5;
 
 impl UnitCheck {
     /// None for the units feed itself, a feed without unit codes, or a lake

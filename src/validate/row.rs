@@ -9,6 +9,15 @@ use crate::validate::privacy::PiiKey;
 use crate::validate::time::{self, Zone};
 use crate::validate::values::{self, EnumMatcher};
 
+/// A rejected row as its file's report and quarantine record it: the line,
+/// the column at fault (none for a whole-row problem) and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection {
+    pub line: u64,
+    pub column: Option<String>,
+    pub reason: String,
+}
+
 /// A parsed value, borrowing text from the record.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Cell<'a> {
