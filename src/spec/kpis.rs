@@ -20,11 +20,11 @@ pub enum KpiKind {
 }
 
 #[derive(Debug)]
-pub(crate) struct KpiDef {
+pub struct KpiDef {
     pub id: &'static str,
     pub direction: Direction,
     pub kind: KpiKind,
-    pub(crate) family: &'static str,
+    pub family: &'static str,
 }
 
 pub(crate) const fn kpi(
@@ -44,7 +44,7 @@ pub(crate) const fn kpi(
 use Direction::{Down, Up};
 use KpiKind::{Count, Number, Rate};
 
-pub(crate) static CATALOG: &[KpiDef] = &[
+pub static CATALOG: &[KpiDef] = &[
     kpi("received", Up, Count, "processing"),
     kpi("resolved", Up, Count, "processing"),
     kpi("on_time_rate", Up, Rate, "processing"),
@@ -72,7 +72,7 @@ pub(crate) static CATALOG: &[KpiDef] = &[
     kpi("certificates_per_1000_adults", Up, Number, "signatures"),
 ];
 
-pub(crate) fn find(id: &str) -> Option<&'static KpiDef> {
+pub fn find(id: &str) -> Option<&'static KpiDef> {
     CATALOG.iter().find(|k| k.id == id)
 }
 

@@ -538,7 +538,7 @@ fn polars_kpis(f: &Fixture) -> Expected {
     let mut rows: BTreeMap<(i32, String, String), ExpectedRow> = BTreeMap::new();
     for month in first..=last {
         for u in &units {
-            for k in kpi::CATALOG {
+            for k in kpis::CATALOG {
                 let key = (month, u.code.clone(), k.id.to_string());
                 let (num, den) = match k.id {
                     "median_processing_days" => (None, None),
@@ -611,7 +611,7 @@ fn polars_kpis(f: &Fixture) -> Expected {
     let mut groups: HashMap<(i32, String, String), Vec<(String, f64)>> = HashMap::new();
     for ((month, unit, kpi_id), row) in &rows {
         if let Some(v) = row.value {
-            let better = if kpi::find(kpi_id).unwrap().direction == Direction::Up {
+            let better = if kpis::find(kpi_id).unwrap().direction == Direction::Up {
                 -v
             } else {
                 v
@@ -736,7 +736,7 @@ fn kpi_values_match_an_independent_polars_implementation() {
     assert_eq!(got.len(), expected.len(), "row count");
     assert_eq!(
         got.len(),
-        13 * generated.units as usize * kpi::CATALOG.len()
+        13 * generated.units as usize * kpis::CATALOG.len()
     );
     let mut mismatches = Vec::new();
     for (key, want) in &expected {
