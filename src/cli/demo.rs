@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::ZoneArg;
+use super::print::{self, OutputFormat};
 use crate::error::{Error, Result};
 use crate::ingest::{self, IngestOptions};
 use crate::kpi_job::{self, KpiJob};
 use crate::lake;
-use crate::publish::print::{self, OutputFormat};
 use crate::sample;
 use crate::spec::grain::Grain;
 use crate::sql::session::SessionOptions;

@@ -4,11 +4,11 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use super::print;
 use super::value::Named;
 use super::{LakeDir, ZoneArg};
 use crate::error::Result;
 use crate::ingest::{self, IngestOptions, RejectLimit};
-use crate::publish::print;
 use crate::read::Format;
 use crate::spec::feeds::Feed;
 use crate::validate::privacy::PiiKey;

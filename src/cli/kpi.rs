@@ -6,10 +6,11 @@ use chrono::NaiveDate;
 use clap::Args;
 
 use super::LakeDir;
+use super::print;
 use super::value::{self, Named};
 use crate::error::Result;
 use crate::kpi_job::{self, KpiJob};
-use crate::publish::{dataset, print};
+use crate::publish::dataset;
 use crate::spec::grain::Grain;
 use crate::sql::session::SessionOptions;
 

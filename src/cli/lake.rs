@@ -4,10 +4,10 @@ use std::path::Path;
 
 use clap::Args;
 
+use super::print;
 use super::{LakeDir, ZoneArg};
 use crate::error::{Error, Result};
 use crate::lake::{self, Lake};
-use crate::publish::print;
 use crate::spec::feeds::Feed;
 use crate::validate::privacy::{self, PiiKey};
 use crate::validate::time::Zone;

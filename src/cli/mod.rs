@@ -1,11 +1,12 @@
 //! The `motcua` command line: the argument types, one file per command, and
 //! `run`, which dispatches. `main.rs` only parses and exits with the code a
-//! failure carries; what a command prints lives in `publish::print`.
+//! failure carries; what a command prints lives in `print.rs`.
 
 mod demo;
 mod ingest;
 mod kpi;
 mod lake;
+mod print;
 mod query;
 mod sample;
 mod value;

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::LakeDir;
+use super::print::{self, OutputFormat};
 use super::value::{self, Named, Param};
 use crate::error::{Error, Result};
-use crate::publish::print::{self, OutputFormat};
 use crate::sql::{self, QuerySource};
 
 /// Run a saved query (by name or .sql file) or ad-hoc SQL, read-only.

@@ -9,8 +9,8 @@ use std::str::FromStr;
 use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Arg, Command, ValueEnum};
 
+use super::print::OutputFormat;
 use crate::error::{Error, Result};
-use crate::publish::print::OutputFormat;
 use crate::read::Format;
 use crate::spec::feeds::{ALL_FEEDS, Feed};
 use crate::spec::grain::Grain;

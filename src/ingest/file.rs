@@ -1,19 +1,24 @@
 //! One input file: read, validated, de-duplicated and staged.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+
+use arrow::array::StringArray;
 
 use crate::current;
 use crate::dedupe::DedupIndex;
 use crate::error::{Error, Result};
 use crate::ingest::IngestOptions;
 use crate::ingest::report::{
-    FileReport, SHOWN_REJECTIONS, mask_if, refuse_partial_replacement, rejection_of,
+    FileReport, SHOWN_REJECTIONS, SHOWN_UNKNOWN_UNITS, mask_if, refuse_partial_replacement,
+    rejection_of,
 };
 use crate::lake::{self, Manifest};
 use crate::read::{self, Format, RawRecord};
 use crate::spec::feeds::{ColumnType, Feed, FeedDef, Retention};
 use crate::stage::partitions::PartitionSinks;
 use crate::stage::quarantine::QuarantineSink;
+use crate::storage::parquet::{column_as, read_columns};
 use crate::validate::privacy;
 use crate::validate::registry::{RegistryCheck, UnitCheck};
 use crate::validate::row::{Cell, Detached, RowErrors, RowParser, attach};
@@ -124,7 +129,10 @@ impl<'a> FileStager<'a> {
             }
             _ => None,
         };
-        let units = UnitCheck::load(target.manifest, target.root, def)?;
+        let units = match UnitCheck::applies(def) {
+            true => registry_codes(target)?.and_then(|codes| UnitCheck::new(def, codes)),
+            false => None,
+        };
         let report = FileReport {
             path: file.path.to_path_buf(),
             feed: Some(file.feed),
@@ -234,8 +242,14 @@ impl<'a> FileStager<'a> {
                 line,
             })?;
         }
-        if let Some(units) = self.units.as_mut() {
-            units.check(row, &mut self.report);
+        if let Some(code) = self.units.as_mut().and_then(|units| units.unknown(row)) {
+            let report = &mut self.report;
+            report.unknown_units += 1;
+            if report.unknown_unit_codes.len() < SHOWN_UNKNOWN_UNITS
+                && !report.unknown_unit_codes.iter().any(|c| c == code)
+            {
+                report.unknown_unit_codes.push(code.to_string());
+            }
         }
         let hash = self.dedup.row_hash(key);
         self.sinks.append(partition, row, line, hash)?;
@@ -276,6 +290,24 @@ impl<'a> FileStager<'a> {
             current: self.current.take().map(|(collector, _, _)| collector),
         })
     }
+}
+
+/// The unit codes of the lake's registry; None before its first units file.
+fn registry_codes(target: &Target) -> Result<Option<HashSet<String>>> {
+    let registry = target.manifest.data_files(Feed::Units);
+    if registry.is_empty() {
+        return Ok(None);
+    }
+    let mut known = HashSet::new();
+    for file in registry {
+        let path = target.root.join(&file.path);
+        for batch in read_columns(&path, &["unit_code"])? {
+            let batch = batch?;
+            let codes: &StringArray = column_as(&batch, "unit_code", &path, "text")?;
+            known.extend(codes.iter().flatten().map(str::to_string));
+        }
+    }
+    Ok(Some(known))
 }
 
 /// The path as the manifest and quarantine record it: absolute, so it still

@@ -13,9 +13,8 @@ pub(crate) mod file;
 pub(crate) mod report;
 pub(crate) mod run;
 
-pub use crate::validate::registry::SHOWN_UNKNOWN_UNITS;
 pub use crate::validate::row::Rejection;
-pub use report::{FileReport, RejectLimit, WARN_REJECTED_SHARE};
+pub use report::{FileReport, RejectLimit, SHOWN_UNKNOWN_UNITS, WARN_REJECTED_SHARE};
 use std::path::{Path, PathBuf};
 
 use crate::dedupe::DedupIndex;

@@ -10,6 +10,9 @@ use crate::validate::privacy::{self};
 use crate::validate::registry::RegistryCheck;
 use crate::validate::row::Rejection;
 
+/// How many unknown unit codes a report names.
+pub const SHOWN_UNKNOWN_UNITS: usize = 5;
+
 /// Rejections shown in a file's report; all of them go to quarantine.
 pub(crate) const SHOWN_REJECTIONS: usize = 5;
 

@@ -48,12 +48,12 @@ pub struct Manifest {
     /// For feeds that replace the whole table: the seq of the current version.
     #[serde(default)]
     pub current: BTreeMap<Feed, u64>,
-    /// The index of every dossier's current snapshot (`current.rs`), once
+    /// The index of every dossier's current snapshot (`current/`), once
     /// the lake has dossiers; relative to the root.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dossier_index: Option<String>,
     /// The entries of the index that changed since `dossier_index` was
-    /// written, with the ones they replace (`current.rs`).
+    /// written, with the ones they replace (`current/`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dossier_index_delta: Option<String>,
     /// The fingerprint of the PII key the lake's `applicant_key`s were made

@@ -40,7 +40,7 @@ pub(crate) const MANIFEST: &str = "_manifest.json";
 const LOCK: &str = "_lock";
 const STAGING: &str = "_staging";
 pub(crate) const QUARANTINE: &str = "quarantine";
-/// Where versions of the index of current dossiers live (`current.rs`).
+/// Where versions of the index of current dossiers live (`current/`).
 pub(crate) const CURRENT_DIR: &str = "current";
 /// Index versions no manifest names are deleted once this old: a reader that
 /// opened an older manifest has long since loaded its index by then.

@@ -1,6 +1,6 @@
-//! What motcua hands to readers: versions of the kpi_values dataset, and
-//! query results and reports printed or written to a file.
+//! What motcua publishes for readers: versions of the kpi_values dataset,
+//! each swapped in atomically, and the Parquet writer they and query
+//! results written to a file share.
 
 pub mod dataset;
 pub(crate) mod parquet;
-pub(crate) mod print;

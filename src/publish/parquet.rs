@@ -33,7 +33,8 @@ impl ParquetFile {
     pub fn new(file: fs::File, schema: &SchemaRef) -> Result<Self> {
         // Text the engine read as views is written as plain strings: readers
         // of the outputs see the types the lake was declared with.
-        let schema = crate::sql::tables::with_text_as(schema, &DataType::Utf8View, &DataType::Utf8);
+        let schema =
+            crate::storage::parquet::with_text_as(schema, &DataType::Utf8View, &DataType::Utf8);
         let writer = ArrowWriter::try_new(
             file,
             schema.clone(),

@@ -1,6 +1,6 @@
 //! Reading raw records from CSV and NDJSON exports, one at a time, with the
 //! physical line each starts on. Values come out as trimmed text aligned to a
-//! feed's columns; typing and validation happen in `ingest`.
+//! feed's columns; typing and validation happen in `validate`.
 
 mod csv;
 mod ndjson;

@@ -25,16 +25,7 @@ pub(crate) fn format_local(secs: i64, day_first: bool, buf: &mut String) {
             t.second()
         );
     } else {
-        let _ = write!(
-            buf,
-            "{}-{:02}-{:02}T{:02}:{:02}:{:02}+07:00",
-            t.year(),
-            t.month(),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        );
+        write_iso(buf, &t, "+07:00");
     }
 }
 
@@ -44,10 +35,15 @@ pub(crate) fn format_utc_z(local_secs: i64, buf: &mut String) {
     let t = DateTime::from_timestamp(local_secs - OFFSET_SECONDS, 0)
         .unwrap_or_default()
         .naive_utc();
+    write_iso(buf, &t, "Z");
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` and the zone's `suffix`.
+fn write_iso(buf: &mut String, t: &chrono::NaiveDateTime, suffix: &str) {
     use std::fmt::Write as _;
     let _ = write!(
         buf,
-        "{}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        "{}-{:02}-{:02}T{:02}:{:02}:{:02}{suffix}",
         t.year(),
         t.month(),
         t.day(),

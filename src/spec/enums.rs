@@ -1,7 +1,7 @@
 //! The enum columns' accepted values, declared once.
 
 /// An enum column's accepted values: the canonical name first, then its
-/// aliases. Matching normalizes both sides (see `values::normalize_token`), so
+/// aliases. Matching normalizes both sides (see `validate::values::normalize_token`), so
 /// `Trực tuyến`, `truc tuyen` and `TRUC_TUYEN` all match `truc_tuyen`.
 #[derive(Debug)]
 pub(crate) struct EnumDef {

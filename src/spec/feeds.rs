@@ -1,6 +1,6 @@
 //! The five input feeds of SPEC §2 and §4, declared once as data.
 //!
-//! Validation (`ingest`), the lake's Arrow schemas (`lake`), the sample
+//! Validation (`validate`), the lake's Arrow schemas, the SQL tables (`sql`), the sample
 //! generator and the tests all read these tables; nothing else spells out a
 //! column, an enum value or an alias.
 

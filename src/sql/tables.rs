@@ -3,11 +3,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, SchemaRef};
 
 use crate::error::{Error, Result};
 use crate::lake::{Manifest, QUARANTINE, quarantine_schema};
 use crate::spec::feeds::Feed;
+use crate::storage::parquet::with_text_as;
 
 /// Registers the committed lake in a DataFusion session: one table per feed
 /// (named as the feed) over exactly the files the manifest lists, with the
@@ -91,22 +92,6 @@ pub fn read_schema(def: &crate::spec::feeds::FeedDef) -> SchemaRef {
     } else {
         schema
     }
-}
-
-/// `schema` with every column of text type `from` typed `to`.
-pub(crate) fn with_text_as(schema: &Schema, from: &DataType, to: &DataType) -> SchemaRef {
-    let fields: Vec<Field> = schema
-        .fields()
-        .iter()
-        .map(|f| {
-            if f.data_type() == from {
-                f.as_ref().clone().with_data_type(to.clone())
-            } else {
-                f.as_ref().clone()
-            }
-        })
-        .collect();
-    std::sync::Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
 /// Registers `OUT/kpi_values` as table `kpi_values` when it has been

@@ -71,3 +71,26 @@ pub(crate) fn column_as<'a, T: arrow::array::Array + 'static>(
         .and_then(|c| c.as_any().downcast_ref::<T>())
         .ok_or_else(|| damaged(path, name, expected))
 }
+
+/// `schema` with every column of text type `from` typed `to`.
+pub(crate) fn with_text_as(
+    schema: &arrow::datatypes::Schema,
+    from: &arrow::datatypes::DataType,
+    to: &arrow::datatypes::DataType,
+) -> arrow::datatypes::SchemaRef {
+    let fields: Vec<arrow::datatypes::Field> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            if f.data_type() == from {
+                f.as_ref().clone().with_data_type(to.clone())
+            } else {
+                f.as_ref().clone()
+            }
+        })
+        .collect();
+    std::sync::Arc::new(arrow::datatypes::Schema::new_with_metadata(
+        fields,
+        schema.metadata().clone(),
+    ))
+}

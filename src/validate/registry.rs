@@ -1,11 +1,7 @@
 //! Checks against the units registry (SPEC §2).
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 
-use crate::error::Result;
-use crate::ingest::report::FileReport;
-use crate::lake::Manifest;
 use crate::spec::feeds::{Feed, FeedDef};
 use crate::validate::row::Cell;
 
@@ -13,49 +9,40 @@ use crate::validate::row::Cell;
 /// the registry does not hold (`3` where Excel dropped the zeros of `003`)
 /// is kept, as SPEC §2 says, but counted and named in the file's report.
 pub(crate) struct UnitCheck {
-    pub(crate) column: usize,
-    pub(crate) known: HashSet<String>,
+    column: usize,
+    known: HashSet<String>,
     /// The last code seen and whether it is known: rows of one unit come together.
-    pub(crate) last: Option<(String, bool)>,
+    last: Option<(String, bool)>,
 }
 
-/// How many unknown codes a report names.
-pub const SHOWN_UNKNOWN_UNITS: usize = 5;
-
 impl UnitCheck {
-    /// None for the units feed itself, a feed without unit codes, or a lake
-    /// with no registry yet.
-    pub(crate) fn load(manifest: &Manifest, root: &Path, def: &FeedDef) -> Result<Option<Self>> {
-        let Some(column) = def.column_index("unit_code") else {
-            return Ok(None);
-        };
-        let registry = manifest.data_files(Feed::Units);
-        if def.feed == Feed::Units || registry.is_empty() {
-            return Ok(None);
+    /// The check of `def`'s rows against the codes of the registry; None
+    /// for the units feed itself or a feed without unit codes.
+    pub(crate) fn new(def: &FeedDef, registry: HashSet<String>) -> Option<Self> {
+        if !Self::applies(def) {
+            return None;
         }
-        let mut known = HashSet::new();
+        let column = def.column_index("unit_code")?;
+        let mut known = registry;
         if def.feed == Feed::Targets {
             known.insert(crate::spec::feeds::EVERY_UNIT.to_string());
         }
-        for file in registry {
-            let path = root.join(&file.path);
-            for batch in crate::storage::parquet::read_columns(&path, &["unit_code"])? {
-                let batch = batch?;
-                let codes = arrow::array::AsArray::as_string_opt::<i32>(batch.column(0))
-                    .ok_or_else(|| crate::storage::parquet::damaged(&path, "unit_code", "text"))?;
-                known.extend(codes.iter().flatten().map(str::to_string));
-            }
-        }
-        Ok(Some(UnitCheck {
+        Some(UnitCheck {
             column,
             known,
             last: None,
-        }))
+        })
     }
 
-    pub(crate) fn check(&mut self, row: &[Cell], report: &mut FileReport) {
+    /// Whether rows of `def` name a unit the registry should hold.
+    pub(crate) fn applies(def: &FeedDef) -> bool {
+        def.feed != Feed::Units && def.column_index("unit_code").is_some()
+    }
+
+    /// The row's unit code when the registry does not hold it.
+    pub(crate) fn unknown<'r>(&mut self, row: &[Cell<'r>]) -> Option<&'r str> {
         let Cell::Text(code) = row[self.column] else {
-            return;
+            return None;
         };
         let known = match &self.last {
             Some((last, known)) if last == code => *known,
@@ -65,14 +52,7 @@ impl UnitCheck {
                 known
             }
         };
-        if !known {
-            report.unknown_units += 1;
-            if report.unknown_unit_codes.len() < SHOWN_UNKNOWN_UNITS
-                && !report.unknown_unit_codes.iter().any(|c| c == code)
-            {
-                report.unknown_unit_codes.push(code.to_string());
-            }
-        }
+        (!known).then_some(code)
     }
 }
 

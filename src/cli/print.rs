@@ -1,4 +1,5 @@
-//! Printing query results and the saved-query list.
+//! What commands print: query results (to standard output or, whole or
+//! not at all, to a file), the saved-query list, file reports and summaries.
 
 use std::io::Write;
 use std::path::Path;
