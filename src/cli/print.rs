@@ -306,7 +306,7 @@ pub(crate) fn file_report(report: &FileReport) {
     }
     let activity = report
         .feed
-        .is_some_and(|f| f != Feed::Units && f.def().column_index("unit_code").is_some());
+        .is_some_and(|f| crate::validate::registry::UnitCheck::applies(f.def()));
     if activity && !report.units_checked && report.accepted > 0 {
         eprintln!(
             "  note: the lake has no units registry yet, so unit codes were not checked; ingest units first"
