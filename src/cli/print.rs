@@ -10,7 +10,6 @@ use arrow::record_batch::RecordBatch;
 use crate::error::{Error, Result};
 use crate::ingest::{FileReport, SHOWN_UNKNOWN_UNITS, WARN_REJECTED_SHARE};
 use crate::kpi_job::{KpiJob, KpiReport};
-use crate::spec::feeds::Feed;
 use crate::sql::run::QueryResult;
 use crate::sql::saved::SavedQuery;
 
