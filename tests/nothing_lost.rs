@@ -134,10 +134,10 @@ fn a_units_or_targets_file_with_a_rejected_row_is_refused_whole_and_the_old_vers
     let count = |table: &str| f.sql(&format!("SELECT count(*) FROM {table}"))[0][0].clone();
     assert_eq!((count("units"), count("targets")), ("3".into(), "2".into()));
 
-    // Both rows rejected (a rate written as 95; a decimal comma).
+    // Both rows rejected (a rate written as 95; not a number).
     let bad = f.write(
         "bad.csv",
-        "kpi,unit_code,year,target\non_time_rate,*,2025,95\nfull_online_rate,*,2025,\"80,5%\"\n",
+        "kpi,unit_code,year,target\non_time_rate,*,2025,95\nfull_online_rate,*,2025,eighty%\n",
     );
     let out = cli(
         &f,
@@ -691,8 +691,8 @@ fn wrong_query_parameters_are_refused_saying_what_is_valid() {
             "parameter kpi: 'ontime_rate' is not a KPI; the KPIs are ",
         ),
         (
-            &["level=huyen", "period=2024-02-01"],
-            "parameter level: 'huyen' is not a level (expected one of: province, district, commune, department)",
+            &["level=thon", "period=2024-02-01"],
+            "parameter level: 'thon' is not a level (expected one of: province, district, commune, department)",
         ),
         (
             &["grain=fortnight", "period=2024-02-01"],

@@ -29,6 +29,10 @@ pub(super) struct IngestArgs {
     /// The files' format; by default chosen from each file's extension.
     #[arg(long, value_parser = Named::<Format>::new())]
     format: Option<Format>,
+    /// What separates a CSV file's fields: ',', ';', 'tab' or '|'; by default
+    /// detected from the header row.
+    #[arg(long, value_name = "CHAR", value_parser = super::value::delimiter)]
+    delimiter: Option<u8>,
     /// Fail, committing nothing, if any row is rejected.
     #[arg(long)]
     strict: bool,
@@ -57,6 +61,7 @@ pub(super) fn run(args: IngestArgs) -> Result<()> {
         pii_key: PiiKey::from_env(lake)?,
         strict: args.strict,
         format: args.format,
+        delimiter: args.delimiter,
         no_wait: args.no_wait,
         max_rejected: args.max_rejected,
         run_records: None,

@@ -65,6 +65,19 @@ pub(crate) fn bytes(text: &str) -> Result<usize> {
     Ok(bytes as usize)
 }
 
+/// `--delimiter`: one of the characters exports separate fields with.
+pub(crate) fn delimiter(text: &str) -> Result<u8> {
+    match text {
+        "," => Ok(b','),
+        ";" => Ok(b';'),
+        "tab" | "\t" => Ok(b'\t'),
+        "|" => Ok(b'|'),
+        _ => Err(Error::Usage(format!(
+            "--delimiter {text}: use ',', ';', 'tab' or '|'"
+        ))),
+    }
+}
+
 /// `--param name=value`.
 #[derive(Debug, Clone)]
 pub(crate) struct Param {

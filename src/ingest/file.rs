@@ -70,6 +70,7 @@ pub(crate) fn stage_file(
         format,
         def,
         file.scan,
+        options.delimiter,
         move |record| match &record.problem {
             Some(problem) => Err(RowErrors::Rejected(vec![(
                 problem.column.clone(),

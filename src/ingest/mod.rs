@@ -37,6 +37,8 @@ pub struct IngestOptions {
     pub strict: bool,
     /// Overrides the format chosen by file extension.
     pub format: Option<Format>,
+    /// Splits CSV fields on this byte instead of the one detected.
+    pub delimiter: Option<u8>,
     /// Fail at once, rather than wait, when another process holds the lake.
     pub no_wait: bool,
     /// A file with a larger share of rejected rows fails, committing

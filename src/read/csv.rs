@@ -1,7 +1,7 @@
 //! CSV exports.
 
 use std::collections::HashSet;
-use std::io::BufReader;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -11,12 +11,13 @@ use crate::read::RawRecord;
 use crate::read::RecordProblem;
 use crate::read::RecordSource;
 use crate::read::decoded;
+use crate::read::layout;
 use crate::read::set_value;
 use crate::spec::feeds::FeedDef;
 
 pub(crate) struct CsvSource {
     pub(crate) path: PathBuf,
-    pub(crate) reader: ::csv::Reader<BufReader<Decoded>>,
+    pub(crate) reader: ::csv::Reader<std::io::Chain<std::io::Cursor<Vec<u8>>, BufReader<Decoded>>>,
     pub(crate) record: ::csv::ByteRecord,
     /// For each input position: the feed column it feeds, if any.
     position_to_column: Vec<Option<usize>>,
@@ -31,37 +32,58 @@ pub(crate) struct CsvSource {
 }
 
 impl CsvSource {
-    /// `unclosed_quote`: the file's [`FileScan::quote_left_open`].
+    /// `unclosed_quote`: the file's [`FileScan::quote_left_open`];
+    /// `delimiter`: `--delimiter`, else detected with the header row.
     pub fn open(
         path: &Path,
         input: Input,
         feed: &'static FeedDef,
         unclosed_quote: bool,
+        delimiter: Option<u8>,
     ) -> Result<Self> {
         let bad = |reason: String| Error::BadFile {
             path: path.to_path_buf(),
             reason,
         };
-        let decoded = BufReader::with_capacity(1 << 20, decoded(input));
+        let mut decoded = BufReader::with_capacity(1 << 20, decoded(input));
+        let prefix = first_lines(&mut decoded, path)?;
+        if prefix.iter().all(|b| b.is_ascii_whitespace()) {
+            return Err(bad("the file is empty: no header row".into()));
+        }
+        let first_line = prefix.split(|b| *b == b'\n').next().unwrap_or_default();
+        if std::str::from_utf8(first_line).is_err() {
+            return Err(bad("the header row is not valid UTF-8; convert the file to UTF-8 (e.g. iconv -f WINDOWS-1258 -t UTF-8)".into()));
+        }
+        let layout = layout::detect(&prefix, feed, delimiter).map_err(bad)?;
         // Records end at LF; a CR before it is trimmed with the value. (With
         // CRLF terminators the csv crate reports a record's line one short.)
         let mut reader = ::csv::ReaderBuilder::new()
             .terminator(::csv::Terminator::Any(b'\n'))
-            .has_headers(true)
+            .delimiter(layout.delimiter)
+            .has_headers(false)
             .flexible(true)
             .buffer_capacity(1 << 20)
-            .from_reader(decoded);
-        let headers = reader
-            .byte_headers()
-            .map_err(|e| bad(format!("cannot read the header row: {e}")))?
-            .clone();
-        if headers.is_empty() || (headers.len() == 1 && headers[0].trim_ascii().is_empty()) {
-            return Err(bad("the file is empty: no header row".into()));
+            .from_reader(std::io::Cursor::new(prefix).chain(decoded));
+        let mut headers = ::csv::ByteRecord::new();
+        for _ in 0..=layout.skipped {
+            reader
+                .read_byte_record(&mut headers)
+                .map_err(|e| bad(format!("cannot read the header row: {e}")))?;
+        }
+        let header_line = headers.position().map_or(1, |p| p.line());
+        if layout.skipped > 0 || layout.delimiter != b',' {
+            tracing::info!(
+                "{}: header on line {header_line}, fields split on {}; {} row(s) above it skipped",
+                path.display(),
+                layout::shown(layout.delimiter),
+                layout.skipped
+            );
         }
         let mut position_to_column = Vec::with_capacity(headers.len());
         let mut header_names = Vec::with_capacity(headers.len());
         let mut unknown = Vec::new();
         let mut seen = HashSet::new();
+        let mut mapped: Vec<(usize, String)> = Vec::new();
         for field in headers.iter() {
             let name = std::str::from_utf8(field)
                 .map_err(|_| {
@@ -72,9 +94,18 @@ impl CsvSource {
             if !seen.insert(name.clone()) {
                 return Err(bad(format!("the header names column '{name}' twice")));
             }
-            let column = feed.column_index(&name);
-            if column.is_none() {
-                unknown.push(name.clone());
+            let column = feed.column_for_header(&name);
+            match column {
+                None => unknown.push(name.clone()),
+                Some(column) => {
+                    if let Some((_, first)) = mapped.iter().find(|(c, _)| *c == column) {
+                        return Err(bad(format!(
+                            "the header names column {} twice, as '{first}' and '{name}'; keep one",
+                            feed.columns[column].name
+                        )));
+                    }
+                    mapped.push((column, name.clone()));
+                }
             }
             position_to_column.push(column);
             header_names.push(name);
@@ -135,6 +166,23 @@ impl CsvSource {
         }
         Ok(!more)
     }
+}
+
+/// The first lines of the input (at most the header search's rows, and
+/// 1 MiB), read ahead to find the header.
+fn first_lines(input: &mut BufReader<Decoded>, path: &Path) -> Result<Vec<u8>> {
+    let mut prefix = Vec::new();
+    for _ in 0..layout::HEADER_SEARCH_ROWS + 1 {
+        let read = input
+            .by_ref()
+            .take((1 << 20) as u64)
+            .read_until(b'\n', &mut prefix)
+            .map_err(|e| Error::io(path, e))?;
+        if read == 0 || prefix.len() >= 1 << 20 {
+            break;
+        }
+    }
+    Ok(prefix)
 }
 
 impl RecordSource for CsvSource {

@@ -3,6 +3,7 @@
 //! feed's columns; typing and validation happen in `validate`.
 
 mod csv;
+mod layout;
 mod ndjson;
 mod read_ahead;
 mod scan;
@@ -178,10 +179,17 @@ pub(crate) fn open<T: Send + 'static>(
     format: Format,
     feed: &'static FeedDef,
     scan: &FileScan,
+    delimiter: Option<u8>,
     prepare: impl FnMut(&RawRecord) -> T + Send + 'static,
 ) -> Result<ReadAhead<T>> {
     let source: Box<dyn RecordSource> = match format {
-        Format::Csv => Box::new(CsvSource::open(path, input, feed, scan.quote_left_open)?),
+        Format::Csv => Box::new(CsvSource::open(
+            path,
+            input,
+            feed,
+            scan.quote_left_open,
+            delimiter,
+        )?),
         Format::Ndjson => Box::new(NdjsonSource::open(path, input, feed)),
     };
     Ok(ReadAhead::spawn(path, source, prepare))

@@ -41,7 +41,7 @@ impl NdjsonSource {
             return *hit;
         }
         let lower = key.trim().to_lowercase();
-        let column = self.feed.column_index(&lower);
+        let column = self.feed.column_for_header(&lower);
         if column.is_none() && !self.unknown.contains(&lower) {
             self.unknown.push(lower);
         }

@@ -22,6 +22,7 @@ use crate::spec::enums::SIGNATURE_EVENT_TYPE;
 use crate::spec::enums::SIGNER_TYPE;
 use crate::spec::enums::STATUS;
 use crate::spec::enums::UNIT_LEVEL;
+use crate::spec::token::normalize_token;
 
 /// What a column holds, and so how its text is parsed and stored.
 #[derive(Debug, Clone, Copy)]
@@ -53,6 +54,9 @@ pub struct ColumnDef {
     pub required: bool,
     /// The value an empty field takes, written as input text.
     pub default: Option<&'static str>,
+    /// Export headers that also name the column (SPEC §4.5), matched like
+    /// the name itself after normalizing (`Mã hồ sơ` ≡ `ma_ho_so`).
+    pub headers: &'static [&'static str],
 }
 
 pub(crate) const fn col(name: &'static str, ty: ColumnType, required: bool) -> ColumnDef {
@@ -61,6 +65,7 @@ pub(crate) const fn col(name: &'static str, ty: ColumnType, required: bool) -> C
         ty,
         required,
         default: None,
+        headers: &[],
     }
 }
 
@@ -70,6 +75,14 @@ const fn opt(name: &'static str, ty: ColumnType, default: &'static str) -> Colum
         ty,
         required: false,
         default: Some(default),
+        headers: &[],
+    }
+}
+
+impl ColumnDef {
+    /// The column, also named by these export headers.
+    const fn or(self, headers: &'static [&'static str]) -> ColumnDef {
+        ColumnDef { headers, ..self }
     }
 }
 
@@ -160,34 +173,40 @@ static DOSSIERS: FeedDef = FeedDef {
     feed: Feed::Dossiers,
     name: "dossiers",
     columns: &[
-        col("dossier_id", TEXT, true),
-        col("procedure_code", TEXT, true),
-        col("unit_code", TEXT, true),
-        col("channel", ColumnType::Enum(&CHANNEL), true),
-        opt("online_level", ColumnType::Enum(&ONLINE_LEVEL), "none"),
-        col("status", ColumnType::Enum(&STATUS), true),
-        col("received_at", TS, true),
-        col("due_at", ColumnType::Timestamp { deadline: true }, false),
-        col("completed_at", TS, false),
-        col("returned_at", TS, false),
-        col("updated_at", TS, true),
-        opt("processed_online", BOOL, "false"),
-        opt("digitized", BOOL, "false"),
-        opt("e_result", BOOL, "false"),
-        opt("applicant_signed", BOOL, "false"),
-        opt("result_signed", BOOL, "false"),
-        opt("fee_vnd", NON_NEGATIVE, "0"),
-        col("payment_method", ColumnType::Enum(&PAYMENT_METHOD), false),
-        opt("paid_online", BOOL, "false"),
-        col("satisfaction", ColumnType::Enum(&SATISFACTION), false),
+        col("dossier_id", TEXT, true).or(&["Mã hồ sơ", "Số hồ sơ"]),
+        col("procedure_code", TEXT, true).or(&["Mã thủ tục", "Mã TTHC"]),
+        col("unit_code", TEXT, true).or(&["Mã đơn vị", "Mã cơ quan"]),
+        col("channel", ColumnType::Enum(&CHANNEL), true).or(&["Hình thức nộp", "Kênh nộp"]),
+        opt("online_level", ColumnType::Enum(&ONLINE_LEVEL), "none").or(&["Mức độ", "Mức độ DVC"]),
+        col("status", ColumnType::Enum(&STATUS), true).or(&["Trạng thái", "Tình trạng"]),
+        col("received_at", TS, true).or(&["Ngày tiếp nhận", "Ngày nhận", "Ngày nộp"]),
+        col("due_at", ColumnType::Timestamp { deadline: true }, false).or(&[
+            "Hạn xử lý",
+            "Ngày hẹn trả",
+            "Hẹn trả kết quả",
+        ]),
+        col("completed_at", TS, false).or(&["Ngày có kết quả", "Ngày hoàn thành"]),
+        col("returned_at", TS, false).or(&["Ngày trả kết quả"]),
+        col("updated_at", TS, true).or(&["Ngày cập nhật"]),
+        opt("processed_online", BOOL, "false").or(&["Xử lý trên môi trường mạng"]),
+        opt("digitized", BOOL, "false").or(&["Số hóa"]),
+        opt("e_result", BOOL, "false").or(&["Kết quả điện tử"]),
+        opt("applicant_signed", BOOL, "false").or(&["Hồ sơ có ký số"]),
+        opt("result_signed", BOOL, "false").or(&["Kết quả có ký số"]),
+        opt("fee_vnd", NON_NEGATIVE, "0").or(&["Phí, lệ phí", "Lệ phí"]),
+        col("payment_method", ColumnType::Enum(&PAYMENT_METHOD), false)
+            .or(&["Hình thức thanh toán"]),
+        opt("paid_online", BOOL, "false").or(&["Thanh toán trực tuyến"]),
+        col("satisfaction", ColumnType::Enum(&SATISFACTION), false).or(&["Mức độ hài lòng"]),
         col(
             "applicant_id",
             ColumnType::PersonalId {
                 stored_as: "applicant_key",
             },
             false,
-        ),
-        col("applicant_type", ColumnType::Enum(&APPLICANT_TYPE), false),
+        )
+        .or(&["Số CCCD", "Số định danh", "CCCD/CMND"]),
+        col("applicant_type", ColumnType::Enum(&APPLICANT_TYPE), false).or(&["Loại đối tượng"]),
     ],
     rules: &[
         RowRule::ForbiddenWhen {
@@ -235,13 +254,13 @@ static PORTAL_EVENTS: FeedDef = FeedDef {
         col("event_id", TEXT, true),
         col("occurred_at", TS, true),
         col("application_id", TEXT, true),
-        col("procedure_code", TEXT, true),
-        col("unit_code", TEXT, true),
+        col("procedure_code", TEXT, true).or(&["Mã thủ tục", "Mã TTHC"]),
+        col("unit_code", TEXT, true).or(&["Mã đơn vị", "Mã cơ quan"]),
         col("event_type", ColumnType::Enum(&PORTAL_EVENT_TYPE), true),
         col("auth_method", ColumnType::Enum(&AUTH_METHOD), false),
         col("payment_method", ColumnType::Enum(&PAYMENT_METHOD), false),
         col("amount_vnd", NON_NEGATIVE, false),
-        col("dossier_id", TEXT, false),
+        col("dossier_id", TEXT, false).or(&["Mã hồ sơ", "Số hồ sơ"]),
     ],
     rules: &[
         RowRule::RequiredWhen {
@@ -268,7 +287,7 @@ pub(crate) static SIGNATURES: FeedDef = FeedDef {
     columns: &[
         col("event_id", TEXT, true),
         col("occurred_at", TS, true),
-        col("unit_code", TEXT, true),
+        col("unit_code", TEXT, true).or(&["Mã đơn vị", "Mã cơ quan"]),
         col("event_type", ColumnType::Enum(&SIGNATURE_EVENT_TYPE), true),
         opt("signed", BOOL, "false"),
         col("signer_type", ColumnType::Enum(&SIGNER_TYPE), false),
@@ -287,11 +306,11 @@ pub(crate) static UNITS: FeedDef = FeedDef {
     feed: Feed::Units,
     name: "units",
     columns: &[
-        col("unit_code", TEXT, true),
-        col("name", TEXT, true),
-        col("level", ColumnType::Enum(&UNIT_LEVEL), true),
-        col("parent_code", TEXT, false),
-        col("adult_population", NON_NEGATIVE, false),
+        col("unit_code", TEXT, true).or(&["Mã đơn vị"]),
+        col("name", TEXT, true).or(&["Tên đơn vị"]),
+        col("level", ColumnType::Enum(&UNIT_LEVEL), true).or(&["Cấp"]),
+        col("parent_code", TEXT, false).or(&["Mã đơn vị cấp trên"]),
+        col("adult_population", NON_NEGATIVE, false).or(&["Dân số trưởng thành"]),
     ],
     rules: &[],
     dedup: DedupRule::None,
@@ -306,7 +325,7 @@ pub(crate) static TARGETS: FeedDef = FeedDef {
     name: "targets",
     columns: &[
         col("kpi", TEXT, true),
-        col("unit_code", TEXT, true),
+        col("unit_code", TEXT, true).or(&["Mã đơn vị", "Mã cơ quan"]),
         col("year", ColumnType::Int { min: Some(1900) }, true),
         col("target", ColumnType::Target, true),
         col("grain", ColumnType::Enum(&GRAIN), false),
@@ -403,6 +422,16 @@ impl FeedDef {
         self.columns.iter().position(|c| c.name == name)
     }
 
+    /// The column an export header names: the column's own name or one of
+    /// its headers, compared after normalizing (SPEC §4.5).
+    pub(crate) fn column_for_header(&self, header: &str) -> Option<usize> {
+        let wanted = normalize_token(header.trim());
+        self.columns.iter().position(|c| {
+            normalize_token(c.name) == wanted
+                || c.headers.iter().any(|h| normalize_token(h) == wanted)
+        })
+    }
+
     /// The lake schema: the feed's columns as stored, their local dates, then
     /// the row hash and lineage columns.
     pub(crate) fn lake_schema(&self) -> SchemaRef {
@@ -495,14 +524,17 @@ pub fn render_markdown() -> String {
     let mut out = String::new();
     for def in ALL_FEEDS {
         out.push_str(&format!("#### `{}`\n\n", def.name));
-        out.push_str("| column | type | required | default |\n|---|---|---|---|\n");
+        out.push_str(
+            "| column | type | required | default | also headed |\n|---|---|---|---|---|\n",
+        );
         for c in def.columns {
             out.push_str(&format!(
-                "| `{}` | {} | {} | {} |\n",
+                "| `{}` | {} | {} | {} | {} |\n",
                 c.name,
                 c.ty.describe(),
                 if c.required { "yes" } else { "no" },
-                c.default.map(|d| format!("`{d}`")).unwrap_or_default()
+                c.default.map(|d| format!("`{d}`")).unwrap_or_default(),
+                c.headers.join(", ")
             ));
         }
         let mut notes: Vec<String> = def.rules.iter().map(RowRule::describe).collect();

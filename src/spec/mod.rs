@@ -5,3 +5,4 @@ pub(crate) mod enums;
 pub mod feeds;
 pub mod grain;
 pub mod kpis;
+pub(crate) mod token;

@@ -180,10 +180,13 @@ pub(crate) const LAST_YEAR: i32 = 2059;
 /// the end of that day (next day's 00:00 minus one microsecond).
 pub(crate) fn parse_timestamp(raw: &str, zone: &Zone, deadline: bool) -> Result<i64, String> {
     let s = raw.trim();
-    let parsed = if s.contains('/') {
-        parse_day_first(s)
-    } else {
-        parse_iso(s)
+    // The first mark after the leading digits tells the form: `/`, `.`, or
+    // `-` after one or two digits is a spreadsheet date; else ISO.
+    let lead = s.bytes().take_while(u8::is_ascii_digit).count();
+    let parsed = match s.as_bytes().get(lead) {
+        Some(&sep @ (b'/' | b'.')) => parse_spreadsheet(s, sep),
+        Some(b'-') if lead <= 2 => parse_spreadsheet(s, b'-'),
+        _ => parse_iso(s),
     }
     .map_err(|why| format!("'{raw}' {why}"))?;
     let Parsed {
@@ -221,7 +224,7 @@ struct Parsed {
     offset_seconds: Option<i32>,
 }
 
-const EXPECTED: &str = "is not a date this importer accepts (YYYY-MM-DD[THH:MM[:SS[.f]]][Z|±HH:MM] or D/M/YYYY[ H:MM[:SS]])";
+const EXPECTED: &str = "is not a date this importer accepts (YYYY-MM-DD[THH:MM[:SS[.f]]][Z|±HH:MM], or D/M/YYYY, D-M-YYYY, D.M.YYYY or YYYY/M/D[ H:MM[:SS][ SA|CH|AM|PM]])";
 
 /// A tiny cursor over ASCII bytes; every form above is ASCII.
 pub(crate) struct Cursor<'a> {
@@ -359,18 +362,42 @@ fn parse_iso(s: &str) -> Result<Parsed, String> {
     })
 }
 
-fn parse_day_first(s: &str) -> Result<Parsed, String> {
+/// A date as spreadsheets and report screens write it, with `sep` between
+/// its parts: day first (`5/3/2025`, `05-03-2025`, `5.3.2025`) or, with a
+/// four-digit first part, year first (`2025/3/5`); then an optional time,
+/// 24-hour or 12-hour with `SA`/`CH` (sáng, chiều) or `AM`/`PM`.
+fn parse_spreadsheet(s: &str, sep: u8) -> Result<Parsed, String> {
     let mut c = Cursor::new(s);
-    let day = c.number(1, 2)?;
-    if !c.eat(b'/') {
+    let (first, first_digits) = c.digits(1, 4).ok_or_else(|| EXPECTED.to_string())?;
+    let part = |c: &mut Cursor| -> Result<u32, String> {
+        if !c.eat(sep) {
+            return Err(EXPECTED.into());
+        }
+        c.number(1, 2)
+    };
+    let date = if first_digits == 4 {
+        let month = part(&mut c)?;
+        let day = part(&mut c)?;
+        make_date(first, month, day)?
+    } else if first_digits <= 2 {
+        let month = part(&mut c)?;
+        if !c.eat(sep) {
+            return Err(EXPECTED.into());
+        }
+        let (year, year_digits) = c.digits(1, 4).ok_or_else(|| EXPECTED.to_string())?;
+        if year_digits == 2 {
+            return Err(
+                "has a two-digit year, which is ambiguous; write the year in full (05/03/2025)"
+                    .into(),
+            );
+        }
+        if year_digits != 4 {
+            return Err(EXPECTED.into());
+        }
+        make_date(year, month, first)?
+    } else {
         return Err(EXPECTED.into());
-    }
-    let month = c.number(1, 2)?;
-    if !c.eat(b'/') {
-        return Err(EXPECTED.into());
-    }
-    let year = c.number(4, 4)?;
-    let date = make_date(year, month, day)?;
+    };
     if c.done() {
         return Ok(Parsed {
             date,
@@ -381,20 +408,45 @@ fn parse_day_first(s: &str) -> Result<Parsed, String> {
     if !c.eat(b' ') {
         return Err(EXPECTED.into());
     }
+    Ok(Parsed {
+        date,
+        time: Some(clock_time(&mut c)?),
+        offset_seconds: None,
+    })
+}
+
+/// `H:MM[:SS]`, then optionally ` SA`/` CH`/` AM`/` PM` for a 12-hour clock.
+fn clock_time(c: &mut Cursor) -> Result<NaiveTime, String> {
     let hour = c.number(1, 2)?;
     if !c.eat(b':') {
         return Err(EXPECTED.into());
     }
     let minute = c.number(2, 2)?;
     let second = if c.eat(b':') { c.number(2, 2)? } else { 0 };
-    if !c.done() {
+    if c.done() {
+        return make_time(hour, minute, second, 0);
+    }
+    if !c.eat(b' ') {
         return Err(EXPECTED.into());
     }
-    Ok(Parsed {
-        date,
-        time: Some(make_time(hour, minute, second, 0)?),
-        offset_seconds: None,
-    })
+    let rest = std::str::from_utf8(&c.bytes[c.pos..]).unwrap_or_default();
+    let afternoon = match rest.to_ascii_uppercase().as_str() {
+        "SA" | "AM" => false,
+        "CH" | "PM" => true,
+        _ => return Err(EXPECTED.into()),
+    };
+    if !(1..=12).contains(&hour) {
+        return Err(format!(
+            "has hour {hour} on a 12-hour clock (1 to 12 before SA/CH or AM/PM)"
+        ));
+    }
+    let hour = match (hour, afternoon) {
+        (12, false) => 0,
+        (12, true) => 12,
+        (h, false) => h,
+        (h, true) => h + 12,
+    };
+    make_time(hour, minute, second, 0)
 }
 
 /// A date as days since 1970-01-01 (Arrow `Date32`).
@@ -417,6 +469,49 @@ pub(crate) fn format_utc(micros: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spreadsheet_dates_take_dashes_dots_year_first_and_12_hour_clocks() {
+        let zone = Zone::default();
+        let at = |raw: &str| parse_timestamp(raw, &zone, false).map(format_utc);
+        assert_eq!(at("05-03-2025"), Ok("2025-03-04T17:00:00.000000Z".into()));
+        assert_eq!(
+            at("5.3.2025 08:15"),
+            Ok("2025-03-05T01:15:00.000000Z".into())
+        );
+        assert_eq!(at("2025/03/05"), at("05/03/2025"));
+        assert_eq!(
+            at("2025/3/5 14:30:10"),
+            Ok("2025-03-05T07:30:10.000000Z".into())
+        );
+        assert_eq!(
+            at("05/03/2025 08:15 SA"),
+            Ok("2025-03-05T01:15:00.000000Z".into())
+        );
+        assert_eq!(
+            at("05/03/2025 2:30 CH"),
+            Ok("2025-03-05T07:30:00.000000Z".into())
+        );
+        assert_eq!(
+            at("05/03/2025 12:05 sa"),
+            Ok("2025-03-04T17:05:00.000000Z".into())
+        );
+        assert_eq!(
+            at("05/03/2025 12:05 PM"),
+            Ok("2025-03-05T05:05:00.000000Z".into())
+        );
+        assert_eq!(
+            at("05/03/25"),
+            Err("'05/03/25' has a two-digit year, which is ambiguous; write the year in full (05/03/2025)".into())
+        );
+        assert!(
+            at("05/03/2025 13:00 CH")
+                .unwrap_err()
+                .contains("12-hour clock")
+        );
+        assert!(at("05-03-2025T08:00").is_err());
+        assert!(at("2025-3-5").is_err(), "ISO takes two-digit months");
+    }
 
     #[test]
     fn a_zone_link_is_the_same_zone_and_a_zone_that_only_agrees_today_is_not() {
@@ -472,7 +567,8 @@ mod tests {
                 .unwrap_err()
                 .contains("offset")
         );
-        assert!(parse_timestamp("2024/03/15", &z, false).is_err());
+        // Year first takes slashes (SPEC §4.5), not a missing day.
+        assert!(parse_timestamp("2024/03", &z, false).is_err());
         // Found by fuzzing: year 0 was accepted, landed in month "-001-12"
         // and printed as a date no parser reads back.
         for placeholder in [
@@ -493,7 +589,8 @@ mod tests {
         // The same instant in UTC (1999 there) is judged in the lake's zone too.
         assert!(parse_timestamp("1999-12-31T17:00:00Z", &z, false).is_ok());
         assert!(parse_timestamp("1999-12-31T16:59:59Z", &z, false).is_err());
-        assert!(parse_timestamp("15-03-2024", &z, false).is_err());
+        // D-M-YYYY is a spreadsheet date now (SPEC §4.5); not with a T.
+        assert!(parse_timestamp("15-03-2024T08:00", &z, false).is_err());
         assert!(parse_timestamp("2024-03-15T25:00", &z, false).is_err());
         assert!(parse_timestamp("2024-3-15", &z, false).is_err());
         assert!(parse_timestamp("", &z, false).is_err());

@@ -5,44 +5,8 @@
 
 use std::collections::HashMap;
 
-use unicode_normalization::UnicodeNormalization;
-use unicode_normalization::char::is_combining_mark;
-
 use crate::spec::enums::EnumDef;
-
-/// Normalizes an enum or boolean token: NFC, lower case, diacritics removed,
-/// `đ` → `d`, runs of spaces and hyphens → one `_`.
-pub(crate) fn normalize_token(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    let push = |c: char, out: &mut String| {
-        if c == ' ' || c == '-' || c == '_' || c.is_whitespace() {
-            if !out.ends_with('_') {
-                out.push('_');
-            }
-        } else {
-            out.extend(c.to_lowercase());
-        }
-    };
-    if raw.is_ascii() {
-        for c in raw.chars() {
-            push(c, &mut out);
-        }
-    } else {
-        // NFD splits a letter from its diacritics so they can be dropped; đ has
-        // no decomposition and is mapped by hand.
-        for c in raw.nfc().nfd() {
-            if is_combining_mark(c) {
-                continue;
-            }
-            let c = match c {
-                'đ' | 'Đ' => 'd',
-                other => other,
-            };
-            push(c, &mut out);
-        }
-    }
-    out
-}
+pub(crate) use crate::spec::token::normalize_token;
 
 /// Matches tokens against one enum's values and aliases, caching what it has
 /// seen so a column of repeated values costs one hash lookup a row.
@@ -98,6 +62,15 @@ impl EnumMatcher {
     }
 
     pub fn error(&self, raw: &str) -> String {
+        let token = normalize_token(raw);
+        if let Some((_, why)) = self
+            .def
+            .ambiguous
+            .iter()
+            .find(|(spelling, _)| normalize_token(spelling) == token)
+        {
+            return format!("'{raw}' is ambiguous as a {}: {why}", self.def.name);
+        }
         format!(
             "'{}' is not a {} (expected one of: {})",
             raw,
@@ -140,6 +113,13 @@ pub(crate) fn parse_int(raw: &str) -> Result<i64, String> {
     if digits.is_empty() {
         return Err(format!("'{raw}' is not a whole number"));
     }
+    if is_scientific(digits) {
+        return Err(format!(
+            "'{raw}' is in scientific notation, as Excel shows long numbers; format the column as a number or as text in the workbook and export it again"
+        ));
+    }
+    let digits = without_zero_decimals(digits)
+        .map_err(|()| format!("'{raw}' has a fraction; amounts are whole numbers (whole đồng)"))?;
     let separators: Vec<char> = digits.chars().filter(|c| !c.is_ascii_digit()).collect();
     let plain: String = if separators.is_empty() {
         digits.to_string()
@@ -172,6 +152,38 @@ pub(crate) fn parse_int(raw: &str) -> Result<i64, String> {
     Ok(if negative { -value } else { value })
 }
 
+/// `1.5E+06`, `2e9`: digits with one decimal mark, then an exponent.
+fn is_scientific(s: &str) -> bool {
+    let Some((mantissa, exponent)) = s.split_once(['e', 'E']) else {
+        return false;
+    };
+    let exponent = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
+    !mantissa.is_empty()
+        && mantissa
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.' || b == b',')
+        && !exponent.is_empty()
+        && exponent.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A vi-VN decimal comma with only zeros after it dropped (`1.500.000,00`,
+/// `1500000,0`); an error for a comma fraction that is not zero. Three
+/// digits after a lone comma are a thousands group (`1,500`), not a fraction.
+fn without_zero_decimals(s: &str) -> Result<&str, ()> {
+    let Some((whole, fraction)) = s.rsplit_once(',') else {
+        return Ok(s);
+    };
+    let decimal = !fraction.is_empty()
+        && fraction.bytes().all(|b| b.is_ascii_digit())
+        && !whole.contains(',')
+        && (fraction.len() != 3 || whole.contains('.'));
+    match decimal {
+        false => Ok(s),
+        true if fraction.bytes().all(|b| b == b'0') => Ok(whole),
+        true => Err(()),
+    }
+}
+
 fn strip_currency(s: &str) -> &str {
     for suffix in ["VND", "vnd", "Vnd", "đ", "Đ", "d", "D"] {
         if let Some(rest) = s.strip_suffix(suffix) {
@@ -189,6 +201,11 @@ pub(crate) fn parse_target(raw: &str) -> Result<(f64, bool), String> {
         Some(rest) => (rest.trim_end(), true),
         None => (s, false),
     };
+    // A vi-VN decimal comma (`80,5%`, `0,95`), when it is the only mark.
+    let number = match (number.matches(',').count(), number.contains('.')) {
+        (1, false) => std::borrow::Cow::Owned(number.replace(',', ".")),
+        _ => std::borrow::Cow::Borrowed(number),
+    };
     let value: f64 = number
         .parse()
         .map_err(|_| format!("'{raw}' is not a number or a percentage such as 95%"))?;
@@ -205,6 +222,39 @@ pub(crate) fn parse_target(raw: &str) -> Result<(f64, bool), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vi_vn_numbers_take_a_zero_decimal_comma_and_scientific_notation_is_named() {
+        assert_eq!(parse_int("1.500.000,00"), Ok(1_500_000));
+        assert_eq!(parse_int("1500000,0 đ"), Ok(1_500_000));
+        assert_eq!(
+            parse_int("1,500"),
+            Ok(1_500),
+            "a thousands group, not a fraction"
+        );
+        assert_eq!(
+            parse_int("1.500,000"),
+            Ok(1_500),
+            "a comma after dot groups is decimal"
+        );
+        assert_eq!(
+            parse_int("1.500.000,50"),
+            Err("'1.500.000,50' has a fraction; amounts are whole numbers (whole đồng)".into())
+        );
+        let sci = parse_int("1.5E+06").unwrap_err();
+        assert!(
+            sci.starts_with("'1.5E+06' is in scientific notation"),
+            "{sci}"
+        );
+        assert_eq!(
+            parse_int("1,500.00"),
+            Err("'1,500.00' is not a whole number".into())
+        );
+        let (value, percent) = parse_target("80,5%").unwrap();
+        assert!((value - 0.805).abs() < 1e-12 && percent, "{value}");
+        assert_eq!(parse_target("0,95"), Ok((0.95, false)));
+        assert!(parse_target("1,000.5").is_err());
+    }
 
     #[test]
     fn tokens_normalize_across_diacritics_case_and_separators() {

@@ -163,3 +163,100 @@ pub const DOSSIER_HEADER: &str = "dossier_id,procedure_code,unit_code,channel,on
 pub fn report_counts(r: &FileReport) -> (u64, u64, u64, u64) {
     (r.rows_read, r.accepted, r.quarantined, r.duplicates)
 }
+
+/// What a corpus file must get from `motcua ingest`.
+pub enum Expect {
+    /// Refused whole: exit 3, nothing committed, this reason.
+    Refused(&'static str),
+    /// Ingested: (read, accepted, quarantined, duplicates) and the
+    /// quarantined rows as (line, column, reason).
+    Ingested(
+        (u64, u64, u64, u64),
+        &'static [(u64, &'static str, &'static str)],
+    ),
+}
+
+/// Ingests every file of the corpus `folder` (relative to the package) as
+/// its case says, each into a lake of its own, and checks the exact outcome:
+/// the exit code, the counts (read = accepted + quarantined + duplicates),
+/// and every quarantined row's line, column and reason. A file without a
+/// case fails the check. Returns the fixtures, by file, for more checks.
+#[allow(dead_code)]
+pub fn check_corpus(folder: &str, cases: &[(&str, &str, Expect)]) -> Vec<(String, Fixture)> {
+    use Expect::{Ingested, Refused};
+    let mut fixtures = Vec::new();
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join(folder);
+    let listed: Vec<&str> = cases.iter().map(|(file, _, _)| *file).collect();
+    for entry in std::fs::read_dir(&corpus).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(
+            listed.contains(&name.as_str()),
+            "{name} has no expected outcome"
+        );
+    }
+    for (file, feed, expect) in cases {
+        let f = Fixture::new();
+        let path = corpus.join(file);
+        let out = motcua_command(&f.lake)
+            .args(["ingest", feed])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{file}: {stderr}");
+        match *expect {
+            Refused(reason) => {
+                assert_eq!(out.status.code(), Some(3), "{file}: {stderr}");
+                // The one error line (warnings, such as columns left out, may precede it).
+                let errors: Vec<&str> =
+                    stderr.lines().filter(|l| l.starts_with("error:")).collect();
+                assert_eq!(
+                    errors,
+                    [format!("error: {}: {reason}", path.display())],
+                    "{file}"
+                );
+                assert!(
+                    !f.lake.join("_manifest.json").exists() || f.manifest().ingests.is_empty(),
+                    "{file}: something was committed"
+                );
+            }
+            Ingested((read, accepted, quarantined, duplicates), rows) => {
+                // A file whose every row was rejected is committed (its
+                // quarantine) but fails the command: exit 7.
+                let all_rejected = accepted == 0 && quarantined > 0 && duplicates == 0;
+                let code = if all_rejected { 7 } else { 0 };
+                assert_eq!(out.status.code(), Some(code), "{file}: {stderr}");
+                assert_eq!(
+                    read,
+                    accepted + quarantined + duplicates,
+                    "{file}: the case itself"
+                );
+                let summary = format!(
+                    "read {read} · accepted {accepted} · quarantined {quarantined} · duplicates {duplicates}"
+                );
+                assert!(stdout.contains(&summary), "{file}: {stdout}");
+                let got = f.sql(
+                    "SELECT line, coalesce(\"column\", '∅'), reason FROM quarantine ORDER BY line",
+                );
+                let want: Vec<Vec<String>> = rows
+                    .iter()
+                    .map(|(l, c, r)| vec![l.to_string(), c.to_string(), r.to_string()])
+                    .collect();
+                assert_eq!(got, want, "{file}");
+                let entry = &f.manifest().ingests[0];
+                assert_eq!(
+                    (
+                        entry.rows_read,
+                        entry.accepted,
+                        entry.quarantined,
+                        entry.duplicates
+                    ),
+                    (read, accepted, quarantined, duplicates)
+                );
+            }
+        }
+        fixtures.push((file.to_string(), f));
+    }
+    fixtures
+}

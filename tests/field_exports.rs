@@ -1,0 +1,85 @@
+//! Exports as offices make them (SPEC §4.5), in `tests/field_exports/`: each
+//! file with the exact outcome `motcua ingest` must give it, and what the
+//! accepted rows hold.
+
+mod common;
+
+use common::*;
+
+use Expect::{Ingested, Refused};
+
+#[rustfmt::skip]
+fn cases() -> Vec<(&'static str, &'static str, Expect)> {
+    vec![
+        // Titles above the header, `;`, Vietnamese headers and values, vi-VN
+        // numbers, spreadsheet dates and 12-hour times.
+        ("dossiers_vi_semicolon.csv", "dossiers", Ingested((5, 2, 3, 0), &[
+            (7, "fee_vnd", "'1.5E+06' is in scientific notation, as Excel shows long numbers; format the column as a number or as text in the workbook and export it again"),
+            (8, "received_at", "'05/03/25' has a two-digit year, which is ambiguous; write the year in full (05/03/2025)"),
+            (9, "fee_vnd", "'1.500.000,50' has a fraction; amounts are whole numbers (whole đồng)"),
+        ])),
+        ("units_vi.csv", "units", Ingested((4, 4, 0, 0), &[])),
+        ("units_ambiguous_city.csv", "units", Refused("units file refused whole; the lake keeps its units as they were: 1 of 2 row(s) rejected (line 2: level: 'Thành phố' is ambiguous as a level: a city is a province (Thành phố trực thuộc trung ương) or a district (Thành phố thuộc tỉnh); write which); fix them and ingest the whole file again")),
+        ("targets_tab.csv", "targets", Ingested((2, 2, 0, 0), &[])),
+        ("dossiers_missing_columns.csv", "dossiers", Refused("the header lacks required column(s) procedure_code, unit_code, channel, received_at, updated_at of feed dossiers (the header found is row 1 split on ';')")),
+        ("dossiers_unknown_headers.csv", "dossiers", Refused("no row among the first 30 names a column of feed dossiers (it needs dossier_id, procedure_code, unit_code, channel, status, received_at, updated_at; `motcua feeds` lists the headers each column accepts); split on ',' every row is one column, split on ';' the first has 3")),
+        ("dossiers_id_twice.csv", "dossiers", Refused("the header names column dossier_id twice, as 'dossier_id' and 'mã hồ sơ'; keep one")),
+    ]
+}
+
+#[test]
+fn every_field_export_gets_its_exact_outcome_and_values() {
+    let fixtures = check_corpus("tests/field_exports", &cases());
+    let lake = |file: &str| &fixtures.iter().find(|(f, _)| f == file).expect("a case").1;
+    assert_eq!(
+        lake("dossiers_vi_semicolon.csv").sql(
+            "SELECT dossier_id, channel, online_level, status, \
+             CAST(received_at AS VARCHAR), CAST(completed_at AS VARCHAR), fee_vnd, \
+             applicant_key IS NOT NULL FROM dossiers ORDER BY dossier_id"
+        ),
+        [
+            [
+                "H1",
+                "online",
+                "full",
+                "resolved",
+                "2025-03-05T01:15:00Z",
+                "2025-03-06T07:30:00Z",
+                "1500000",
+                "true"
+            ],
+            [
+                "H2",
+                "counter",
+                "none",
+                "in_progress",
+                "2025-03-05T02:00:00Z",
+                "∅",
+                "0",
+                "false"
+            ],
+        ]
+        .map(|row| row.map(String::from).to_vec())
+    );
+    assert_eq!(
+        lake("units_vi.csv").sql(
+            "SELECT unit_code, level, parent_code, adult_population FROM units ORDER BY unit_code"
+        ),
+        [
+            ["00001", "commune", "001", "7500"],
+            ["001", "district", "01", "∅"],
+            ["01", "province", "∅", "∅"],
+            ["01-STC", "department", "01", "∅"],
+        ]
+        .map(|row| row.map(String::from).to_vec())
+    );
+    assert_eq!(
+        lake("targets_tab.csv")
+            .sql("SELECT kpi, unit_code, target, grain FROM targets ORDER BY kpi"),
+        [
+            ["full_online_rate", "001", "0.6", "month"],
+            ["on_time_rate", "*", "0.805", "∅"],
+        ]
+        .map(|row| row.map(String::from).to_vec())
+    );
+}
