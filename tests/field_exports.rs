@@ -13,12 +13,17 @@ fn cases() -> Vec<(&'static str, &'static str, Expect)> {
     vec![
         // Titles above the header, `;`, Vietnamese headers and values, vi-VN
         // numbers, spreadsheet dates and 12-hour times.
-        ("dossiers_vi_semicolon.csv", "dossiers", Ingested((5, 2, 3, 0), &[
+        // ... and a totals row and a signature block below the data: footer.
+        ("dossiers_vi_semicolon.csv", "dossiers", Ingested((8, 2, 6, 0), &[
             (7, "fee_vnd", "'1.5E+06' is in scientific notation, as Excel shows long numbers; format the column as a number or as text in the workbook and export it again"),
             (8, "received_at", "'05/03/25' has a two-digit year, which is ambiguous; write the year in full (05/03/2025)"),
             (9, "fee_vnd", "'1.500.000,50' has a fraction; amounts are whole numbers (whole đồng)"),
+            (10, "∅", "footer"),
+            (12, "∅", "footer"),
+            (13, "∅", "footer"),
         ])),
-        ("units_vi.csv", "units", Ingested((4, 4, 0, 0), &[])),
+        // A footer does not make a units file partial: it is not a unit.
+        ("units_vi.csv", "units", Ingested((5, 4, 1, 0), &[(7, "∅", "footer")])),
         ("units_ambiguous_city.csv", "units", Refused("units file refused whole; the lake keeps its units as they were: 1 of 2 row(s) rejected (line 2: level: 'Thành phố' is ambiguous as a level: a city is a province (Thành phố trực thuộc trung ương) or a district (Thành phố thuộc tỉnh); write which); fix them and ingest the whole file again")),
         ("targets_tab.csv", "targets", Ingested((2, 2, 0, 0), &[])),
         ("dossiers_missing_columns.csv", "dossiers", Refused("the header lacks required column(s) procedure_code, unit_code, channel, received_at, updated_at of feed dossiers (the header found is row 1 split on ';')")),

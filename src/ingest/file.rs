@@ -14,7 +14,7 @@ use crate::ingest::report::{
     rejection_of,
 };
 use crate::lake::{self, Manifest};
-use crate::read::{self, Format, RawRecord};
+use crate::read::{self, Format, ProblemKind, RawRecord};
 use crate::spec::feeds::{ColumnType, Feed, FeedDef, Retention};
 use crate::stage::partitions::PartitionSinks;
 use crate::stage::quarantine::QuarantineSink;
@@ -188,7 +188,11 @@ impl<'a> FileStager<'a> {
     /// whole rather than every row quarantined. Stray bytes later in a UTF-8
     /// file are quarantined row by row.
     fn check_encoding(&mut self, record: &RawRecord) -> Result<()> {
-        if !record.problem.as_ref().is_some_and(|p| p.not_utf8) {
+        if !record
+            .problem
+            .as_ref()
+            .is_some_and(|p| p.kind == ProblemKind::NotUtf8)
+        {
             return Ok(());
         }
         self.not_utf8 += 1;
@@ -210,10 +214,17 @@ impl<'a> FileStager<'a> {
         let rejection = rejection_of(record.line, errors, self.def, known_id);
         let raw = mask_if(self.def, record.raw_text(), known_id);
         self.quarantine.push(&rejection, &raw)?;
-        if self.report.rejections.len() < SHOWN_REJECTIONS {
+        self.report.quarantined += 1;
+        // Footers are quarantined, not shown as rejections of data.
+        if record
+            .problem
+            .as_ref()
+            .is_some_and(|p| p.kind == ProblemKind::Footer)
+        {
+            self.report.footer_rows += 1;
+        } else if self.report.rejections.len() < SHOWN_REJECTIONS {
             self.report.rejections.push(rejection);
         }
-        self.report.quarantined += 1;
         Ok(())
     }
 

@@ -66,6 +66,9 @@ pub struct FileReport {
     pub rows_read: u64,
     pub accepted: u64,
     pub quarantined: u64,
+    /// Of the quarantined rows, the totals and signature rows below the
+    /// data (SPEC §4.5): not rejections of data.
+    pub footer_rows: u64,
     pub duplicates: u64,
     pub data_files: Vec<DataFile>,
     pub quarantine_file: Option<String>,
@@ -187,7 +190,8 @@ pub(crate) fn refuse_partial_replacement(
     report: &FileReport,
     registry: &RegistryCheck,
 ) -> std::result::Result<(), String> {
-    if report.quarantined > 0 {
+    let rejected = report.quarantined - report.footer_rows;
+    if rejected > 0 {
         let shown: Vec<String> = report
             .rejections
             .iter()
@@ -196,7 +200,7 @@ pub(crate) fn refuse_partial_replacement(
                 None => format!("line {}: {}", r.line, r.reason),
             })
             .collect();
-        let more = report.quarantined - report.rejections.len() as u64;
+        let more = rejected - report.rejections.len() as u64;
         let more = if more > 0 {
             format!("; and {more} more")
         } else {
@@ -204,8 +208,8 @@ pub(crate) fn refuse_partial_replacement(
         };
         return Err(format!(
             "{} of {} row(s) rejected ({}{more}); fix them and ingest the whole file again",
-            report.quarantined,
-            report.rows_read,
+            rejected,
+            report.rows_read - report.footer_rows,
             shown.join("; ")
         ));
     }

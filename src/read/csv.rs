@@ -8,12 +8,13 @@ use crate::error::{Error, Result};
 use crate::read::Decoded;
 use crate::read::Input;
 use crate::read::RawRecord;
-use crate::read::RecordProblem;
 use crate::read::RecordSource;
 use crate::read::decoded;
 use crate::read::layout;
 use crate::read::set_value;
+use crate::read::{ProblemKind, RecordProblem};
 use crate::spec::feeds::FeedDef;
+use crate::spec::token::normalize_token;
 
 pub(crate) struct CsvSource {
     pub(crate) path: PathBuf,
@@ -29,6 +30,8 @@ pub(crate) struct CsvSource {
     unclosed_quote: bool,
     /// A record read ahead, to know which record is the last one.
     pub(crate) ahead: Option<::csv::ByteRecord>,
+    /// A signature block has begun: every row from it on is footer.
+    in_signatures: bool,
 }
 
 impl CsvSource {
@@ -134,6 +137,7 @@ impl CsvSource {
             columns: feed.columns.len(),
             unclosed_quote,
             ahead: None,
+            in_signatures: false,
         })
     }
 
@@ -168,6 +172,57 @@ impl CsvSource {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Footer {
+    /// `Tổng cộng`, `Cộng`, `Total`: a totals row (also between groups).
+    Totals,
+    /// `Người lập biểu`, `Thủ trưởng đơn vị`, `Ký tên`: the rest of the file
+    /// is the signature block.
+    Signatures,
+}
+
+/// Whether a record is a report's footer row: by its first non-empty cell,
+/// or, in a sparse row (a signature block's titles stand apart), any cell.
+/// Data rows pay one byte test: their first cell is rarely a word.
+fn footer_kind(record: &::csv::ByteRecord) -> Option<Footer> {
+    let cells: Vec<&[u8]> = record
+        .iter()
+        .map(<[u8]>::trim_ascii)
+        .filter(|c| !c.is_empty())
+        .collect();
+    let may_be_title = |c: &[u8]| {
+        matches!(
+            c.first(),
+            Some(b'T' | b't' | b'C' | b'c' | b'N' | b'n' | b'K' | b'k')
+        )
+    };
+    let words = |c: &[u8]| normalize_token(&String::from_utf8_lossy(c));
+    let starts = |cell: &str, word: &str| {
+        cell.strip_prefix(word)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['_', ':', '.']))
+    };
+    let first = *cells.first()?;
+    if may_be_title(first)
+        && ["tong", "cong", "total"]
+            .iter()
+            .any(|w| starts(&words(first), w))
+    {
+        return Some(Footer::Totals);
+    }
+    let signature = ["nguoi_lap_bieu", "thu_truong_don_vi", "ky_ten"];
+    // A sparse row is searched whole; a full one by its first cell.
+    let searched = if cells.len() <= 3 {
+        &cells[..]
+    } else {
+        &cells[..1]
+    };
+    searched
+        .iter()
+        .filter(|c| may_be_title(c))
+        .any(|c| signature.iter().any(|w| starts(&words(c), w)))
+        .then_some(Footer::Signatures)
+}
+
 /// The first lines of the input (at most the header search's rows, and
 /// 1 MiB), read ahead to find the header.
 fn first_lines(input: &mut BufReader<Decoded>, path: &Path) -> Result<Vec<u8>> {
@@ -188,8 +243,9 @@ fn first_lines(input: &mut BufReader<Decoded>, path: &Path) -> Result<Vec<u8>> {
 impl RecordSource for CsvSource {
     fn next_record(&mut self, rec: &mut RawRecord) -> Result<bool> {
         rec.reset(self.columns);
-        // A blank line in the middle of a file is no record. (A loop, not
-        // recursion: a file of a million blank lines must not blow the stack.)
+        // A blank line in the middle of a file is no record, nor is a row of
+        // empty cells (how Excel saves a blank row). (A loop, not recursion:
+        // a file of a million blank lines must not blow the stack.)
         let swallowing = loop {
             if !self.read()? {
                 return Ok(false);
@@ -197,7 +253,11 @@ impl RecordSource for CsvSource {
             if self.unclosed_quote && self.is_last_record()? {
                 break true;
             }
-            if !(self.record.len() == 1 && self.record[0].trim_ascii().is_empty()) {
+            if !self
+                .record
+                .iter()
+                .all(|field| field.trim_ascii().is_empty())
+            {
                 break false;
             }
         };
@@ -209,7 +269,7 @@ impl RecordSource for CsvSource {
         if swallowing {
             // Keep it whole in quarantine: the rows it swallowed are in its raw text.
             rec.problem = Some(RecordProblem {
-                not_utf8: false,
+                kind: ProblemKind::Malformed,
                 column: None,
                 reason: format!(
                     "a quote opened in this record is never closed: the rest of the file (from line {}) was read as one value; fix the quoting and ingest again",
@@ -218,9 +278,19 @@ impl RecordSource for CsvSource {
             });
             return Ok(true);
         }
+        let footer = footer_kind(record);
+        self.in_signatures |= footer == Some(Footer::Signatures);
+        if footer.is_some() || self.in_signatures {
+            rec.problem = Some(RecordProblem {
+                column: None,
+                reason: "footer".into(),
+                kind: ProblemKind::Footer,
+            });
+            return Ok(true);
+        }
         if record.len() != self.position_to_column.len() {
             rec.problem = Some(RecordProblem {
-                not_utf8: false,
+                kind: ProblemKind::Malformed,
                 column: None,
                 reason: format!(
                     "the row has {} field(s) but the header has {} (a truncated line or unbalanced quotes?)",
@@ -240,7 +310,7 @@ impl RecordSource for CsvSource {
                 Err(_) => {
                     if rec.problem.is_none() {
                         rec.problem = Some(RecordProblem {
-                            not_utf8: true,
+                            kind: ProblemKind::NotUtf8,
                             column: Some(self.header_names[position].clone()),
                             reason: "the value is not valid UTF-8; convert the file to UTF-8"
                                 .into(),

@@ -72,8 +72,17 @@ impl Format {
 pub(crate) struct RecordProblem {
     pub column: Option<String>,
     pub reason: String,
+    pub(crate) kind: ProblemKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ProblemKind {
+    /// Not a well-formed record (field count, quoting, JSON).
+    Malformed,
     /// The bytes are not UTF-8: a sign the whole file is in another encoding.
-    pub(crate) not_utf8: bool,
+    NotUtf8,
+    /// A totals row or signature block below the data (SPEC §4.5).
+    Footer,
 }
 
 /// One record: its line, its values aligned to the feed's columns, and the

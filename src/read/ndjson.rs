@@ -8,9 +8,9 @@ use crate::error::{Error, Result};
 use crate::read::Decoded;
 use crate::read::Input;
 use crate::read::RawRecord;
-use crate::read::RecordProblem;
 use crate::read::RecordSource;
 use crate::read::decoded;
+use crate::read::{ProblemKind, RecordProblem};
 use crate::spec::feeds::FeedDef;
 
 pub(crate) struct NdjsonSource {
@@ -92,7 +92,7 @@ impl RecordSource for NdjsonSource {
                 Err(_) => {
                     rec.raw = String::from_utf8_lossy(trimmed).into_owned();
                     rec.problem = Some(RecordProblem {
-                        not_utf8: true,
+                        kind: ProblemKind::NotUtf8,
                         column: None,
                         reason: "the line is not valid UTF-8; convert the file to UTF-8".into(),
                     });
@@ -104,7 +104,7 @@ impl RecordSource for NdjsonSource {
                 Ok(serde_json::Value::Object(map)) => map,
                 Ok(_) => {
                     rec.problem = Some(RecordProblem {
-                        not_utf8: false,
+                        kind: ProblemKind::Malformed,
                         column: None,
                         reason: "the line is JSON but not an object".into(),
                     });
@@ -112,7 +112,7 @@ impl RecordSource for NdjsonSource {
                 }
                 Err(e) => {
                     rec.problem = Some(RecordProblem {
-                        not_utf8: false,
+                        kind: ProblemKind::Malformed,
                         column: None,
                         reason: format!("the line is not valid JSON: {e}"),
                     });
@@ -129,7 +129,7 @@ impl RecordSource for NdjsonSource {
                     Err(why) => {
                         if rec.problem.is_none() {
                             rec.problem = Some(RecordProblem {
-                                not_utf8: false,
+                                kind: ProblemKind::Malformed,
                                 column: Some(self.feed.columns[column].name.to_string()),
                                 reason: why,
                             });
