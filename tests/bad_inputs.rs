@@ -26,6 +26,12 @@ fn cases() -> Vec<(&'static str, &'static str, Expect)> {
         ("truncated_last_line.csv", "signatures", Ingested((2, 1, 1, 0), &[(3, "∅", "the row has 2 field(s) but the header has 6 (a truncated line or unbalanced quotes?)")])),
         // The open quote swallows E2 and E3: the one record is kept whole in quarantine.
         ("unbalanced_quotes.csv", "signatures", Ingested((1, 0, 1, 0), &[(2, "∅", "a quote opened in this record is never closed: the rest of the file (from line 2) was read as one value; fix the quoting and ingest again")])),
+        // Blank lines keep the lines after them numbered as they are; a blank
+        // line inside quotes is part of the value.
+        ("blank_lines_before_a_bad_row.csv", "signatures", Ingested((3, 1, 2, 0), &[
+            (5, "occurred_at", "'bad' is not a date this importer accepts (YYYY-MM-DD[THH:MM[:SS[.f]]][Z|±HH:MM], or D/M/YYYY, D-M-YYYY, D.M.YYYY or YYYY/M/D[ H:MM[:SS][ SA|CH|AM|PM]])"),
+            (6, "occurred_at", "'a\n\nb' is not a date this importer accepts (YYYY-MM-DD[THH:MM[:SS[.f]]][Z|±HH:MM], or D/M/YYYY, D-M-YYYY, D.M.YYYY or YYYY/M/D[ H:MM[:SS][ SA|CH|AM|PM]])"),
+        ])),
         ("impossible_date.csv", "signatures", Ingested((2, 1, 1, 0), &[(2, "occurred_at", "'31/02/2024' is not a calendar date (day 31, month 2, year 2024)")])),
         ("wrong_offset.csv", "signatures", Ingested((5, 1, 4, 0), &[
             (2, "occurred_at", "'2024-03-01T08:00+7' has an offset that is not ±HH:MM or ±HHMM"),

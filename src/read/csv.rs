@@ -9,6 +9,7 @@ use crate::read::Decoded;
 use crate::read::Input;
 use crate::read::RawRecord;
 use crate::read::RecordSource;
+use crate::read::blank_lines::MarkBlankLines;
 use crate::read::decoded;
 use crate::read::layout;
 use crate::read::set_value;
@@ -16,9 +17,12 @@ use crate::read::{ProblemKind, RecordProblem};
 use crate::spec::feeds::FeedDef;
 use crate::spec::token::normalize_token;
 
+/// The decoded input, its blank lines marked (see `blank_lines`).
+type Marked = BufReader<MarkBlankLines<BufReader<Decoded>>>;
+
 pub(crate) struct CsvSource {
     pub(crate) path: PathBuf,
-    pub(crate) reader: ::csv::Reader<std::io::Chain<std::io::Cursor<Vec<u8>>, BufReader<Decoded>>>,
+    pub(crate) reader: ::csv::Reader<std::io::Chain<std::io::Cursor<Vec<u8>>, Marked>>,
     pub(crate) record: ::csv::ByteRecord,
     /// For each input position: the feed column it feeds, if any.
     position_to_column: Vec<Option<usize>>,
@@ -48,7 +52,10 @@ impl CsvSource {
             path: path.to_path_buf(),
             reason,
         };
-        let mut decoded = BufReader::with_capacity(1 << 20, decoded(input));
+        let mut decoded = BufReader::with_capacity(
+            1 << 20,
+            MarkBlankLines::new(BufReader::with_capacity(1 << 16, decoded(input))),
+        );
         let prefix = first_lines(&mut decoded, path)?;
         if prefix.iter().all(|b| b.is_ascii_whitespace()) {
             return Err(bad("the file is empty: no header row".into()));
@@ -225,7 +232,7 @@ fn footer_kind(record: &::csv::ByteRecord) -> Option<Footer> {
 
 /// The first lines of the input (at most the header search's rows, and
 /// 1 MiB), read ahead to find the header.
-fn first_lines(input: &mut BufReader<Decoded>, path: &Path) -> Result<Vec<u8>> {
+fn first_lines(input: &mut Marked, path: &Path) -> Result<Vec<u8>> {
     let mut prefix = Vec::new();
     for _ in 0..layout::HEADER_SEARCH_ROWS + 1 {
         let read = input

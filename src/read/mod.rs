@@ -2,6 +2,7 @@
 //! physical line each starts on. Values come out as trimmed text aligned to a
 //! feed's columns; typing and validation happen in `validate`.
 
+mod blank_lines;
 mod csv;
 mod layout;
 mod ndjson;
