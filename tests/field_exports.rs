@@ -24,6 +24,9 @@ fn cases() -> Vec<(&'static str, &'static str, Expect)> {
         ])),
         // A footer does not make a units file partial: it is not a unit.
         ("units_vi.csv", "units", Ingested((5, 4, 1, 0), &[(7, "∅", "footer")])),
+        // Names that begin like footer words are data; trailing empty
+        // header cells (Excel's) name nothing.
+        ("units_names_like_footers.csv", "units", Ingested((4, 3, 1, 0), &[(5, "∅", "footer")])),
         ("units_ambiguous_city.csv", "units", Refused("units file refused whole; the lake keeps its units as they were: 1 of 2 row(s) rejected (line 2: level: 'Thành phố' is ambiguous as a level: a city is a province (Thành phố trực thuộc trung ương) or a district (Thành phố thuộc tỉnh); write which); fix them and ingest the whole file again")),
         ("targets_tab.csv", "targets", Ingested((2, 2, 0, 0), &[])),
         ("dossiers_missing_columns.csv", "dossiers", Refused("the header lacks required column(s) procedure_code, unit_code, channel, received_at, updated_at of feed dossiers (the header found is row 1 split on ';')")),
@@ -77,6 +80,10 @@ fn every_field_export_gets_its_exact_outcome_and_values() {
             ["01-STC", "department", "01", "∅"],
         ]
         .map(|row| row.map(String::from).to_vec())
+    );
+    assert_eq!(
+        lake("units_names_like_footers.csv").sql("SELECT name FROM units ORDER BY unit_code"),
+        [["Cộng Hòa"], ["Hà Nội"], ["Tổng cục Thuế"]].map(|row| row.map(String::from).to_vec())
     );
     assert_eq!(
         lake("targets_tab.csv")

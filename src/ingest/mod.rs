@@ -241,7 +241,7 @@ pub(crate) fn skipped_report(path: &Path, feed: Feed, earlier: u64) -> FileRepor
 
 /// `--strict`: any rejected row fails the whole command.
 fn refuse_rejections(reports: &[FileReport]) -> Result<()> {
-    let rejected: u64 = reports.iter().map(|r| r.quarantined).sum();
+    let rejected: u64 = reports.iter().map(FileReport::rejected).sum();
     if rejected > 0 {
         return Err(Error::StrictRejected { rejected });
     }

@@ -134,11 +134,17 @@ impl FileReport {
 
     /// The share of rows read that were rejected.
     pub fn rejected_share(&self) -> f64 {
-        if self.rows_read == 0 {
+        let rows = self.rows_read - self.footer_rows;
+        if rows == 0 {
             0.0
         } else {
-            self.quarantined as f64 / self.rows_read as f64
+            self.rejected() as f64 / rows as f64
         }
+    }
+
+    /// Rows rejected: quarantined, less the footer rows (not data).
+    pub fn rejected(&self) -> u64 {
+        self.quarantined - self.footer_rows
     }
 }
 
@@ -150,10 +156,7 @@ pub(crate) fn judge(reports: &[FileReport], options: &IngestOptions) -> Result<(
     if let Some(r) = reports.iter().find(|r| r.refused) {
         return Err(too_many_rejected(r, options));
     }
-    match reports
-        .iter()
-        .find(|r| r.accepted == 0 && r.quarantined > 0)
-    {
+    match reports.iter().find(|r| r.accepted == 0 && r.rejected() > 0) {
         Some(r) => Err(Error::AllRejected {
             path: r.path.clone(),
             rows: r.quarantined,
@@ -190,7 +193,7 @@ pub(crate) fn refuse_partial_replacement(
     report: &FileReport,
     registry: &RegistryCheck,
 ) -> std::result::Result<(), String> {
-    let rejected = report.quarantined - report.footer_rows;
+    let rejected = report.rejected();
     if rejected > 0 {
         let shown: Vec<String> = report
             .rejections

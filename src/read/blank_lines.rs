@@ -10,9 +10,12 @@ use std::io::{BufRead, Read};
 /// skips as a blank line, with the lines after it numbered right.
 pub(crate) struct MarkBlankLines<R> {
     inner: R,
+    /// Inside a quoted field, as the CSV reader will see it: a quote opens
+    /// one only at a field's start (a quote inside an unquoted value is a
+    /// character), and `""` inside one is an escaped quote.
     in_quotes: bool,
-    /// The last byte passed on ended a line (or none was passed yet).
-    at_line_start: bool,
+    /// The last byte passed on (a line end before the first).
+    prev: u8,
 }
 
 impl<R: BufRead> MarkBlankLines<R> {
@@ -20,7 +23,7 @@ impl<R: BufRead> MarkBlankLines<R> {
         MarkBlankLines {
             inner,
             in_quotes: false,
-            at_line_start: true,
+            prev: b'\n',
         }
     }
 }
@@ -35,9 +38,9 @@ impl<R: BufRead> Read for MarkBlankLines<R> {
             return Ok(0);
         }
         let first = available[0];
-        if self.at_line_start && !self.in_quotes && (first == b'\n' || first == b'\r') {
+        if self.prev == b'\n' && !self.in_quotes && (first == b'\n' || first == b'\r') {
             out[0] = b' ';
-            self.at_line_start = false;
+            self.prev = b' ';
             return Ok(1);
         }
         // Pass on bytes up to and including the next quote or line end,
@@ -47,9 +50,20 @@ impl<R: BufRead> Read for MarkBlankLines<R> {
         out[..end].copy_from_slice(&available[..end]);
         let last = available[end - 1];
         if last == b'"' {
-            self.in_quotes = !self.in_quotes;
+            let before = if end >= 2 {
+                available[end - 2]
+            } else {
+                self.prev
+            };
+            let field_start = matches!(before, b',' | b';' | b'\t' | b'|' | b'\n');
+            self.in_quotes = if self.in_quotes {
+                false
+            } else {
+                // After a closing quote, a quote is an escaped one: back in.
+                field_start || before == b'"'
+            };
         }
-        self.at_line_start = last == b'\n';
+        self.prev = last;
         self.inner.consume(end);
         Ok(end)
     }
@@ -75,5 +89,10 @@ mod tests {
         assert_eq!(marked("a,\"x\n\ny\"\n\nb\n"), "a,\"x\n\ny\"\n \nb\n");
         assert_eq!(marked("a,\"q\"\"\n\"\n"), "a,\"q\"\"\n\"\n");
         assert_eq!(marked("plain\nrows\n"), "plain\nrows\n");
+        // A quote inside an unquoted value is a character, not an opening.
+        assert_eq!(
+            marked("a,5\" CA\nb,\"l1\n\nl3\"\n\nc\n"),
+            "a,5\" CA\nb,\"l1\n\nl3\"\n \nc\n"
+        );
     }
 }

@@ -34,8 +34,11 @@ pub(crate) struct CsvSource {
     unclosed_quote: bool,
     /// A record read ahead, to know which record is the last one.
     pub(crate) ahead: Option<::csv::ByteRecord>,
-    /// A signature block has begun: every row from it on is footer.
+    /// A signature block has begun: every row from it on that lacks data
+    /// is footer.
     in_signatures: bool,
+    /// Input positions of the feed's required columns.
+    required_positions: Vec<usize>,
 }
 
 impl CsvSource {
@@ -101,6 +104,13 @@ impl CsvSource {
                 })?
                 .trim()
                 .to_lowercase();
+            // Empty header cells (merged cells, Excel's trailing columns)
+            // name nothing; their values are left out.
+            if name.is_empty() {
+                position_to_column.push(None);
+                header_names.push(name);
+                continue;
+            }
             if !seen.insert(name.clone()) {
                 return Err(bad(format!("the header names column '{name}' twice")));
             }
@@ -134,6 +144,12 @@ impl CsvSource {
                 feed.name
             )));
         }
+        let required_positions = position_to_column
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.is_some_and(|c| feed.columns[c].required))
+            .map(|(p, _)| p)
+            .collect();
         Ok(CsvSource {
             path: path.to_path_buf(),
             reader,
@@ -145,6 +161,7 @@ impl CsvSource {
             unclosed_quote,
             ahead: None,
             in_signatures: false,
+            required_positions,
         })
     }
 
@@ -188,9 +205,20 @@ enum Footer {
     Signatures,
 }
 
-/// Whether a record is a report's footer row: by its first non-empty cell,
-/// or, in a sparse row (a signature block's titles stand apart), any cell.
-/// Data rows pay one byte test: their first cell is rarely a word.
+impl CsvSource {
+    /// Whether every required column has a value in `record`.
+    fn holds_required(&self, record: &::csv::ByteRecord) -> bool {
+        self.required_positions
+            .iter()
+            .all(|&p| record.get(p).is_some_and(|v| !v.trim_ascii().is_empty()))
+    }
+}
+
+/// Whether a record is a report's footer row: a totals phrase in its first
+/// non-empty cell (`Tổng cộng`, `Tổng số …`, `Cộng:`, `Total`; not a name
+/// such as `Cộng Hòa` or `Tổng cục Thuế`), or a signature title in its first
+/// cell or, in a sparse row (titles stand apart), any cell. Data rows pay
+/// one byte test: their first cell is rarely a word.
 fn footer_kind(record: &::csv::ByteRecord) -> Option<Footer> {
     let cells: Vec<&[u8]> = record
         .iter()
@@ -204,20 +232,31 @@ fn footer_kind(record: &::csv::ByteRecord) -> Option<Footer> {
         )
     };
     let words = |c: &[u8]| normalize_token(&String::from_utf8_lossy(c));
-    let starts = |cell: &str, word: &str| {
-        cell.strip_prefix(word)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['_', ':', '.']))
+    // A phrase alone, or followed by ':' (`Cộng: 4 đơn vị`); the two-word
+    // phrases also by more words (`Tổng cộng 5 hồ sơ`).
+    let is_phrase = |cell: &str, phrase: &str, open: bool| {
+        cell.strip_prefix(phrase).is_some_and(|rest| {
+            rest.is_empty()
+                || rest.starts_with(':')
+                || rest.starts_with("_:")
+                || (open && rest.starts_with('_'))
+        })
     };
     let first = *cells.first()?;
-    if may_be_title(first)
-        && ["tong", "cong", "total"]
-            .iter()
-            .any(|w| starts(&words(first), w))
-    {
-        return Some(Footer::Totals);
+    if may_be_title(first) {
+        let first = words(first);
+        let totals = [
+            ("tong_cong", true),
+            ("tong_so", true),
+            ("tong", false),
+            ("cong", false),
+            ("total", false),
+        ];
+        if totals.iter().any(|(p, open)| is_phrase(&first, p, *open)) {
+            return Some(Footer::Totals);
+        }
     }
     let signature = ["nguoi_lap_bieu", "thu_truong_don_vi", "ky_ten"];
-    // A sparse row is searched whole; a full one by its first cell.
     let searched = if cells.len() <= 3 {
         &cells[..]
     } else {
@@ -226,7 +265,7 @@ fn footer_kind(record: &::csv::ByteRecord) -> Option<Footer> {
     searched
         .iter()
         .filter(|c| may_be_title(c))
-        .any(|c| signature.iter().any(|w| starts(&words(c), w)))
+        .any(|c| signature.iter().any(|p| is_phrase(&words(c), p, true)))
         .then_some(Footer::Signatures)
 }
 
@@ -285,9 +324,11 @@ impl RecordSource for CsvSource {
             });
             return Ok(true);
         }
+        // A footer row lacks data: a row holding every required value is
+        // data whatever its first cell says.
         let footer = footer_kind(record);
         self.in_signatures |= footer == Some(Footer::Signatures);
-        if footer.is_some() || self.in_signatures {
+        if (footer.is_some() || self.in_signatures) && !self.holds_required(record) {
             rec.problem = Some(RecordProblem {
                 column: None,
                 reason: "footer".into(),

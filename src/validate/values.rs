@@ -201,10 +201,14 @@ pub(crate) fn parse_target(raw: &str) -> Result<(f64, bool), String> {
         Some(rest) => (rest.trim_end(), true),
         None => (s, false),
     };
-    // A vi-VN decimal comma (`80,5%`, `0,95`), when it is the only mark.
-    let number = match (number.matches(',').count(), number.contains('.')) {
-        (1, false) => std::borrow::Cow::Owned(number.replace(',', ".")),
-        _ => std::borrow::Cow::Borrowed(number),
+    // A vi-VN decimal comma (`80,5%`, `0,95`), when it is the only mark and
+    // is not a thousands group (`10,000` stays refused, not read as 10).
+    let decimal_comma = number.matches(',').count() == 1
+        && !number.contains('.')
+        && (percent || number.rsplit(',').next().is_some_and(|f| f.len() != 3));
+    let number = match decimal_comma {
+        true => std::borrow::Cow::Owned(number.replace(',', ".")),
+        false => std::borrow::Cow::Borrowed(number),
     };
     let value: f64 = number
         .parse()
@@ -254,6 +258,7 @@ mod tests {
         assert!((value - 0.805).abs() < 1e-12 && percent, "{value}");
         assert_eq!(parse_target("0,95"), Ok((0.95, false)));
         assert!(parse_target("1,000.5").is_err());
+        assert!(parse_target("10,000").is_err(), "a thousands group, not 10");
     }
 
     #[test]
