@@ -23,6 +23,12 @@ fn cases() -> Vec<(&'static str, &'static str, Expect)> {
             (13, "∅", "footer"),
         ])),
         // A footer does not make a units file partial: it is not a unit.
+        // NDJSON keys take the same headers; two naming one column, or an ID
+        // Excel turned into scientific notation, reject the row.
+        ("dossiers_keys.ndjson", "dossiers", Ingested((3, 1, 2, 0), &[
+            (1, "dossier_id", "keys 'Số hồ sơ' and 'dossier_id' both name column dossier_id; keep one"),
+            (3, "applicant_id", "'[masked]' is in scientific notation, as Excel shows long numbers: the ID's digits are lost; format the column as text in the workbook and export it again"),
+        ])),
         ("units_vi.csv", "units", Ingested((5, 4, 1, 0), &[(7, "∅", "footer")])),
         // Names that begin like footer words are data; trailing empty
         // header cells (Excel's) name nothing.

@@ -119,10 +119,25 @@ impl RecordSource for NdjsonSource {
                     return Ok(true);
                 }
             };
+            let mut named: Vec<(usize, &str)> = Vec::new();
             for (key, value) in &object {
                 let Some(column) = self.column_of(key) else {
                     continue;
                 };
+                // Two keys naming one column (`dossier_id`, `Số hồ sơ`): which
+                // value is meant cannot be told, so the row is rejected.
+                if let Some((_, first)) = named.iter().find(|(c, _)| *c == column) {
+                    rec.problem = Some(RecordProblem {
+                        kind: ProblemKind::Malformed,
+                        column: Some(self.feed.columns[column].name.to_string()),
+                        reason: format!(
+                            "keys '{first}' and '{key}' both name column {}; keep one",
+                            self.feed.columns[column].name
+                        ),
+                    });
+                    return Ok(true);
+                }
+                named.push((column, key));
                 match json_scalar_text(value) {
                     Ok(Some(text)) => rec.set(column, &text),
                     Ok(None) => {}

@@ -400,6 +400,14 @@ fn parse_value<'a>(
             let (value, percent) = values::parse_target(raw)?;
             Cell::Target(value, percent)
         }
+        // Excel shows a long ID as `1.23457E+11`: its digits are gone, and
+        // hashing it would give different people one key.
+        ColumnType::PersonalId { .. } if values::is_scientific(raw) => {
+            return Err(format!(
+                "'{raw}' is in scientific notation, as Excel shows long numbers: the ID's digits are lost; format the column as text in the workbook and export it again"
+            )
+            .into());
+        }
         ColumnType::PersonalId { .. } => match key.and_then(|k| k.as_ref()) {
             Some(key) => {
                 // A dossier's snapshots usually follow each other: the same

@@ -153,7 +153,7 @@ pub(crate) fn parse_int(raw: &str) -> Result<i64, String> {
 }
 
 /// `1.5E+06`, `2e9`: digits with one decimal mark, then an exponent.
-fn is_scientific(s: &str) -> bool {
+pub(crate) fn is_scientific(s: &str) -> bool {
     let Some((mantissa, exponent)) = s.split_once(['e', 'E']) else {
         return false;
     };
