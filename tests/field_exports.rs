@@ -101,3 +101,26 @@ fn every_field_export_gets_its_exact_outcome_and_values() {
         .map(|row| row.map(String::from).to_vec())
     );
 }
+
+#[test]
+fn a_dry_run_says_where_the_header_was_and_what_each_column_fed() {
+    let f = Fixture::new();
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/field_exports/units_vi.csv");
+    let out = motcua_command(&f.lake)
+        .args(["ingest", "units", "--dry-run"])
+        .arg(&path)
+        .output()
+        .expect("run motcua");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!(
+            "{}: read 5 · would accept 4 · would quarantine 1 · duplicates 0 (dry run: nothing written)\n  \
+             header on line 2 (1 row(s) above it skipped); fields split on ';'\n  \
+             columns: stt → left out; mã đơn vị → unit_code; tên đơn vị → name; cấp → level; \
+             mã đơn vị cấp trên → parent_code; dân số trưởng thành → adult_population\n",
+            path.display()
+        )
+    );
+}

@@ -10,6 +10,7 @@ use arrow::record_batch::RecordBatch;
 use crate::error::{Error, Result};
 use crate::ingest::{FileReport, SHOWN_UNKNOWN_UNITS, WARN_REJECTED_SHARE};
 use crate::kpi_job::{KpiJob, KpiReport};
+use crate::read::InputLayout;
 use crate::sql::run::QueryResult;
 use crate::sql::saved::SavedQuery;
 
@@ -275,6 +276,13 @@ pub(crate) fn unknown_units(per_feed: &[(String, u64)]) -> String {
 /// output; the first rejections and any warning on standard error.
 pub(crate) fn file_report(report: &FileReport) {
     println!("{}", report.summary_line());
+    let notable = report
+        .layout
+        .as_ref()
+        .filter(|l| report.dry_run && l.is_notable());
+    if let Some(layout) = notable {
+        print!("{}", layout_lines(layout));
+    }
     for r in &report.rejections {
         let column = r.column.as_deref().unwrap_or("row");
         eprintln!("  line {}: {column}: {}", r.line, r.reason);
@@ -311,6 +319,26 @@ pub(crate) fn file_report(report: &FileReport) {
             "  note: the lake has no units registry yet, so unit codes were not checked; ingest units first"
         );
     }
+}
+
+/// How a dry run says a CSV export was read: its header row and delimiter,
+/// and the feed column each header fed.
+fn layout_lines(layout: &InputLayout) -> String {
+    let columns: Vec<String> = layout
+        .columns
+        .iter()
+        .map(|(header, column)| match column {
+            Some(column) => format!("{header} → {column}"),
+            None => format!("{header} → left out"),
+        })
+        .collect();
+    format!(
+        "  header on line {} ({} row(s) above it skipped); fields split on {}\n  columns: {}\n",
+        layout.header_line,
+        layout.title_rows,
+        layout.delimiter,
+        columns.join("; ")
+    )
 }
 
 /// The line `kpi` prints when it is done.

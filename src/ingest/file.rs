@@ -64,7 +64,7 @@ pub(crate) fn stage_file(
     // Values are typed on the reading thread; rows are checked for
     // duplicates and written on this one.
     let mut parser = RowParser::new(def, options.zone, options.pii_key.clone());
-    let mut source = read::open(
+    let (mut source, layout) = read::open(
         file.path,
         data,
         format,
@@ -86,6 +86,7 @@ pub(crate) fn stage_file(
         def.name
     );
     let mut stager = FileStager::new(target, file, options, dedup)?;
+    stager.report.layout = layout;
     let mut record = RawRecord::default();
     while let Some(typed) = source.next(&mut record)? {
         stager.take(typed, &record)?;

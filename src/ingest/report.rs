@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use crate::error::{Error, Result};
 use crate::ingest::IngestOptions;
 use crate::lake::DataFile;
+use crate::read::InputLayout;
 use crate::spec::feeds::{Feed, FeedDef};
 use crate::validate::privacy::{self};
 use crate::validate::registry::RegistryCheck;
@@ -87,6 +88,8 @@ pub struct FileReport {
     pub unknown_units: u64,
     /// The first few of those codes.
     pub unknown_unit_codes: Vec<String>,
+    /// How a CSV file was read (header row, delimiter, header → column).
+    pub layout: Option<InputLayout>,
 }
 
 impl FileReport {

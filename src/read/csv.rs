@@ -13,7 +13,7 @@ use crate::read::blank_lines::MarkBlankLines;
 use crate::read::decoded;
 use crate::read::layout;
 use crate::read::set_value;
-use crate::read::{ProblemKind, RecordProblem};
+use crate::read::{InputLayout, ProblemKind, RecordProblem};
 use crate::spec::feeds::FeedDef;
 use crate::spec::token::normalize_token;
 
@@ -39,6 +39,7 @@ pub(crate) struct CsvSource {
     in_signatures: bool,
     /// Input positions of the feed's required columns.
     required_positions: Vec<usize>,
+    layout: InputLayout,
 }
 
 impl CsvSource {
@@ -144,6 +145,16 @@ impl CsvSource {
                 feed.name
             )));
         }
+        let layout = InputLayout {
+            header_line,
+            title_rows: layout.skipped as u64,
+            delimiter: layout::shown(layout.delimiter),
+            columns: header_names
+                .iter()
+                .zip(&position_to_column)
+                .map(|(h, c)| (h.clone(), c.map(|c| feed.columns[c].name)))
+                .collect(),
+        };
         let required_positions = position_to_column
             .iter()
             .enumerate()
@@ -162,6 +173,7 @@ impl CsvSource {
             ahead: None,
             in_signatures: false,
             required_positions,
+            layout,
         })
     }
 
@@ -287,6 +299,10 @@ fn first_lines(input: &mut Marked, path: &Path) -> Result<Vec<u8>> {
 }
 
 impl RecordSource for CsvSource {
+    fn layout(&self) -> Option<InputLayout> {
+        Some(self.layout.clone())
+    }
+
     fn next_record(&mut self, rec: &mut RawRecord) -> Result<bool> {
         rec.reset(self.columns);
         // A blank line in the middle of a file is no record, nor is a row of

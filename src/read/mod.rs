@@ -171,8 +171,39 @@ pub(crate) fn open_input(path: &Path) -> Result<Input> {
     Ok(Box::new(file))
 }
 
+/// How a CSV export was read: where its header was, what split its
+/// fields, and which feed column each export header fed (`ingest --dry-run`
+/// prints it).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct InputLayout {
+    /// The line of the header row.
+    pub header_line: u64,
+    /// Title rows above the header, skipped.
+    pub title_rows: u64,
+    /// The delimiter, as a message names it (`';'`, `tab`).
+    pub delimiter: String,
+    /// Each export header and the feed column it fed (None: left out).
+    pub columns: Vec<(String, Option<&'static str>)>,
+}
+
+impl InputLayout {
+    /// Whether it says more than "a plain CSV with the feed's own headers".
+    pub fn is_notable(&self) -> bool {
+        self.title_rows > 0
+            || self.delimiter != "','"
+            || self
+                .columns
+                .iter()
+                .any(|(header, column)| Some(header.as_str()) != *column)
+    }
+}
+
 /// A source of records for one feed.
 pub(crate) trait RecordSource: Send {
+    /// How the file was laid out, for sources that find out.
+    fn layout(&self) -> Option<InputLayout> {
+        None
+    }
     /// Fills `rec` with the next record; false at the end of the file.
     fn next_record(&mut self, rec: &mut RawRecord) -> Result<bool>;
     /// Input columns the feed does not know, kept out of the lake (complete
@@ -191,7 +222,7 @@ pub(crate) fn open<T: Send + 'static>(
     scan: &FileScan,
     delimiter: Option<u8>,
     prepare: impl FnMut(&RawRecord) -> T + Send + 'static,
-) -> Result<ReadAhead<T>> {
+) -> Result<(ReadAhead<T>, Option<InputLayout>)> {
     let source: Box<dyn RecordSource> = match format {
         Format::Csv => Box::new(CsvSource::open(
             path,
@@ -202,5 +233,6 @@ pub(crate) fn open<T: Send + 'static>(
         )?),
         Format::Ndjson => Box::new(NdjsonSource::open(path, input, feed)),
     };
-    Ok(ReadAhead::spawn(path, source, prepare))
+    let layout = source.layout();
+    Ok((ReadAhead::spawn(path, source, prepare), layout))
 }
