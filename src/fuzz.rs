@@ -9,6 +9,7 @@ use crate::read::Format;
 use crate::spec::feeds::{ALL_FEEDS, FeedDef};
 use crate::validate::privacy::PiiKey;
 use crate::validate::time::{self, Zone};
+use crate::validate::values;
 
 /// Zones the targets read in: no DST (with the steady-span shortcut), UTC,
 /// and two with DST gaps and overlaps. Built once: finding a zone's steady
@@ -98,5 +99,30 @@ pub fn timestamp(data: &[u8]) {
                 zone.tz()
             );
         }
+    }
+}
+
+/// One text through the value parsers of SPEC §4 and §4.5: whole numbers,
+/// targets and booleans.
+///
+/// Properties: no panic; an accepted whole number, printed plainly, parses
+/// back to itself; an accepted target is finite; an accepted boolean reads
+/// back from its canonical spelling.
+pub fn values(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(number) = values::parse_int(text) {
+        assert_eq!(
+            values::parse_int(&number.to_string()),
+            Ok(number),
+            "{text:?}"
+        );
+    }
+    if let Ok((target, _)) = values::parse_target(text) {
+        assert!(target.is_finite(), "{text:?} gave {target}");
+    }
+    if let Ok(flag) = values::parse_bool(text) {
+        assert_eq!(values::parse_bool(&flag.to_string()), Ok(flag), "{text:?}");
     }
 }

@@ -38,3 +38,8 @@ fn ndjson_corpus_keeps_every_row() {
 fn timestamp_corpus_reads_back() {
     assert!(replay("timestamp", motcua::fuzz::timestamp) >= 10);
 }
+
+#[test]
+fn values_corpus_reads_back() {
+    assert!(replay("values", motcua::fuzz::values) >= 20);
+}
