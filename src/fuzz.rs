@@ -60,6 +60,7 @@ pub fn rows(data: &[u8], format: Format) {
         strict: false,
         format: Some(format),
         delimiter: None,
+        exported_at: None,
         no_wait: false,
         max_rejected: None,
         run_records: None,

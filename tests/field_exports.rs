@@ -35,8 +35,11 @@ fn cases() -> Vec<(&'static str, &'static str, Expect)> {
         ("units_names_like_footers.csv", "units", Ingested((4, 3, 1, 0), &[(5, "∅", "footer")])),
         ("units_ambiguous_city.csv", "units", Refused("units file refused whole; the lake keeps its units as they were: 1 of 2 row(s) rejected (line 2: level: 'Thành phố' is ambiguous as a level: a city is a province (Thành phố trực thuộc trung ương) or a district (Thành phố thuộc tỉnh); write which); fix them and ingest the whole file again")),
         ("targets_tab.csv", "targets", Ingested((2, 2, 0, 0), &[])),
-        ("dossiers_missing_columns.csv", "dossiers", Refused("the header lacks required column(s) procedure_code, unit_code, channel, received_at, updated_at of feed dossiers (the header found is row 1 split on ';')")),
+        ("dossiers_missing_columns.csv", "dossiers", Refused("the header lacks required column(s) procedure_code, unit_code, channel, received_at, updated_at of feed dossiers (the header found is row 1 split on ';'); an export without updated_at needs --exported-at TIMESTAMP, when it was exported")),
         ("dossiers_unknown_headers.csv", "dossiers", Refused("no row among the first 30 names a column of feed dossiers (it needs dossier_id, procedure_code, unit_code, channel, status, received_at, updated_at; `motcua feeds` lists the headers each column accepts); split on ',' every row is one column, split on ';' the first has 3")),
+        // A tracking book has no updated_at: without --exported-at, refused
+        // naming the flag (with it: the test below).
+        ("dossiers_tracking_book.csv", "dossiers", Refused("the header lacks required column(s) updated_at of feed dossiers (the header found is row 1 split on ';'); an export without updated_at needs --exported-at TIMESTAMP, when it was exported")),
         ("dossiers_id_twice.csv", "dossiers", Refused("the header names column dossier_id twice, as 'dossier_id' and 'mã hồ sơ'; keep one")),
     ]
 }
@@ -122,5 +125,43 @@ fn a_dry_run_says_where_the_header_was_and_what_each_column_fed() {
              mã đơn vị cấp trên → parent_code; dân số trưởng thành → adult_population\n",
             path.display()
         )
+    );
+}
+
+#[test]
+fn a_tracking_book_takes_its_export_time_as_every_rows_updated_at() {
+    let f = Fixture::new();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/field_exports/dossiers_tracking_book.csv");
+    let ingest = |extra: &[&str]| {
+        motcua_command(&f.lake)
+            .args(["ingest", "dossiers"])
+            .args(extra)
+            .arg(&path)
+            .output()
+            .expect("run motcua")
+    };
+    let bad = ingest(&["--exported-at", "31/03/25"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr)
+            .starts_with("error: bad argument: --exported-at '31/03/25' has a two-digit year"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    let out = ingest(&["--exported-at", "2025-03-31 17:00"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        f.sql("SELECT dossier_id, status, CAST(updated_at AS VARCHAR) FROM dossiers ORDER BY dossier_id"),
+        [
+            ["T1", "in_progress", "2025-03-31T10:00:00Z"],
+            ["T2", "received", "2025-03-31T10:00:00Z"],
+        ]
+        .map(|row| row.map(String::from).to_vec())
     );
 }

@@ -7,7 +7,7 @@ use clap::Args;
 use super::print;
 use super::value::Named;
 use super::{LakeDir, ZoneArg};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ingest::{self, IngestOptions, RejectLimit};
 use crate::read::Format;
 use crate::spec::feeds::Feed;
@@ -33,6 +33,10 @@ pub(super) struct IngestArgs {
     /// detected from the header row.
     #[arg(long, value_name = "CHAR", value_parser = super::value::delimiter)]
     delimiter: Option<u8>,
+    /// When a dossiers export without updated_at (a tracking book) was
+    /// exported, e.g. "2025-03-31 17:00": every row's updated_at.
+    #[arg(long, value_name = "TIMESTAMP")]
+    exported_at: Option<String>,
     /// Fail, committing nothing, if any row is rejected.
     #[arg(long)]
     strict: bool,
@@ -54,6 +58,9 @@ pub(super) struct IngestArgs {
 }
 
 pub(super) fn run(args: IngestArgs) -> Result<()> {
+    if let Some(at) = &args.exported_at {
+        check_exported_at(args.feed, at, &args.zone.zone)?;
+    }
     crate::interrupt::install()?;
     let lake = &args.lake.path;
     let options = IngestOptions {
@@ -62,6 +69,7 @@ pub(super) fn run(args: IngestArgs) -> Result<()> {
         strict: args.strict,
         format: args.format,
         delimiter: args.delimiter,
+        exported_at: args.exported_at,
         no_wait: args.no_wait,
         max_rejected: args.max_rejected,
         run_records: None,
@@ -73,4 +81,17 @@ pub(super) fn run(args: IngestArgs) -> Result<()> {
         ingest::ingest_files(lake, args.feed, files, &options, &mut print::file_report)?;
     }
     Ok(())
+}
+
+/// `--exported-at` is a time, for a feed of snapshots.
+fn check_exported_at(feed: Feed, at: &str, zone: &crate::validate::time::Zone) -> Result<()> {
+    if feed.def().current_by.is_none() {
+        return Err(Error::Usage(format!(
+            "--exported-at gives snapshots their updated_at; {} rows have none",
+            feed.name()
+        )));
+    }
+    crate::validate::time::parse_timestamp(at, zone, false)
+        .map(|_| ())
+        .map_err(|why| Error::Usage(format!("--exported-at {why}")))
 }

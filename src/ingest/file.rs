@@ -70,7 +70,10 @@ pub(crate) fn stage_file(
         format,
         def,
         file.scan,
-        options.delimiter,
+        &read::Overrides {
+            delimiter: options.delimiter,
+            exported_at: options.exported_at.clone(),
+        },
         move |record| match &record.problem {
             Some(problem) => Err(RowErrors::Rejected(vec![(
                 problem.column.clone(),

@@ -39,6 +39,8 @@ pub struct IngestOptions {
     pub format: Option<Format>,
     /// Splits CSV fields on this byte instead of the one detected.
     pub delimiter: Option<u8>,
+    /// The `updated_at` of every row of an export that has none (SPEC §4.5).
+    pub exported_at: Option<String>,
     /// Fail at once, rather than wait, when another process holds the lake.
     pub no_wait: bool,
     /// A file with a larger share of rejected rows fails, committing

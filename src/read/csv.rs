@@ -13,7 +13,7 @@ use crate::read::blank_lines::MarkBlankLines;
 use crate::read::decoded;
 use crate::read::layout;
 use crate::read::set_value;
-use crate::read::{InputLayout, ProblemKind, RecordProblem};
+use crate::read::{InputLayout, Overrides, ProblemKind, RecordProblem};
 use crate::spec::feeds::FeedDef;
 use crate::spec::token::normalize_token;
 
@@ -40,6 +40,8 @@ pub(crate) struct CsvSource {
     /// Input positions of the feed's required columns.
     required_positions: Vec<usize>,
     layout: InputLayout,
+    /// `--exported-at`, for a file without the column: (column, value).
+    constant: Option<(usize, String)>,
 }
 
 impl CsvSource {
@@ -50,7 +52,7 @@ impl CsvSource {
         input: Input,
         feed: &'static FeedDef,
         unclosed_quote: bool,
-        delimiter: Option<u8>,
+        overrides: &Overrides,
     ) -> Result<Self> {
         let bad = |reason: String| Error::BadFile {
             path: path.to_path_buf(),
@@ -68,7 +70,9 @@ impl CsvSource {
         if std::str::from_utf8(first_line).is_err() {
             return Err(bad("the header row is not valid UTF-8; convert the file to UTF-8 (e.g. iconv -f WINDOWS-1258 -t UTF-8)".into()));
         }
-        let layout = layout::detect(&prefix, feed, delimiter).map_err(bad)?;
+        let exported_at = overrides.exported_at(feed);
+        let supplied = exported_at.as_ref().map(|(column, _)| *column);
+        let layout = layout::detect(&prefix, feed, overrides.delimiter, supplied).map_err(bad)?;
         // Records end at LF; a CR before it is trimmed with the value. (With
         // CRLF terminators the csv crate reports a record's line one short.)
         let mut reader = ::csv::ReaderBuilder::new()
@@ -135,7 +139,9 @@ impl CsvSource {
             .columns
             .iter()
             .enumerate()
-            .filter(|(i, c)| c.required && !position_to_column.contains(&Some(*i)))
+            .filter(|(i, c)| {
+                c.required && !position_to_column.contains(&Some(*i)) && supplied != Some(*i)
+            })
             .map(|(_, c)| c.name)
             .collect();
         if !missing.is_empty() {
@@ -155,6 +161,9 @@ impl CsvSource {
                 .map(|(h, c)| (h.clone(), c.map(|c| feed.columns[c].name)))
                 .collect(),
         };
+        // The file's own column wins over --exported-at.
+        let constant =
+            exported_at.filter(|(column, _)| !position_to_column.contains(&Some(*column)));
         let required_positions = position_to_column
             .iter()
             .enumerate()
@@ -174,6 +183,7 @@ impl CsvSource {
             in_signatures: false,
             required_positions,
             layout,
+            constant,
         })
     }
 
@@ -382,6 +392,9 @@ impl RecordSource for CsvSource {
                     }
                 }
             }
+        }
+        if let Some((column, value)) = &self.constant {
+            set_value(&mut rec.text, &mut rec.spans, *column, value);
         }
         Ok(true)
     }

@@ -20,7 +20,13 @@ pub(crate) struct Layout {
 /// The first of the first rows of `prefix` that names every required column
 /// of `feed`, split on `forced` or on the delimiter that names the most
 /// columns there; or why there is none, in one sentence.
-pub(crate) fn detect(prefix: &[u8], feed: &FeedDef, forced: Option<u8>) -> Result<Layout, String> {
+/// `supplied`: a required column the command line gives a value for.
+pub(crate) fn detect(
+    prefix: &[u8],
+    feed: &FeedDef,
+    forced: Option<u8>,
+    supplied: Option<usize>,
+) -> Result<Layout, String> {
     let delimiters: Vec<u8> = match forced {
         Some(d) => vec![d],
         None => DELIMITERS.to_vec(),
@@ -31,7 +37,10 @@ pub(crate) fn detect(prefix: &[u8], feed: &FeedDef, forced: Option<u8>) -> Resul
     for row in 0..rows_read {
         let best = splits
             .iter()
-            .filter_map(|(d, rows)| rows.get(row).map(|cells| (*d, Names::of(cells, feed))))
+            .filter_map(|(d, rows)| {
+                rows.get(row)
+                    .map(|cells| (*d, Names::of(cells, feed, supplied)))
+            })
             .filter(|(_, names)| names.missing.is_empty())
             .max_by_key(|(d, names)| (names.known, std::cmp::Reverse(rank(*d))));
         if let Some((delimiter, _)) = best {
@@ -41,7 +50,7 @@ pub(crate) fn detect(prefix: &[u8], feed: &FeedDef, forced: Option<u8>) -> Resul
             });
         }
     }
-    Err(why_not(&splits, feed))
+    Err(why_not(&splits, feed, supplied))
 }
 
 /// Earlier delimiters win ties.
@@ -81,7 +90,7 @@ struct Names {
 }
 
 impl Names {
-    fn of(cells: &[String], feed: &FeedDef) -> Names {
+    fn of(cells: &[String], feed: &FeedDef, supplied: Option<usize>) -> Names {
         let mut named: Vec<usize> = cells
             .iter()
             .filter_map(|c| feed.column_for_header(c))
@@ -92,7 +101,7 @@ impl Names {
             .columns
             .iter()
             .enumerate()
-            .filter(|(i, c)| c.required && !named.contains(i))
+            .filter(|(i, c)| c.required && !named.contains(i) && supplied != Some(*i))
             .map(|(_, c)| c.name)
             .collect();
         Names {
@@ -104,13 +113,13 @@ impl Names {
 
 /// Why no header was found: the required columns the likeliest header row
 /// lacks; when no row names any column, what the rows split into.
-fn why_not(splits: &[(u8, Vec<Vec<String>>)], feed: &FeedDef) -> String {
+fn why_not(splits: &[(u8, Vec<Vec<String>>)], feed: &FeedDef, supplied: Option<usize>) -> String {
     let likeliest = splits
         .iter()
         .flat_map(|(d, rows)| {
             rows.iter()
                 .enumerate()
-                .map(move |(i, cells)| (i, *d, Names::of(cells, feed)))
+                .map(move |(i, cells)| (i, *d, Names::of(cells, feed, supplied)))
         })
         .filter(|(_, _, names)| names.known > 0)
         .max_by_key(|(i, d, names)| (names.known, std::cmp::Reverse((*i, rank(*d)))));
@@ -125,6 +134,14 @@ fn why_not(splits: &[(u8, Vec<Vec<String>>)], feed: &FeedDef) -> String {
                 " (the header found is row {} split on {})",
                 row + 1,
                 shown(delimiter)
+            ));
+        }
+        // A tracking book has no updated_at: it is a snapshot of its day.
+        if let Some((_, version)) = feed.current_by
+            && names.missing.contains(&version)
+        {
+            why.push_str(&format!(
+                "; an export without {version} needs --exported-at TIMESTAMP, when it was exported"
             ));
         }
         return why;
@@ -175,7 +192,7 @@ mod tests {
         let units = Feed::Units.def();
         let csv = "SỔ THEO DÕI ĐƠN VỊ\nTừ ngày 01/01/2025 đến ngày 31/03/2025\n\nSTT;Mã đơn vị;Tên đơn vị;Cấp\n1;001;Ba Đình;Quận\n";
         assert_eq!(
-            detect(csv.as_bytes(), units, None),
+            detect(csv.as_bytes(), units, None, None),
             Ok(Layout {
                 delimiter: b';',
                 skipped: 2
@@ -183,17 +200,17 @@ mod tests {
         );
         let plain = "unit_code,name,level\n001,Ba Đình,district\n";
         assert_eq!(
-            detect(plain.as_bytes(), units, None),
+            detect(plain.as_bytes(), units, None, None),
             Ok(Layout {
                 delimiter: b',',
                 skipped: 0
             })
         );
         assert_eq!(
-            detect("unit_code,name\n".as_bytes(), units, None),
+            detect("unit_code,name\n".as_bytes(), units, None, None),
             Err("the header lacks required column(s) level of feed units".into())
         );
-        let other = detect("a;b;c\n1;2;3\n".as_bytes(), units, None).unwrap_err();
+        let other = detect("a;b;c\n1;2;3\n".as_bytes(), units, None, None).unwrap_err();
         assert!(
             other.starts_with("no row among the first 30 names a column of feed units")
                 && other.ends_with(
@@ -201,15 +218,15 @@ mod tests {
                 ),
             "{other}"
         );
-        let forced = detect(plain.as_bytes(), units, Some(b';')).unwrap_err();
+        let forced = detect(plain.as_bytes(), units, Some(b';'), None).unwrap_err();
         assert!(forced.starts_with("no row among the first 30"), "{forced}");
         let titled = "Báo cáo\nunit_code;name;level\n";
         assert_eq!(
-            detect("Báo cáo\nunit_code;name\n".as_bytes(), units, None),
+            detect("Báo cáo\nunit_code;name\n".as_bytes(), units, None, None),
             Err("the header lacks required column(s) level of feed units (the header found is row 2 split on ';')".into())
         );
         assert_eq!(
-            detect(titled.as_bytes(), units, None).map(|l| l.skipped),
+            detect(titled.as_bytes(), units, None, None).map(|l| l.skipped),
             Ok(1)
         );
     }

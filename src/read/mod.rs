@@ -198,6 +198,24 @@ impl InputLayout {
     }
 }
 
+/// What the command line says about how to read a file.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Overrides {
+    /// `--delimiter`: splits CSV fields, instead of the one detected.
+    pub(crate) delimiter: Option<u8>,
+    /// `--exported-at`: the `updated_at` of every row of an export that has
+    /// none (a tracking book is a snapshot taken when it was exported).
+    pub(crate) exported_at: Option<String>,
+}
+
+impl Overrides {
+    /// The column `--exported-at` fills and its text, for `feed`.
+    pub(crate) fn exported_at(&self, feed: &FeedDef) -> Option<(usize, String)> {
+        let (_, version) = feed.current_by?;
+        Some((feed.column_index(version)?, self.exported_at.clone()?))
+    }
+}
+
 /// A source of records for one feed.
 pub(crate) trait RecordSource: Send {
     /// How the file was laid out, for sources that find out.
@@ -220,7 +238,7 @@ pub(crate) fn open<T: Send + 'static>(
     format: Format,
     feed: &'static FeedDef,
     scan: &FileScan,
-    delimiter: Option<u8>,
+    overrides: &Overrides,
     prepare: impl FnMut(&RawRecord) -> T + Send + 'static,
 ) -> Result<(ReadAhead<T>, Option<InputLayout>)> {
     let source: Box<dyn RecordSource> = match format {
@@ -229,9 +247,9 @@ pub(crate) fn open<T: Send + 'static>(
             input,
             feed,
             scan.quote_left_open,
-            delimiter,
+            overrides,
         )?),
-        Format::Ndjson => Box::new(NdjsonSource::open(path, input, feed)),
+        Format::Ndjson => Box::new(NdjsonSource::open(path, input, feed, overrides)),
     };
     let layout = source.layout();
     Ok((ReadAhead::spawn(path, source, prepare), layout))

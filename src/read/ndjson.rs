@@ -10,7 +10,7 @@ use crate::read::Input;
 use crate::read::RawRecord;
 use crate::read::RecordSource;
 use crate::read::decoded;
-use crate::read::{ProblemKind, RecordProblem};
+use crate::read::{Overrides, ProblemKind, RecordProblem};
 use crate::spec::feeds::FeedDef;
 
 pub(crate) struct NdjsonSource {
@@ -21,10 +21,12 @@ pub(crate) struct NdjsonSource {
     key_to_column: HashMap<String, Option<usize>>,
     pub(crate) feed: &'static FeedDef,
     pub(crate) unknown: Vec<String>,
+    /// `--exported-at`: fills its column in a row that has no value there.
+    exported_at: Option<(usize, String)>,
 }
 
 impl NdjsonSource {
-    pub fn open(path: &Path, input: Input, feed: &'static FeedDef) -> Self {
+    pub fn open(path: &Path, input: Input, feed: &'static FeedDef, overrides: &Overrides) -> Self {
         NdjsonSource {
             path: path.to_path_buf(),
             reader: BufReader::with_capacity(1 << 20, decoded(input)),
@@ -33,6 +35,7 @@ impl NdjsonSource {
             key_to_column: HashMap::new(),
             feed,
             unknown: Vec::new(),
+            exported_at: overrides.exported_at(feed),
         }
     }
 
@@ -151,6 +154,11 @@ impl RecordSource for NdjsonSource {
                         }
                     }
                 }
+            }
+            if let Some((column, value)) = &self.exported_at
+                && rec.get(*column).is_none()
+            {
+                rec.set(*column, value);
             }
             return Ok(true);
         }
