@@ -242,11 +242,13 @@ impl CsvSource {
 /// cell or, in a sparse row (titles stand apart), any cell. Data rows pay
 /// one byte test: their first cell is rarely a word.
 fn footer_kind(record: &::csv::ByteRecord) -> Option<Footer> {
-    let cells: Vec<&[u8]> = record
-        .iter()
-        .map(<[u8]>::trim_ascii)
-        .filter(|c| !c.is_empty())
-        .collect();
+    // Called for every row: the cells are walked, not collected.
+    let cells = || {
+        record
+            .iter()
+            .map(<[u8]>::trim_ascii)
+            .filter(|c| !c.is_empty())
+    };
     let may_be_title = |c: &[u8]| {
         matches!(
             c.first(),
@@ -264,7 +266,7 @@ fn footer_kind(record: &::csv::ByteRecord) -> Option<Footer> {
                 || (open && rest.starts_with('_'))
         })
     };
-    let first = *cells.first()?;
+    let first = cells().next()?;
     if may_be_title(first) {
         let first = words(first);
         let totals = [
@@ -279,16 +281,15 @@ fn footer_kind(record: &::csv::ByteRecord) -> Option<Footer> {
         }
     }
     let signature = ["nguoi_lap_bieu", "thu_truong_don_vi", "ky_ten"];
-    let searched = if cells.len() <= 3 {
-        &cells[..]
+    let titled =
+        |c: &[u8]| may_be_title(c) && signature.iter().any(|p| is_phrase(&words(c), p, true));
+    let sparse = cells().nth(3).is_none();
+    let signed = if sparse {
+        cells().any(titled)
     } else {
-        &cells[..1]
+        titled(first)
     };
-    searched
-        .iter()
-        .filter(|c| may_be_title(c))
-        .any(|c| signature.iter().any(|p| is_phrase(&words(c), p, true)))
-        .then_some(Footer::Signatures)
+    signed.then_some(Footer::Signatures)
 }
 
 /// The first lines of the input (at most the header search's rows, and
