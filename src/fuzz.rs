@@ -60,7 +60,9 @@ pub fn rows(data: &[u8], format: Format) {
         strict: false,
         format: Some(format),
         delimiter: None,
-        exported_at: None,
+        // A tracking book has no updated_at (SPEC §4.5).
+        exported_at: (format == Format::Workbook).then(|| "2025-03-31 17:00".into()),
+        sheet: None,
         no_wait: false,
         max_rejected: None,
         run_records: None,

@@ -35,6 +35,11 @@ fn ndjson_corpus_keeps_every_row() {
 }
 
 #[test]
+fn workbook_corpus_keeps_every_row() {
+    assert!(replay("workbook_rows", |d| motcua::fuzz::rows(d, Format::Workbook)) >= 3);
+}
+
+#[test]
 fn timestamp_corpus_reads_back() {
     assert!(replay("timestamp", motcua::fuzz::timestamp) >= 10);
 }

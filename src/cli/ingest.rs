@@ -17,16 +17,18 @@ use crate::validate::privacy::PiiKey;
 #[derive(Args)]
 #[command(after_help = "Examples:
   motcua ingest units exports/units.csv
+  motcua ingest dossiers so-theo-doi.xlsx --exported-at \"2025-03-31 17:00\"
   motcua ingest dossiers exports/2025-0*.csv --max-rejected 5%
   motcua ingest signatures today.ndjson --dry-run")]
 pub(super) struct IngestArgs {
     /// The feed the files hold.
     #[arg(value_parser = Named::<Feed>::new())]
     feed: Feed,
-    /// CSV or NDJSON files, ingested in this order.
+    /// CSV, NDJSON or workbook files, ingested in this order.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
-    /// The files' format; by default chosen from each file's extension.
+    /// The files' format; by default a workbook (xlsx, xlsb, xls, ods) by
+    /// its content, others by extension.
     #[arg(long, value_parser = Named::<Format>::new())]
     format: Option<Format>,
     /// What separates a CSV file's fields: ',', ';', 'tab' or '|'; by default
@@ -37,6 +39,10 @@ pub(super) struct IngestArgs {
     /// exported, e.g. "2025-03-31 17:00": every row's updated_at.
     #[arg(long, value_name = "TIMESTAMP")]
     exported_at: Option<String>,
+    /// The workbook sheet to read; by default the first whose first rows
+    /// hold the feed's header.
+    #[arg(long, value_name = "NAME")]
+    sheet: Option<String>,
     /// Fail, committing nothing, if any row is rejected.
     #[arg(long)]
     strict: bool,
@@ -70,6 +76,7 @@ pub(super) fn run(args: IngestArgs) -> Result<()> {
         format: args.format,
         delimiter: args.delimiter,
         exported_at: args.exported_at,
+        sheet: args.sheet,
         no_wait: args.no_wait,
         max_rejected: args.max_rejected,
         run_records: None,

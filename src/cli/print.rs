@@ -321,8 +321,8 @@ pub(crate) fn file_report(report: &FileReport) {
     }
 }
 
-/// How a dry run says a CSV export was read: its header row and delimiter,
-/// and the feed column each header fed.
+/// How a dry run says an export was read: its sheet, header row and
+/// delimiter, and the feed column each header fed.
 fn layout_lines(layout: &InputLayout) -> String {
     let columns: Vec<String> = layout
         .columns
@@ -332,13 +332,18 @@ fn layout_lines(layout: &InputLayout) -> String {
             None => format!("{header} → left out"),
         })
         .collect();
-    format!(
-        "  header on line {} ({} row(s) above it skipped); fields split on {}\n  columns: {}\n",
-        layout.header_line,
-        layout.title_rows,
-        layout.delimiter,
-        columns.join("; ")
-    )
+    let mut found = match &layout.sheet {
+        Some(sheet) => format!("  sheet '{sheet}', header on row {}", layout.header_line),
+        None => format!("  header on line {}", layout.header_line),
+    };
+    if layout.header_rows > 1 {
+        found.push_str(&format!(" and the {} below it", layout.header_rows - 1));
+    }
+    found.push_str(&format!(" ({} row(s) above it skipped)", layout.title_rows));
+    if let Some(delimiter) = &layout.delimiter {
+        found.push_str(&format!("; fields split on {delimiter}"));
+    }
+    format!("{found}\n  columns: {}\n", columns.join("; "))
 }
 
 /// The line `kpi` prints when it is done.

@@ -155,7 +155,7 @@ impl ValueEnum for Feed {
 
 impl ValueEnum for Format {
     fn value_variants<'a>() -> &'a [Self] {
-        &[Format::Csv, Format::Ndjson]
+        &[Format::Csv, Format::Ndjson, Format::Workbook]
     }
 
     fn to_possible_value(&self) -> Option<PossibleValue> {

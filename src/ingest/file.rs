@@ -57,10 +57,7 @@ pub(crate) fn stage_file(
     dedup: &mut DedupIndex,
 ) -> Result<StagedFile> {
     let def = file.feed.def();
-    let format = match options.format {
-        Some(format) => format,
-        None => Format::from_path(file.path)?,
-    };
+    let format = Format::of(file.path, file.scan, options.format)?;
     // Values are typed on the reading thread; rows are checked for
     // duplicates and written on this one.
     let mut parser = RowParser::new(def, options.zone, options.pii_key.clone());
@@ -73,6 +70,8 @@ pub(crate) fn stage_file(
         &read::Overrides {
             delimiter: options.delimiter,
             exported_at: options.exported_at.clone(),
+            sheet: options.sheet.clone(),
+            header_row: None,
         },
         move |record| match &record.problem {
             Some(problem) => Err(RowErrors::Rejected(vec![(
@@ -88,13 +87,24 @@ pub(crate) fn stage_file(
         file.path.display(),
         def.name
     );
-    let mut stager = FileStager::new(target, file, options, dedup)?;
+    let sheet = layout.as_ref().and_then(|l| l.sheet.as_deref());
+    let mut stager = FileStager::new(target, file, options, dedup, sheet)?;
     stager.report.layout = layout;
     let mut record = RawRecord::default();
     while let Some(typed) = source.next(&mut record)? {
         stager.take(typed, &record)?;
     }
     stager.finish(source.unknown_columns())
+}
+
+/// Where a quarantined row came from: the file, and in a workbook the
+/// sheet (`book.xlsx#Sheet1`), which with its line finds the row.
+fn source(path: &Path, sheet: Option<&str>) -> String {
+    let path = absolute(path).display().to_string();
+    match sheet {
+        Some(sheet) => format!("{path}#{sheet}"),
+        None => path,
+    }
 }
 
 /// Where each row of one file goes: the lake's partitions, quarantine or
@@ -122,6 +132,7 @@ impl<'a> FileStager<'a> {
         file: &InputFile<'a>,
         options: &IngestOptions,
         dedup: &'a mut DedupIndex,
+        sheet: Option<&str>,
     ) -> Result<Self> {
         let def = file.feed.def();
         let current_by = def
@@ -151,7 +162,12 @@ impl<'a> FileStager<'a> {
             target,
             dedup,
             sinks: PartitionSinks::new(def, target.staging, file.seq, options.zone),
-            quarantine: QuarantineSink::new(def, target.staging, file.seq, &absolute(file.path)),
+            quarantine: QuarantineSink::new(
+                def,
+                target.staging,
+                file.seq,
+                source(file.path, sheet),
+            ),
             registry: RegistryCheck::default(),
             current,
             units,

@@ -41,6 +41,8 @@ pub struct IngestOptions {
     pub delimiter: Option<u8>,
     /// The `updated_at` of every row of an export that has none (SPEC §4.5).
     pub exported_at: Option<String>,
+    /// The workbook sheet to read, instead of the first holding a header.
+    pub sheet: Option<String>,
     /// Fail at once, rather than wait, when another process holds the lake.
     pub no_wait: bool,
     /// A file with a larger share of rejected rows fails, committing

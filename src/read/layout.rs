@@ -1,69 +1,149 @@
-//! Where a CSV export's header row is and what separates its fields
-//! (SPEC §4.5): report screens put titles above the header, and Excel in a
-//! Vietnamese locale separates fields with `;`.
+//! Where an export's header row is and what separates its fields (SPEC
+//! §4.5): report screens put titles above the header, group columns under a
+//! merged cell in a second header row, and Excel in a Vietnamese locale
+//! separates fields with `;`. CSV and workbooks share the search; a CSV
+//! tries each delimiter, a workbook's rows come split into cells.
 
-use crate::spec::feeds::FeedDef;
+use crate::read::naming::Naming;
 
 /// Rows searched for the header.
 pub(crate) const HEADER_SEARCH_ROWS: usize = 30;
 /// The delimiters tried, the default first.
 const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
 
+/// One row of the search: the line (or sheet row) it is on, and its cells.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Row {
+    pub(crate) line: u64,
+    pub(crate) cells: Vec<String>,
+}
+
+/// The first rows of an export as one way of splitting them reads them.
+#[derive(Debug, Clone)]
+pub(crate) struct Split {
+    /// The CSV delimiter; None for a workbook's cells.
+    pub(crate) delimiter: Option<u8>,
+    pub(crate) rows: Vec<Row>,
+}
+
 /// What the header search found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Layout {
-    pub(crate) delimiter: u8,
-    /// Records above the header row (titles), skipped.
+    /// Which of the splits reads the header.
+    pub(crate) split: usize,
+    /// Rows above the header row (titles), skipped.
     pub(crate) skipped: usize,
+    /// 1, or 2 for a header whose group cells stand above its column names.
+    pub(crate) header_rows: usize,
 }
 
-/// The first of the first rows of `prefix` that names every required column
-/// of `feed`, split on `forced` or on the delimiter that names the most
-/// columns there; or why there is none, in one sentence.
-/// `supplied`: a required column the command line gives a value for.
-pub(crate) fn detect(
-    prefix: &[u8],
-    feed: &FeedDef,
-    forced: Option<u8>,
-    supplied: Option<usize>,
-) -> Result<Layout, String> {
+/// Where the search looks and what it must find.
+#[derive(Clone, Copy)]
+pub(crate) struct Search<'a> {
+    pub(crate) naming: Naming<'a>,
+    /// A required column the command line gives a value for.
+    pub(crate) supplied: Option<usize>,
+    /// A profile's `header_row`: the header's line, not searched for.
+    pub(crate) at: Option<u64>,
+}
+
+/// The first of the rows that names every required column of the feed —
+/// alone, or joined with the row below it as a two-row header — read by
+/// the split that names the most columns there; or why there is none, in
+/// one sentence.
+pub(crate) fn find(splits: &[Split], search: Search) -> Result<Layout, String> {
+    let rows_read = splits.iter().map(|s| s.rows.len()).max().unwrap_or(0);
+    for row in 0..rows_read {
+        if search.at.is_some_and(|at| {
+            splits
+                .iter()
+                .all(|s| s.rows.get(row).is_none_or(|r| r.line != at))
+        }) {
+            continue;
+        }
+        for header_rows in [1, 2] {
+            let best = splits
+                .iter()
+                .enumerate()
+                .filter_map(|(i, split)| {
+                    let rows = split.rows.get(row..row + header_rows)?;
+                    // A title above a one-row header joins into a header too:
+                    // the row below alone comes first.
+                    if header_rows == 2
+                        && Names::of(&header_names(&rows[1..], search.naming), search)
+                            .missing
+                            .is_empty()
+                    {
+                        return None;
+                    }
+                    Some((i, Names::of(&header_names(rows, search.naming), search)))
+                })
+                .filter(|(_, names)| names.missing.is_empty())
+                .max_by_key(|(i, names)| (names.known, std::cmp::Reverse(*i)));
+            if let Some((split, _)) = best {
+                return Ok(Layout {
+                    split,
+                    skipped: row,
+                    header_rows,
+                });
+            }
+        }
+    }
+    Err(why_not(splits, search))
+}
+
+/// The names of a header of one or two rows. In a two-row header a group
+/// cell (`Ngày`, merged over the columns below it) stands above the names
+/// it groups (`Tiếp nhận`, `Hẹn trả`) and reads into each (`Ngày tiếp
+/// nhận`); a name that means nothing joined but something alone (`Mã hồ
+/// sơ` under `Thông tin hồ sơ`) is kept alone; a cell merged down the two
+/// rows (`STT`) is the top one.
+pub(crate) fn header_names(rows: &[Row], naming: Naming) -> Vec<String> {
+    let [top, bottom] = rows else {
+        return rows.first().map(|r| r.cells.clone()).unwrap_or_default();
+    };
+    let width = top.cells.len().max(bottom.cells.len());
+    let cell = |row: &Row, i: usize| row.cells.get(i).map_or("", |c| c.trim()).to_string();
+    let mut group = String::new();
+    (0..width)
+        .map(|i| {
+            let (above, below) = (cell(top, i), cell(bottom, i));
+            if !above.is_empty() {
+                group = above.clone();
+            } else if below.is_empty() {
+                group.clear();
+            }
+            if below.is_empty() {
+                return above;
+            }
+            let joined = format!("{group} {below}");
+            match (naming.column(&joined), naming.column(&below)) {
+                (None, Some(_)) => below,
+                _ if group.is_empty() => below,
+                _ => joined,
+            }
+        })
+        .collect()
+}
+
+/// A CSV export's first rows split on `forced`, or on each delimiter.
+pub(crate) fn csv_splits(prefix: &[u8], forced: Option<u8>) -> Vec<Split> {
     let delimiters: Vec<u8> = match forced {
         Some(d) => vec![d],
         None => DELIMITERS.to_vec(),
     };
-    let splits: Vec<(u8, Vec<Vec<String>>)> =
-        delimiters.iter().map(|&d| (d, rows(prefix, d))).collect();
-    let rows_read = splits.first().map_or(0, |(_, r)| r.len());
-    for row in 0..rows_read {
-        let best = splits
-            .iter()
-            .filter_map(|(d, rows)| {
-                rows.get(row)
-                    .map(|cells| (*d, Names::of(cells, feed, supplied)))
-            })
-            .filter(|(_, names)| names.missing.is_empty())
-            .max_by_key(|(d, names)| (names.known, std::cmp::Reverse(rank(*d))));
-        if let Some((delimiter, _)) = best {
-            return Ok(Layout {
-                delimiter,
-                skipped: row,
-            });
-        }
-    }
-    Err(why_not(&splits, feed, supplied))
-}
-
-/// Earlier delimiters win ties.
-fn rank(delimiter: u8) -> usize {
-    DELIMITERS
-        .iter()
-        .position(|d| *d == delimiter)
-        .unwrap_or(DELIMITERS.len())
+    delimiters
+        .into_iter()
+        .map(|d| Split {
+            delimiter: Some(d),
+            rows: csv_rows(prefix, d),
+        })
+        .collect()
 }
 
 /// The first rows of `prefix` split on `delimiter` (blank lines skipped,
 /// as the reader skips them).
-fn rows(prefix: &[u8], delimiter: u8) -> Vec<Vec<String>> {
+fn csv_rows(prefix: &[u8], delimiter: u8) -> Vec<Row> {
     let mut reader = ::csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(false)
@@ -74,15 +154,17 @@ fn rows(prefix: &[u8], delimiter: u8) -> Vec<Vec<String>> {
         .byte_records()
         .take(HEADER_SEARCH_ROWS)
         .map_while(|r| r.ok())
-        .map(|r| {
-            r.iter()
+        .map(|r| Row {
+            line: r.position().map_or(0, |p| p.line()),
+            cells: r
+                .iter()
                 .map(|c| String::from_utf8_lossy(c).trim().to_string())
-                .collect()
+                .collect(),
         })
         .collect()
 }
 
-/// How a row reads as a header of `feed`.
+/// How a row reads as a header of the feed.
 struct Names {
     /// Distinct feed columns it names.
     known: usize,
@@ -90,10 +172,11 @@ struct Names {
 }
 
 impl Names {
-    fn of(cells: &[String], feed: &FeedDef, supplied: Option<usize>) -> Names {
+    fn of(cells: &[String], search: Search) -> Names {
+        let feed = search.naming.feed;
         let mut named: Vec<usize> = cells
             .iter()
-            .filter_map(|c| feed.column_for_header(c))
+            .filter_map(|c| search.naming.column(c))
             .collect();
         named.sort_unstable();
         named.dedup();
@@ -101,7 +184,7 @@ impl Names {
             .columns
             .iter()
             .enumerate()
-            .filter(|(i, c)| c.required && !named.contains(i) && supplied != Some(*i))
+            .filter(|(i, c)| c.required && !named.contains(i) && search.supplied != Some(*i))
             .map(|(_, c)| c.name)
             .collect();
         Names {
@@ -113,28 +196,32 @@ impl Names {
 
 /// Why no header was found: the required columns the likeliest header row
 /// lacks; when no row names any column, what the rows split into.
-fn why_not(splits: &[(u8, Vec<Vec<String>>)], feed: &FeedDef, supplied: Option<usize>) -> String {
+fn why_not(splits: &[Split], search: Search) -> String {
+    let feed = search.naming.feed;
     let likeliest = splits
         .iter()
-        .flat_map(|(d, rows)| {
-            rows.iter()
-                .enumerate()
-                .map(move |(i, cells)| (i, *d, Names::of(cells, feed, supplied)))
+        .flat_map(|split| {
+            split.rows.iter().enumerate().map(move |(i, row)| {
+                let names = Names::of(&row.cells, search);
+                (i, row.line, split.delimiter, names)
+            })
         })
-        .filter(|(_, _, names)| names.known > 0)
-        .max_by_key(|(i, d, names)| (names.known, std::cmp::Reverse((*i, rank(*d)))));
-    if let Some((row, delimiter, names)) = likeliest {
+        .filter(|(_, _, _, names)| names.known > 0)
+        .max_by_key(|(i, _, d, names)| (names.known, std::cmp::Reverse((*i, d.map_or(0, rank)))));
+    if let Some((row, line, delimiter, names)) = likeliest {
         let mut why = format!(
             "the header lacks required column(s) {} of feed {}",
             names.missing.join(", "),
             feed.name
         );
-        if row > 0 || delimiter != b',' {
-            why.push_str(&format!(
+        match delimiter {
+            Some(d) if row > 0 || d != b',' => why.push_str(&format!(
                 " (the header found is row {} split on {})",
                 row + 1,
-                shown(delimiter)
-            ));
+                shown(d)
+            )),
+            None if row > 0 => why.push_str(&format!(" (the header found is row {line})")),
+            _ => {}
         }
         // A tracking book has no updated_at: it is a snapshot of its day.
         if let Some((_, version)) = feed.current_by
@@ -145,6 +232,12 @@ fn why_not(splits: &[(u8, Vec<Vec<String>>)], feed: &FeedDef, supplied: Option<u
             ));
         }
         return why;
+    }
+    if let Some(at) = search.at {
+        return format!(
+            "row {at} (the profile's header_row) names no column of feed {}",
+            feed.name
+        );
     }
     let required: Vec<&str> = feed
         .columns
@@ -157,13 +250,13 @@ fn why_not(splits: &[(u8, Vec<Vec<String>>)], feed: &FeedDef, supplied: Option<u
         feed.name,
         required.join(", ")
     );
-    let one_column = splits
-        .first()
-        .is_some_and(|(_, rows)| rows.iter().all(|cells| cells.len() <= 1));
+    let one_column = splits.first().is_some_and(|s| {
+        s.delimiter == Some(b',') && s.rows.iter().all(|row| row.cells.len() <= 1)
+    });
     let wider = splits
         .iter()
         .skip(1)
-        .filter_map(|(d, rows)| Some((*d, rows.first()?.len())))
+        .filter_map(|s| Some((s.delimiter?, s.rows.first()?.cells.len())))
         .find(|(_, width)| *width > 1);
     if let (true, Some((delimiter, width))) = (one_column, wider) {
         why.push_str(&format!(
@@ -172,6 +265,14 @@ fn why_not(splits: &[(u8, Vec<Vec<String>>)], feed: &FeedDef, supplied: Option<u
         ));
     }
     why
+}
+
+/// Earlier delimiters win ties.
+fn rank(delimiter: u8) -> usize {
+    DELIMITERS
+        .iter()
+        .position(|d| *d == delimiter)
+        .unwrap_or(DELIMITERS.len())
 }
 
 /// A delimiter as a message names it.
@@ -185,32 +286,38 @@ pub(crate) fn shown(delimiter: u8) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::feeds::Feed;
+    use crate::spec::feeds::{Feed, FeedDef};
+
+    fn detect(csv: &str, feed: &'static FeedDef, forced: Option<u8>) -> Result<Layout, String> {
+        let search = Search {
+            naming: Naming::of(feed),
+            supplied: None,
+            at: None,
+        };
+        find(&csv_splits(csv.as_bytes(), forced), search)
+    }
+
+    fn layout(split: usize, skipped: usize, header_rows: usize) -> Result<Layout, String> {
+        Ok(Layout {
+            split,
+            skipped,
+            header_rows,
+        })
+    }
 
     #[test]
     fn the_header_is_the_first_row_naming_every_required_column() {
         let units = Feed::Units.def();
         let csv = "SỔ THEO DÕI ĐƠN VỊ\nTừ ngày 01/01/2025 đến ngày 31/03/2025\n\nSTT;Mã đơn vị;Tên đơn vị;Cấp\n1;001;Ba Đình;Quận\n";
-        assert_eq!(
-            detect(csv.as_bytes(), units, None, None),
-            Ok(Layout {
-                delimiter: b';',
-                skipped: 2
-            })
-        );
+        // Split 1 is ';'. (Unmarked, the blank line is no row.)
+        assert_eq!(detect(csv, units, None), layout(1, 2, 1));
         let plain = "unit_code,name,level\n001,Ba Đình,district\n";
+        assert_eq!(detect(plain, units, None), layout(0, 0, 1));
         assert_eq!(
-            detect(plain.as_bytes(), units, None, None),
-            Ok(Layout {
-                delimiter: b',',
-                skipped: 0
-            })
-        );
-        assert_eq!(
-            detect("unit_code,name\n".as_bytes(), units, None, None),
+            detect("unit_code,name\n", units, None),
             Err("the header lacks required column(s) level of feed units".into())
         );
-        let other = detect("a;b;c\n1;2;3\n".as_bytes(), units, None, None).unwrap_err();
+        let other = detect("a;b;c\n1;2;3\n", units, None).unwrap_err();
         assert!(
             other.starts_with("no row among the first 30 names a column of feed units")
                 && other.ends_with(
@@ -218,16 +325,43 @@ mod tests {
                 ),
             "{other}"
         );
-        let forced = detect(plain.as_bytes(), units, Some(b';'), None).unwrap_err();
+        let forced = detect(plain, units, Some(b';')).unwrap_err();
         assert!(forced.starts_with("no row among the first 30"), "{forced}");
-        let titled = "Báo cáo\nunit_code;name;level\n";
         assert_eq!(
-            detect("Báo cáo\nunit_code;name\n".as_bytes(), units, None, None),
+            detect("Báo cáo\nunit_code;name\n", units, None),
             Err("the header lacks required column(s) level of feed units (the header found is row 2 split on ';')".into())
         );
         assert_eq!(
-            detect(titled.as_bytes(), units, None, None).map(|l| l.skipped),
-            Ok(1)
+            detect("Báo cáo\nunit_code;name;level\n", units, None),
+            layout(1, 1, 1)
+        );
+    }
+
+    #[test]
+    fn a_group_cell_above_its_columns_reads_into_each_name() {
+        let dossiers = Feed::Dossiers.def();
+        let csv = "SỔ THEO DÕI HỒ SƠ\n\
+            STT;Thông tin hồ sơ;;;Hình thức nộp;Ngày;;;;Trạng thái\n\
+            ;Mã hồ sơ;Mã thủ tục;Mã đơn vị;;Tiếp nhận;Hẹn trả;Có kết quả;Cập nhật;\n\
+            1;H1;P1;U1;Trực tuyến;05/03/2025;10/03/2025;;05/03/2025;Đang xử lý\n";
+        let found = detect(csv, dossiers, None);
+        assert_eq!(found, layout(1, 1, 2), "{found:?}");
+        let splits = csv_splits(csv.as_bytes(), Some(b';'));
+        let names = header_names(&splits[0].rows[1..3], Naming::of(dossiers));
+        assert_eq!(
+            names,
+            [
+                "STT",
+                "Mã hồ sơ",
+                "Mã thủ tục",
+                "Mã đơn vị",
+                "Hình thức nộp",
+                "Ngày Tiếp nhận",
+                "Ngày Hẹn trả",
+                "Ngày Có kết quả",
+                "Ngày Cập nhật",
+                "Trạng thái"
+            ]
         );
     }
 }

@@ -1,18 +1,24 @@
-//! Reading raw records from CSV and NDJSON exports, one at a time, with the
-//! physical line each starts on. Values come out as trimmed text aligned to a
-//! feed's columns; typing and validation happen in `validate`.
+//! Reading raw records from CSV, NDJSON and workbook exports, one at a
+//! time, with the line (or sheet row) each starts on. Values come out as
+//! trimmed text aligned to a feed's columns; typing and validation happen
+//! in `validate`.
 
 mod blank_lines;
+mod columns;
 mod csv;
+mod footer;
 mod layout;
+pub(crate) mod naming;
 mod ndjson;
 mod read_ahead;
 mod scan;
+mod workbook;
 
 pub(crate) use csv::CsvSource;
 pub(crate) use ndjson::NdjsonSource;
 pub(crate) use read_ahead::*;
 pub(crate) use scan::*;
+pub(crate) use workbook::WorkbookSource;
 
 use std::fs::File;
 use std::io::Read;
@@ -22,12 +28,15 @@ use std::path::Path;
 use encoding_rs_io::{DecodeReaderBytes, DecodeReaderBytesBuilder};
 
 use crate::error::{Error, Result};
+use crate::read::naming::Naming;
 use crate::spec::feeds::FeedDef;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Csv,
     Ndjson,
+    /// An Excel or OpenDocument workbook: xlsx, xlsb, xls or ods.
+    Workbook,
 }
 
 impl std::str::FromStr for Format {
@@ -36,12 +45,16 @@ impl std::str::FromStr for Format {
         match s.to_ascii_lowercase().as_str() {
             "csv" => Ok(Format::Csv),
             "ndjson" | "jsonl" | "json" => Ok(Format::Ndjson),
+            "workbook" | "xlsx" | "xlsm" | "xlsb" | "xls" | "ods" | "excel" => Ok(Format::Workbook),
             _ => Err(Error::Usage(format!(
-                "unknown format '{s}'; use csv or ndjson"
+                "unknown format '{s}'; use csv, ndjson or workbook"
             ))),
         }
     }
 }
+
+/// Extensions of workbook files.
+const WORKBOOK_EXTENSIONS: [&str; 5] = ["xlsx", "xlsm", "xlsb", "xls", "ods"];
 
 impl Format {
     /// The name `--format` takes.
@@ -49,22 +62,59 @@ impl Format {
         match self {
             Format::Csv => "csv",
             Format::Ndjson => "ndjson",
+            Format::Workbook => "workbook",
         }
     }
 
-    pub(crate) fn from_path(path: &Path) -> Result<Self> {
+    /// How to read `path`: a workbook by its content whatever its name
+    /// (SPEC §4.5), else `forced` (`--format`), else its extension.
+    pub(crate) fn of(path: &Path, scan: &FileScan, forced: Option<Format>) -> Result<Self> {
+        let bad = |reason: String| Error::BadFile {
+            path: path.to_path_buf(),
+            reason,
+        };
         let ext = path
             .extension()
             .and_then(|e| e.to_str())
             .map(|e| e.to_ascii_lowercase());
-        match ext.as_deref() {
-            Some("csv") | Some("txt") => Ok(Format::Csv),
-            Some("ndjson") | Some("jsonl") | Some("json") => Ok(Format::Ndjson),
-            _ => Err(Error::BadFile {
-                path: path.to_path_buf(),
-                reason: "cannot tell the format from the file name; pass --format csv or --format ndjson".into(),
-            }),
+        if let Some(container) = scan.container {
+            return match forced {
+                None | Some(Format::Workbook) => Ok(Format::Workbook),
+                Some(other) => Err(bad(format!(
+                    "it is a workbook ({}), not {}: drop --format {}, motcua reads workbooks",
+                    container.describe(),
+                    other.name(),
+                    other.name()
+                ))),
+            };
         }
+        if let Some(format) = forced {
+            return match format {
+                Format::Workbook => Err(bad(not_a_workbook(scan))),
+                other => Ok(other),
+            };
+        }
+        match ext.as_deref() {
+            Some("csv") | Some("txt") | Some("tsv") => Ok(Format::Csv),
+            Some("ndjson") | Some("jsonl") | Some("json") => Ok(Format::Ndjson),
+            Some(ext) if WORKBOOK_EXTENSIONS.contains(&ext) => Err(bad(format!(
+                "it is named .{ext} but {}",
+                not_a_workbook(scan)
+            ))),
+            _ => Err(bad(
+                "cannot tell the format from the file name; pass --format csv, ndjson or workbook"
+                    .into(),
+            )),
+        }
+    }
+}
+
+/// Why a file of text is no workbook, and what to do.
+fn not_a_workbook(scan: &FileScan) -> String {
+    if scan.starts_with_markup {
+        "its content is an HTML page, not a workbook (some systems export web tables as .xls); open it in a spreadsheet and save it as .xlsx".into()
+    } else {
+        "its content is text, not a workbook; if it is CSV, pass --format csv".into()
     }
 }
 
@@ -171,17 +221,21 @@ pub(crate) fn open_input(path: &Path) -> Result<Input> {
     Ok(Box::new(file))
 }
 
-/// How a CSV export was read: where its header was, what split its
-/// fields, and which feed column each export header fed (`ingest --dry-run`
-/// prints it).
+/// How a CSV or workbook export was read: where its header was, what split
+/// its fields, and which feed column each export header fed (`ingest
+/// --dry-run` prints it).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct InputLayout {
-    /// The line of the header row.
+    /// The line (or sheet row) of the header row.
     pub header_line: u64,
+    /// 2 for a header whose group cells stand above its column names.
+    pub header_rows: u64,
     /// Title rows above the header, skipped.
     pub title_rows: u64,
-    /// The delimiter, as a message names it (`';'`, `tab`).
-    pub delimiter: String,
+    /// A CSV file's delimiter, as a message names it (`';'`, `tab`).
+    pub delimiter: Option<String>,
+    /// A workbook's sheet read.
+    pub sheet: Option<String>,
     /// Each export header and the feed column it fed (None: left out).
     pub columns: Vec<(String, Option<&'static str>)>,
 }
@@ -190,7 +244,9 @@ impl InputLayout {
     /// Whether it says more than "a plain CSV with the feed's own headers".
     pub fn is_notable(&self) -> bool {
         self.title_rows > 0
-            || self.delimiter != "','"
+            || self.header_rows > 1
+            || self.sheet.is_some()
+            || self.delimiter.as_deref().is_some_and(|d| d != "','")
             || self
                 .columns
                 .iter()
@@ -206,6 +262,10 @@ pub(crate) struct Overrides {
     /// `--exported-at`: the `updated_at` of every row of an export that has
     /// none (a tracking book is a snapshot taken when it was exported).
     pub(crate) exported_at: Option<String>,
+    /// `--sheet`: the workbook sheet read, instead of the first with a header.
+    pub(crate) sheet: Option<String>,
+    /// A profile's `header_row`: the header's line, not searched for.
+    pub(crate) header_row: Option<u64>,
 }
 
 impl Overrides {
@@ -241,15 +301,17 @@ pub(crate) fn open<T: Send + 'static>(
     overrides: &Overrides,
     prepare: impl FnMut(&RawRecord) -> T + Send + 'static,
 ) -> Result<(ReadAhead<T>, Option<InputLayout>)> {
+    let naming = Naming::of(feed);
     let source: Box<dyn RecordSource> = match format {
         Format::Csv => Box::new(CsvSource::open(
             path,
             input,
-            feed,
+            naming,
             scan.quote_left_open,
             overrides,
         )?),
         Format::Ndjson => Box::new(NdjsonSource::open(path, input, feed, overrides)),
+        Format::Workbook => Box::new(WorkbookSource::open(path, input, naming, overrides)?),
     };
     let layout = source.layout();
     Ok((ReadAhead::spawn(path, source, prepare), layout))

@@ -17,6 +17,38 @@ pub(crate) struct FileScan {
     /// end of the file. (Escaped quotes come in pairs and cancel; UTF-16
     /// files are not checked, other characters contain the quote's byte.)
     pub(crate) quote_left_open: bool,
+    /// The container a workbook comes in, told by its first bytes.
+    pub(crate) container: Option<Container>,
+    /// The file starts with `<` (after spaces): HTML or XML, not CSV.
+    pub(crate) starts_with_markup: bool,
+}
+
+/// What workbooks are stored in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Container {
+    /// A zip archive: xlsx, xlsb, ods.
+    Zip,
+    /// An OLE2 compound file: xls.
+    Ole2,
+}
+
+impl Container {
+    fn of(head: &[u8]) -> Option<Self> {
+        if head.starts_with(b"PK\x03\x04") {
+            Some(Container::Zip)
+        } else if head.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) {
+            Some(Container::Ole2)
+        } else {
+            None
+        }
+    }
+
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Container::Zip => "xlsx, xlsb or ods",
+            Container::Ole2 => "xls",
+        }
+    }
 }
 
 /// Reads a whole file once: its hash, size and quote parity.
@@ -31,13 +63,18 @@ pub(crate) fn scan_input(path: &Path, mut file: Input) -> Result<FileScan> {
     let mut total = 0u64;
     let mut odd = false;
     let mut utf16 = false;
+    let mut container = None;
+    let mut starts_with_markup = false;
     loop {
         let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
         if n == 0 {
             break;
         }
-        if total == 0 && n >= 2 && (buf[..2] == [0xFF, 0xFE] || buf[..2] == [0xFE, 0xFF]) {
-            utf16 = true;
+        if total == 0 {
+            utf16 = n >= 2 && (buf[..2] == [0xFF, 0xFE] || buf[..2] == [0xFE, 0xFF]);
+            container = Container::of(&buf[..n]);
+            let text = buf[..n].strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&buf[..n]);
+            starts_with_markup = text.trim_ascii_start().starts_with(b"<");
         }
         hasher.update(&buf[..n]);
         if !utf16 {
@@ -48,6 +85,8 @@ pub(crate) fn scan_input(path: &Path, mut file: Input) -> Result<FileScan> {
     Ok(FileScan {
         content_hash: format!("xxh3-128:{:032x}", hasher.digest128()),
         bytes: total,
-        quote_left_open: odd && !utf16,
+        quote_left_open: odd && !utf16 && container.is_none(),
+        container,
+        starts_with_markup,
     })
 }

@@ -28,11 +28,12 @@ pub(crate) struct QuarantineSink {
 }
 
 impl QuarantineSink {
-    pub(crate) fn new(def: &FeedDef, staging: Option<&Path>, seq: u64, source: &Path) -> Self {
+    /// `source` names the file (and sheet) in each quarantined row.
+    pub(crate) fn new(def: &FeedDef, staging: Option<&Path>, seq: u64, source: String) -> Self {
         QuarantineSink {
             staging: staging.map(Path::to_path_buf),
             rel: format!("{}/{}/f{seq:06}.parquet", lake::QUARANTINE, def.name),
-            source: source.display().to_string(),
+            source,
             seq,
             writer: None,
             lines: Int64Builder::new(),

@@ -1,0 +1,185 @@
+//! An export's header mapped to the feed's columns, and each record after
+//! it sorted into those columns — the same for CSV and workbook rows.
+
+use std::collections::HashSet;
+
+use crate::read::footer::{Footer, footer_kind, trim_cell};
+use crate::read::naming::Naming;
+use crate::read::{ProblemKind, RawRecord, RecordProblem, set_value};
+
+/// Where each field of an export's records goes.
+pub(crate) struct ColumnMap {
+    /// For each input position: the feed column it feeds, if any.
+    position_to_column: Vec<Option<usize>>,
+    /// The export's headers as written (lower case), for messages.
+    header_names: Vec<String>,
+    /// Headers that feed no column, kept out of the lake.
+    pub(crate) unknown: Vec<String>,
+    columns: usize,
+    /// Input positions of the feed's required columns.
+    required_positions: Vec<usize>,
+    /// `--exported-at`, for an export without the column: (column, value).
+    constant: Option<(usize, String)>,
+    /// A signature block has begun: every row from it on that lacks data
+    /// is footer.
+    in_signatures: bool,
+}
+
+impl ColumnMap {
+    /// Maps `headers`; `exported_at` is the column `--exported-at` fills and
+    /// its value. Fails, in one sentence, on a header naming a column twice
+    /// or lacking a required one.
+    pub(crate) fn new(
+        headers: &[String],
+        naming: Naming,
+        exported_at: Option<(usize, String)>,
+    ) -> Result<Self, String> {
+        let feed = naming.feed;
+        let mut position_to_column = Vec::with_capacity(headers.len());
+        let mut header_names = Vec::with_capacity(headers.len());
+        let mut unknown = Vec::new();
+        let mut seen = HashSet::new();
+        let mut mapped: Vec<(usize, String)> = Vec::new();
+        for header in headers {
+            let name = header.trim().to_lowercase();
+            // Empty header cells (merged cells, Excel's trailing columns)
+            // name nothing; their values are left out.
+            if name.is_empty() {
+                position_to_column.push(None);
+                header_names.push(name);
+                continue;
+            }
+            if !seen.insert(name.clone()) {
+                return Err(format!("the header names column '{name}' twice"));
+            }
+            let column = naming.column(&name);
+            match column {
+                None => unknown.push(name.clone()),
+                Some(column) => {
+                    if let Some((_, first)) = mapped.iter().find(|(c, _)| *c == column) {
+                        return Err(format!(
+                            "the header names column {} twice, as '{first}' and '{name}'; keep one",
+                            feed.columns[column].name
+                        ));
+                    }
+                    mapped.push((column, name.clone()));
+                }
+            }
+            position_to_column.push(column);
+            header_names.push(name);
+        }
+        let supplied = exported_at.as_ref().map(|(column, _)| *column);
+        let missing: Vec<&str> = feed
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(i, c)| {
+                c.required && !position_to_column.contains(&Some(*i)) && supplied != Some(*i)
+            })
+            .map(|(_, c)| c.name)
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "the header lacks required column(s) {} of feed {}",
+                missing.join(", "),
+                feed.name
+            ));
+        }
+        // The file's own column wins over --exported-at.
+        let constant =
+            exported_at.filter(|(column, _)| !position_to_column.contains(&Some(*column)));
+        let required_positions = position_to_column
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.is_some_and(|c| feed.columns[c].required))
+            .map(|(p, _)| p)
+            .collect();
+        Ok(ColumnMap {
+            position_to_column,
+            header_names,
+            unknown,
+            columns: feed.columns.len(),
+            required_positions,
+            constant,
+            in_signatures: false,
+        })
+    }
+
+    /// Each export header and the feed column it feeds (None: left out).
+    pub(crate) fn mapping(&self, naming: Naming) -> Vec<(String, Option<&'static str>)> {
+        self.header_names
+            .iter()
+            .zip(&self.position_to_column)
+            .map(|(h, c)| (h.clone(), c.map(|c| naming.feed.columns[c].name)))
+            .collect()
+    }
+
+    /// Fields an export's records have: one per header cell.
+    pub(crate) fn width(&self) -> usize {
+        self.position_to_column.len()
+    }
+
+    /// Sorts the record in `rec.bytes` into the feed's columns, or marks it
+    /// as a footer row or a malformed one.
+    pub(crate) fn fill(&mut self, rec: &mut RawRecord) {
+        let record = &rec.bytes;
+        // A footer row lacks data: a row holding every required value is
+        // data whatever its first cell says.
+        let footer = footer_kind(record);
+        self.in_signatures |= footer == Some(Footer::Signatures);
+        if (footer.is_some() || self.in_signatures) && !self.holds_required(record) {
+            rec.problem = Some(RecordProblem {
+                column: None,
+                reason: "footer".into(),
+                kind: ProblemKind::Footer,
+            });
+            return;
+        }
+        if record.len() != self.position_to_column.len() {
+            rec.problem = Some(RecordProblem {
+                kind: ProblemKind::Malformed,
+                column: None,
+                reason: format!(
+                    "the row has {} field(s) but the header has {} (a truncated line or unbalanced quotes?)",
+                    record.len(),
+                    self.position_to_column.len()
+                ),
+            });
+            return;
+        }
+        for position in 0..rec.bytes.len() {
+            match std::str::from_utf8(&rec.bytes[position]) {
+                Ok(value) => {
+                    if let Some(column) = self.position_to_column[position] {
+                        set_value(&mut rec.text, &mut rec.spans, column, value);
+                    }
+                }
+                Err(_) => {
+                    if rec.problem.is_none() {
+                        rec.problem = Some(RecordProblem {
+                            kind: ProblemKind::NotUtf8,
+                            column: Some(self.header_names[position].clone()),
+                            reason: "the value is not valid UTF-8; convert the file to UTF-8"
+                                .into(),
+                        });
+                    }
+                }
+            }
+        }
+        if let Some((column, value)) = &self.constant {
+            set_value(&mut rec.text, &mut rec.spans, *column, value);
+        }
+    }
+
+    /// Whether every required column has a value in `record`.
+    fn holds_required(&self, record: &::csv::ByteRecord) -> bool {
+        self.required_positions
+            .iter()
+            .all(|&p| record.get(p).is_some_and(|v| !trim_cell(v).is_empty()))
+    }
+
+    /// The number of feed columns a record is sorted into.
+    pub(crate) fn columns(&self) -> usize {
+        self.columns
+    }
+}
