@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use motcua::spec::feeds::Feed;
+use std::path::PathBuf;
 
 #[test]
 fn the_same_seed_gives_the_same_bytes() {
@@ -60,4 +61,84 @@ fn every_row_read_is_accepted_quarantined_or_a_duplicate() {
         f.sql("SELECT count(*) - count(DISTINCT row_hash) FROM dossiers"),
         vec![vec!["0"]]
     );
+}
+
+/// The same activity written as field exports — a tracking book with titles,
+/// a two-row header and a footer, or a vi-VN `;` CSV; units as a Vietnamese
+/// register — gives the same lake and the same KPIs as the system export.
+#[test]
+fn field_exports_give_the_same_lake_and_kpis_as_the_system_export() {
+    use motcua::sample::Style;
+    let lake_of = |style: Style| {
+        let f = Fixture::new();
+        let exports = f.dir.path().join("exports");
+        let generated = motcua::sample::generate_styled(&exports, 2_000, 5, style).unwrap();
+        for (feed, path) in &generated.files {
+            let report = f
+                .ingest(*feed, std::slice::from_ref(path))
+                .unwrap()
+                .remove(0);
+            // Only footer rows are quarantined.
+            assert_eq!(
+                report.quarantined,
+                report.footer_rows,
+                "{style:?} {}",
+                path.display()
+            );
+        }
+        let out = f.dir.path().join("out");
+        let status = motcua_command(&f.lake)
+            .args([
+                "kpi",
+                "--grain",
+                "month",
+                "--from",
+                "2024-01-01",
+                "--to",
+                "2025-02-01",
+                "--out",
+            ])
+            .arg(&out)
+            .status()
+            .unwrap();
+        assert!(status.success(), "{style:?}");
+        let mut slices: Vec<(PathBuf, Vec<u8>)> = all_files(&out.join("kpi_values"))
+            .into_iter()
+            .map(|p| {
+                (
+                    p.strip_prefix(&out).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                )
+            })
+            .collect();
+        slices.sort();
+        // Every column but the line each row came from.
+        let tables: Vec<Vec<Vec<String>>> = [
+            ("dossiers", "dossier_id, updated_at, row_hash"),
+            ("units", "unit_code"),
+        ]
+        .iter()
+        .map(|(t, key)| {
+            f.sql(&format!(
+                "SELECT * EXCLUDE (source_line) FROM {t} ORDER BY {key}"
+            ))
+        })
+        .collect();
+        (generated, tables, slices)
+    };
+    let (system, system_tables, system_kpis) = lake_of(Style::System);
+    assert!(system_kpis.len() >= 13, "{}", system_kpis.len());
+    for style in [Style::Field, Style::FieldCsv] {
+        let (field, tables, kpis) = lake_of(style);
+        assert_eq!(field.dossier_rows, system.dossier_rows);
+        for (table, system_table) in tables.iter().zip(&system_tables) {
+            assert_eq!(table.len(), system_table.len(), "{style:?}");
+            let differs = table.iter().zip(system_table).find(|(a, b)| a != b);
+            assert!(
+                differs.is_none(),
+                "{style:?}: the lake differs: {differs:?}"
+            );
+        }
+        assert!(kpis == system_kpis, "{style:?}: the KPIs differ");
+    }
 }

@@ -287,10 +287,17 @@ pub(crate) fn file_report(report: &FileReport) {
         let column = r.column.as_deref().unwrap_or("row");
         eprintln!("  line {}: {column}: {}", r.line, r.reason);
     }
-    if report.quarantined > report.rejections.len() as u64 {
+    let rejected = report.quarantined - report.footer_rows;
+    if rejected > report.rejections.len() as u64 {
         eprintln!(
             "  … {} more in quarantine",
-            report.quarantined - report.rejections.len() as u64
+            rejected - report.rejections.len() as u64
+        );
+    }
+    if report.footer_rows > 0 {
+        eprintln!(
+            "  {} footer row(s) (totals, signatures) in quarantine",
+            report.footer_rows
         );
     }
     if report.rejected_share() > WARN_REJECTED_SHARE && !report.refused {

@@ -4,14 +4,16 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use super::value::Named;
 use crate::error::Result;
-use crate::sample;
+use crate::sample::{self, Style};
 
 /// Generate realistic sample exports of all five feeds.
 #[derive(Args)]
 #[command(after_help = "Examples:
   motcua sample --out exports
-  motcua sample --out big --dossiers 1000000 --seed 7")]
+  motcua sample --out big --dossiers 1000000 --seed 7
+  motcua sample --out field --style field")]
 pub(super) struct SampleArgs {
     /// The folder the five export files are written to.
     #[arg(long, value_name = "DIR")]
@@ -22,10 +24,17 @@ pub(super) struct SampleArgs {
     /// The generator's seed: the same seed and size give the same bytes.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// How the files look: `system` (each feed's own headers, values in
+    /// mixed forms), `field` (dossiers as an .xlsx tracking book with titles,
+    /// a two-row header and a footer; units as a Vietnamese `;` register) or
+    /// `field-csv` (that tracking book as a vi-VN `;` CSV). The same
+    /// activity in every style.
+    #[arg(long, default_value = "system", value_parser = Named::<Style>::new())]
+    style: Style,
 }
 
 pub(super) fn run(args: SampleArgs) -> Result<()> {
-    let report = sample::generate(&args.out, args.dossiers, args.seed)?;
+    let report = sample::generate_styled(&args.out, args.dossiers, args.seed, args.style)?;
     println!(
         "wrote {} units, {} targets, {} dossiers ({} snapshot rows), {} portal events, {} signature events to {}",
         report.units,

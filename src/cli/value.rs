@@ -163,6 +163,17 @@ impl ValueEnum for Format {
     }
 }
 
+impl ValueEnum for crate::sample::Style {
+    fn value_variants<'a>() -> &'a [Self] {
+        use crate::sample::Style;
+        &[Style::System, Style::Field, Style::FieldCsv]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.name()))
+    }
+}
+
 impl ValueEnum for OutputFormat {
     fn value_variants<'a>() -> &'a [Self] {
         &[

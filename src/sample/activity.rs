@@ -8,8 +8,10 @@ use crate::error::{Error, Result};
 use crate::sample::END;
 use crate::sample::START;
 use crate::sample::SampleReport;
+use crate::sample::Style;
 use crate::sample::csv_error;
 use crate::sample::csv_writer;
+use crate::sample::field::{BookWriter, FieldCsv, Snapshot};
 use crate::sample::file_of;
 use crate::sample::format::{
     channel_text, format_date, format_fee, format_local, level_text, yes_no,
@@ -70,8 +72,16 @@ pub(crate) const DOSSIER_HEADER: [&str; 22] = [
     "applicant_type",
 ];
 
+/// Where dossier snapshots go: the system export (its mixed forms), or a
+/// report screen's export.
+pub(crate) enum DossierOut {
+    System(csv::Writer<BufWriter<File>>),
+    Book(Box<BookWriter>),
+    FieldCsv(FieldCsv),
+}
+
 pub(crate) struct Writers {
-    pub(crate) dossiers: csv::Writer<BufWriter<File>>,
+    pub(crate) dossiers: DossierOut,
     pub(crate) portal: BufWriter<File>,
     pub(crate) signatures: csv::Writer<BufWriter<File>>,
     pub(crate) paths: [PathBuf; 3],
@@ -79,22 +89,29 @@ pub(crate) struct Writers {
 
 impl Writers {
     /// Creates the three activity files with their headers.
-    fn create(out: &Path) -> Result<Self> {
+    fn create(out: &Path, style: Style) -> Result<Self> {
         let paths = [
             file_of(out, Feed::Dossiers),
             file_of(out, Feed::PortalEvents),
             file_of(out, Feed::Signatures),
         ];
         let portal_file = File::create(&paths[1]).map_err(|e| Error::io(&paths[1], e))?;
+        let dossiers = match style {
+            Style::System => {
+                let mut w = csv_writer(&paths[0])?;
+                w.write_record(DOSSIER_HEADER)
+                    .map_err(|e| csv_error(&paths[0], e))?;
+                DossierOut::System(w)
+            }
+            Style::Field => DossierOut::Book(Box::new(BookWriter::new(out))),
+            Style::FieldCsv => DossierOut::FieldCsv(FieldCsv::create(out)?),
+        };
         let mut w = Writers {
-            dossiers: csv_writer(&paths[0])?,
+            dossiers,
             portal: BufWriter::with_capacity(1 << 20, portal_file),
             signatures: csv_writer(&paths[2])?,
             paths: paths.clone(),
         };
-        w.dossiers
-            .write_record(DOSSIER_HEADER)
-            .map_err(|e| csv_error(&paths[0], e))?;
         w.signatures
             .write_record([
                 "event_id",
@@ -110,15 +127,27 @@ impl Writers {
         Ok(w)
     }
 
-    /// Flushes the files; their paths.
-    fn finish(mut self) -> Result<[PathBuf; 3]> {
-        let paths = self.paths.clone();
-        self.dossiers.flush().map_err(|e| Error::io(&paths[0], e))?;
-        self.portal.flush().map_err(|e| Error::io(&paths[1], e))?;
+    /// Flushes the files; each with its feed, in the order to ingest them.
+    fn finish(mut self) -> Result<Vec<(Feed, PathBuf)>> {
+        let [dossiers, portal, signatures] = self.paths.clone();
+        let mut files = Vec::new();
+        match self.dossiers {
+            DossierOut::System(mut w) => {
+                w.flush().map_err(|e| Error::io(&dossiers, e))?;
+                files.push((Feed::Dossiers, dossiers));
+            }
+            DossierOut::Book(book) => {
+                files.extend(book.finish()?.into_iter().map(|p| (Feed::Dossiers, p)));
+            }
+            DossierOut::FieldCsv(csv) => files.push((Feed::Dossiers, csv.finish()?)),
+        }
+        self.portal.flush().map_err(|e| Error::io(&portal, e))?;
         self.signatures
             .flush()
-            .map_err(|e| Error::io(&paths[2], e))?;
-        Ok(paths)
+            .map_err(|e| Error::io(&signatures, e))?;
+        files.push((Feed::PortalEvents, portal));
+        files.push((Feed::Signatures, signatures));
+        Ok(files)
     }
 }
 
@@ -127,9 +156,10 @@ pub(crate) fn write_activity(
     units: &[Unit],
     dossiers: u64,
     seed: u64,
+    style: Style,
     report: &mut SampleReport,
 ) -> Result<()> {
-    let mut w = Writers::create(out)?;
+    let mut w = Writers::create(out, style)?;
     let mut rng = Rng::new(seed);
     let procs = procedures(&mut rng);
     let by_level = |level: &str| -> Vec<usize> {
@@ -455,6 +485,45 @@ impl Generator {
         let resolved = matches!(status, "resolved" | "returned");
         let closed = resolved || matches!(status, "withdrawn" | "rejected");
         let paid = d.payment.is_some() && (d.paid_at_filing || closed);
+        if !matches!(w.dossiers, DossierOut::System(_)) {
+            let snapshot = Snapshot {
+                id: &d.id,
+                procedure: &d.procedure.code,
+                unit: &d.unit.code,
+                channel: d.channel,
+                online_level: d.procedure.online_level,
+                status,
+                received: d.received,
+                due: d.due.map(|due| (due, d.due_as_date)),
+                completed: resolved.then_some(d.completed),
+                returned: (status == "returned").then_some(d.returned),
+                updated,
+                flags: [
+                    d.processed_online && resolved,
+                    d.digitized,
+                    d.e_result && resolved,
+                    d.applicant_signed,
+                    d.result_signed && resolved,
+                ],
+                fee: d.fee,
+                payment: if paid { d.payment } else { None },
+                paid_online: paid && d.paid_online,
+                satisfaction: if resolved { d.satisfaction } else { None },
+                applicant_id: &d.applicant_id,
+                citizen: d.citizen,
+            };
+            // The same draw as the system export's: the same re-sends.
+            let times = if self.rng.chance(0.02) { 2 } else { 1 };
+            for _ in 0..times {
+                match &mut w.dossiers {
+                    DossierOut::Book(book) => book.write(&snapshot)?,
+                    DossierOut::FieldCsv(csv) => csv.write(&snapshot)?,
+                    DossierOut::System(_) => {}
+                }
+                report.dossier_rows += 1;
+            }
+            return Ok(());
+        }
         let [b_received, b_due, b_completed, b_returned, b_updated] = &mut self.buf;
         format_local(d.received, d.day_first, b_received);
         match d.due {
@@ -503,11 +572,13 @@ impl Generator {
         ];
         // Exports re-send some snapshots unchanged.
         let times = if self.rng.chance(0.02) { 2 } else { 1 };
-        for _ in 0..times {
-            w.dossiers
-                .write_record(record)
-                .map_err(|e| csv_error(&w.paths[0], e))?;
-            report.dossier_rows += 1;
+        if let DossierOut::System(dossiers) = &mut w.dossiers {
+            for _ in 0..times {
+                dossiers
+                    .write_record(record)
+                    .map_err(|e| csv_error(&w.paths[0], e))?;
+                report.dossier_rows += 1;
+            }
         }
         Ok(())
     }

@@ -10,6 +10,7 @@
 
 mod activity;
 mod events;
+mod field;
 mod format;
 mod units;
 
@@ -44,6 +45,46 @@ pub(crate) fn file_of(out: &Path, feed: Feed) -> PathBuf {
     out.join(name)
 }
 
+/// How the exports are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Style {
+    /// As the systems' export tools write them: one file per feed with the
+    /// feeds' own headers, values in mixed forms (ISO and day-first times,
+    /// codes and Vietnamese, grouped fees).
+    #[default]
+    System,
+    /// Dossiers as a report screen's tracking book (`dossiers.xlsx`; more
+    /// books past 1,000,000 rows) and units as a province's register (`;`
+    /// CSV, Vietnamese headers and values, titles and footers).
+    Field,
+    /// The same, the dossiers saved as CSV by Excel in a Vietnamese locale.
+    FieldCsv,
+}
+
+impl Style {
+    pub fn name(self) -> &'static str {
+        match self {
+            Style::System => "system",
+            Style::Field => "field",
+            Style::FieldCsv => "field-csv",
+        }
+    }
+}
+
+impl std::str::FromStr for Style {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "system" => Ok(Style::System),
+            "field" => Ok(Style::Field),
+            "field-csv" => Ok(Style::FieldCsv),
+            _ => Err(Error::Usage(format!(
+                "unknown style '{s}'; use system, field or field-csv"
+            ))),
+        }
+    }
+}
+
 /// What `generate` wrote.
 #[derive(Debug, Clone, Default)]
 pub struct SampleReport {
@@ -53,7 +94,8 @@ pub struct SampleReport {
     pub dossier_rows: u64,
     pub portal_events: u64,
     pub signatures: u64,
-    pub files: Vec<PathBuf>,
+    /// Each file with its feed, in the order to ingest them.
+    pub files: Vec<(Feed, PathBuf)>,
 }
 
 /// The local calendar the sample covers: all of 2024 and January 2025.
@@ -77,12 +119,23 @@ pub(crate) fn local_seconds(y: i32, m: u32, d: u32) -> i64 {
 /// Writes `units.csv`, `targets.csv`, `dossiers.csv`, `portal_events.ndjson`
 /// and `signatures.csv` into `out`.
 pub fn generate(out: &Path, dossiers: u64, seed: u64) -> Result<SampleReport> {
+    generate_styled(out, dossiers, seed, Style::System)
+}
+
+/// [`generate`] in a [`Style`]: the same activity whatever the style.
+pub fn generate_styled(out: &Path, dossiers: u64, seed: u64, style: Style) -> Result<SampleReport> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let units = unit_tree(seed);
     let mut report = SampleReport::default();
-    write_units(out, &units, &mut report)?;
+    if style == Style::System {
+        write_units(out, &units, &mut report)?;
+    } else {
+        let path = file_of(out, Feed::Units);
+        report.units = field::write_units(&path, &units)?;
+        report.files.push((Feed::Units, path));
+    }
     write_targets(out, &units, &mut report)?;
-    write_activity(out, &units, dossiers, seed, &mut report)?;
+    write_activity(out, &units, dossiers, seed, style, &mut report)?;
     Ok(report)
 }
 
@@ -117,7 +170,7 @@ fn write_units(out: &Path, units: &[Unit], report: &mut SampleReport) -> Result<
         report.units += 1;
     }
     w.flush().map_err(|e| Error::io(&path, e))?;
-    report.files.push(path);
+    report.files.push((Feed::Units, path));
     Ok(())
 }
 
@@ -181,6 +234,6 @@ fn write_targets(out: &Path, units: &[Unit], report: &mut SampleReport) -> Resul
         }
     }
     w.flush().map_err(|e| Error::io(&path, e))?;
-    report.files.push(path);
+    report.files.push((Feed::Targets, path));
     Ok(())
 }

@@ -77,7 +77,8 @@ pub(crate) static PAYMENT_METHOD: EnumDef = EnumDef {
         ("bank_transfer", &["chuyen_khoan", "chuyển khoản"]),
         ("card", &["the", "thẻ"]),
         ("e_wallet", &["vi_dien_tu", "ví điện tử"]),
-        ("payment_platform", &[]),
+        // The national public-service portal's payment platform.
+        ("payment_platform", &["nền tảng thanh toán"]),
     ],
 };
 
