@@ -7,6 +7,8 @@ its own process (wall time, CPU time and peak RSS are the process's).
     peers.py duckdb-kpi-index LAKE TABLES_DIR QUERY.sql GRAIN FROM TO OUT.parquet
     peers.py polars-kpi LAKE TABLES_DIR FROM TO OUT.parquet
     peers.py compare MOTCUA_OUT_DIR PEER.parquet [PEER.parquet …]
+    peers.py polars-excel XLSX OUT.parquet
+    peers.py duckdb-field-csv CSV OUT.parquet
 
 The ingest peers parse the same typed columns motcua does from the same
 messy export: day-first and ISO timestamps (local time is UTC+7 in
@@ -126,6 +128,108 @@ def polars_ingest(csv, out):
             + [fee, applicant]
         )
         .sink_parquet(out, compression="zstd")
+    )
+
+
+# The field-style tracking book (`motcua sample --style field`): its columns
+# after STT, and the Vietnamese values it writes.
+FIELD_COLUMNS = [
+    "dossier_id", "procedure_code", "unit_code", "channel", "online_level", "status",
+    "received_at", "due_at", "completed_at", "returned_at", "updated_at",
+    "processed_online", "digitized", "e_result", "applicant_signed", "result_signed",
+    "fee_vnd", "payment_method", "paid_online", "satisfaction", "applicant_id", "applicant_type",
+]
+FIELD_VALUES = {
+    "channel": {"Trực tuyến": "online", "Trực tiếp": "counter", "Bưu chính công ích": "postal"},
+    "online_level": {"Mức độ 4": "full", "Mức độ 3": "partial", "Mức độ 2": "none"},
+    "status": {"Đã tiếp nhận": "received", "Đang xử lý": "in_progress", "Đã giải quyết": "resolved",
+               "Đã trả kết quả": "returned", "Đã rút": "withdrawn", "Từ chối": "rejected"},
+    "payment_method": {"Tiền mặt": "cash", "Chuyển khoản": "bank_transfer", "Thẻ": "card",
+                       "Ví điện tử": "e_wallet", "Nền tảng thanh toán": "payment_platform"},
+    "satisfaction": {"Rất hài lòng": "very_satisfied", "Hài lòng": "satisfied", "Bình thường": "neutral",
+                     "Không hài lòng": "dissatisfied"},
+    "applicant_type": {"Công dân": "citizen", "Doanh nghiệp": "business"},
+}
+
+
+def polars_excel(xlsx, out):
+    """The tracking book through Polars' read_excel (fastexcel, calamine):
+    the data rows below the two title rows, the blank row and the two header
+    rows, typed cells as they come (a date cell is a datetime; the rare time
+    at midnight is written as text and parsed), the Vietnamese values mapped,
+    the footer rows dropped."""
+    import polars as pl
+
+    names = ["stt", *FIELD_COLUMNS]
+    df = pl.read_excel(
+        xlsx,
+        sheet_name="Sổ theo dõi",
+        engine="calamine",
+        has_header=False,
+        read_options={"skip_rows": 5, "column_names": names, "dtypes": {"applicant_id": "string",
+                                                                         "dossier_id": "string",
+                                                                         "unit_code": "string"}},
+    )
+
+    def ts(c):
+        col = df.schema[c]
+        if col == pl.String:
+            local = pl.coalesce(
+                pl.col(c).str.strptime(pl.Datetime("us"), "%d/%m/%Y %H:%M:%S", strict=False),
+                pl.col(c).str.strptime(pl.Datetime("us"), "%d/%m/%Y", strict=False),
+            )
+        else:
+            local = pl.col(c).cast(pl.Datetime("us"))
+        return (local - pl.duration(hours=7)).dt.replace_time_zone("UTC").alias(c)
+
+    def enum(c):
+        return pl.col(c).replace_strict(FIELD_VALUES[c], default=None).alias(c)
+
+    (
+        df.lazy()
+        .filter(pl.col("dossier_id").is_not_null())
+        .select(
+            [pl.col(c) for c in ("dossier_id", "procedure_code", "unit_code")]
+            + [enum(c) for c in FIELD_VALUES]
+            + [ts(c) for c in TIMESTAMPS]
+            + [(pl.col(c) == "Có").fill_null(False).alias(c) for c in BOOLS]
+            + [pl.col("fee_vnd").cast(pl.Int64),
+               pl.when(pl.col("applicant_id").is_not_null())
+               .then((pl.lit(KEY) + pl.col("applicant_id")).hash().cast(pl.Utf8)).alias("applicant_key")]
+        )
+        .sink_parquet(out, compression="zstd")
+    )
+
+
+def duckdb_field_csv(csv, out):
+    """The same tracking book saved as a vi-VN CSV (`;`, a BOM, three rows
+    above the header, day-first times, `1.500.000`, Có/Không) through DuckDB
+    into Parquet, the footer rows dropped."""
+    import duckdb
+
+    def enum(c):
+        cases = " ".join(f"WHEN '{a}' THEN '{b}'" for a, b in FIELD_VALUES[c].items())
+        return f"CASE {c} {cases} END AS {c}"
+
+    def ts(c):
+        local = f"coalesce(try_strptime({c}, '%d/%m/%Y %H:%M:%S'), try_strptime({c}, '%d/%m/%Y'))"
+        return f"timezone('UTC', ({local} - INTERVAL 7 HOUR)::TIMESTAMP) AS {c}"
+
+    columns = (
+        ["dossier_id", "procedure_code", "unit_code"]
+        + [enum(c) for c in FIELD_VALUES]
+        + [ts(c) for c in TIMESTAMPS]
+        + [f"coalesce({c} = 'Có', false) AS {c}" for c in BOOLS]
+        + ["CAST(replace(fee_vnd, '.', '') AS BIGINT) AS fee_vnd",
+           f"CASE WHEN applicant_id IS NULL THEN NULL ELSE sha256('{KEY}' || applicant_id) END AS applicant_key"]
+    )
+    names = ["stt", *FIELD_COLUMNS]
+    con = duckdb.connect()
+    con.execute("SET preserve_insertion_order = false")
+    con.execute(
+        f"COPY (SELECT {', '.join(columns)} FROM read_csv('{csv}', delim = ';', skip = 4, header = false, "
+        f"names = {names!r}, all_varchar = true, null_padding = true) WHERE procedure_code IS NOT NULL "
+        f"AND dossier_id IS NOT NULL) TO '{out}' (FORMAT parquet, COMPRESSION zstd)"
     )
 
 
@@ -526,4 +630,6 @@ if __name__ == "__main__":
         "duckdb-kpi-index": lambda *a: duckdb_kpi(*a, use_index=True),
         "polars-kpi": polars_kpi,
         "compare": compare,
+        "polars-excel": polars_excel,
+        "duckdb-field-csv": duckdb_field_csv,
     }[job](*args)

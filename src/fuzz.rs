@@ -63,6 +63,7 @@ pub fn rows(data: &[u8], format: Format) {
         // A tracking book has no updated_at (SPEC §4.5).
         exported_at: (format == Format::Workbook).then(|| "2025-03-31 17:00".into()),
         sheet: None,
+        profile: None,
         no_wait: false,
         max_rejected: None,
         run_records: None,

@@ -40,6 +40,8 @@ fn cases() -> Vec<(&'static str, &'static str, Expect)> {
         // A tracking book has no updated_at: without --exported-at, refused
         // naming the flag (with it: the test below).
         ("dossiers_tracking_book.csv", "dossiers", Refused("the header lacks required column(s) updated_at of feed dossiers (the header found is row 1 split on ';'); an export without updated_at needs --exported-at TIMESTAMP, when it was exported")),
+        // The header is looked for in the first 30 rows only.
+        ("dossiers_header_below_row_30.csv", "dossiers", Refused("no row among the first 30 names a column of feed dossiers (it needs dossier_id, procedure_code, unit_code, channel, status, received_at, updated_at; `motcua feeds` lists the headers each column accepts)")),
         ("dossiers_id_twice.csv", "dossiers", Refused("the header names column dossier_id twice, as 'dossier_id' and 'mã hồ sơ'; keep one")),
     ]
 }

@@ -1,6 +1,7 @@
 //! `motcua ingest`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::Args;
 
@@ -9,7 +10,7 @@ use super::value::Named;
 use super::{LakeDir, ZoneArg};
 use crate::error::{Error, Result};
 use crate::ingest::{self, IngestOptions, RejectLimit};
-use crate::read::Format;
+use crate::read::{Format, Profile};
 use crate::spec::feeds::Feed;
 use crate::validate::privacy::PiiKey;
 
@@ -39,6 +40,11 @@ pub(super) struct IngestArgs {
     /// exported, e.g. "2025-03-31 17:00": every row's updated_at.
     #[arg(long, value_name = "TIMESTAMP")]
     exported_at: Option<String>,
+    /// A TOML profile saying how this office's export names the feed's
+    /// columns and values, and its delimiter, sheet and header row (README
+    /// "Your own exports"; examples in sample_data/profiles/).
+    #[arg(long, value_name = "FILE")]
+    profile: Option<PathBuf>,
     /// The workbook sheet to read; by default the first whose first rows
     /// hold the feed's header.
     #[arg(long, value_name = "NAME")]
@@ -77,6 +83,10 @@ pub(super) fn run(args: IngestArgs) -> Result<()> {
         delimiter: args.delimiter,
         exported_at: args.exported_at,
         sheet: args.sheet,
+        profile: match &args.profile {
+            Some(path) => Some(Arc::new(Profile::load(path, args.feed)?)),
+            None => None,
+        },
         no_wait: args.no_wait,
         max_rejected: args.max_rejected,
         run_records: None,

@@ -3,6 +3,7 @@
 //! failure carries; what a command prints lives in `print.rs`.
 
 mod demo;
+mod feeds;
 mod ingest;
 mod kpi;
 mod lake;
@@ -48,8 +49,7 @@ enum Command {
     Lake(lake::LakeArgs),
     Query(query::QueryArgs),
     Kpi(kpi::KpiArgs),
-    /// Print the feeds' columns, types, aliases and rules (Markdown).
-    Feeds,
+    Feeds(feeds::FeedsArgs),
     /// Print the KPI catalog (Markdown).
     Kpis,
     Sample(sample::SampleArgs),
@@ -91,10 +91,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Lake(args) => lake::run(args),
         Command::Query(args) => query::run(args),
         Command::Kpi(args) => kpi::run(args),
-        Command::Feeds => {
-            print!("{}", crate::spec::feeds::render_markdown());
-            Ok(())
-        }
+        Command::Feeds(args) => feeds::run(args),
         Command::Kpis => {
             print!("{}", crate::spec::kpis::render_markdown());
             Ok(())

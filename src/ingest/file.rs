@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow::array::StringArray;
 
@@ -14,6 +15,7 @@ use crate::ingest::report::{
     rejection_of,
 };
 use crate::lake::{self, Manifest};
+use crate::read::naming::UnitNames;
 use crate::read::{self, Format, ProblemKind, RawRecord};
 use crate::spec::feeds::{ColumnType, Feed, FeedDef, Retention};
 use crate::stage::partitions::PartitionSinks;
@@ -58,6 +60,16 @@ pub(crate) fn stage_file(
 ) -> Result<StagedFile> {
     let def = file.feed.def();
     let format = Format::of(file.path, file.scan, options.format)?;
+    let registry = match UnitCheck::applies(def) {
+        true => registry_units(target)?,
+        false => None,
+    };
+    let mut overrides = overrides(options);
+    overrides.unit_names = registry.as_ref().map(|units| {
+        Arc::new(UnitNames::new(
+            units.iter().map(|(c, n)| (c.as_str(), n.as_str())),
+        ))
+    });
     // Values are typed on the reading thread; rows are checked for
     // duplicates and written on this one.
     let mut parser = RowParser::new(def, options.zone, options.pii_key.clone());
@@ -67,12 +79,7 @@ pub(crate) fn stage_file(
         format,
         def,
         file.scan,
-        &read::Overrides {
-            delimiter: options.delimiter,
-            exported_at: options.exported_at.clone(),
-            sheet: options.sheet.clone(),
-            header_row: None,
-        },
+        &overrides,
         move |record| match &record.problem {
             Some(problem) => Err(RowErrors::Rejected(vec![(
                 problem.column.clone(),
@@ -88,13 +95,30 @@ pub(crate) fn stage_file(
         def.name
     );
     let sheet = layout.as_ref().and_then(|l| l.sheet.as_deref());
-    let mut stager = FileStager::new(target, file, options, dedup, sheet)?;
+    let codes = registry.map(|units| units.into_iter().map(|(code, _)| code).collect());
+    let mut stager = FileStager::new(target, file, options, dedup, sheet, codes)?;
     stager.report.layout = layout;
     let mut record = RawRecord::default();
     while let Some(typed) = source.next(&mut record)? {
         stager.take(typed, &record)?;
     }
     stager.finish(source.unknown_columns())
+}
+
+/// How to read a file: the command line's flags, then the profile's.
+fn overrides(options: &IngestOptions) -> read::Overrides {
+    let profile = options.profile.as_deref();
+    read::Overrides {
+        delimiter: options.delimiter.or(profile.and_then(|p| p.delimiter)),
+        exported_at: options.exported_at.clone(),
+        sheet: options
+            .sheet
+            .clone()
+            .or_else(|| profile.and_then(|p| p.sheet.clone())),
+        header_row: profile.and_then(|p| p.header_row),
+        profile: options.profile.clone(),
+        unit_names: None,
+    }
 }
 
 /// Where a quarantined row came from: the file, and in a workbook the
@@ -133,6 +157,7 @@ impl<'a> FileStager<'a> {
         options: &IngestOptions,
         dedup: &'a mut DedupIndex,
         sheet: Option<&str>,
+        registry: Option<HashSet<String>>,
     ) -> Result<Self> {
         let def = file.feed.def();
         let current_by = def
@@ -145,10 +170,7 @@ impl<'a> FileStager<'a> {
             }
             _ => None,
         };
-        let units = match UnitCheck::applies(def) {
-            true => registry_codes(target)?.and_then(|codes| UnitCheck::new(def, codes)),
-            false => None,
-        };
+        let units = registry.and_then(|codes| UnitCheck::new(def, codes));
         let report = FileReport {
             path: file.path.to_path_buf(),
             feed: Some(file.feed),
@@ -325,21 +347,28 @@ impl<'a> FileStager<'a> {
 }
 
 /// The unit codes of the lake's registry; None before its first units file.
-fn registry_codes(target: &Target) -> Result<Option<HashSet<String>>> {
+/// The lake's registered units, (code, name); None before any units file.
+fn registry_units(target: &Target) -> Result<Option<Vec<(String, String)>>> {
     let registry = target.manifest.data_files(Feed::Units);
     if registry.is_empty() {
         return Ok(None);
     }
-    let mut known = HashSet::new();
+    let mut units = Vec::new();
     for file in registry {
         let path = target.root.join(&file.path);
-        for batch in read_columns(&path, &["unit_code"])? {
+        for batch in read_columns(&path, &["unit_code", "name"])? {
             let batch = batch?;
             let codes: &StringArray = column_as(&batch, "unit_code", &path, "text")?;
-            known.extend(codes.iter().flatten().map(str::to_string));
+            let names: &StringArray = column_as(&batch, "name", &path, "text")?;
+            units.extend(
+                codes
+                    .iter()
+                    .zip(names.iter())
+                    .filter_map(|(c, n)| Some((c?.to_string(), n.unwrap_or_default().to_string()))),
+            );
         }
     }
-    Ok(Some(known))
+    Ok(Some(units))
 }
 
 /// The path as the manifest and quarantine record it: absolute, so it still

@@ -43,6 +43,9 @@ pub struct IngestOptions {
     pub exported_at: Option<String>,
     /// The workbook sheet to read, instead of the first holding a header.
     pub sheet: Option<String>,
+    /// How the office's export names columns and values (`--profile`);
+    /// the command line's `delimiter` and `sheet` come before its own.
+    pub profile: Option<std::sync::Arc<crate::read::Profile>>,
     /// Fail at once, rather than wait, when another process holds the lake.
     pub no_wait: bool,
     /// A file with a larger share of rejected rows fails, committing

@@ -18,6 +18,10 @@ pub(crate) struct ColumnMap {
     columns: usize,
     /// Input positions of the feed's required columns.
     required_positions: Vec<usize>,
+    /// How values are read (a profile's `[values]`, units by name).
+    naming: Naming,
+    /// The position whose values are units' names, looked up for codes.
+    unit_names_at: Option<usize>,
     /// `--exported-at`, for an export without the column: (column, value).
     constant: Option<(usize, String)>,
     /// A signature block has begun: every row from it on that lacks data
@@ -31,7 +35,7 @@ impl ColumnMap {
     /// or lacking a required one.
     pub(crate) fn new(
         headers: &[String],
-        naming: Naming,
+        naming: &Naming,
         exported_at: Option<(usize, String)>,
     ) -> Result<Self, String> {
         let feed = naming.feed;
@@ -40,6 +44,13 @@ impl ColumnMap {
         let mut unknown = Vec::new();
         let mut seen = HashSet::new();
         let mut mapped: Vec<(usize, String)> = Vec::new();
+        // A unit's name is read only when its code is not there too.
+        let coded: Vec<usize> = headers
+            .iter()
+            .filter(|h| !naming.names_units(h))
+            .filter_map(|h| naming.column(h))
+            .collect();
+        let mut unit_names_at = None;
         for header in headers {
             let name = header.trim().to_lowercase();
             // Empty header cells (merged cells, Excel's trailing columns)
@@ -52,7 +63,14 @@ impl ColumnMap {
             if !seen.insert(name.clone()) {
                 return Err(format!("the header names column '{name}' twice"));
             }
-            let column = naming.column(&name);
+            let mut column = naming.column(&name);
+            if naming.names_units(&name) {
+                if column.is_some_and(|c| coded.contains(&c)) {
+                    column = None;
+                } else {
+                    unit_names_at = Some(position_to_column.len());
+                }
+            }
             match column {
                 None => unknown.push(name.clone()),
                 Some(column) => {
@@ -85,6 +103,14 @@ impl ColumnMap {
                 feed.name
             ));
         }
+        if let Some(at) = unit_names_at
+            && naming.unit_names.is_none()
+        {
+            return Err(format!(
+                "the export names its units by name (column '{}'), which needs the units registry: ingest the units first, or export the unit codes",
+                header_names[at]
+            ));
+        }
         // The file's own column wins over --exported-at.
         let constant =
             exported_at.filter(|(column, _)| !position_to_column.contains(&Some(*column)));
@@ -100,17 +126,19 @@ impl ColumnMap {
             unknown,
             columns: feed.columns.len(),
             required_positions,
+            naming: naming.clone(),
+            unit_names_at,
             constant,
             in_signatures: false,
         })
     }
 
     /// Each export header and the feed column it feeds (None: left out).
-    pub(crate) fn mapping(&self, naming: Naming) -> Vec<(String, Option<&'static str>)> {
+    pub(crate) fn mapping(&self) -> Vec<(String, Option<&'static str>)> {
         self.header_names
             .iter()
             .zip(&self.position_to_column)
-            .map(|(h, c)| (h.clone(), c.map(|c| naming.feed.columns[c].name)))
+            .map(|(h, c)| (h.clone(), c.map(|c| self.naming.feed.columns[c].name)))
             .collect()
     }
 
@@ -150,9 +178,24 @@ impl ColumnMap {
         for position in 0..rec.bytes.len() {
             match std::str::from_utf8(&rec.bytes[position]) {
                 Ok(value) => {
-                    if let Some(column) = self.position_to_column[position] {
-                        set_value(&mut rec.text, &mut rec.spans, column, value);
+                    let Some(column) = self.position_to_column[position] else {
+                        continue;
+                    };
+                    if Some(position) == self.unit_names_at && !value.trim().is_empty() {
+                        match self.unit_code(value) {
+                            Ok(code) => set_value(&mut rec.text, &mut rec.spans, column, code),
+                            Err(reason) => {
+                                rec.problem.get_or_insert(RecordProblem {
+                                    kind: ProblemKind::Malformed,
+                                    column: Some(self.naming.feed.columns[column].name.into()),
+                                    reason,
+                                });
+                            }
+                        }
+                        continue;
                     }
+                    let value = self.naming.value(column, value);
+                    set_value(&mut rec.text, &mut rec.spans, column, value);
                 }
                 Err(_) => {
                     if rec.problem.is_none() {
@@ -168,6 +211,14 @@ impl ColumnMap {
         }
         if let Some((column, value)) = &self.constant {
             set_value(&mut rec.text, &mut rec.spans, *column, value);
+        }
+    }
+
+    /// The code of the unit an export names.
+    fn unit_code(&self, name: &str) -> std::result::Result<&str, String> {
+        match &self.naming.unit_names {
+            Some(names) => names.code_of(name),
+            None => Err("no units registry to look the unit's name up in".into()),
         }
     }
 

@@ -40,7 +40,7 @@ impl CsvSource {
     pub fn open(
         path: &Path,
         input: Input,
-        naming: Naming,
+        naming: &Naming,
         unclosed_quote: bool,
         overrides: &Overrides,
     ) -> Result<Self> {
@@ -113,7 +113,7 @@ impl CsvSource {
             title_rows: found.skipped as u64,
             delimiter: Some(layout::shown(delimiter)),
             sheet: None,
-            columns: columns.mapping(naming),
+            columns: columns.mapping(),
         };
         Ok(CsvSource {
             path: path.to_path_buf(),

@@ -40,7 +40,7 @@ pub(crate) struct Layout {
 /// Where the search looks and what it must find.
 #[derive(Clone, Copy)]
 pub(crate) struct Search<'a> {
-    pub(crate) naming: Naming<'a>,
+    pub(crate) naming: &'a Naming,
     /// A required column the command line gives a value for.
     pub(crate) supplied: Option<usize>,
     /// A profile's `header_row`: the header's line, not searched for.
@@ -98,7 +98,7 @@ pub(crate) fn find(splits: &[Split], search: Search) -> Result<Layout, String> {
 /// nhận`); a name that means nothing joined but something alone (`Mã hồ
 /// sơ` under `Thông tin hồ sơ`) is kept alone; a cell merged down the two
 /// rows (`STT`) is the top one.
-pub(crate) fn header_names(rows: &[Row], naming: Naming) -> Vec<String> {
+pub(crate) fn header_names(rows: &[Row], naming: &Naming) -> Vec<String> {
     let [top, bottom] = rows else {
         return rows.first().map(|r| r.cells.clone()).unwrap_or_default();
     };
@@ -289,8 +289,9 @@ mod tests {
     use crate::spec::feeds::{Feed, FeedDef};
 
     fn detect(csv: &str, feed: &'static FeedDef, forced: Option<u8>) -> Result<Layout, String> {
+        let naming = Naming::of(feed);
         let search = Search {
-            naming: Naming::of(feed),
+            naming: &naming,
             supplied: None,
             at: None,
         };
@@ -347,7 +348,7 @@ mod tests {
         let found = detect(csv, dossiers, None);
         assert_eq!(found, layout(1, 1, 2), "{found:?}");
         let splits = csv_splits(csv.as_bytes(), Some(b';'));
-        let names = header_names(&splits[0].rows[1..3], Naming::of(dossiers));
+        let names = header_names(&splits[0].rows[1..3], &Naming::of(dossiers));
         assert_eq!(
             names,
             [

@@ -10,12 +10,14 @@ mod footer;
 mod layout;
 pub(crate) mod naming;
 mod ndjson;
+mod profile;
 mod read_ahead;
 mod scan;
 mod workbook;
 
 pub(crate) use csv::CsvSource;
 pub(crate) use ndjson::NdjsonSource;
+pub use profile::Profile;
 pub(crate) use read_ahead::*;
 pub(crate) use scan::*;
 pub(crate) use workbook::WorkbookSource;
@@ -266,6 +268,10 @@ pub(crate) struct Overrides {
     pub(crate) sheet: Option<String>,
     /// A profile's `header_row`: the header's line, not searched for.
     pub(crate) header_row: Option<u64>,
+    /// `--profile`: how this office's export names columns and values.
+    pub(crate) profile: Option<std::sync::Arc<Profile>>,
+    /// The units registry by name, for exports that name units.
+    pub(crate) unit_names: Option<std::sync::Arc<naming::UnitNames>>,
 }
 
 impl Overrides {
@@ -301,17 +307,20 @@ pub(crate) fn open<T: Send + 'static>(
     overrides: &Overrides,
     prepare: impl FnMut(&RawRecord) -> T + Send + 'static,
 ) -> Result<(ReadAhead<T>, Option<InputLayout>)> {
-    let naming = Naming::of(feed);
+    let naming = Naming {
+        unit_names: overrides.unit_names.clone(),
+        ..Naming::new(feed, overrides.profile.clone())
+    };
     let source: Box<dyn RecordSource> = match format {
         Format::Csv => Box::new(CsvSource::open(
             path,
             input,
-            naming,
+            &naming,
             scan.quote_left_open,
             overrides,
         )?),
-        Format::Ndjson => Box::new(NdjsonSource::open(path, input, feed, overrides)),
-        Format::Workbook => Box::new(WorkbookSource::open(path, input, naming, overrides)?),
+        Format::Ndjson => Box::new(NdjsonSource::open(path, input, naming, overrides)),
+        Format::Workbook => Box::new(WorkbookSource::open(path, input, &naming, overrides)?),
     };
     let layout = source.layout();
     Ok((ReadAhead::spawn(path, source, prepare), layout))

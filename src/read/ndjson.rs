@@ -10,6 +10,7 @@ use crate::read::Input;
 use crate::read::RawRecord;
 use crate::read::RecordSource;
 use crate::read::decoded;
+use crate::read::naming::Naming;
 use crate::read::{Overrides, ProblemKind, RecordProblem};
 use crate::spec::feeds::FeedDef;
 
@@ -20,13 +21,15 @@ pub(crate) struct NdjsonSource {
     line_number: u64,
     key_to_column: HashMap<String, Option<usize>>,
     pub(crate) feed: &'static FeedDef,
+    naming: Naming,
     pub(crate) unknown: Vec<String>,
     /// `--exported-at`: fills its column in a row that has no value there.
     exported_at: Option<(usize, String)>,
 }
 
 impl NdjsonSource {
-    pub fn open(path: &Path, input: Input, feed: &'static FeedDef, overrides: &Overrides) -> Self {
+    pub fn open(path: &Path, input: Input, naming: Naming, overrides: &Overrides) -> Self {
+        let feed = naming.feed;
         NdjsonSource {
             path: path.to_path_buf(),
             reader: BufReader::with_capacity(1 << 20, decoded(input)),
@@ -34,6 +37,7 @@ impl NdjsonSource {
             line_number: 0,
             key_to_column: HashMap::new(),
             feed,
+            naming,
             unknown: Vec::new(),
             exported_at: overrides.exported_at(feed),
         }
@@ -44,7 +48,11 @@ impl NdjsonSource {
             return *hit;
         }
         let lower = key.trim().to_lowercase();
-        let column = self.feed.column_for_header(&lower);
+        // System exports give unit codes: a unit's name is no key here.
+        let column = match self.naming.names_units(&lower) {
+            true => None,
+            false => self.naming.column(&lower),
+        };
         if column.is_none() && !self.unknown.contains(&lower) {
             self.unknown.push(lower);
         }
@@ -142,7 +150,7 @@ impl RecordSource for NdjsonSource {
                 }
                 named.push((column, key));
                 match json_scalar_text(value) {
-                    Ok(Some(text)) => rec.set(column, &text),
+                    Ok(Some(text)) => rec.set(column, self.naming.value(column, &text)),
                     Ok(None) => {}
                     Err(why) => {
                         if rec.problem.is_none() {

@@ -53,7 +53,7 @@ impl WorkbookSource {
     pub(crate) fn open(
         path: &Path,
         mut input: Input,
-        naming: Naming,
+        naming: &Naming,
         overrides: &Overrides,
     ) -> Result<Self> {
         let bad = |reason: String| Error::BadFile {
@@ -97,7 +97,7 @@ impl WorkbookSource {
             title_rows: found.skipped as u64,
             delimiter: None,
             sheet: Some(sheet.clone()),
-            columns: columns.mapping(naming),
+            columns: columns.mapping(),
         };
         // Rows resume below the header: rows above it were read already.
         let first_data = header[header.len() - 1].line + 1;
@@ -421,7 +421,10 @@ impl RowBuilder {
         };
         let mut position = ::csv::Position::new();
         position.set_line(u64::from(row) + 1);
-        let mut record = std::mem::take(&mut self.record);
+        // The next row's record starts as large as this one: no regrowth.
+        let next =
+            ::csv::ByteRecord::with_capacity(self.record.as_slice().len(), self.record.len());
+        let mut record = std::mem::replace(&mut self.record, next);
         record.set_position(Some(position));
         take(record)
     }
@@ -454,7 +457,10 @@ fn cannot_read(sheet: &str, e: impl std::fmt::Display) -> String {
 /// text as written.
 fn ref_text(cell: &DataRef, out: &mut String) {
     match cell {
-        DataRef::Int(i) => out.push_str(&i.to_string()),
+        DataRef::Int(i) => {
+            use std::fmt::Write;
+            let _ = write!(out, "{i}");
+        }
         DataRef::Float(f) => float_text(*f, out),
         DataRef::String(s) => out.push_str(s),
         DataRef::SharedString(s) => out.push_str(s),
@@ -469,7 +475,10 @@ fn ref_text(cell: &DataRef, out: &mut String) {
 /// [`ref_text`] for a sheet read whole.
 fn data_text(cell: &Data, out: &mut String) {
     match cell {
-        Data::Int(i) => out.push_str(&i.to_string()),
+        Data::Int(i) => {
+            use std::fmt::Write;
+            let _ = write!(out, "{i}");
+        }
         Data::Float(f) => float_text(*f, out),
         Data::String(s) => out.push_str(s),
         Data::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -483,27 +492,84 @@ fn data_text(cell: &Data, out: &mut String) {
 /// A whole number without `.0`; others as Rust prints them (never in
 /// scientific notation).
 fn float_text(f: f64, out: &mut String) {
+    use std::fmt::Write;
     if f.fract() == 0.0 && f.abs() < 1e15 {
-        out.push_str(&(f as i64).to_string());
+        let _ = write!(out, "{}", f as i64);
     } else {
-        out.push_str(&f.to_string());
+        let _ = write!(out, "{f}");
     }
+}
+
+/// `n` in at least `width` digits, zeros in front (a date's fields: written
+/// for millions of cells, without the formatting machinery).
+fn push_digits(out: &mut String, n: u32, width: usize) {
+    let mut digits = [b'0'; 10];
+    let (mut n, mut i) = (n, digits.len());
+    while n > 0 || digits.len() - i < width {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    out.extend(digits[i..].iter().map(|d| *d as char));
 }
 
 /// A date cell as local time, in the 1900 or 1904 date system the workbook
 /// uses; a duration (`[h]:mm`) as its number of days.
 fn datetime_text(d: &ExcelDateTime, out: &mut String) {
-    use std::fmt::Write;
     if d.is_duration() {
         float_text(d.as_f64(), out);
         return;
     }
     let (year, month, day, hour, minute, second, milli) = d.to_ymd_hms_milli();
-    let _ = write!(out, "{year:04}-{month:02}-{day:02}");
+    push_digits(out, year.into(), 4);
+    for (sep, n) in [('-', month), ('-', day)] {
+        out.push(sep);
+        push_digits(out, n.into(), 2);
+    }
     if (hour, minute, second, milli) != (0, 0, 0, 0) {
-        let _ = write!(out, " {hour:02}:{minute:02}:{second:02}");
-        if milli != 0 {
-            let _ = write!(out, ".{milli:03}");
+        for (sep, n) in [(' ', hour), (':', minute), (':', second)] {
+            out.push(sep);
+            push_digits(out, n.into(), 2);
         }
+        if milli != 0 {
+            out.push('.');
+            push_digits(out, milli.into(), 3);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use calamine::ExcelDateTimeType;
+
+    fn text(d: ExcelDateTime) -> String {
+        let mut out = String::new();
+        datetime_text(&d, &mut out);
+        out
+    }
+
+    #[test]
+    fn cells_read_as_the_value_parsers_expect() {
+        let at = |serial, is_1904| ExcelDateTime::new(serial, ExcelDateTimeType::DateTime, is_1904);
+        // 2025-03-05 08:15 in both date systems, and a day alone.
+        assert_eq!(text(at(45721.34375, false)), "2025-03-05 08:15:00");
+        assert_eq!(text(at(45721.34375 - 1462.0, true)), "2025-03-05 08:15:00");
+        assert_eq!(text(at(45721.0, false)), "2025-03-05");
+        assert_eq!(
+            text(at(45721.5 + 0.0005 / 86.4, false)),
+            "2025-03-05 12:00:00.500"
+        );
+        let mut out = String::new();
+        for f in [1_500_000.0, 0.805, -3.0, 1e20] {
+            float_text(f, &mut out);
+            out.push('|');
+        }
+        assert_eq!(out, "1500000|0.805|-3|100000000000000000000|");
+        let mut digits = String::new();
+        push_digits(&mut digits, 7, 2);
+        push_digits(&mut digits, 2025, 4);
+        push_digits(&mut digits, 0, 3);
+        assert_eq!(digits, "072025000");
     }
 }

@@ -57,6 +57,9 @@ pub struct ColumnDef {
     /// Export headers that also name the column (SPEC §4.5), matched like
     /// the name itself after normalizing (`Mã hồ sơ` ≡ `ma_ho_so`).
     pub headers: &'static [&'static str],
+    /// Export headers that name a unit by its name instead of this column's
+    /// code: the name is looked up in the units registry (SPEC §4.5).
+    pub unit_name_headers: &'static [&'static str],
 }
 
 pub(crate) const fn col(name: &'static str, ty: ColumnType, required: bool) -> ColumnDef {
@@ -66,6 +69,7 @@ pub(crate) const fn col(name: &'static str, ty: ColumnType, required: bool) -> C
         required,
         default: None,
         headers: &[],
+        unit_name_headers: &[],
     }
 }
 
@@ -76,6 +80,7 @@ const fn opt(name: &'static str, ty: ColumnType, default: &'static str) -> Colum
         required: false,
         default: Some(default),
         headers: &[],
+        unit_name_headers: &[],
     }
 }
 
@@ -84,7 +89,19 @@ impl ColumnDef {
     const fn or(self, headers: &'static [&'static str]) -> ColumnDef {
         ColumnDef { headers, ..self }
     }
+
+    /// The unit code column, also given by the unit's name under these
+    /// headers.
+    const fn or_unit_named(self, unit_name_headers: &'static [&'static str]) -> ColumnDef {
+        ColumnDef {
+            unit_name_headers,
+            ..self
+        }
+    }
 }
+
+/// Headers under which exports name the unit instead of giving its code.
+const UNIT_NAME_HEADERS: &[&str] = &["Đơn vị", "Đơn vị tiếp nhận", "Cơ quan giải quyết"];
 
 pub(crate) const TEXT: ColumnType = ColumnType::Text;
 const BOOL: ColumnType = ColumnType::Bool;
@@ -175,7 +192,9 @@ static DOSSIERS: FeedDef = FeedDef {
     columns: &[
         col("dossier_id", TEXT, true).or(&["Mã hồ sơ", "Số hồ sơ"]),
         col("procedure_code", TEXT, true).or(&["Mã thủ tục", "Mã TTHC"]),
-        col("unit_code", TEXT, true).or(&["Mã đơn vị", "Mã cơ quan"]),
+        col("unit_code", TEXT, true)
+            .or(&["Mã đơn vị", "Mã cơ quan"])
+            .or_unit_named(UNIT_NAME_HEADERS),
         col("channel", ColumnType::Enum(&CHANNEL), true).or(&["Hình thức nộp", "Kênh nộp"]),
         opt("online_level", ColumnType::Enum(&ONLINE_LEVEL), "none").or(&["Mức độ", "Mức độ DVC"]),
         col("status", ColumnType::Enum(&STATUS), true).or(&["Trạng thái", "Tình trạng"]),
@@ -255,7 +274,9 @@ static PORTAL_EVENTS: FeedDef = FeedDef {
         col("occurred_at", TS, true),
         col("application_id", TEXT, true),
         col("procedure_code", TEXT, true).or(&["Mã thủ tục", "Mã TTHC"]),
-        col("unit_code", TEXT, true).or(&["Mã đơn vị", "Mã cơ quan"]),
+        col("unit_code", TEXT, true)
+            .or(&["Mã đơn vị", "Mã cơ quan"])
+            .or_unit_named(UNIT_NAME_HEADERS),
         col("event_type", ColumnType::Enum(&PORTAL_EVENT_TYPE), true),
         col("auth_method", ColumnType::Enum(&AUTH_METHOD), false),
         col("payment_method", ColumnType::Enum(&PAYMENT_METHOD), false),
@@ -287,7 +308,9 @@ pub(crate) static SIGNATURES: FeedDef = FeedDef {
     columns: &[
         col("event_id", TEXT, true),
         col("occurred_at", TS, true),
-        col("unit_code", TEXT, true).or(&["Mã đơn vị", "Mã cơ quan"]),
+        col("unit_code", TEXT, true)
+            .or(&["Mã đơn vị", "Mã cơ quan"])
+            .or_unit_named(UNIT_NAME_HEADERS),
         col("event_type", ColumnType::Enum(&SIGNATURE_EVENT_TYPE), true),
         opt("signed", BOOL, "false"),
         col("signer_type", ColumnType::Enum(&SIGNER_TYPE), false),
@@ -325,7 +348,9 @@ pub(crate) static TARGETS: FeedDef = FeedDef {
     name: "targets",
     columns: &[
         col("kpi", TEXT, true),
-        col("unit_code", TEXT, true).or(&["Mã đơn vị", "Mã cơ quan"]),
+        col("unit_code", TEXT, true)
+            .or(&["Mã đơn vị", "Mã cơ quan"])
+            .or_unit_named(UNIT_NAME_HEADERS),
         col("year", ColumnType::Int { min: Some(1900) }, true),
         col("target", ColumnType::Target, true),
         col("grain", ColumnType::Enum(&GRAIN), false),
@@ -420,6 +445,16 @@ pub(crate) fn timestamp_type() -> DataType {
 impl FeedDef {
     pub(crate) fn column_index(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name == name)
+    }
+
+    /// The column whose unit an export header names by the unit's name.
+    pub(crate) fn unit_name_column(&self, header: &str) -> Option<usize> {
+        let wanted = normalize_token(header.trim());
+        self.columns.iter().position(|c| {
+            c.unit_name_headers
+                .iter()
+                .any(|h| normalize_token(h) == wanted)
+        })
     }
 
     /// The column an export header names: the column's own name or one of
@@ -518,6 +553,22 @@ impl RowRule {
     }
 }
 
+/// A column's other headers, for the reference: its aliases, and the
+/// headers naming its unit by name.
+fn also_headed(c: &ColumnDef) -> String {
+    let mut all = c.headers.join(", ");
+    if !c.unit_name_headers.is_empty() {
+        if !all.is_empty() {
+            all.push_str("; ");
+        }
+        all.push_str(&format!(
+            "by the unit's name: {}",
+            c.unit_name_headers.join(", ")
+        ));
+    }
+    all
+}
+
 /// The feed reference as Markdown, generated from the declarations above:
 /// printed by `motcua feeds`, and kept in the README (a test compares them).
 pub fn render_markdown() -> String {
@@ -534,7 +585,7 @@ pub fn render_markdown() -> String {
                 c.ty.describe(),
                 if c.required { "yes" } else { "no" },
                 c.default.map(|d| format!("`{d}`")).unwrap_or_default(),
-                c.headers.join(", ")
+                also_headed(c)
             ));
         }
         let mut notes: Vec<String> = def.rules.iter().map(RowRule::describe).collect();
