@@ -302,3 +302,32 @@ fn units_named_by_name_are_looked_up_in_the_registry() {
         strings(&[["00040"]])
     );
 }
+
+/// A footer or malformed row is quarantined as read, but its personal ID,
+/// found by the header's position, is masked like a data row's.
+#[test]
+fn a_quarantined_footers_personal_id_is_masked() {
+    let f = Fixture::new();
+    let path = f.write(
+        "ids.csv",
+        "Mã hồ sơ;Mã thủ tục;Mã đơn vị;Hình thức nộp;Trạng thái;Ngày tiếp nhận;Ngày cập nhật;Số CCCD\n\
+         N1;P1;001;Trực tiếp;Đang xử lý;05/03/2025 08:00;05/03/2025 08:00;001203004567\n\
+         Tổng cộng;;;;;;;C1234567\n\
+         N2;P1;001;Trực tiếp;Đang xử lý;05/03/2025 08:00;05/03/2025 08:00;B7654321;extra\n",
+    );
+    let out = motcua_command(&f.lake)
+        .args(["ingest", "dossiers"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let raw = f.sql("SELECT raw FROM quarantine ORDER BY line");
+    assert_eq!(raw.len(), 2, "{raw:?}");
+    for row in &raw {
+        assert!(
+            !row[0].contains("C1234567") && !row[0].contains("B7654321"),
+            "{row:?}"
+        );
+        assert!(row[0].contains("[masked]"), "{row:?}");
+    }
+}

@@ -72,7 +72,7 @@ fn field_exports_give_the_same_lake_and_kpis_as_the_system_export() {
     let lake_of = |style: Style| {
         let f = Fixture::new();
         let exports = f.dir.path().join("exports");
-        let generated = motcua::sample::generate_styled(&exports, 2_000, 5, style).unwrap();
+        let generated = motcua::sample::generate_styled(&exports, 2_500, 5, style).unwrap();
         for (feed, path) in &generated.files {
             let report = f
                 .ingest(*feed, std::slice::from_ref(path))
@@ -131,6 +131,8 @@ fn field_exports_give_the_same_lake_and_kpis_as_the_system_export() {
     for style in [Style::Field, Style::FieldCsv] {
         let (field, tables, kpis) = lake_of(style);
         assert_eq!(field.dossier_rows, system.dossier_rows);
+        // More rows than one batch of the sheet reader (4,096).
+        assert!(field.dossier_rows > 4_096, "{}", field.dossier_rows);
         for (table, system_table) in tables.iter().zip(&system_tables) {
             assert_eq!(table.len(), system_table.len(), "{style:?}");
             let differs = table.iter().zip(system_table).find(|(a, b)| a != b);

@@ -401,3 +401,106 @@ fn a_workbook_is_told_by_its_content_and_refused_clearly_when_misnamed() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+/// A sheet as offices fill it by hand: a chart sheet first, the data on a
+/// sheet a profile names with its header row, a formula that failed, a
+/// note right of the header, blank rows between the data.
+#[test]
+fn error_cells_notes_beside_the_header_and_profiles_in_a_workbook() {
+    let f = Fixture::new();
+    let path = f.dir.path().join("so-tay.xlsx");
+    let mut book = Workbook::new();
+    book.add_worksheet()
+        .set_name("Ghi chú")
+        .unwrap()
+        .write_string(0, 0, "Số liệu ở trang sau")
+        .unwrap();
+    let sheet = book.add_worksheet();
+    sheet.set_name("Hồ sơ").unwrap();
+    let rows: [&[&str]; 6] = [
+        &["Sổ tay"],
+        &[
+            "Số biên nhận",
+            "Mã TTHC",
+            "Mã đơn vị",
+            "Nộp qua",
+            "Trạng thái",
+            "Ngày nhận",
+            "Ngày cập nhật",
+        ],
+        &[
+            "A1",
+            "P1",
+            "001",
+            "Nộp tại quầy",
+            "Đang xử lý",
+            "05/03/2025 08:00",
+            "05/03/2025 08:00",
+            "",
+            "gọi lại",
+        ],
+        &[],
+        &[
+            "A2",
+            "#N/A",
+            "001",
+            "Nộp tại quầy",
+            "Đang xử lý",
+            "05/03/2025 09:00",
+            "05/03/2025 09:00",
+        ],
+        &[
+            "A3",
+            "P1",
+            "001",
+            "Nộp tại quầy",
+            "Mới nhận",
+            "06/03/2025 09:00",
+            "06/03/2025 09:00",
+        ],
+    ];
+    for (r, cells) in rows.iter().enumerate() {
+        for (c, cell) in cells.iter().enumerate() {
+            if !cell.is_empty() {
+                sheet.write_string(r as u32, c as u16, *cell).unwrap();
+            }
+        }
+    }
+    book.save(&path).unwrap();
+    let profile = f.write(
+        "so-tay.toml",
+        "feed = \"dossiers\"\nsheet = \"Hồ sơ\"\nheader_row = 2\n\n[columns]\n\"Số biên nhận\" = \"dossier_id\"\n\"Nộp qua\" = \"channel\"\n\n[values.channel]\n\"Nộp tại quầy\" = \"counter\"\n\n[values.status]\n\"Mới nhận\" = \"received\"\n",
+    );
+    let out = motcua_command(&f.lake)
+        .args(["ingest", "dossiers", "--profile"])
+        .arg(&profile)
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        text(&out.stdout).contains("read 3 · accepted 2 · quarantined 1 · duplicates 0"),
+        "{}",
+        text(&out.stdout)
+    );
+    // The note's column has no header: left out, and said so.
+    assert!(stderr.contains("(no header) column I"), "{stderr}");
+    assert_eq!(
+        f.sql("SELECT dossier_id, channel, status FROM dossiers ORDER BY dossier_id"),
+        [
+            ["A1", "counter", "in_progress"],
+            ["A3", "counter", "received"]
+        ]
+        .map(|row| row.map(String::from).to_vec())
+    );
+    assert_eq!(
+        f.sql("SELECT line, \"column\", reason FROM quarantine"),
+        [[
+            "5",
+            "procedure_code",
+            "'#N/A' is a spreadsheet error (a formula that failed), not a value; fix it in the workbook and export again"
+        ]]
+        .map(|row| row.map(String::from).to_vec())
+    );
+}

@@ -6,11 +6,12 @@ use clap::Args;
 
 use super::ZoneArg;
 use super::print::{self, OutputFormat};
+use super::value::Named;
 use crate::error::{Error, Result};
 use crate::ingest::{self, IngestOptions};
 use crate::kpi_job::{self, KpiJob};
 use crate::lake;
-use crate::sample;
+use crate::sample::{self, Style};
 use crate::spec::grain::Grain;
 use crate::sql::session::SessionOptions;
 use crate::sql::{self, QueryResult, QuerySource};
@@ -20,7 +21,8 @@ use crate::validate::privacy::{self, PiiKey};
 #[derive(Args)]
 #[command(after_help = "Examples:
   motcua demo
-  motcua demo --dir /tmp/motcua-demo --dossiers 100000")]
+  motcua demo --dir /tmp/motcua-demo --dossiers 100000
+  motcua demo --style field      the exports as offices make them: an .xlsx tracking book…")]
 pub(super) struct DemoArgs {
     /// The folder the exports, the lake and the published KPIs go to.
     #[arg(long, value_name = "DIR", default_value = "demo")]
@@ -28,6 +30,10 @@ pub(super) struct DemoArgs {
     /// How many sample dossiers to generate.
     #[arg(long, default_value_t = 20_000)]
     dossiers: u64,
+    /// How the sample exports look: `system`, or `field` (an .xlsx tracking
+    /// book and a Vietnamese `;` register, as report screens export them).
+    #[arg(long, default_value = "system", value_parser = Named::<Style>::new())]
+    style: Style,
     #[command(flatten)]
     zone: ZoneArg,
 }
@@ -46,7 +52,7 @@ pub(super) fn run(args: DemoArgs) -> Result<()> {
         args.dossiers,
         exports.display()
     );
-    let report = sample::generate(&exports, args.dossiers, 1)?;
+    let report = sample::generate_styled(&exports, args.dossiers, 1, args.style)?;
     println!(
         "    {} units, {} dossier snapshots, {} portal events, {} signature events",
         report.units, report.dossier_rows, report.portal_events, report.signatures
@@ -61,9 +67,9 @@ pub(super) fn run(args: DemoArgs) -> Result<()> {
         pii_key: Some(pii_key),
         ..Default::default()
     };
-    for (feed, file) in sample::FILES {
-        let files = [exports.join(file)];
-        ingest::ingest_files(&lake_dir, feed, &files, &options, &mut print::file_report)?;
+    for (feed, file) in &report.files {
+        let files = [file.clone()];
+        ingest::ingest_files(&lake_dir, *feed, &files, &options, &mut print::file_report)?;
     }
     let manifest = lake::read_manifest(&lake_dir)?;
     print!("{}", lake::render_summary(&lake_dir, &manifest));

@@ -42,6 +42,15 @@ pub(super) fn run(args: FeedsArgs) -> Result<()> {
         return Ok(());
     };
     let headers = headers(feed.def(), args.lang);
+    if let Some(path) = &args.out
+        && !is_xlsx(path)
+        && !has_extension(path, &["csv", "tsv", "txt"])
+    {
+        return Err(Error::Usage(format!(
+            "--out {}: a template is written as .xlsx or .csv; name the file so",
+            path.display()
+        )));
+    }
     match &args.out {
         Some(path) if is_xlsx(path) => write_xlsx(path, feed, &headers),
         Some(path) => crate::storage::write_atomic(path, &csv(&headers, args.lang)),
@@ -86,9 +95,13 @@ fn required(def: &FeedDef, lang: Lang) -> Vec<&'static str> {
 }
 
 fn is_xlsx(path: &Path) -> bool {
+    has_extension(path, &["xlsx"])
+}
+
+fn has_extension(path: &Path, any: &[&str]) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"))
+        .is_some_and(|e| any.iter().any(|a| e.eq_ignore_ascii_case(a)))
 }
 
 /// The header line; in Vietnamese with `;` and a BOM.

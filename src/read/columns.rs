@@ -7,6 +7,19 @@ use crate::read::footer::{Footer, footer_kind, trim_cell};
 use crate::read::naming::Naming;
 use crate::read::{ProblemKind, RawRecord, RecordProblem, set_value};
 
+/// What Excel writes in a cell whose formula failed (and what its CSV
+/// export keeps): an error, never a value.
+const SPREADSHEET_ERRORS: [&str; 8] = [
+    "#N/A", "#REF!", "#VALUE!", "#DIV/0!", "#NAME?", "#NULL!", "#NUM!", "#DATA!",
+];
+
+/// The spreadsheet error `value` is, if it is one.
+fn spreadsheet_error(value: &str) -> Option<&str> {
+    let value = value.trim();
+    (value.starts_with('#') && SPREADSHEET_ERRORS.contains(&value.to_ascii_uppercase().as_str()))
+        .then_some(value)
+}
+
 /// Where each field of an export's records goes.
 pub(crate) struct ColumnMap {
     /// For each input position: the feed column it feeds, if any.
@@ -65,7 +78,9 @@ impl ColumnMap {
             }
             let mut column = naming.column(&name);
             if naming.names_units(&name) {
-                if column.is_some_and(|c| coded.contains(&c)) {
+                // With the code there, or a first name column, this one
+                // is left out.
+                if column.is_some_and(|c| coded.contains(&c)) || unit_names_at.is_some() {
                     column = None;
                 } else {
                     unit_names_at = Some(position_to_column.len());
@@ -148,23 +163,24 @@ impl ColumnMap {
     }
 
     /// Sorts the record in `rec.bytes` into the feed's columns, or marks it
-    /// as a footer row or a malformed one.
+    /// as a footer row or a malformed one. A marked row's values are still
+    /// sorted, as read, so that its personal ID is known and masked in
+    /// quarantine.
     pub(crate) fn fill(&mut self, rec: &mut RawRecord) {
         let record = &rec.bytes;
         // A footer row lacks data: a row holding every required value is
         // data whatever its first cell says.
         let footer = footer_kind(record);
         self.in_signatures |= footer == Some(Footer::Signatures);
-        if (footer.is_some() || self.in_signatures) && !self.holds_required(record) {
-            rec.problem = Some(RecordProblem {
+        let whole_row = if (footer.is_some() || self.in_signatures) && !self.holds_required(record)
+        {
+            Some(RecordProblem {
                 column: None,
                 reason: "footer".into(),
                 kind: ProblemKind::Footer,
-            });
-            return;
-        }
-        if record.len() != self.position_to_column.len() {
-            rec.problem = Some(RecordProblem {
+            })
+        } else if record.len() != self.position_to_column.len() {
+            Some(RecordProblem {
                 kind: ProblemKind::Malformed,
                 column: None,
                 reason: format!(
@@ -172,42 +188,57 @@ impl ColumnMap {
                     record.len(),
                     self.position_to_column.len()
                 ),
-            });
-            return;
-        }
-        for position in 0..rec.bytes.len() {
-            match std::str::from_utf8(&rec.bytes[position]) {
-                Ok(value) => {
-                    let Some(column) = self.position_to_column[position] else {
-                        continue;
-                    };
-                    if Some(position) == self.unit_names_at && !value.trim().is_empty() {
-                        match self.unit_code(value) {
-                            Ok(code) => set_value(&mut rec.text, &mut rec.spans, column, code),
-                            Err(reason) => {
-                                rec.problem.get_or_insert(RecordProblem {
-                                    kind: ProblemKind::Malformed,
-                                    column: Some(self.naming.feed.columns[column].name.into()),
-                                    reason,
-                                });
-                            }
-                        }
-                        continue;
-                    }
-                    let value = self.naming.value(column, value);
-                    set_value(&mut rec.text, &mut rec.spans, column, value);
-                }
-                Err(_) => {
-                    if rec.problem.is_none() {
-                        rec.problem = Some(RecordProblem {
-                            kind: ProblemKind::NotUtf8,
-                            column: Some(self.header_names[position].clone()),
-                            reason: "the value is not valid UTF-8; convert the file to UTF-8"
-                                .into(),
+            })
+        } else {
+            None
+        };
+        let fields = rec.bytes.len().min(self.position_to_column.len());
+        for position in 0..fields {
+            let Ok(value) = std::str::from_utf8(&rec.bytes[position]) else {
+                rec.problem.get_or_insert(RecordProblem {
+                    kind: ProblemKind::NotUtf8,
+                    column: Some(self.header_names[position].clone()),
+                    reason: "the value is not valid UTF-8; convert the file to UTF-8".into(),
+                });
+                continue;
+            };
+            let Some(column) = self.position_to_column[position] else {
+                continue;
+            };
+            if whole_row.is_some() {
+                set_value(&mut rec.text, &mut rec.spans, column, value);
+                continue;
+            }
+            let name = self.naming.feed.columns[column].name;
+            if let Some(error) = spreadsheet_error(value) {
+                rec.problem.get_or_insert(RecordProblem {
+                    kind: ProblemKind::Malformed,
+                    column: Some(name.into()),
+                    reason: format!(
+                        "'{error}' is a spreadsheet error (a formula that failed), not a value; fix it in the workbook and export again"
+                    ),
+                });
+                continue;
+            }
+            if Some(position) == self.unit_names_at && !value.trim().is_empty() {
+                match self.unit_code(value) {
+                    Ok(code) => set_value(&mut rec.text, &mut rec.spans, column, code),
+                    Err(reason) => {
+                        rec.problem.get_or_insert(RecordProblem {
+                            kind: ProblemKind::Malformed,
+                            column: Some(name.into()),
+                            reason,
                         });
                     }
                 }
+                continue;
             }
+            let value = self.naming.value(column, value);
+            set_value(&mut rec.text, &mut rec.spans, column, value);
+        }
+        if let Some(problem) = whole_row {
+            rec.problem = Some(problem);
+            return;
         }
         if let Some((column, value)) = &self.constant {
             set_value(&mut rec.text, &mut rec.spans, *column, value);

@@ -61,35 +61,56 @@ pub(crate) fn find(splits: &[Split], search: Search) -> Result<Layout, String> {
         }) {
             continue;
         }
-        for header_rows in [1, 2] {
-            let best = splits
-                .iter()
-                .enumerate()
-                .filter_map(|(i, split)| {
-                    let rows = split.rows.get(row..row + header_rows)?;
-                    // A title above a one-row header joins into a header too:
-                    // the row below alone comes first.
-                    if header_rows == 2
-                        && Names::of(&header_names(&rows[1..], search.naming), search)
-                            .missing
-                            .is_empty()
-                    {
-                        return None;
-                    }
-                    Some((i, Names::of(&header_names(rows, search.naming), search)))
-                })
-                .filter(|(_, names)| names.missing.is_empty())
-                .max_by_key(|(i, names)| (names.known, std::cmp::Reverse(*i)));
-            if let Some((split, _)) = best {
-                return Ok(Layout {
-                    split,
-                    skipped: row,
-                    header_rows,
-                });
-            }
+        // Of a one-row and a two-row reading that both qualify, the one
+        // naming more columns: a group over optional columns (`Kết quả`
+        // above `Điện tử`, `Có ký số`) leaves the top row complete alone.
+        let one = best_split(splits, row, 1, search);
+        let two = best_split(splits, row, 2, search);
+        let found = match (one, two) {
+            (Some(one), Some(two)) if two.1 > one.1 => Some((two.0, 2)),
+            (Some(one), _) => Some((one.0, 1)),
+            (None, Some(two)) => Some((two.0, 2)),
+            (None, None) => None,
+        };
+        if let Some((split, header_rows)) = found {
+            return Ok(Layout {
+                split,
+                skipped: row,
+                header_rows,
+            });
         }
     }
     Err(why_not(splits, search))
+}
+
+/// The split whose `header_rows` rows from `row` name every required
+/// column, naming the most columns (the earlier split on a tie); with how
+/// many columns it names.
+fn best_split(
+    splits: &[Split],
+    row: usize,
+    header_rows: usize,
+    search: Search,
+) -> Option<(usize, usize)> {
+    splits
+        .iter()
+        .enumerate()
+        .filter_map(|(i, split)| {
+            let rows = split.rows.get(row..row + header_rows)?;
+            // A title above a one-row header joins into a header too: the
+            // row below alone comes first.
+            if header_rows == 2
+                && Names::of(&header_names(&rows[1..], search.naming), search)
+                    .missing
+                    .is_empty()
+            {
+                return None;
+            }
+            Some((i, Names::of(&header_names(rows, search.naming), search)))
+        })
+        .filter(|(_, names)| names.missing.is_empty())
+        .max_by_key(|(i, names)| (names.known, std::cmp::Reverse(*i)))
+        .map(|(i, names)| (i, names.known))
 }
 
 /// The names of a header of one or two rows. In a two-row header a group
@@ -336,6 +357,19 @@ mod tests {
             detect("Báo cáo\nunit_code;name;level\n", units, None),
             layout(1, 1, 1)
         );
+    }
+
+    #[test]
+    fn a_group_over_optional_columns_still_makes_two_header_rows() {
+        let dossiers = Feed::Dossiers.def();
+        let csv = "Mã hồ sơ;Mã thủ tục;Mã đơn vị;Hình thức nộp;Trạng thái;Ngày tiếp nhận;Ngày cập nhật;Kết quả;\n\
+            ;;;;;;;Điện tử;Có ký số\n\
+            H1;P1;U1;Trực tuyến;Đang xử lý;05/03/2025;05/03/2025;Có;Không\n";
+        assert_eq!(detect(csv, dossiers, None), layout(1, 0, 2));
+        // A data row below a header is no second header row.
+        let plain = "Mã hồ sơ;Mã thủ tục;Mã đơn vị;Hình thức nộp;Trạng thái;Ngày tiếp nhận;Ngày cập nhật\n\
+            H1;P1;U1;Trực tuyến;Đang xử lý;05/03/2025;05/03/2025\n";
+        assert_eq!(detect(plain, dossiers, None), layout(1, 0, 1));
     }
 
     #[test]

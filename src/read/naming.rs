@@ -68,12 +68,21 @@ impl Naming {
 }
 
 /// The registry's units by their names, normalized (SPEC §4.5 "unit by
-/// name"): each full name, and each name without its level word (`Phường
-/// Hàng Trống` also as `Hàng Trống`), since exports write either, often
-/// after `UBND`.
+/// name"). Exports write a unit's full name (`Phường Hàng Trống`), often
+/// after `UBND`, or its name without the level word (`Hàng Trống`); a name
+/// with a level word never matches a unit of another level (`Phường Hoàn
+/// Kiếm` is not `Quận Hoàn Kiếm`).
 #[derive(Debug, Default)]
 pub(crate) struct UnitNames {
-    by_name: HashMap<String, Vec<(String, String)>>,
+    /// By name without its level word: (level word, code, name as written).
+    by_name: HashMap<String, Vec<Unit>>,
+}
+
+#[derive(Debug)]
+struct Unit {
+    level_word: Option<&'static str>,
+    code: String,
+    name: String,
 }
 
 /// Level words a unit's name begins with, normalized.
@@ -90,22 +99,31 @@ const LEVEL_WORDS: [&str; 8] = [
 /// What a one-stop shop puts before a unit's name: its People's Committee.
 const COMMITTEE: [&str; 2] = ["uy_ban_nhan_dan_", "ubnd_"];
 
+/// A name normalized, without `UBND`, split into its level word and the rest.
+fn split_name(name: &str) -> (Option<&'static str>, String) {
+    let mut key = normalize_token(name.trim());
+    if let Some(rest) = COMMITTEE.iter().find_map(|w| key.strip_prefix(w)) {
+        key = rest.to_string();
+    }
+    for word in LEVEL_WORDS {
+        if let Some(rest) = key.strip_prefix(word) {
+            return (Some(word), rest.to_string());
+        }
+    }
+    (None, key)
+}
+
 impl UnitNames {
     /// From the registry's (code, name) pairs.
     pub(crate) fn new<'a>(units: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        let mut by_name: HashMap<String, Vec<(String, String)>> = HashMap::new();
+        let mut by_name: HashMap<String, Vec<Unit>> = HashMap::new();
         for (code, name) in units {
-            let full = normalize_token(name.trim());
-            let mut keys = vec![full.clone()];
-            if let Some(short) = LEVEL_WORDS.iter().find_map(|w| full.strip_prefix(w)) {
-                keys.push(short.to_string());
-            }
-            for key in keys {
-                let entry = by_name.entry(key).or_default();
-                if !entry.iter().any(|(c, _)| c == code) {
-                    entry.push((code.to_string(), name.to_string()));
-                }
-            }
+            let (level_word, key) = split_name(name);
+            by_name.entry(key).or_default().push(Unit {
+                level_word,
+                code: code.to_string(),
+                name: name.to_string(),
+            });
         }
         UnitNames { by_name }
     }
@@ -113,27 +131,31 @@ impl UnitNames {
     /// The code of the one unit named `name`; or why there is none, naming
     /// the candidates when there are several.
     pub(crate) fn code_of(&self, name: &str) -> Result<&str, String> {
-        let mut key = normalize_token(name.trim());
-        if let Some(rest) = COMMITTEE.iter().find_map(|w| key.strip_prefix(w)) {
-            key = rest.to_string();
-        }
-        let found = self.by_name.get(&key).or_else(|| {
-            let short = LEVEL_WORDS.iter().find_map(|w| key.strip_prefix(w))?;
-            self.by_name.get(short)
-        });
-        match found.map(Vec::as_slice) {
-            Some([(code, _)]) => Ok(code),
-            Some(several) if !several.is_empty() => Err(format!(
+        let (level_word, key) = split_name(name);
+        let candidates: Vec<&Unit> = self
+            .by_name
+            .get(&key)
+            .into_iter()
+            .flatten()
+            // A level word in the export must be the unit's own (or the
+            // registry must write the name without one).
+            .filter(|u| {
+                level_word.is_none() || u.level_word.is_none() || u.level_word == level_word
+            })
+            .collect();
+        match candidates.as_slice() {
+            [unit] => Ok(&unit.code),
+            [] => Err(format!(
+                "no unit in the registry is named '{name}'; give the unit's code, or ingest the units file that names it"
+            )),
+            several => Err(format!(
                 "'{name}' names {} units in the registry: {}; give the unit's code",
                 several.len(),
                 several
                     .iter()
-                    .map(|(code, name)| format!("{name} ({code})"))
+                    .map(|u| format!("{} ({})", u.name, u.code))
                     .collect::<Vec<_>>()
                     .join(", ")
-            )),
-            _ => Err(format!(
-                "no unit in the registry is named '{name}'; give the unit's code, or ingest the units file that names it"
             )),
         }
     }
@@ -158,6 +180,13 @@ mod tests {
             names.code_of("Lào Cai"),
             Err("'Lào Cai' names 2 units in the registry: Tỉnh Lào Cai (10), Thành phố Lào Cai (080); give the unit's code".into())
         );
+        // Another level's unit of the same name is not this one.
+        assert_eq!(
+            names.code_of("Phường Lào Cai"),
+            Err("no unit in the registry is named 'Phường Lào Cai'; give the unit's code, or ingest the units file that names it".into())
+        );
+        let committees = UnitNames::new([("00040", "UBND phường Tràng Tiền")]);
+        assert_eq!(committees.code_of("Phường Tràng Tiền"), Ok("00040"));
         assert_eq!(
             names.code_of("Xã Tả Van"),
             Err("no unit in the registry is named 'Xã Tả Van'; give the unit's code, or ingest the units file that names it".into())

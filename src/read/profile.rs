@@ -21,6 +21,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::read::layout::HEADER_SEARCH_ROWS;
 use crate::spec::feeds::{ColumnType, Feed, FeedDef};
 use crate::spec::token::normalize_token;
 
@@ -81,6 +82,13 @@ impl Profile {
         let delimiter = file.delimiter.as_deref().map(delimiter).transpose()?;
         if file.header_row == Some(0) {
             return Err("header_row counts from 1, as a spreadsheet shows rows".into());
+        }
+        if let Some(row) = file.header_row
+            && row > HEADER_SEARCH_ROWS as u64
+        {
+            return Err(format!(
+                "header_row {row} is below the first {HEADER_SEARCH_ROWS} rows, where the header is read; delete the rows above it"
+            ));
         }
         let mut columns = Vec::new();
         for (header, column) in &file.columns {

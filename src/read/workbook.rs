@@ -18,7 +18,7 @@ use calamine::{Data, DataRef, ExcelDateTime, Range, Reader, Sheets};
 
 use crate::error::{Error, Result};
 use crate::read::columns::ColumnMap;
-use crate::read::footer::is_blank;
+use crate::read::footer::{is_blank, trim_cell};
 use crate::read::layout::{self, HEADER_SEARCH_ROWS, Row, Split};
 use crate::read::naming::Naming;
 use crate::read::{Input, InputLayout, Overrides, RawRecord, RecordSource};
@@ -161,10 +161,21 @@ impl RecordSource for WorkbookSource {
             return Ok(false);
         };
         rec.line = row.position().map_or(0, |p| p.line());
-        // Cells right of the header's last one are blank in most sheets
-        // (formatting Excel keeps); a value there is a malformed row.
+        // Cells right of the header's last one have no header: like a
+        // column under an empty header cell, their values are left out
+        // (the warning about left-out columns names them).
         let width = self.columns.width();
-        if row.len() > width && row.iter().skip(width).all(|c| c.trim_ascii().is_empty()) {
+        if row.len() > width {
+            if let Some(extra) = row
+                .iter()
+                .skip(width)
+                .position(|c| !trim_cell(c).is_empty())
+            {
+                let column = format!("(no header) column {}", column_letters(width + extra));
+                if !self.columns.unknown.contains(&column) {
+                    self.columns.unknown.push(column);
+                }
+            }
             row.truncate(width);
         }
         while row.len() < width {
@@ -214,7 +225,16 @@ fn choose_sheet(
     }
     let mut first_reason = None;
     for name in names.iter().filter(|n| wanted.is_none_or(|w| w == *n)) {
-        let (rows, loaded) = guarded(name, || first_rows(book, name))?;
+        let (rows, loaded) = match guarded(name, || first_rows(book, name)) {
+            Ok(read) => read,
+            // A chart sheet, or one calamine cannot read: the data may be
+            // on the next.
+            Err(why) if wanted.is_none() => {
+                first_reason.get_or_insert(why);
+                continue;
+            }
+            Err(why) => return Err(why),
+        };
         if rows.is_empty() {
             continue;
         }
@@ -255,17 +275,22 @@ fn first_rows(
     name: &str,
 ) -> std::result::Result<(Vec<Row>, Option<Range<Data>>), String> {
     let mut rows = Vec::new();
+    // The first 30 rows of the sheet, as the first 30 lines of a CSV.
     let mut take = |record: ::csv::ByteRecord| {
+        let line = record.position().map_or(0, |p| p.line());
+        if line > HEADER_SEARCH_ROWS as u64 {
+            return false;
+        }
         if !is_blank(&record) {
             rows.push(Row {
-                line: record.position().map_or(0, |p| p.line()),
+                line,
                 cells: record
                     .iter()
                     .map(|c| String::from_utf8_lossy(c).trim().to_string())
                     .collect(),
             });
         }
-        rows.len() < HEADER_SEARCH_ROWS
+        true
     };
     let loaded = match book {
         Sheets::Xlsx(_) | Sheets::Xlsb(_) => {
@@ -448,6 +473,19 @@ fn guarded<T>(
     })
 }
 
+/// A sheet column's letters as a spreadsheet shows them (0 → A, 26 → AA).
+fn column_letters(index: usize) -> String {
+    let mut letters = Vec::new();
+    let mut n = index + 1;
+    while n > 0 {
+        let rem = (n - 1) % 26;
+        letters.push(b'A' + rem as u8);
+        n = (n - 1) / 26;
+    }
+    letters.reverse();
+    String::from_utf8(letters).unwrap_or_default()
+}
+
 fn cannot_read(sheet: &str, e: impl std::fmt::Display) -> String {
     format!("cannot read sheet '{sheet}': {e}")
 }
@@ -490,13 +528,21 @@ fn data_text(cell: &Data, out: &mut String) {
 }
 
 /// A whole number without `.0`; others as Rust prints them (never in
-/// scientific notation).
+/// scientific notation), with a fourth decimal where they have three, so
+/// that `2.125` cannot read as two thousand one hundred twenty-five.
 fn float_text(f: f64, out: &mut String) {
     use std::fmt::Write;
     if f.fract() == 0.0 && f.abs() < 1e15 {
         let _ = write!(out, "{}", f as i64);
-    } else {
-        let _ = write!(out, "{f}");
+        return;
+    }
+    let start = out.len();
+    let _ = write!(out, "{f}");
+    if out[start..]
+        .split_once('.')
+        .is_some_and(|(_, decimals)| decimals.len() == 3)
+    {
+        out.push('0');
     }
 }
 
@@ -561,15 +607,17 @@ mod tests {
             "2025-03-05 12:00:00.500"
         );
         let mut out = String::new();
-        for f in [1_500_000.0, 0.805, -3.0, 1e20] {
+        for f in [1_500_000.0, 0.805, 2.125, 0.5, -3.0, 1e20] {
             float_text(f, &mut out);
             out.push('|');
         }
-        assert_eq!(out, "1500000|0.805|-3|100000000000000000000|");
+        assert_eq!(out, "1500000|0.8050|2.1250|0.5|-3|100000000000000000000|");
         let mut digits = String::new();
         push_digits(&mut digits, 7, 2);
         push_digits(&mut digits, 2025, 4);
         push_digits(&mut digits, 0, 3);
         assert_eq!(digits, "072025000");
+        let letters: Vec<String> = [0, 11, 25, 26, 701].map(column_letters).to_vec();
+        assert_eq!(letters, ["A", "L", "Z", "AA", "ZZ"]);
     }
 }
