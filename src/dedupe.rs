@@ -30,6 +30,10 @@ pub(crate) fn row_hash(row: &[Cell]) -> u128 {
                     bytes.push(4);
                     bytes.extend_from_slice(&v.to_le_bytes());
                 }
+                Cell::Date(d) => {
+                    bytes.push(6);
+                    bytes.extend_from_slice(&d.to_le_bytes());
+                }
                 Cell::Target(v, _) => {
                     bytes.push(5);
                     bytes.extend_from_slice(&v.to_le_bytes());

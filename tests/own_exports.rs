@@ -182,7 +182,7 @@ fn a_template_is_an_empty_export_motcua_reads() {
         .unwrap();
     assert_eq!(
         text(&vi.stdout),
-        "\u{feff}Mã đơn vị;Tên đơn vị;Cấp;Mã đơn vị cấp trên;Dân số trưởng thành\r\n"
+        "\u{feff}Mã đơn vị;Tên đơn vị;Cấp;Mã đơn vị cấp trên;Dân số trưởng thành;Hiệu lực từ;Hiệu lực đến\r\n"
     );
     let en = motcua_command(&f.lake)
         .args(["feeds", "--template", "targets"])
@@ -192,7 +192,7 @@ fn a_template_is_an_empty_export_motcua_reads() {
     // Filled in as an office would, the Vietnamese template loads.
     let filled = f.write(
         "units.csv",
-        format!("{}01;Thành phố Hà Nội;Tỉnh;;\r\n", text(&vi.stdout)),
+        format!("{}01;Thành phố Hà Nội;Tỉnh;;;;\r\n", text(&vi.stdout)),
     );
     let out = motcua_command(&f.lake)
         .args(["ingest", "units"])

@@ -137,12 +137,13 @@ pub fn refused(error: &clap::Error) -> Option<&Error> {
 
 impl ValueEnum for Feed {
     fn value_variants<'a>() -> &'a [Self] {
-        const FEEDS: [Feed; 5] = [
+        const FEEDS: [Feed; 6] = [
             Feed::Dossiers,
             Feed::PortalEvents,
             Feed::Signatures,
             Feed::Units,
             Feed::Targets,
+            Feed::UnitChanges,
         ];
         debug_assert_eq!(FEEDS.len(), ALL_FEEDS.len());
         &FEEDS

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::StringArray;
+use arrow::array::{Array, Date32Array, StringArray};
 
 use crate::current;
 use crate::dedupe::DedupIndex;
@@ -20,7 +20,8 @@ use crate::read::{self, Format, ProblemKind, RawRecord};
 use crate::spec::feeds::{ColumnType, Feed, FeedDef, Retention};
 use crate::stage::partitions::PartitionSinks;
 use crate::stage::quarantine::QuarantineSink;
-use crate::storage::parquet::{column_as, read_columns};
+use crate::storage::parquet::{column_as, has_column, read_columns};
+use crate::validate::changes::{ChangesCheck, RegisteredUnit};
 use crate::validate::privacy;
 use crate::validate::registry::{RegistryCheck, UnitCheck};
 use crate::validate::row::{Cell, Detached, RowErrors, RowParser, attach};
@@ -60,16 +61,18 @@ pub(crate) fn stage_file(
 ) -> Result<StagedFile> {
     let def = file.feed.def();
     let format = Format::of(file.path, file.scan, options.format)?;
-    let registry = match UnitCheck::applies(def) {
+    let registry = match UnitCheck::applies(def) || def.feed == Feed::UnitChanges {
         true => registry_units(target)?,
         false => None,
     };
     let mut overrides = overrides(options);
-    overrides.unit_names = registry.as_ref().map(|units| {
-        Arc::new(UnitNames::new(
-            units.iter().map(|(c, n)| (c.as_str(), n.as_str())),
-        ))
-    });
+    if UnitCheck::applies(def) {
+        overrides.unit_names = registry.as_ref().map(|units| {
+            Arc::new(UnitNames::new(
+                units.iter().map(|u| (u.code.as_str(), u.name.as_str())),
+            ))
+        });
+    }
     // Values are typed on the reading thread; rows are checked for
     // duplicates and written on this one.
     let mut parser = RowParser::new(def, options.zone, options.pii_key.clone());
@@ -95,8 +98,7 @@ pub(crate) fn stage_file(
         def.name
     );
     let sheet = layout.as_ref().and_then(|l| l.sheet.as_deref());
-    let codes = registry.map(|units| units.into_iter().map(|(code, _)| code).collect());
-    let mut stager = FileStager::new(target, file, options, dedup, sheet, codes)?;
+    let mut stager = FileStager::new(target, file, options, dedup, sheet, registry)?;
     stager.report.layout = layout;
     let mut record = RawRecord::default();
     while let Some(typed) = source.next(&mut record)? {
@@ -141,6 +143,8 @@ struct FileStager<'a> {
     sinks: PartitionSinks,
     quarantine: QuarantineSink,
     registry: RegistryCheck,
+    /// A unit_changes file's whole-file check against the registry.
+    changes: Option<ChangesCheck>,
     /// The collector of current-snapshot claims and its (id, version) columns.
     current: Option<(current::Collector, usize, usize)>,
     units: Option<UnitCheck>,
@@ -157,7 +161,7 @@ impl<'a> FileStager<'a> {
         options: &IngestOptions,
         dedup: &'a mut DedupIndex,
         sheet: Option<&str>,
-        registry: Option<HashSet<String>>,
+        registry: Option<Vec<RegisteredUnit>>,
     ) -> Result<Self> {
         let def = file.feed.def();
         let current_by = def
@@ -170,7 +174,9 @@ impl<'a> FileStager<'a> {
             }
             _ => None,
         };
-        let units = registry.and_then(|codes| UnitCheck::new(def, codes));
+        let changes = (def.feed == Feed::UnitChanges).then(|| ChangesCheck::new(registry.clone()));
+        let codes = registry.map(|units| units.into_iter().map(|u| u.code).collect::<HashSet<_>>());
+        let units = codes.and_then(|codes| UnitCheck::new(def, codes));
         let report = FileReport {
             path: file.path.to_path_buf(),
             feed: Some(file.feed),
@@ -191,6 +197,7 @@ impl<'a> FileStager<'a> {
                 source(file.path, sheet),
             ),
             registry: RegistryCheck::default(),
+            changes,
             current,
             units,
             personal_id: def
@@ -286,6 +293,9 @@ impl<'a> FileStager<'a> {
         if self.def.feed == Feed::Units {
             self.registry.add(row, line);
         }
+        if let Some(changes) = self.changes.as_mut() {
+            changes.add(row, line);
+        }
         if let Some((collector, id, version)) = self.current.as_mut()
             && let (Cell::Text(id), Cell::Ts(updated_at)) = (&row[*id], &row[*version])
         {
@@ -324,13 +334,13 @@ impl<'a> FileStager<'a> {
             );
         }
         if self.def.retention == Retention::Replace {
-            refuse_partial_replacement(&report, &self.registry).map_err(|reason| {
-                Error::Refused {
+            refuse_partial_replacement(&report, &self.registry, self.changes.as_ref()).map_err(
+                |reason| Error::Refused {
                     path: self.path.to_path_buf(),
                     feed: self.def.feed.name(),
                     reason,
-                }
-            })?;
+                },
+            )?;
         }
         let (data_files, mut staged) = self.sinks.finish()?;
         report.data_files = data_files;
@@ -346,9 +356,10 @@ impl<'a> FileStager<'a> {
     }
 }
 
-/// The unit codes of the lake's registry; None before its first units file.
-/// The lake's registered units, (code, name); None before any units file.
-fn registry_units(target: &Target) -> Result<Option<Vec<(String, String)>>> {
+/// The lake's registered units with the days they exist; None before any
+/// units file. (A registry ingested before SPEC §2.1 has no validity
+/// columns: its units exist every day.)
+fn registry_units(target: &Target) -> Result<Option<Vec<RegisteredUnit>>> {
     let registry = target.manifest.data_files(Feed::Units);
     if registry.is_empty() {
         return Ok(None);
@@ -356,16 +367,35 @@ fn registry_units(target: &Target) -> Result<Option<Vec<(String, String)>>> {
     let mut units = Vec::new();
     for file in registry {
         let path = target.root.join(&file.path);
-        for batch in read_columns(&path, &["unit_code", "name"])? {
+        let dated = has_column(&path, "valid_from")?;
+        let names: &[&str] = match dated {
+            true => &["unit_code", "name", "valid_from", "valid_to"],
+            false => &["unit_code", "name"],
+        };
+        for batch in read_columns(&path, names)? {
             let batch = batch?;
             let codes: &StringArray = column_as(&batch, "unit_code", &path, "text")?;
-            let names: &StringArray = column_as(&batch, "name", &path, "text")?;
-            units.extend(
-                codes
-                    .iter()
-                    .zip(names.iter())
-                    .filter_map(|(c, n)| Some((c?.to_string(), n.unwrap_or_default().to_string()))),
-            );
+            let unit_names: &StringArray = column_as(&batch, "name", &path, "text")?;
+            let days = |name: &str| -> Result<Option<&Date32Array>> {
+                dated
+                    .then(|| column_as(&batch, name, &path, "a date"))
+                    .transpose()
+            };
+            let (from, to) = (days("valid_from")?, days("valid_to")?);
+            let day = |column: Option<&Date32Array>, i: usize| {
+                column.and_then(|c| (!c.is_null(i)).then(|| c.value(i)))
+            };
+            for i in 0..batch.num_rows() {
+                if codes.is_null(i) {
+                    continue;
+                }
+                units.push(RegisteredUnit {
+                    code: codes.value(i).to_string(),
+                    name: unit_names.value(i).to_string(),
+                    from: day(from, i),
+                    to: day(to, i),
+                });
+            }
         }
     }
     Ok(Some(units))

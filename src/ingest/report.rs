@@ -7,6 +7,7 @@ use crate::ingest::IngestOptions;
 use crate::lake::DataFile;
 use crate::read::InputLayout;
 use crate::spec::feeds::{Feed, FeedDef};
+use crate::validate::changes::ChangesCheck;
 use crate::validate::privacy::{self};
 use crate::validate::registry::RegistryCheck;
 use crate::validate::row::Rejection;
@@ -195,6 +196,7 @@ pub(crate) fn too_many_rejected(report: &FileReport, options: &IngestOptions) ->
 pub(crate) fn refuse_partial_replacement(
     report: &FileReport,
     registry: &RegistryCheck,
+    changes: Option<&ChangesCheck>,
 ) -> std::result::Result<(), String> {
     let rejected = report.rejected();
     if rejected > 0 {
@@ -221,6 +223,9 @@ pub(crate) fn refuse_partial_replacement(
     }
     if report.feed == Some(Feed::Units) {
         return registry.check();
+    }
+    if let Some(changes) = changes {
+        return changes.check();
     }
     if report.accepted == 0 {
         return Err(

@@ -81,6 +81,37 @@ pub async fn run(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
     }
 }
 
+/// Until the job restates through unit changes (SPEC §2.1), a registry
+/// whose units carry validity dates would count a reused code twice: it is
+/// refused rather than computed wrong.
+async fn refuse_dated_registry(
+    ctx: &datafusion::prelude::SessionContext,
+    lake: &Path,
+) -> Result<()> {
+    let dated = ctx
+        .sql("SELECT count(*) FROM units WHERE valid_from IS NOT NULL OR valid_to IS NOT NULL")
+        .await?
+        .collect()
+        .await?;
+    let count = dated
+        .first()
+        .and_then(|b| {
+            b.column(0)
+                .as_any()
+                .downcast_ref::<arrow::array::Int64Array>()
+        })
+        .map_or(0, |c| c.value(0));
+    if count > 0 {
+        return Err(Error::lake(
+            lake,
+            format!(
+                "holds a units registry whose {count} unit(s) have validity dates (valid_from, valid_to), and the KPI job does not yet carry activity across unit changes; ingest the registry without those columns to compute KPIs on it"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) async fn compute(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
     let started = Instant::now();
     check_range(job)?;
@@ -91,6 +122,7 @@ pub(crate) async fn compute(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
             "holds no units registry, and every KPI is computed per unit; ingest one first (`motcua ingest units units.csv`)",
         ));
     }
+    refuse_dated_registry(&ctx, lake).await?;
     let zone = manifest.zone()?;
     let mut coverage = published_coverage(&job.out, &manifest);
     let planned = match coverage.get(job.grain.name()) {

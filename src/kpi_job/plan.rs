@@ -107,10 +107,10 @@ pub(crate) async fn plan_incremental(
         .iter()
         .filter(|e| e.seq > covered.lake_seq)
         .collect();
-    // A new registry or targets file can change any period.
+    // A new registry, changes or targets file can change any period.
     if new
         .iter()
-        .any(|e| matches!(e.feed, Feed::Units | Feed::Targets))
+        .any(|e| matches!(e.feed, Feed::Units | Feed::Targets | Feed::UnitChanges))
     {
         return Ok(Some((job.from, full_coverage(job, lake_seq))));
     }

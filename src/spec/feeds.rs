@@ -41,6 +41,8 @@ pub(crate) enum ColumnType {
     },
     /// A KPI target: a number, or a percentage with its sign (SPEC §4.4).
     Target,
+    /// A local calendar date (a unit's validity, a change's first day).
+    Date,
     /// A personal ID number: never stored; replaced by `<stored_as>` (SPEC §6).
     PersonalId {
         stored_as: &'static str,
@@ -134,6 +136,8 @@ pub enum RowRule {
         target: &'static str,
         kpi: &'static str,
     },
+    /// `column` is a share of a whole: more than 0, at most 1.
+    Share { column: &'static str },
 }
 
 /// How repeated rows are recognised (SPEC §4.1–§4.3).
@@ -164,6 +168,7 @@ pub enum Feed {
     Signatures,
     Units,
     Targets,
+    UnitChanges,
 }
 
 #[derive(Debug)]
@@ -334,6 +339,10 @@ pub(crate) static UNITS: FeedDef = FeedDef {
         col("level", ColumnType::Enum(&UNIT_LEVEL), true).or(&["Cấp"]),
         col("parent_code", TEXT, false).or(&["Mã đơn vị cấp trên"]),
         col("adult_population", NON_NEGATIVE, false).or(&["Dân số trưởng thành"]),
+        // SPEC §2.1: the days a unit exists, valid_to exclusive; empty =
+        // unbounded. A unit is (unit_code, valid_from): codes are reused.
+        col("valid_from", ColumnType::Date, false).or(&["Hiệu lực từ", "Ngày hiệu lực"]),
+        col("valid_to", ColumnType::Date, false).or(&["Hiệu lực đến", "Hết hiệu lực từ"]),
     ],
     rules: &[],
     dedup: DedupRule::None,
@@ -366,7 +375,36 @@ pub(crate) static TARGETS: FeedDef = FeedDef {
     current_by: None,
 };
 
-pub static ALL_FEEDS: [&FeedDef; 5] = [&DOSSIERS, &PORTAL_EVENTS, &SIGNATURES, &UNITS, &TARGETS];
+/// SPEC §2.1: how units became others — merged, split, renamed — each
+/// change from its first day, with the share of the old unit's activity
+/// the new one takes.
+pub(crate) static UNIT_CHANGES: FeedDef = FeedDef {
+    feed: Feed::UnitChanges,
+    name: "unit_changes",
+    columns: &[
+        col("old_code", TEXT, true).or(&["Mã đơn vị cũ"]),
+        col("new_code", TEXT, true).or(&["Mã đơn vị mới"]),
+        col("effective_on", ColumnType::Date, true).or(&["Ngày hiệu lực", "Hiệu lực từ"]),
+        opt("share", ColumnType::Target, "1").or(&["Tỷ lệ"]),
+        col("basis", TEXT, false).or(&["Cơ sở"]),
+        col("legal_ref", TEXT, false).or(&["Căn cứ", "Nghị quyết"]),
+    ],
+    rules: &[RowRule::Share { column: "share" }],
+    dedup: DedupRule::None,
+    retention: Retention::Replace,
+    partition_by: None,
+    local_dates: &[],
+    current_by: None,
+};
+
+pub static ALL_FEEDS: [&FeedDef; 6] = [
+    &DOSSIERS,
+    &PORTAL_EVENTS,
+    &SIGNATURES,
+    &UNITS,
+    &TARGETS,
+    &UNIT_CHANGES,
+];
 
 /// Columns every lake table carries after the feed's own and its local
 /// dates: lineage, and SPEC §4.1's "ingested later" tie-break.
@@ -385,6 +423,7 @@ impl Feed {
             Feed::Signatures => &SIGNATURES,
             Feed::Units => &UNITS,
             Feed::Targets => &TARGETS,
+            Feed::UnitChanges => &UNIT_CHANGES,
         }
     }
 
@@ -428,6 +467,7 @@ impl ColumnDef {
             ColumnType::Int { .. } => DataType::Int64,
             ColumnType::Timestamp { .. } => timestamp_type(),
             ColumnType::Target => DataType::Float64,
+            ColumnType::Date => DataType::Date32,
         }
     }
 
@@ -521,6 +561,7 @@ impl ColumnType {
                 "timestamp (a date alone = end of that day)".into()
             }
             ColumnType::Target => "number, or percentage such as `95%`".into(),
+            ColumnType::Date => "date (local)".into(),
             ColumnType::PersonalId { stored_as } => {
                 format!("personal ID: never stored; becomes `{stored_as}` (keyed hash)")
             }
@@ -549,6 +590,9 @@ impl RowRule {
             RowRule::TargetFitsKpi { target, kpi } => format!(
                 "`{kpi}` is a KPI id; a rate's `{target}` is a fraction ≤ 1 or a percentage, other KPIs' a plain number ≥ 0"
             ),
+            RowRule::Share { column } => {
+                format!("`{column}` is more than 0 and at most 1 (or a percentage up to 100%)")
+            }
         }
     }
 }

@@ -132,6 +132,8 @@ impl BatchBuilder {
                 (ColumnBuilder::Ts(b), Cell::Null) => b.append_null(),
                 (ColumnBuilder::Float(b), Cell::Target(v, _)) => b.append_value(*v),
                 (ColumnBuilder::Float(b), Cell::Null) => b.append_null(),
+                (ColumnBuilder::Date(b), Cell::Date(d)) => b.append_value(*d),
+                (ColumnBuilder::Date(b), Cell::Null) => b.append_null(),
                 (_, cell) => unreachable!("cell {cell:?} does not fit column {i}"),
             }
         }

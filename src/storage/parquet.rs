@@ -48,6 +48,14 @@ pub(crate) fn read_columns(path: &Path, names: &[&str]) -> Result<ParquetRecordB
         .build()?)
 }
 
+/// Whether the Parquet file at `path` has a column `name` (files written
+/// before a column was added lack it).
+pub(crate) fn has_column(path: &Path, name: &str) -> Result<bool> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+    Ok(builder.schema().index_of(name).is_ok())
+}
+
 /// The error for a column of a lake file that is not of its declared type.
 pub fn damaged(path: &Path, column: &str, expected: &str) -> Error {
     Error::lake(

@@ -31,6 +31,8 @@ pub(crate) enum Cell<'a> {
     Target(f64, bool),
     /// The keyed hash that replaces a personal ID.
     Key(String),
+    /// A local date, as days since 1970-01-01.
+    Date(i32),
 }
 
 impl Cell<'_> {
@@ -46,6 +48,7 @@ impl Cell<'_> {
             Cell::Ts(v) => Cell::Ts(v),
             Cell::Target(v, p) => Cell::Target(v, p),
             Cell::Key(k) => Cell::Key(k),
+            Cell::Date(d) => Cell::Date(d),
         })
     }
 }
@@ -112,6 +115,9 @@ pub(crate) enum CompiledRule {
     TargetFitsKpi {
         target: usize,
         kpi: usize,
+    },
+    Share {
+        column: usize,
     },
 }
 
@@ -195,6 +201,9 @@ impl RowParser {
                 RowRule::TargetFitsKpi { target, kpi } => CompiledRule::TargetFitsKpi {
                     target: index(target),
                     kpi: index(kpi),
+                },
+                RowRule::Share { column } => CompiledRule::Share {
+                    column: index(column),
                 },
             })
             .collect();
@@ -331,6 +340,13 @@ impl RowParser {
                 _ => None,
             },
             CompiledRule::TargetFitsKpi { target, kpi } => self.check_target(*target, *kpi, row),
+            CompiledRule::Share { column } => match row[*column] {
+                Cell::Target(share, _) if !(share > 0.0 && share <= 1.0) => Some((
+                    self.name(*column),
+                    format!("a share is more than 0 and at most 1 (100%); {share} is not"),
+                )),
+                _ => None,
+            },
         }
     }
 
@@ -400,6 +416,7 @@ fn parse_value<'a>(
             let (value, percent) = values::parse_target(raw)?;
             Cell::Target(value, percent)
         }
+        ColumnType::Date => Cell::Date(time::parse_date(raw, zone)?),
         // Excel shows a long ID as `1.23457E+11`: its digits are gone, and
         // hashing it would give different people one key.
         ColumnType::PersonalId { .. } if values::is_scientific(raw) => {

@@ -178,6 +178,19 @@ pub(crate) const LAST_YEAR: i32 = 2059;
 
 /// Parses one timestamp into UTC microseconds. `deadline`: a date alone means
 /// the end of that day (next day's 00:00 minus one microsecond).
+/// A local date in any of the forms a timestamp takes, without a time of
+/// day: days since 1970-01-01.
+pub(crate) fn parse_date(raw: &str, zone: &Zone) -> Result<i32, String> {
+    let local = zone.to_local(parse_timestamp(raw, zone, false)?);
+    if local.time() != NaiveTime::MIN {
+        return Err(format!(
+            "'{}' has a time of day; a date is a day alone (2025-07-01)",
+            raw.trim()
+        ));
+    }
+    Ok(days_since_epoch(local.date()))
+}
+
 pub(crate) fn parse_timestamp(raw: &str, zone: &Zone, deadline: bool) -> Result<i64, String> {
     let s = raw.trim();
     // The first mark after the leading digits tells the form: `/`, `.`, or
