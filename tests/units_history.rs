@@ -176,4 +176,41 @@ fn changes_join_units_that_exist_and_an_old_units_shares_make_a_whole() {
         f.sql("SELECT count(*) FROM unit_changes"),
         [["4".to_string()]]
     );
+    let units = |args: &[&str]| {
+        let out = motcua_command(&f.lake)
+            .arg("units")
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    assert_eq!(
+        units(&["--at", "2025-06-30"]),
+        "4 unit(s) valid on 2025-06-30\n\
+         01 Thành phố Hà Nội (province)\n  \
+         002 Quận Hoàn Kiếm (district)\n    \
+         00070 Phường Hàng Trống (commune)\n    \
+         00082 Phường Cửa Nam (commune)\n"
+    );
+    assert_eq!(
+        units(&["--at", "2025-07-01"]),
+        "4 unit(s) valid on 2025-07-01\n\
+         01 Thành phố Hà Nội (province)\n  \
+         00004 Phường Ba Đình (commune)\n  \
+         00070 Phường Hoàn Kiếm (commune)\n  \
+         00082 Phường Cửa Nam (commune)\n"
+    );
+    assert_eq!(
+        units(&["--history", "00070"]),
+        "00070 Phường Hàng Trống (commune, under 002), until 2025-07-01\n\
+         00070 Phường Hoàn Kiếm (commune, under 01), from 2025-07-01\n  \
+         2025-07-01 ← 00082 (share 0.3, assumed, 1656/NQ-UBTVQH15)\n  \
+         2025-07-01 → 00070 (share 1, 1656/NQ-UBTVQH15)\n"
+    );
+    let unknown = motcua_command(&f.lake)
+        .args(["units", "--history", "9"])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
 }

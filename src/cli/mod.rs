@@ -10,6 +10,7 @@ mod lake;
 mod print;
 mod query;
 mod sample;
+mod units;
 mod value;
 
 use std::path::PathBuf;
@@ -52,6 +53,7 @@ enum Command {
     Feeds(feeds::FeedsArgs),
     /// Print the KPI catalog (Markdown).
     Kpis,
+    Units(units::UnitsArgs),
     Sample(sample::SampleArgs),
     Demo(demo::DemoArgs),
 }
@@ -96,6 +98,7 @@ pub fn run(cli: Cli) -> Result<()> {
             print!("{}", crate::spec::kpis::render_markdown());
             Ok(())
         }
+        Command::Units(args) => units::run(args),
         Command::Sample(args) => sample::run(args),
         Command::Demo(args) => demo::run(args),
     }

@@ -1,6 +1,7 @@
 //! What commands print: query results (to standard output or, whole or
 //! not at all, to a file), the saved-query list, file reports and summaries.
 
+use crate::sql::registry::{UnitChange, UnitVersion};
 use std::io::Write;
 use std::path::Path;
 
@@ -376,4 +377,75 @@ pub(crate) fn kpi_report(job: &KpiJob, report: &KpiReport, dataset: &Path) -> St
             report.seconds
         )
     }
+}
+
+/// `motcua units --at DAY`: the units valid on the day, each under its
+/// parent, two spaces a level.
+pub(crate) fn unit_tree(day: chrono::NaiveDate, versions: &[UnitVersion]) -> String {
+    let valid: Vec<&UnitVersion> = versions.iter().filter(|v| v.valid_on(day)).collect();
+    let codes: std::collections::HashSet<&str> = valid.iter().map(|v| v.code.as_str()).collect();
+    let mut out = format!("{} unit(s) valid on {day}\n", valid.len());
+    // Roots: no parent, or a parent that does not exist that day (the
+    // registry refuses that; shown rather than hidden).
+    let mut stack: Vec<(&UnitVersion, usize)> = valid
+        .iter()
+        .rev()
+        .filter(|v| v.parent.as_deref().is_none_or(|p| !codes.contains(p)))
+        .map(|v| (*v, 0))
+        .collect();
+    while let Some((unit, depth)) = stack.pop() {
+        out.push_str(&format!(
+            "{}{} {} ({})\n",
+            "  ".repeat(depth),
+            unit.code,
+            unit.name,
+            unit.level
+        ));
+        stack.extend(
+            valid
+                .iter()
+                .rev()
+                .filter(|v| v.parent.as_deref() == Some(unit.code.as_str()))
+                .map(|v| (*v, depth + 1)),
+        );
+    }
+    out
+}
+
+/// `motcua units --history CODE`: every unit that had the code, with its
+/// days, and the changes into and out of it.
+pub(crate) fn unit_history(code: &str, versions: &[UnitVersion], changes: &[UnitChange]) -> String {
+    let days = |v: &UnitVersion| match (v.from, v.to) {
+        (None, None) => "always".to_string(),
+        (Some(from), None) => format!("from {from}"),
+        (None, Some(to)) => format!("until {to}"),
+        (Some(from), Some(to)) => format!("from {from} until {to}"),
+    };
+    let mut out = String::new();
+    for v in versions.iter().filter(|v| v.code == code) {
+        let parent = v
+            .parent
+            .as_deref()
+            .map_or(String::new(), |p| format!(", under {p}"));
+        out.push_str(&format!(
+            "{} {} ({}{parent}), {}\n",
+            v.code,
+            v.name,
+            v.level,
+            days(v)
+        ));
+    }
+    let detail = |c: &UnitChange| {
+        let mut parts = vec![format!("share {}", c.share)];
+        parts.extend(c.basis.clone());
+        parts.extend(c.legal_ref.clone());
+        parts.join(", ")
+    };
+    for c in changes.iter().filter(|c| c.new == code && c.old != code) {
+        out.push_str(&format!("  {} ← {} ({})\n", c.on, c.old, detail(c)));
+    }
+    for c in changes.iter().filter(|c| c.old == code) {
+        out.push_str(&format!("  {} → {} ({})\n", c.on, c.new, detail(c)));
+    }
+    out
 }

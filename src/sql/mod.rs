@@ -2,6 +2,7 @@
 
 pub mod cache;
 pub mod plan;
+pub(crate) mod registry;
 pub mod run;
 pub mod saved;
 pub mod session;
