@@ -384,15 +384,22 @@ pub(crate) fn kpi_report(job: &KpiJob, report: &KpiReport, dataset: &Path) -> St
 pub(crate) fn unit_tree(day: chrono::NaiveDate, versions: &[UnitVersion]) -> String {
     let valid: Vec<&UnitVersion> = versions.iter().filter(|v| v.valid_on(day)).collect();
     let codes: std::collections::HashSet<&str> = valid.iter().map(|v| v.code.as_str()).collect();
+    // Children by parent, in code order as `versions` comes; roots: no
+    // parent, or one that does not exist that day (the registry refuses
+    // that; shown rather than hidden).
+    let mut children: std::collections::HashMap<Option<&str>, Vec<&UnitVersion>> =
+        std::collections::HashMap::new();
+    for unit in &valid {
+        let parent = unit.parent.as_deref().filter(|p| codes.contains(p));
+        children.entry(parent).or_default().push(unit);
+    }
+    let below = |parent: Option<&str>, depth: usize| -> Vec<(&UnitVersion, usize)> {
+        children.get(&parent).map_or_else(Vec::new, |units| {
+            units.iter().rev().map(|unit| (*unit, depth)).collect()
+        })
+    };
     let mut out = format!("{} unit(s) valid on {day}\n", valid.len());
-    // Roots: no parent, or a parent that does not exist that day (the
-    // registry refuses that; shown rather than hidden).
-    let mut stack: Vec<(&UnitVersion, usize)> = valid
-        .iter()
-        .rev()
-        .filter(|v| v.parent.as_deref().is_none_or(|p| !codes.contains(p)))
-        .map(|v| (*v, 0))
-        .collect();
+    let mut stack = below(None, 0);
     while let Some((unit, depth)) = stack.pop() {
         out.push_str(&format!(
             "{}{} {} ({})\n",
@@ -401,13 +408,7 @@ pub(crate) fn unit_tree(day: chrono::NaiveDate, versions: &[UnitVersion]) -> Str
             unit.name,
             unit.level
         ));
-        stack.extend(
-            valid
-                .iter()
-                .rev()
-                .filter(|v| v.parent.as_deref() == Some(unit.code.as_str()))
-                .map(|v| (*v, depth + 1)),
-        );
+        stack.extend(below(Some(unit.code.as_str()), depth + 1));
     }
     out
 }

@@ -2,7 +2,7 @@
 //! §2.1): each change joins a unit that exists the day before it to one
 //! that exists on its first day, and an old unit's shares make a whole.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::spec::feeds::UNIT_CHANGES;
 use crate::validate::row::Cell;
@@ -83,8 +83,16 @@ impl ChangesCheck {
                     .into(),
             );
         };
-        let exists =
-            |code: &str, day: i32| registry.iter().any(|u| u.code == code && u.valid_on(day));
+        // By code: a national changes file has thousands of rows.
+        let mut by_code: HashMap<&str, Vec<&RegisteredUnit>> = HashMap::new();
+        for unit in registry {
+            by_code.entry(&unit.code).or_default().push(unit);
+        }
+        let exists = |code: &str, day: i32| {
+            by_code
+                .get(code)
+                .is_some_and(|units| units.iter().any(|u| u.valid_on(day)))
+        };
         let mut problems: Vec<String> = Vec::new();
         for row in &self.rows {
             let before = row.on - 1;
