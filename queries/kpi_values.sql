@@ -1,14 +1,20 @@
 -- Every KPI of SPEC §5 for every unit of the registry and every period of one
 -- grain whose start lies in [from, to], with target, attainment, status, rank
--- and rank change: the nightly KPI job runs exactly this query.
+-- and rank change: the nightly KPI job runs exactly this query. Each period
+-- is computed on the units of one day, its as-of day: its own last day (as
+-- reported), or units_as_of for every period (restated); activity is
+-- carried to them through unit_lineage (SPEC §2.1).
 -- @param grain grain month     day, week, month, quarter or year
 -- @param from date required   first period start to report (YYYY-MM-DD)
 -- @param to date required     last period start to report (YYYY-MM-DD)
+-- @param units_as_of date none   the day whose units every period is computed on (restated); none: each period's own last day (as reported)
 
 WITH
--- The requested periods, and the one before the first (for rank change).
+-- The requested periods, and the one before the first (for rank change),
+-- with the day whose units each is computed on.
 periods AS (
-    SELECT period_start, period_end, period_year, start_at, end_at
+    SELECT period_start, period_end, period_year, start_at, end_at,
+           coalesce($units_as_of, CAST(period_end - INTERVAL '1 day' AS DATE)) AS as_of
     FROM calendar
     WHERE period_grain = $grain
       AND period_start <= $to
@@ -18,6 +24,14 @@ periods AS (
       )
 ),
 
+-- The units of each period: those valid on its as-of day.
+period_units AS (
+    SELECT p.period_start, p.period_end, p.period_year, u.*
+    FROM periods p
+    JOIN unit_versions u
+      ON (u.valid_from IS NULL OR u.valid_from <= p.as_of)
+     AND (u.valid_to IS NULL OR p.as_of < u.valid_to)
+),
 -- Current state of each dossier, with the periods it was received and resolved in.
 dossier_periods AS (
     SELECT
@@ -37,6 +51,7 @@ received_by_unit AS (
     SELECT
         received_period AS period_start,
         unit_code,
+        unit_era(received_on) AS era,
         count(*) AS received,
         sum(CASE WHEN channel = 'online' THEN 1 ELSE 0 END) AS online_num,
         sum(CASE WHEN online_level <> 'none' THEN 1 ELSE 0 END) AS online_den,
@@ -56,12 +71,13 @@ received_by_unit AS (
     -- prune files and row groups; they hold a period more than needed.
     WHERE received_on >= CAST(date_trunc($grain, $from) - CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END AS DATE)
       AND received_on < CAST(date_trunc($grain, $to) + CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END AS DATE)
-    GROUP BY 1, 2
+    GROUP BY 1, 2, 3
 ),
 resolved_by_unit AS (
     SELECT
         resolved_period AS period_start,
         unit_code,
+        unit_era(received_on) AS era,
         count(*) AS resolved,
         sum(CASE WHEN due_at IS NULL OR completed_at <= due_at THEN 1 ELSE 0 END) AS on_time_num,
         sum(CASE WHEN processed_online THEN 1 ELSE 0 END) AS processed_online_num,
@@ -73,7 +89,7 @@ resolved_by_unit AS (
     WHERE is_resolved
       AND completed_on >= CAST(date_trunc($grain, $from) - CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END AS DATE)
       AND completed_on < CAST(date_trunc($grain, $to) + CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END AS DATE)
-    GROUP BY 1, 2
+    GROUP BY 1, 2, 3
 ),
 -- Deadlines passed by the end of the period (or by the newest snapshot, for
 -- the current period) and not closed by then. `due_at` ≥ `received_at` is an
@@ -83,19 +99,19 @@ overdue_at AS (
     FROM periods
 ),
 overdue_by_unit AS (
-    SELECT p.period_start, d.unit_code, count(*) AS overdue_open
+    SELECT p.period_start, d.unit_code, unit_era(d.received_on) AS era, count(*) AS overdue_open
     FROM overdue_at p
     JOIN (
         -- Only a dossier closed after its deadline, or not at all, is ever
         -- overdue; and only one open at some period's end counts here.
-        SELECT unit_code, due_at, closed_at FROM dossier_periods
+        SELECT unit_code, received_on, due_at, closed_at FROM dossier_periods
         WHERE due_at IS NOT NULL AND (closed_at IS NULL OR closed_at > due_at)
           AND due_at < (SELECT max(as_of) FROM overdue_at)
           AND (closed_at IS NULL OR closed_at >= (SELECT min(as_of) FROM overdue_at))
     ) d
       ON d.due_at < p.as_of
     WHERE d.closed_at IS NULL OR d.closed_at >= p.as_of
-    GROUP BY 1, 2
+    GROUP BY 1, 2, 3
 ),
 -- An application takes its unit, period and sign-in method from its earliest
 -- start (on a tie, the smallest event_id); a submission at any time, for any
@@ -149,30 +165,33 @@ portal_by_unit AS (
     SELECT
         CAST(date_trunc($grain, occurred_on) AS DATE) AS period_start,
         unit_code,
+        unit_era(occurred_on) AS era,
         count(*) AS portal_started,
         sum(completed) AS completion_num,
         sum(CASE WHEN auth_method = 'vneid' THEN 1 ELSE 0 END) AS vneid_num
     FROM applications
     WHERE occurred_on >= CAST(date_trunc($grain, $from) - CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END AS DATE)
       AND occurred_on < CAST(date_trunc($grain, $to) + CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END AS DATE)
-    GROUP BY 1, 2
+    GROUP BY 1, 2, 3
 ),
 payments_by_unit AS (
     SELECT
         CAST(date_trunc($grain, occurred_on) AS DATE) AS period_start,
         unit_code,
+        unit_era(occurred_on) AS era,
         sum(CASE WHEN event_type = 'payment_succeeded' THEN 1 ELSE 0 END) AS payment_num,
         count(*) AS payment_den
     FROM portal_events
     WHERE event_type IN ('payment_succeeded', 'payment_failed')
       AND occurred_on >= CAST(date_trunc($grain, $from) - CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END AS DATE)
       AND occurred_on < CAST(date_trunc($grain, $to) + CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END AS DATE)
-    GROUP BY 1, 2
+    GROUP BY 1, 2, 3
 ),
 signatures_by_unit AS (
     SELECT
         CAST(date_trunc($grain, occurred_on) AS DATE) AS period_start,
         unit_code,
+        unit_era(occurred_on) AS era,
         sum(CASE WHEN event_type = 'document_issued' THEN 1 ELSE 0 END) AS documents_issued,
         sum(CASE WHEN event_type = 'document_issued' AND signed THEN 1 ELSE 0 END) AS documents_signed,
         sum(CASE WHEN event_type = 'certificate_issued' THEN 1 ELSE 0 END) AS certificates_issued,
@@ -180,13 +199,13 @@ signatures_by_unit AS (
     FROM signatures
     WHERE occurred_on >= CAST(date_trunc($grain, $from) - CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END AS DATE)
       AND occurred_on < CAST(date_trunc($grain, $to) + CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END AS DATE)
-    GROUP BY 1, 2
+    GROUP BY 1, 2, 3
 ),
 
 -- One row per (period, unit, KPI) of own activity: numerator and denominator.
 -- Each family is read once and unpivoted: a CTE named twice is computed twice.
 facts AS (
-    SELECT r.period_start, r.unit_code, k.kpi,
+    SELECT r.period_start, r.unit_code, r.era, k.kpi,
         CASE k.kpi
             WHEN 'received' THEN received
             WHEN 'online_rate' THEN online_num
@@ -210,7 +229,7 @@ facts AS (
     CROSS JOIN (VALUES ('received'), ('online_rate'), ('full_online_rate'), ('digitized_rate'),
         ('applicant_signed_rate'), ('online_payment_rate'), ('cashless_rate'), ('cashless_value_rate')) k(kpi)
     UNION ALL
-    SELECT r.period_start, r.unit_code, k.kpi,
+    SELECT r.period_start, r.unit_code, r.era, k.kpi,
         CASE k.kpi
             WHEN 'resolved' THEN resolved
             WHEN 'on_time_rate' THEN on_time_num
@@ -228,9 +247,9 @@ facts AS (
     CROSS JOIN (VALUES ('resolved'), ('on_time_rate'), ('processed_online_rate'), ('e_result_rate'),
         ('result_signed_rate'), ('satisfaction_rate')) k(kpi)
     UNION ALL
-    SELECT period_start, unit_code, 'overdue_open', overdue_open, CAST(NULL AS BIGINT) FROM overdue_by_unit
+    SELECT period_start, unit_code, era, 'overdue_open', overdue_open, CAST(NULL AS BIGINT) FROM overdue_by_unit
     UNION ALL
-    SELECT r.period_start, r.unit_code, k.kpi,
+    SELECT r.period_start, r.unit_code, r.era, k.kpi,
         CASE k.kpi
             WHEN 'portal_started' THEN portal_started
             WHEN 'portal_completion_rate' THEN completion_num
@@ -240,9 +259,9 @@ facts AS (
     FROM portal_by_unit r
     CROSS JOIN (VALUES ('portal_started'), ('portal_completion_rate'), ('vneid_share')) k(kpi)
     UNION ALL
-    SELECT period_start, unit_code, 'payment_success_rate', payment_num, payment_den FROM payments_by_unit
+    SELECT period_start, unit_code, era, 'payment_success_rate', payment_num, payment_den FROM payments_by_unit
     UNION ALL
-    SELECT r.period_start, r.unit_code, k.kpi,
+    SELECT r.period_start, r.unit_code, r.era, k.kpi,
         CASE k.kpi
             WHEN 'documents_issued' THEN documents_issued
             WHEN 'document_signing_rate' THEN documents_signed
@@ -256,35 +275,56 @@ facts AS (
         ('free_certificates'), ('certificates_per_1000_adults')) k(kpi)
 ),
 -- Roll-up: a unit's KPI covers itself and every unit below it, as a ratio
--- of summed numerators over summed denominators.
+-- of summed numerators over summed denominators. Activity is carried to
+-- the units of the period's as-of day through unit_rollup (unit_lineage
+-- joined to unit_closure), with the product of the shares along the way.
+-- Counts carried whole are summed as integers, parts of counts as exact
+-- decimals: neither sum depends on the order rows arrive in.
 rolled AS (
-    SELECT f.period_start, c.ancestor AS unit_code, f.kpi, sum(f.num) AS num, sum(f.den) AS den
-    FROM facts f
-    JOIN unit_closure c ON c.descendant = f.unit_code
+    SELECT f.period_start, r.ancestor AS unit_code, f.kpi,
+           coalesce(CAST(sum(CASE WHEN r.share = 1 THEN f.num END) AS DOUBLE), 0)
+             + coalesce(CAST(sum(CASE WHEN r.share < 1 THEN f.num * CAST(r.share AS DECIMAL(13, 12)) END) AS DOUBLE), 0) AS num,
+           coalesce(CAST(sum(CASE WHEN r.share = 1 THEN f.den END) AS DOUBLE), 0)
+             + coalesce(CAST(sum(CASE WHEN r.share < 1 THEN f.den * CAST(r.share AS DECIMAL(13, 12)) END) AS DOUBLE), 0) AS den,
+           bool_or(r.share < 1 AND (f.num <> 0 OR f.den <> 0)) AS estimated
+    FROM (
+        SELECT *, coalesce($units_as_of, CAST(period_start + CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END - INTERVAL '1 day' AS DATE)) AS as_of
+        FROM facts
+    ) f
+    JOIN unit_rollup r
+      ON r.unit_code = f.unit_code AND r.active_from = f.era
+     AND r.as_of_from <= f.as_of AND f.as_of < r.as_of_to
     GROUP BY 1, 2, 3
 ),
--- The median is over all dossiers of the unit and its descendants together.
+-- The median is over all dossiers of the unit and its descendants together;
+-- a dossier is not split, it counts for the as-of unit with its largest share.
 medians AS (
     SELECT
         d.resolved_period AS period_start,
-        c.ancestor AS unit_code,
+        r.ancestor AS unit_code,
         median((CAST(d.completed_at AS BIGINT) - CAST(d.received_at AS BIGINT)) / 86400000000.0) AS median_days
-    FROM dossier_periods d
-    JOIN unit_closure c ON c.descendant = d.unit_code
+    FROM (
+        SELECT *, coalesce($units_as_of, CAST(resolved_period + CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END - INTERVAL '1 day' AS DATE)) AS as_of
+        FROM dossier_periods
+    ) d
+    JOIN unit_rollup r
+      ON r.unit_code = d.unit_code AND r.active_from = unit_era(d.received_on) AND r.whole
+     AND r.as_of_from <= d.as_of AND d.as_of < r.as_of_to
     WHERE d.is_resolved
       AND d.completed_on >= CAST(date_trunc($grain, $from) - CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END AS DATE)
       AND d.completed_on < CAST(date_trunc($grain, $to) + CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END AS DATE)
     GROUP BY 1, 2
 ),
 
--- Every (period, registered unit, KPI), with or without activity. (This
--- order of the cross joins makes batches of thousands of rows; periods ×
--- units × KPIs made a batch per unit and KPI, and the job 0.3–0.5 s slower.)
+-- Every (period, unit of its as-of day, KPI), with or without activity.
+-- (The KPIs first: a cross join sends a batch per row of its first side,
+-- and a batch per unit and period made the job 0.3–0.5 s slower.)
 grid AS (
-    SELECT p.period_start, p.period_end, p.period_year,
-           u.unit_code, u.name AS unit_name, u.level AS unit_level, u.parent_code, u.adult_population,
+    SELECT u.period_start, u.period_end, u.period_year,
+           u.unit_code, u.valid_from AS unit_valid_from, u.name AS unit_name, u.level AS unit_level,
+           u.parent_code, u.adult_population,
            k.kpi, k.kind, k.direction
-    FROM units u CROSS JOIN kpi_catalog k CROSS JOIN periods p
+    FROM kpi_catalog k CROSS JOIN period_units u
 ),
 valued AS (
     SELECT
@@ -298,6 +338,7 @@ valued AS (
             WHEN g.kind = 'rate' THEN CAST(coalesce(r.den, 0) AS DOUBLE)
             WHEN g.kpi = 'certificates_per_1000_adults' THEN CAST(g.adult_population AS DOUBLE)
         END AS denominator,
+        coalesce(r.estimated, false) AS estimated,
         m.median_days
     FROM grid g
     LEFT JOIN rolled r
@@ -363,11 +404,13 @@ ranked AS (
         ) AS BIGINT) END AS rank
     FROM scored
 ),
--- `periods` holds consecutive periods, so the previous row is the previous period.
+-- The same unit (code and first day) in the previous period. `periods`
+-- holds consecutive periods and a unit is valid on a run of days, so the
+-- unit's previous row is the previous period's, if it existed then.
 changes AS (
     SELECT
         *,
-        lag(rank) OVER (PARTITION BY unit_code, kpi ORDER BY period_start) - rank AS rank_change
+        lag(rank) OVER (PARTITION BY unit_code, unit_valid_from, kpi ORDER BY period_start) - rank AS rank_change
     FROM ranked
 )
 SELECT
@@ -393,7 +436,8 @@ SELECT
         ELSE 'far_behind'
     END AS status,
     rank,
-    rank_change
+    rank_change,
+    estimated
 FROM changes
 WHERE period_start >= $from
 ORDER BY period_start, unit_code, kpi

@@ -142,6 +142,7 @@ fn job(f: &Fixture, grain: &str, from: &str, to: &str) -> KpiJob {
         queries: None,
         session: SessionOptions::default(),
         incremental: false,
+        units_as_of: None,
     }
 }
 
@@ -482,6 +483,7 @@ fn an_incremental_run_recomputes_what_new_ingests_touch_and_gives_the_bytes_of_a
             &f,
             KpiJob {
                 incremental: true,
+                units_as_of: None,
                 ..job(&f, "month", from, to)
             },
         )

@@ -39,18 +39,21 @@ fn a_registry_keeps_each_units_days_and_refuses_a_code_naming_two_units_on_a_day
         ]
         .map(|row| row.map(String::from).to_vec())
     );
-    // Until it restates through changes, the KPI job refuses such a registry.
-    let kpi = motcua_command(&f.lake)
-        .args(["kpi", "--from", "2025-06-01", "--to", "2025-07-01", "--out"])
-        .arg(f.dir.path().join("out"))
-        .output()
-        .unwrap();
-    assert_ne!(kpi.status.code(), Some(0));
-    assert!(
-        text(&kpi.stderr).contains("the KPI job does not yet carry activity across unit changes"),
-        "{}",
-        text(&kpi.stderr)
+    // In a session, `unit_versions` holds them all and `units` those of
+    // today (any day after July 2025).
+    let query = |sql: &str| {
+        let out = motcua_command(&f.lake)
+            .args(["query", "--format", "csv", "--sql", sql])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    assert_eq!(
+        query("SELECT unit_code, name FROM units ORDER BY unit_code"),
+        "unit_code,name\n00070,Phường Hoàn Kiếm\n01,Thành phố Hà Nội\n"
     );
+    assert_eq!(query("SELECT count(*) AS n FROM unit_versions"), "n\n4\n");
     let refusals = [
         (
             "clash.csv",

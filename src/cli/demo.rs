@@ -86,6 +86,7 @@ pub(super) fn run(args: DemoArgs) -> Result<()> {
         queries: None,
         session: SessionOptions::default(),
         incremental: false,
+        units_as_of: None,
     };
     let report = runtime.block_on(kpi_job::run(&lake_dir, &job))?;
     println!(

@@ -10,16 +10,17 @@ use super::print;
 use super::value::{self, Named};
 use crate::error::Result;
 use crate::kpi_job::{self, KpiJob};
-use crate::publish::dataset;
 use crate::spec::grain::Grain;
 use crate::sql::session::SessionOptions;
 
-/// Compute every KPI for every unit and period; publish OUT/kpi_values.
+/// Compute every KPI for every unit and period; publish OUT/kpi_values
+/// (or OUT/kpi_values_restated with --units-as-of).
 #[derive(Args)]
 #[command(after_help = "Examples:
   motcua kpi --from 2024-01-01 --to 2024-12-01
   motcua kpi --grain quarter --from 2024-01-01 --to 2024-10-01 --memory-limit 2GiB
-  motcua kpi --from 2024-01-01 --to 2025-06-01 --incremental     (nightly, after the ingests)")]
+  motcua kpi --from 2024-01-01 --to 2025-06-01 --incremental     (nightly, after the ingests)
+  motcua kpi --from 2024-01-01 --to 2026-06-01 --units-as-of 2026-06-30   (restated on that day's units)")]
 pub(super) struct KpiArgs {
     /// The calendar period each value covers.
     #[arg(long, default_value = "month", value_parser = Named::<Grain>::new())]
@@ -44,6 +45,12 @@ pub(super) struct KpiArgs {
     /// can have changed, and those it does not hold yet; keep the rest.
     #[arg(long)]
     incremental: bool,
+    /// Restate: compute every period on the units valid on this day
+    /// (YYYY-MM-DD), carrying activity through the unit changes, and
+    /// publish OUT/kpi_values_restated/units_as_of=DATE. Without it each
+    /// period is computed on its own last day's units (as reported).
+    #[arg(long, value_name = "DATE", value_parser = value::units_as_of)]
+    units_as_of: Option<NaiveDate>,
     #[command(flatten)]
     lake: LakeDir,
 }
@@ -61,9 +68,10 @@ pub(super) fn run(args: KpiArgs) -> Result<()> {
             ..Default::default()
         },
         incremental: args.incremental,
+        units_as_of: args.units_as_of,
     };
     let report = super::runtime()?.block_on(kpi_job::run(&args.lake.path, &job))?;
-    let dataset = job.out.join(dataset::DATASET);
+    let dataset = job.out.join(job.series().dataset());
     println!("{}", print::kpi_report(&job, &report, &dataset));
     Ok(())
 }

@@ -30,6 +30,11 @@ pub(crate) fn to_date(text: &str) -> Result<chrono::NaiveDate> {
     date("--to", text)
 }
 
+/// `--units-as-of YYYY-MM-DD`.
+pub(crate) fn units_as_of(text: &str) -> Result<chrono::NaiveDate> {
+    date("--units-as-of", text)
+}
+
 fn date(flag: &str, text: &str) -> Result<chrono::NaiveDate> {
     chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
         .map_err(|_| Error::Usage(format!("{flag} {text}: write a date as YYYY-MM-DD")))

@@ -1,6 +1,7 @@
 //! The KPI job (SPEC §5, §7): runs the saved query `kpi_values` over the lake
 //! for one grain and range of periods and publishes the result as a new
-//! version of `OUT/kpi_values`, one slice per period.
+//! version of `OUT/kpi_values` (or, restated on the units of one day,
+//! `OUT/kpi_values_restated`), one slice per period.
 
 mod plan;
 
@@ -15,7 +16,7 @@ use chrono::NaiveDate;
 use futures::StreamExt;
 
 use crate::error::{Error, Result};
-use crate::publish::dataset::{self, Slice, Version};
+use crate::publish::dataset::{self, Series, Slice, Version};
 use crate::spec::feeds::Feed;
 use crate::spec::grain::Grain;
 use crate::sql::saved;
@@ -40,6 +41,19 @@ pub struct KpiJob {
     /// Recompute only the periods that ingests since the published output
     /// can have changed (and the ones it does not cover yet).
     pub incremental: bool,
+    /// Compute every period on the units of this day (restated, SPEC
+    /// §2.1) instead of each period's own last day (as reported).
+    pub units_as_of: Option<NaiveDate>,
+}
+
+impl KpiJob {
+    /// The dataset the job publishes.
+    pub fn series(&self) -> Series {
+        match self.units_as_of {
+            None => Series::AsReported,
+            Some(units_as_of) => Series::Restated { units_as_of },
+        }
+    }
 }
 
 /// What the published output reflects for one grain: every slice from
@@ -70,7 +84,7 @@ pub async fn run(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
     tokio::select! {
         result = compute(lake, job) => result,
         () = crate::interrupt::stopped() => {
-            let dataset = job.out.join(dataset::DATASET);
+            let dataset = job.out.join(job.series().dataset());
             let what = if std::fs::symlink_metadata(&dataset).is_ok() {
                 format!("the KPI run was stopped before it published; {} still holds the previous version", dataset.display())
             } else {
@@ -79,37 +93,6 @@ pub async fn run(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
             Err(Error::Interrupted { what })
         }
     }
-}
-
-/// Until the job restates through unit changes (SPEC §2.1), a registry
-/// whose units carry validity dates would count a reused code twice: it is
-/// refused rather than computed wrong.
-async fn refuse_dated_registry(
-    ctx: &datafusion::prelude::SessionContext,
-    lake: &Path,
-) -> Result<()> {
-    let dated = ctx
-        .sql("SELECT count(*) FROM units WHERE valid_from IS NOT NULL OR valid_to IS NOT NULL")
-        .await?
-        .collect()
-        .await?;
-    let count = dated
-        .first()
-        .and_then(|b| {
-            b.column(0)
-                .as_any()
-                .downcast_ref::<arrow::array::Int64Array>()
-        })
-        .map_or(0, |c| c.value(0));
-    if count > 0 {
-        return Err(Error::lake(
-            lake,
-            format!(
-                "holds a units registry whose {count} unit(s) have validity dates (valid_from, valid_to), and the KPI job does not yet carry activity across unit changes; ingest the registry without those columns to compute KPIs on it"
-            ),
-        ));
-    }
-    Ok(())
 }
 
 pub(crate) async fn compute(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
@@ -122,10 +105,11 @@ pub(crate) async fn compute(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
             "holds no units registry, and every KPI is computed per unit; ingest one first (`motcua ingest units units.csv`)",
         ));
     }
-    refuse_dated_registry(&ctx, lake).await?;
     let zone = manifest.zone()?;
-    let mut coverage = published_coverage(&job.out, &manifest);
-    let planned = match coverage.get(job.grain.name()) {
+    let series = job.series();
+    let coverage_key = series.coverage_key(job.grain.name());
+    let mut coverage = published_coverage(&job.out, series.dataset(), &manifest);
+    let planned = match coverage.get(&coverage_key) {
         Some(covered) if job.incremental => {
             plan_incremental(&ctx, &manifest, job, covered, &zone).await?
         }
@@ -137,20 +121,21 @@ pub(crate) async fn compute(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
             from: job.from,
             periods: 0,
             rows: 0,
-            version: dataset::current_dir(&job.out)?,
+            version: dataset::current_dir(&job.out, series.dataset())?,
             seconds: started.elapsed().as_secs_f64(),
         });
     };
-    coverage.insert(job.grain.name().to_string(), covers);
+    coverage.insert(coverage_key, covers);
     let saved = saved::find(job.queries.as_deref(), QUERY)?;
-    let params = saved.bind(
-        &[
-            ("grain".to_string(), job.grain.name().to_string()),
-            ("from".to_string(), from.to_string()),
-            ("to".to_string(), job.to.to_string()),
-        ],
-        &zone,
-    )?;
+    let mut given = vec![
+        ("grain".to_string(), job.grain.name().to_string()),
+        ("from".to_string(), from.to_string()),
+        ("to".to_string(), job.to.to_string()),
+    ];
+    if let Some(day) = job.units_as_of {
+        given.push(("units_as_of".to_string(), day.to_string()));
+    }
+    let params = saved.bind(&given, &zone)?;
     let df = crate::sql::plan::plan(&ctx, &saved.sql, params, &[], &zone).await?;
     let periods = job.grain.periods_in(from, job.to);
     let (version, rows) = write_slices(job, df, &periods).await?;
@@ -194,6 +179,13 @@ fn check_range(job: &KpiJob) -> Result<()> {
     }
     use chrono::Datelike;
     let years = crate::validate::time::FIRST_YEAR..=crate::validate::time::LAST_YEAR;
+    if let Some(day) = job.units_as_of.filter(|d| !years.contains(&d.year())) {
+        return Err(Error::Usage(format!(
+            "--units-as-of {day} must lie in the years {} to {}, the calendar's",
+            crate::validate::time::FIRST_YEAR,
+            crate::validate::time::LAST_YEAR
+        )));
+    }
     if !years.contains(&job.from.year()) || !years.contains(&job.to.year()) {
         return Err(Error::Usage(format!(
             "--from and --to must lie in the years {} to {}, the calendar's",
@@ -233,9 +225,9 @@ async fn write_slices(
         .map_err(|_| Error::Sql("kpi_values must return period_start".into()))?;
     let replaced: Vec<String> = periods
         .iter()
-        .map(|p| dataset::slice_path(job.grain.name(), &p.to_string()))
+        .map(|p| job.series().slice_path(job.grain.name(), &p.to_string()))
         .collect();
-    let mut version = Version::begin(&job.out, file_schema.clone(), &replaced)?;
+    let mut version = Version::begin(&job.out, job.series(), file_schema.clone(), &replaced)?;
     let write = |version: &mut Version, day: i32, batches: Vec<RecordBatch>| -> Result<()> {
         version.write_slice(&Slice {
             grain: job.grain.name().to_string(),
@@ -268,7 +260,9 @@ async fn write_slices(
         write(&mut version, done, parts)?;
     }
     for period in periods {
-        let rel = dataset::slice_path(job.grain.name(), &period.to_string());
+        let rel = job
+            .series()
+            .slice_path(job.grain.name(), &period.to_string());
         if !version.written().contains_key(&rel) {
             let empty = vec![RecordBatch::new_empty(file_schema.clone())];
             write(&mut version, days_since_epoch(*period), empty)?;

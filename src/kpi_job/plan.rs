@@ -23,7 +23,8 @@ use crate::kpi_job::TOUCHED_QUERY;
 /// the order they were written when this was a JSON map (sorted).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct RunRecord {
-    /// Per grain, what the published slices are up to date with.
+    /// Per grain (and, restated, per as-of day: `units_as_of=DAY/grain`),
+    /// what the published slices are up to date with.
     pub coverage: BTreeMap<String, Coverage>,
     /// The first period this run computed.
     pub from: String,
@@ -63,8 +64,12 @@ impl RunIngest {
 /// still the lake's (same seqs, same content): otherwise nothing is reused.
 /// An unreadable run manifest is a warning, not an error: the run then
 /// recomputes its whole range, which is always correct.
-pub(crate) fn published_coverage(out: &Path, manifest: &Manifest) -> BTreeMap<String, Coverage> {
-    let run: RunRecord = match dataset::run_manifest(out) {
+pub(crate) fn published_coverage(
+    out: &Path,
+    dataset: &str,
+    manifest: &Manifest,
+) -> BTreeMap<String, Coverage> {
+    let run: RunRecord = match dataset::run_manifest(out, dataset) {
         Ok(Some(run)) => run,
         Ok(None) => return BTreeMap::new(),
         Err(e) => {
@@ -216,6 +221,7 @@ mod tests {
             queries: None,
             session: Default::default(),
             incremental: true,
+            units_as_of: None,
         }
     }
 

@@ -1,4 +1,5 @@
-//! The `kpi_values` output dataset (SPEC §7), replaced atomically.
+//! The output datasets `kpi_values` and `kpi_values_restated` (SPEC §7,
+//! §2.1), replaced atomically.
 //!
 //! ```text
 //! OUT/kpi_values -> .kpi_values/v000007       a symlink: what readers open
@@ -6,6 +7,9 @@
 //!     period_grain=month/2024-03-01.parquet   one file per (grain, period): a slice
 //!     _SUCCESS                                empty, as Spark writes it
 //! OUT/.kpi_values/v000007.json                the run manifest of that version
+//! OUT/kpi_values_restated -> .kpi_values_restated/v000002
+//! OUT/.kpi_values_restated/v000002/
+//!     units_as_of=2026-06-30/period_grain=month/2024-03-01.parquet
 //! ```
 //!
 //! The run manifest lives beside the version, not in it: a reader that opens
@@ -30,7 +34,48 @@ use crate::publish::parquet::write_parquet;
 use crate::storage::{sync_dir, write_atomic};
 
 pub(crate) const DATASET: &str = "kpi_values";
-const VERSIONS: &str = ".kpi_values";
+pub(crate) const RESTATED: &str = "kpi_values_restated";
+
+/// Which KPI values a run publishes: on each period's own units (as
+/// reported), or on the units of one day for every period (restated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Series {
+    AsReported,
+    Restated { units_as_of: chrono::NaiveDate },
+}
+
+impl Series {
+    /// The dataset's folder under OUT.
+    pub fn dataset(self) -> &'static str {
+        match self {
+            Series::AsReported => DATASET,
+            Series::Restated { .. } => RESTATED,
+        }
+    }
+
+    /// Where a slice lives inside a version.
+    pub(crate) fn slice_path(self, grain: &str, period_start: &str) -> String {
+        match self {
+            Series::AsReported => format!("period_grain={grain}/{period_start}.parquet"),
+            Series::Restated { units_as_of } => {
+                format!("units_as_of={units_as_of}/period_grain={grain}/{period_start}.parquet")
+            }
+        }
+    }
+
+    /// A grain's key in the run manifest's coverage.
+    pub(crate) fn coverage_key(self, grain: &str) -> String {
+        match self {
+            Series::AsReported => grain.to_string(),
+            Series::Restated { units_as_of } => format!("units_as_of={units_as_of}/{grain}"),
+        }
+    }
+}
+
+/// The hidden folder of a dataset's versions.
+fn versions_dir(out: &Path, dataset: &str) -> PathBuf {
+    out.join(format!(".{dataset}"))
+}
 /// Versions kept besides the current one, for readers still on them.
 const KEEP_OLD_VERSIONS: usize = 1;
 
@@ -42,25 +87,17 @@ pub(crate) struct Slice {
     pub batches: Vec<RecordBatch>,
 }
 
-/// Where a slice lives inside a version.
-pub(crate) fn slice_path(grain: &str, period_start: &str) -> String {
-    format!("period_grain={grain}/{period_start}.parquet")
-}
-
 impl Slice {
-    pub(crate) fn rel_path(&self) -> String {
-        slice_path(&self.grain, &self.period_start)
-    }
-
     pub fn rows(&self) -> usize {
         self.batches.iter().map(RecordBatch::num_rows).sum()
     }
 }
 
-/// A new version of `OUT/kpi_values` being built. Dropped before its
-/// commit (an error, an interrupt), it removes what it wrote.
+/// A new version of a dataset being built. Dropped before its commit (an
+/// error, an interrupt), it removes what it wrote.
 pub(crate) struct Version {
     pub(crate) out: PathBuf,
+    pub(crate) series: Series,
     pub(crate) name: String,
     pub(crate) dir: PathBuf,
     pub(crate) schema: SchemaRef,
@@ -76,9 +113,12 @@ impl Drop for Version {
     }
 }
 
-/// The run manifest of the version `OUT/kpi_values` points at, if any.
-pub fn run_manifest<T: serde::de::DeserializeOwned>(out: &Path) -> Result<Option<T>> {
-    let Some(dir) = current_version(&out.join(DATASET))? else {
+/// The run manifest of the version `OUT/<dataset>` points at, if any.
+pub fn run_manifest<T: serde::de::DeserializeOwned>(
+    out: &Path,
+    dataset: &str,
+) -> Result<Option<T>> {
+    let Some(dir) = current_version(&out.join(dataset))? else {
         return Ok(None);
     };
     // A version published before the manifest moved out keeps it inside.
@@ -104,10 +144,15 @@ fn manifest_path(version_dir: &Path) -> PathBuf {
 impl Version {
     /// Starts a version that keeps every slice of the current one except the
     /// `replaced` ones (paths such as `period_grain=month/2024-03-01.parquet`).
-    pub fn begin(out: &Path, schema: SchemaRef, replaced: &[String]) -> Result<Version> {
-        let versions = out.join(VERSIONS);
+    pub fn begin(
+        out: &Path,
+        series: Series,
+        schema: SchemaRef,
+        replaced: &[String],
+    ) -> Result<Version> {
+        let versions = versions_dir(out, series.dataset());
         fs::create_dir_all(&versions).map_err(|e| Error::io(&versions, e))?;
-        let current = current_version(&out.join(DATASET))?;
+        let current = current_version(&out.join(series.dataset()))?;
         let number = existing_versions(&versions)?
             .last()
             .map_or(1, |(n, _)| n + 1);
@@ -115,25 +160,24 @@ impl Version {
         let dir = versions.join(&name);
         fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         if let Some(current) = &current {
-            for grain_dir in read_dirs(current)? {
-                for file in read_files(&grain_dir)? {
-                    let rel = crate::storage::relative(current, &file);
-                    if !rel.ends_with(".parquet") || replaced.contains(&rel) {
-                        continue;
-                    }
-                    let to = dir.join(&rel);
-                    if let Some(parent) = to.parent() {
-                        fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-                    }
-                    // A hard link shares the bytes: unchanged slices cost nothing.
-                    fs::hard_link(&file, &to)
-                        .or_else(|_| fs::copy(&file, &to).map(|_| ()))
-                        .map_err(|e| Error::io(&to, e))?;
+            for file in parquet_files(current)? {
+                let rel = crate::storage::relative(current, &file);
+                if replaced.contains(&rel) {
+                    continue;
                 }
+                let to = dir.join(&rel);
+                if let Some(parent) = to.parent() {
+                    fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+                }
+                // A hard link shares the bytes: unchanged slices cost nothing.
+                fs::hard_link(&file, &to)
+                    .or_else(|_| fs::copy(&file, &to).map(|_| ()))
+                    .map_err(|e| Error::io(&to, e))?;
             }
         }
         Ok(Version {
             out: out.to_path_buf(),
+            series,
             name,
             dir,
             schema,
@@ -143,7 +187,7 @@ impl Version {
     }
 
     pub(crate) fn write_slice(&mut self, slice: &Slice) -> Result<()> {
-        let rel = slice.rel_path();
+        let rel = self.series.slice_path(&slice.grain, &slice.period_start);
         write_parquet(&self.dir.join(&rel), self.schema.clone(), &slice.batches)?;
         self.written.insert(rel, slice.rows());
         Ok(())
@@ -160,20 +204,22 @@ impl Version {
             .map_err(|e| Error::lake(&self.out, e.to_string()))?;
         write_atomic(&manifest_path(&self.dir), &manifest)?;
         write_atomic(&self.dir.join("_SUCCESS"), b"")?;
-        for dir in read_dirs(&self.dir)? {
+        for dir in sub_dirs(&self.dir)? {
             sync_dir(&dir)?;
         }
         sync_dir(&self.dir)?;
-        let link = self.out.join(DATASET);
-        let tmp_link = self.out.join(format!(".{DATASET}.tmp"));
+        let dataset = self.series.dataset();
+        let link = self.out.join(dataset);
+        let tmp_link = self.out.join(format!(".{dataset}.tmp"));
         let _ = fs::remove_file(&tmp_link);
-        std::os::unix::fs::symlink(Path::new(VERSIONS).join(&self.name), &tmp_link)
+        let versions = versions_dir(Path::new(""), dataset);
+        std::os::unix::fs::symlink(versions.join(&self.name), &tmp_link)
             .map_err(|e| Error::io(&tmp_link, e))?;
         fs::rename(&tmp_link, &link).map_err(|e| Error::io(&link, e))?;
         self.committed = true;
         sync_dir(&self.out)?;
         // Versions older than the one kept for readers that opened it.
-        let all = existing_versions(&self.out.join(VERSIONS))?;
+        let all = existing_versions(&versions_dir(&self.out, dataset))?;
         let keep_from = all.len().saturating_sub(1 + KEEP_OLD_VERSIONS);
         for (_, dir) in &all[..keep_from] {
             fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -183,10 +229,10 @@ impl Version {
     }
 }
 
-/// The version directory `OUT/kpi_values` points at (or that path, when
+/// The version directory `OUT/<dataset>` points at (or that path, when
 /// nothing is published yet).
-pub fn current_dir(out: &Path) -> Result<PathBuf> {
-    let link = out.join(DATASET);
+pub fn current_dir(out: &Path, dataset: &str) -> Result<PathBuf> {
+    let link = out.join(dataset);
     Ok(current_version(&link)?.unwrap_or(link))
 }
 
@@ -226,8 +272,27 @@ fn read_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
     entries(dir, true)
 }
 
-fn read_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    entries(dir, false)
+/// Every folder below `dir`, deepest last.
+fn sub_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    for sub in read_dirs(dir)? {
+        found.push(sub.clone());
+        found.extend(sub_dirs(&sub)?);
+    }
+    Ok(found)
+}
+
+/// Every slice file below `dir`.
+fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    for sub in sub_dirs(dir)? {
+        found.extend(
+            entries(&sub, false)?
+                .into_iter()
+                .filter(|f| f.extension().is_some_and(|e| e == "parquet")),
+        );
+    }
+    Ok(found)
 }
 
 pub(crate) fn entries(dir: &Path, dirs: bool) -> Result<Vec<PathBuf>> {

@@ -1,12 +1,14 @@
 //! The lake as SQL: sessions, tables, views, saved queries, read-only runs.
 
 pub mod cache;
+pub(crate) mod lineage;
 pub mod plan;
 pub(crate) mod registry;
 pub mod run;
 pub mod saved;
 pub mod session;
 pub mod tables;
+pub(crate) mod unit_tables;
 pub mod views;
 
 pub use run::{QueryResult, QuerySource, run};

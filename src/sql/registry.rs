@@ -40,6 +40,14 @@ pub(crate) struct UnitChange {
 /// then codes).
 pub(crate) async fn read(root: &Path) -> Result<(Vec<UnitVersion>, Vec<UnitChange>)> {
     let (ctx, _) = crate::sql::session::open(root, &Default::default()).await?;
+    read_from(&ctx).await
+}
+
+/// The unit versions and changes of a session's tables `unit_versions` and
+/// `unit_changes`.
+pub(crate) async fn read_from(
+    ctx: &datafusion::prelude::SessionContext,
+) -> Result<(Vec<UnitVersion>, Vec<UnitChange>)> {
     // Text comes as Utf8 or Utf8View, as the session reads each table.
     let text = |batch: &arrow::record_batch::RecordBatch, i: usize, row: usize| {
         let column = batch.column(i);
@@ -63,12 +71,13 @@ pub(crate) async fn read(root: &Path) -> Result<(Vec<UnitVersion>, Vec<UnitChang
     let units = ctx
         .sql(
             "SELECT unit_code, name, level, parent_code, CAST(valid_from AS VARCHAR) AS f, \
-             CAST(valid_to AS VARCHAR) AS t FROM units \
-             ORDER BY unit_code, units.valid_from NULLS FIRST",
+             CAST(valid_to AS VARCHAR) AS t FROM unit_versions \
+             ORDER BY unit_code, unit_versions.valid_from NULLS FIRST",
         )
         .await?
         .collect()
-        .await?;
+        .await
+        .map_err(crate::sql::plan::sql_error)?;
     for batch in &units {
         for row in 0..batch.num_rows() {
             versions.push(UnitVersion {
@@ -89,7 +98,8 @@ pub(crate) async fn read(root: &Path) -> Result<(Vec<UnitVersion>, Vec<UnitChang
         )
         .await?
         .collect()
-        .await?;
+        .await
+        .map_err(crate::sql::plan::sql_error)?;
     for batch in &rows {
         let shares = batch
             .column(3)

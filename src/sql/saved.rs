@@ -10,8 +10,8 @@
 //! ```
 //!
 //! Comment lines before the first `@param` are the description. Each
-//! `@param` line gives a name, a type, a default or `required`, and a
-//! description. Types: `text`, `int`, `float`, `bool`, `date`, `timestamp`
+//! `@param` line gives a name, a type, a default, `required` or `none` (a
+//! null unless given), and a description. Types: `text`, `int`, `float`, `bool`, `date`, `timestamp`
 //! (local time in the lake's zone), and the checked ones — `kpi` (an id of
 //! the catalog), `grain`, `level` (a unit level) and `period` (a date that
 //! starts a period of the query's `grain`, and, when the query reads
@@ -51,6 +51,7 @@ pub const SHIPPED: &[(&str, &str)] = &[
     shipped!("dq_quarantine"),
     shipped!("dq_timelines"),
     shipped!("dq_unknown_units"),
+    shipped!("dq_unmapped_units"),
     shipped!("goal_summary"),
     shipped!("kpi_touched"),
     shipped!("kpi_values"),
@@ -58,8 +59,12 @@ pub const SHIPPED: &[(&str, &str)] = &[
     shipped!("portal"),
     shipped!("processing"),
     shipped!("ranking"),
+    shipped!("restated_series"),
     shipped!("satisfaction"),
 ];
+
+/// The default of a parameter that is null unless given.
+const NONE: &str = "none";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParamType {
@@ -286,6 +291,9 @@ impl SavedQuery {
                             p.ty.name()
                         ))
                     })?;
+                if p.default.as_deref() == Some(NONE) && text == NONE {
+                    return Ok((p.name.clone(), ScalarValue::try_from(&p.ty.data_type())?));
+                }
                 let text = p.ty.check(&p.name, &text)?;
                 Ok((
                     p.name.clone(),

@@ -6,25 +6,25 @@
 //! | `dossier_snapshots` | every ingested dossier snapshot |
 //! | `dossiers` | current state: each dossier's latest snapshot (SPEC §4.1) |
 //! | `portal_events`, `signatures` | the event logs |
-//! | `units` | the current unit registry |
-//! | `unit_closure` | (ancestor, descendant, depth): every unit with itself and all below it |
+//! | `unit_versions` | every version of every unit, with the days it is valid |
+//! | `units` | the units valid today |
+//! | `unit_closure` | (ancestor, descendant, depth, …, days_from, days_to): every unit with itself and all below it, and the days that holds |
+//! | `unit_lineage` | where a unit's activity counts on an as-of day, with its share (SPEC §2.1) |
+//! | `unit_changes` | the current unit changes file |
 //! | `targets` | the current targets file |
 //! | `quarantine` | every rejected row |
 //! | `calendar` | every day, week, month, quarter and year 2000–2059 in the lake's zone |
 //! | `kpi_catalog` | the KPIs of SPEC §5: id, family, kind, direction |
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
-use datafusion::datasource::MemTable;
+use arrow::datatypes::DataType;
 use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::lake::{self, Manifest};
 use crate::sql::cache::CachedView;
 use crate::sql::cache::DEFAULT_CACHE_BUDGET;
@@ -188,73 +188,8 @@ pub async fn open(root: &Path, options: &SessionOptions) -> Result<(SessionConte
         }
     }
 
-    register_unit_closure(&ctx).await?;
+    crate::sql::unit_tables::register(&ctx, &zone).await?;
     ctx.register_batch("calendar", calendar(&zone)?)?;
     ctx.register_batch("kpi_catalog", kpi_catalog()?)?;
     Ok((ctx, manifest))
-}
-
-/// `unit_closure`: each unit paired with itself (depth 0) and every unit
-/// below it, from the registry in the session.
-async fn register_unit_closure(ctx: &SessionContext) -> Result<()> {
-    let units = ctx
-        .sql("SELECT unit_code, parent_code FROM units")
-        .await?
-        .collect()
-        .await?;
-    let mut parent: HashMap<String, Option<String>> = HashMap::new();
-    for batch in &units {
-        let codes = string_column(batch, 0)?;
-        let parents = string_column(batch, 1)?;
-        for i in 0..batch.num_rows() {
-            let code = codes.value(i).to_string();
-            let up =
-                (!arrow::array::Array::is_null(parents, i)).then(|| parents.value(i).to_string());
-            parent.insert(code, up);
-        }
-    }
-    let mut codes: Vec<&String> = parent.keys().collect();
-    codes.sort();
-    let (mut ancestors, mut descendants, mut depths) = (Vec::new(), Vec::new(), Vec::new());
-    for code in codes {
-        // Ingest refuses cycles, so walking up ends; the bound guards anyway.
-        let mut current = Some(code);
-        let mut depth = 0i64;
-        while let Some(unit) = current {
-            ancestors.push(unit.clone());
-            descendants.push(code.clone());
-            depths.push(depth);
-            depth += 1;
-            current = parent.get(unit).and_then(|p| p.as_ref());
-            if depth as usize > parent.len() {
-                break;
-            }
-        }
-    }
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("ancestor", DataType::Utf8, false),
-        Field::new("descendant", DataType::Utf8, false),
-        Field::new("depth", DataType::Int64, false),
-    ]));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        vec![
-            Arc::new(StringArray::from(ancestors)) as ArrayRef,
-            Arc::new(StringArray::from(descendants)),
-            Arc::new(Int64Array::from(depths)),
-        ],
-    )?;
-    ctx.register_table(
-        "unit_closure",
-        Arc::new(MemTable::try_new(schema, vec![vec![batch]])?),
-    )?;
-    Ok(())
-}
-
-fn string_column(batch: &RecordBatch, i: usize) -> Result<&StringArray> {
-    batch
-        .column(i)
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .ok_or_else(|| Error::Usage(format!("column {i} is not text")))
 }

@@ -94,18 +94,43 @@ pub fn read_schema(def: &crate::spec::feeds::FeedDef) -> SchemaRef {
     }
 }
 
-/// Registers `OUT/kpi_values` as table `kpi_values` when it has been
-/// published, with `period_grain` read back from its Hive directories;
-/// false when nothing is published there.
+/// Registers the published outputs under OUT as tables: `kpi_values`, with
+/// `period_grain` read back from its Hive folders, and
+/// `kpi_values_restated`, with `units_as_of` too. Returns which of them are
+/// published.
 pub(crate) async fn register_outputs(
     ctx: &datafusion::prelude::SessionContext,
     out: &Path,
+) -> Result<Published> {
+    use crate::publish::dataset::{DATASET, RESTATED};
+    let grain = ("period_grain".to_string(), DataType::Utf8);
+    let as_of = ("units_as_of".to_string(), DataType::Date32);
+    Ok(Published {
+        kpi_values: register_dataset(ctx, out, DATASET, vec![grain.clone()]).await?,
+        restated: register_dataset(ctx, out, RESTATED, vec![as_of, grain]).await?,
+    })
+}
+
+/// Which output datasets are published.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Published {
+    pub(crate) kpi_values: bool,
+    pub(crate) restated: bool,
+}
+
+/// Registers `OUT/<name>` as table `<name>`, with its Hive partition
+/// columns; false when nothing is published there.
+async fn register_dataset(
+    ctx: &datafusion::prelude::SessionContext,
+    out: &Path,
+    name: &str,
+    partitions: Vec<(String, DataType)>,
 ) -> Result<bool> {
     use datafusion::datasource::file_format::parquet::ParquetFormat;
     use datafusion::datasource::listing::{
         ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
     };
-    let dataset = out.join(crate::publish::dataset::DATASET);
+    let dataset = out.join(name);
     if !dataset.join("_SUCCESS").exists() {
         return Ok(false);
     }
@@ -113,14 +138,11 @@ pub(crate) async fn register_outputs(
     let url = ListingTableUrl::parse(format!("{}/", dataset.display()))?;
     let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
         .with_file_extension(".parquet")
-        .with_table_partition_cols(vec![("period_grain".to_string(), DataType::Utf8)]);
+        .with_table_partition_cols(partitions);
     let schema = options.infer_schema(&ctx.state(), &url).await?;
     let config = ListingTableConfig::new(url)
         .with_listing_options(options)
         .with_schema(schema);
-    ctx.register_table(
-        crate::publish::dataset::DATASET,
-        Arc::new(ListingTable::try_new(config)?),
-    )?;
+    ctx.register_table(name, Arc::new(ListingTable::try_new(config)?))?;
     Ok(true)
 }

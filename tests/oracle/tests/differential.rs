@@ -725,6 +725,7 @@ fn kpi_values_match_an_independent_polars_implementation() {
         queries: None,
         session: SessionOptions::default(),
         incremental: false,
+        units_as_of: None,
     };
     tokio::runtime::Runtime::new()
         .unwrap()
