@@ -278,14 +278,12 @@ facts AS (
 -- of summed numerators over summed denominators. Activity is carried to
 -- the units of the period's as-of day through unit_rollup (unit_lineage
 -- joined to unit_closure), with the product of the shares along the way.
--- Counts carried whole are summed as integers, parts of counts as exact
--- decimals: neither sum depends on the order rows arrive in.
-rolled AS (
+-- The sums are exact decimals (shares to 12 places), so that they do not
+-- depend on the order rows arrive in and equal sums are equal values.
+rolled_exact AS (
     SELECT f.period_start, r.ancestor AS unit_code, f.kpi,
-           coalesce(CAST(sum(CASE WHEN r.share = 1 THEN f.num END) AS DOUBLE), 0)
-             + coalesce(CAST(sum(CASE WHEN r.share < 1 THEN f.num * CAST(r.share AS DECIMAL(13, 12)) END) AS DOUBLE), 0) AS num,
-           coalesce(CAST(sum(CASE WHEN r.share = 1 THEN f.den END) AS DOUBLE), 0)
-             + coalesce(CAST(sum(CASE WHEN r.share < 1 THEN f.den * CAST(r.share AS DECIMAL(13, 12)) END) AS DOUBLE), 0) AS den,
+           sum(f.num * CAST(r.share AS DECIMAL(13, 12))) AS num,
+           sum(f.den * CAST(r.share AS DECIMAL(13, 12))) AS den,
            bool_or(r.share < 1 AND (f.num <> 0 OR f.den <> 0)) AS estimated
     FROM (
         SELECT *, coalesce($units_as_of, CAST(period_start + CASE $grain WHEN 'day' THEN INTERVAL '1 day' WHEN 'week' THEN INTERVAL '7 days' WHEN 'month' THEN INTERVAL '1 month' WHEN 'quarter' THEN INTERVAL '3 months' ELSE INTERVAL '1 year' END - INTERVAL '1 day' AS DATE)) AS as_of
@@ -295,6 +293,16 @@ rolled AS (
       ON r.unit_code = f.unit_code AND r.active_from = f.era
      AND r.as_of_from <= f.as_of AND f.as_of < r.as_of_to
     GROUP BY 1, 2, 3
+),
+-- As doubles: the whole part and the fraction converted apart, so that a
+-- whole number stays exact (a decimal of 20 digits does not fit a double).
+rolled AS (
+    SELECT period_start, unit_code, kpi, estimated,
+           CAST(CAST(num AS BIGINT) AS DOUBLE)
+             + CAST(num - CAST(CAST(num AS BIGINT) AS DECIMAL(38, 12)) AS DOUBLE) AS num,
+           CAST(CAST(den AS BIGINT) AS DOUBLE)
+             + CAST(den - CAST(CAST(den AS BIGINT) AS DECIMAL(38, 12)) AS DOUBLE) AS den
+    FROM rolled_exact
 ),
 -- The median is over all dossiers of the unit and its descendants together;
 -- a dossier is not split, it counts for the as-of unit with its largest share.

@@ -598,7 +598,8 @@ fn unknown_unit_codes_are_named_at_ingest_and_counted_by_motcua_lake() {
 
 // 7, 9, 10 -------------------------------------------------------------------
 
-/// A lake with the sample's five feeds and January–March 2024 published.
+/// A lake with the sample's feeds and January–March 2024 published, as
+/// reported and restated on the units of 1 February 2024.
 fn published_sample() -> (Fixture, PathBuf) {
     let f = Fixture::new();
     f.ingest_sample(400, 3);
@@ -610,6 +611,25 @@ fn published_sample() -> (Fixture, PathBuf) {
         &["--from", "2024-01-01", "--to", "2024-03-01"],
     );
     assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let restated = kpi(
+        &f,
+        f.dir.path(),
+        out.to_str().unwrap(),
+        &[
+            "--from",
+            "2024-01-01",
+            "--to",
+            "2024-03-01",
+            "--units-as-of",
+            "2024-02-01",
+        ],
+    );
+    assert_eq!(
+        restated.status.code(),
+        Some(0),
+        "{}",
+        text(&restated.stderr)
+    );
     (f, out)
 }
 
@@ -650,6 +670,7 @@ fn every_saved_query_and_the_kpi_job_run_from_any_folder() {
             let value = match p.name.as_str() {
                 "after" => "0",
                 "to" => "2024-03-01",
+                "unit" => "01",
                 _ => "2024-02-01",
             };
             args.extend(["--param".into(), format!("{}={value}", p.name)]);

@@ -38,9 +38,11 @@ pub(super) struct DemoArgs {
     zone: ZoneArg,
 }
 
-/// Generates sample exports, ingests all five feeds into DIR/lake, computes
-/// every KPI into DIR/out and shows two rankings. Uses the configured PII
-/// key, or a demo key it keeps in DIR (outside the lake).
+/// Generates sample exports, ingests every feed into DIR/lake, computes every
+/// KPI into DIR/out as reported and restated on the units of 30 June 2026,
+/// and shows two rankings and one ward's series across the change of units.
+/// Uses the configured PII key, or a demo key it keeps in DIR (outside the
+/// lake).
 pub(super) fn run(args: DemoArgs) -> Result<()> {
     crate::interrupt::install()?;
     let dir = &args.dir;
@@ -48,7 +50,7 @@ pub(super) fn run(args: DemoArgs) -> Result<()> {
     let lake_dir = dir.join("lake");
     let out = dir.join("out");
     println!(
-        "1/3 generating {} sample dossiers in {}",
+        "1/4 generating {} sample dossiers in {}",
         args.dossiers,
         exports.display()
     );
@@ -61,7 +63,7 @@ pub(super) fn run(args: DemoArgs) -> Result<()> {
         Some(key) => key,
         None => demo_key(dir)?,
     };
-    println!("2/3 ingesting into {}", lake_dir.display());
+    println!("2/4 ingesting into {}", lake_dir.display());
     let options = IngestOptions {
         zone: args.zone.zone,
         pii_key: Some(pii_key),
@@ -74,14 +76,14 @@ pub(super) fn run(args: DemoArgs) -> Result<()> {
     let manifest = lake::read_manifest(&lake_dir)?;
     print!("{}", lake::render_summary(&lake_dir, &manifest));
     println!(
-        "3/3 computing every KPI for every unit, month by month, into {}",
+        "3/4 computing every KPI for every unit, month by month, each month on its own units, into {}",
         out.display()
     );
     let runtime = super::runtime()?;
     let job = KpiJob {
         grain: Grain::Month,
         from: super::value::from_date("2024-01-01")?,
-        to: super::value::to_date("2025-01-01")?,
+        to: super::value::to_date("2026-06-01")?,
         out: out.clone(),
         queries: None,
         session: SessionOptions::default(),
@@ -93,6 +95,16 @@ pub(super) fn run(args: DemoArgs) -> Result<()> {
         "    {} rows for {} months in {:.1} s",
         report.rows, report.periods, report.seconds
     );
+    println!("4/4 the same, every month restated on the units of {AS_OF}");
+    let restated = KpiJob {
+        units_as_of: Some(super::value::units_as_of(AS_OF)?),
+        ..job
+    };
+    let report = runtime.block_on(kpi_job::run(&lake_dir, &restated))?;
+    println!(
+        "    {} rows for {} months in {:.1} s",
+        report.rows, report.periods, report.seconds
+    );
     for (kpi, title) in [
         ("on_time_rate", "on-time rate"),
         ("cashless_rate", "cashless rate"),
@@ -100,23 +112,43 @@ pub(super) fn run(args: DemoArgs) -> Result<()> {
         let source = QuerySource::Sql(RANKING.to_string());
         let params = [("kpi".to_string(), kpi.to_string())];
         let result = runtime.block_on(sql::run(&lake_dir, &out, &source, &params))?;
-        println!("\nDistricts by {title}, January 2025 (top 3 and bottom 3):");
+        println!("\nCommunes and wards by {title}, June 2026 (top 3 and bottom 3):");
         print::write(&ends(result, 3), OutputFormat::Table, None)?;
     }
     println!(
-        "\nTry: cargo run -- query ranking --lake {} --param kpi=full_online_rate --param period=2025-01-01 --published {}",
-        lake_dir.display(),
-        out.display()
+        "\nPhường Hoàn Kiếm (00070), dossiers received: as reported (until July 2025 the code named Phường Hàng Trống) and restated on the units of {AS_OF} (Hàng Trống's part, Cửa Nam's quarter, Lý Thái Tổ, …):"
+    );
+    let series = QuerySource::Sql(SERIES.to_string());
+    let result = runtime.block_on(sql::run(&lake_dir, &out, &series, &[]))?;
+    print::write(&result, OutputFormat::Table, None)?;
+    println!(
+        "\nTry: cargo run -- query ranking --lake {lake} --param kpi=full_online_rate --param period=2026-06-01 --param level=commune --published {out}\n     cargo run -- query restated_series --lake {lake} --param unit=00070 --param kpi=on_time_rate --param units_as_of={AS_OF} --published {out}",
+        lake = lake_dir.display(),
+        out = out.display()
     );
     Ok(())
 }
 
-/// The districts of one KPI in January 2025, best first.
+/// The day the demo restates every month on.
+const AS_OF: &str = "2026-06-30";
+
+/// The communes and wards of one KPI in June 2026, best first.
 const RANKING: &str = "SELECT rank, rank_change, unit_name, round(value * 100, 1) AS percent, \
     round(target * 100, 1) AS target, status \
-    FROM kpi_values WHERE period_grain = 'month' AND period_start = DATE '2025-01-01' \
-    AND unit_level = 'district' AND kpi = $kpi AND rank IS NOT NULL \
+    FROM kpi_values WHERE period_grain = 'month' AND period_start = DATE '2026-06-01' \
+    AND unit_level = 'commune' AND kpi = $kpi AND rank IS NOT NULL \
     ORDER BY rank, unit_code";
+
+/// Phường Hoàn Kiếm's dossiers received, the months around the change.
+const SERIES: &str = "SELECT r.period_start AS month, a.unit_name AS reported_unit, \
+    a.value AS reported, round(r.value, 2) AS restated, r.estimated \
+    FROM kpi_values_restated r LEFT JOIN kpi_values a \
+      ON a.period_grain = r.period_grain AND a.period_start = r.period_start \
+     AND a.unit_code = r.unit_code AND a.kpi = r.kpi \
+    WHERE r.units_as_of = DATE '2026-06-30' AND r.period_grain = 'month' \
+      AND r.unit_code = '00070' AND r.kpi = 'received' \
+      AND r.period_start BETWEEN DATE '2025-03-01' AND DATE '2025-10-01' \
+    ORDER BY r.period_start";
 
 /// The first and last `n` rows of a result (all of them when that is fewer).
 fn ends(result: QueryResult, n: usize) -> QueryResult {

@@ -17,7 +17,7 @@ use crate::sample::format::{
     channel_text, format_date, format_fee, format_local, level_text, yes_no,
 };
 use crate::sample::local_seconds;
-use crate::sample::units::PROVINCES;
+use crate::sample::units::Registry;
 use crate::sample::units::Rng;
 use crate::sample::units::Unit;
 use crate::spec::feeds::Feed;
@@ -151,51 +151,134 @@ impl Writers {
     }
 }
 
+/// Where activity goes at a time: the units valid then, per level. The
+/// registry changes, so there is one list per era (a run of days on which
+/// it does not); a level a change abolished (the districts) sends its
+/// activity to the units that took the old ones over, so the districts' own
+/// one-stop shops carry on under their successors.
+pub(crate) struct Offices {
+    /// (first moment, units valid then per level of `LEVELS`, every unit valid then)
+    eras: Vec<(i64, [Vec<usize>; 4], Vec<usize>)>,
+}
+
+/// The levels activity is drawn over, with the part of the dossiers each gets.
+const LEVELS: [(&str, f64); 4] = [
+    ("commune", 0.62),
+    ("district", 0.28),
+    ("department", 0.07),
+    ("province", 0.03),
+];
+
+impl Offices {
+    pub(crate) fn new(registry: &Registry, start: i64, end: i64) -> Self {
+        let units = &registry.units;
+        let mut starts: Vec<i64> = units
+            .iter()
+            .flat_map(|u| [u.from, u.to])
+            .flatten()
+            .filter(|&t| start < t && t < end)
+            .chain([start])
+            .collect();
+        starts.sort_unstable();
+        starts.dedup();
+        let mut eras: Vec<(i64, [Vec<usize>; 4], Vec<usize>)> = Vec::new();
+        for at in starts {
+            let valid: Vec<usize> = (0..units.len())
+                .filter(|&i| units[i].valid_at(at))
+                .collect();
+            let levels = LEVELS.map(|(level, _)| {
+                let own: Vec<usize> = valid
+                    .iter()
+                    .copied()
+                    .filter(|&i| units[i].level == level)
+                    .collect();
+                match eras.last() {
+                    Some((_, before, _)) if own.is_empty() => {
+                        let k = LEVELS.iter().position(|(l, _)| *l == level).unwrap_or(0);
+                        before[k]
+                            .iter()
+                            .flat_map(|&old| {
+                                registry
+                                    .changes
+                                    .iter()
+                                    .filter(move |(o, n, _)| *o == old && units[*n].valid_at(at))
+                                    .map(|(_, n, _)| *n)
+                            })
+                            .collect()
+                    }
+                    _ => own,
+                }
+            });
+            eras.push((at, levels, valid));
+        }
+        Offices { eras }
+    }
+
+    fn era(&self, at: i64) -> &(i64, [Vec<usize>; 4], Vec<usize>) {
+        let after = self.eras.partition_point(|(start, _, _)| *start <= at);
+        &self.eras[after.saturating_sub(1)]
+    }
+
+    /// A unit of a level (an index of `LEVELS`) valid at `at`.
+    fn pick(&self, rng: &mut Rng, level: usize, at: i64) -> Option<usize> {
+        let units = &self.era(at).1[level];
+        (!units.is_empty()).then(|| *rng.pick(units))
+    }
+
+    /// Any unit valid at `at`.
+    pub(crate) fn any(&self, rng: &mut Rng, at: i64) -> usize {
+        *rng.pick(&self.era(at).2)
+    }
+
+    /// A commune valid at `at`.
+    pub(crate) fn commune(&self, rng: &mut Rng, at: i64) -> Option<usize> {
+        self.pick(rng, 0, at)
+    }
+}
+
 pub(crate) fn write_activity(
     out: &Path,
-    units: &[Unit],
+    registry: &Registry,
     dossiers: u64,
     seed: u64,
     style: Style,
     report: &mut SampleReport,
 ) -> Result<()> {
+    let units = &registry.units;
     let mut w = Writers::create(out, style)?;
     let mut rng = Rng::new(seed);
     let procs = procedures(&mut rng);
-    let by_level = |level: &str| -> Vec<usize> {
-        (0..units.len())
-            .filter(|i| units[*i].level == level)
-            .collect()
-    };
-    let levels = [
-        (by_level("commune"), 0.62),
-        (by_level("district"), 0.28),
-        (by_level("department"), 0.07),
-        (by_level("province"), 0.03),
-    ];
-    let level_weights: Vec<(usize, f64)> = levels
+    let level_weights: Vec<(usize, f64)> = LEVELS
         .iter()
         .enumerate()
         .map(|(i, (_, w))| (i, *w))
         .collect();
     let start = local_seconds(START.0, START.1, START.2);
+    let end = local_seconds(END.0, END.1, END.2);
+    let offices = Offices::new(registry, start, end);
     let mut generator = Generator {
         rng: Rng::new(seed.wrapping_mul(31).wrapping_add(7)),
         event_seq: 0,
         buf: Default::default(),
-        end: local_seconds(END.0, END.1, END.2),
+        end,
     };
+    let days = (end - start) / 86_400;
     for i in 0..dossiers {
+        // The day first: which units exist depends on it.
+        let day = start + rng.range(0, days) * 86_400;
         let level = *rng.weighted(&level_weights);
-        let unit_index = *rng.pick(&levels[level].0);
+        let unit_index = match offices.pick(&mut rng, level, day) {
+            Some(unit) => unit,
+            None => offices.any(&mut rng, day),
+        };
         let procedure = rng.pick(&procs);
-        generator.dossier(i, &units[unit_index], procedure, start, &mut w, report)?;
+        generator.dossier(i, &units[unit_index], procedure, day, &mut w, report)?;
         // Outgoing documents and certificates scale with the dossiers.
         if i % 2 == 0 {
-            generator.document(units, start, &mut w, report)?;
+            generator.document(units, &offices, start, &mut w, report)?;
         }
         if i % 12 == 0 {
-            generator.certificate(units, &levels[0].0, start, &mut w, report)?;
+            generator.certificate(units, &offices, start, &mut w, report)?;
         }
     }
     report.dossiers = dossiers;
@@ -272,12 +355,12 @@ impl Generator {
         i: u64,
         unit: &Unit,
         procedure: &Procedure,
-        start: i64,
+        day: i64,
         w: &mut Writers,
         report: &mut SampleReport,
     ) -> Result<()> {
         // The draws happen in a fixed order: the same seed gives the same bytes.
-        let mut d = self.draw_outcome(i, unit, procedure, start);
+        let mut d = self.draw_outcome(i, unit, procedure, day);
         self.draw_details(&mut d);
         let mut wrote_any = false;
         for (status, updated) in self.snapshots(&d) {
@@ -324,7 +407,7 @@ impl Generator {
         i: u64,
         unit: &'a Unit,
         procedure: &'a Procedure,
-        start: i64,
+        day: i64,
     ) -> Dossier<'a> {
         let rng = &mut self.rng;
         let channel = match procedure.online_level {
@@ -334,9 +417,7 @@ impl Generator {
             _ => "counter",
         };
         let online = channel == "online";
-        let days = (self.end - start) / 86_400;
-        let day = rng.range(0, days);
-        let received = start + day * 86_400 + time_of_day(rng, online);
+        let received = day + time_of_day(rng, online);
         let due = (!rng.chance(0.08)).then(|| received + procedure.days * 86_400);
         let due_as_date = rng.chance(0.3);
         let roll = rng.f64();
@@ -363,7 +444,7 @@ impl Generator {
         let completed = received + duration;
         let returned = completed + rng.range(600, 3 * 86_400);
         // Hà Nội charges no fee online (SPEC §8).
-        let fee = if online && unit.province == 0 {
+        let fee = if online && unit.cccd == 1 {
             0
         } else {
             procedure.fee
@@ -435,7 +516,7 @@ impl Generator {
         if d.citizen {
             d.applicant_id = format!(
                 "{:03}{}{:02}{:06}",
-                PROVINCES[d.unit.province].cccd,
+                d.unit.cccd,
                 rng.below(4),
                 rng.below(100),
                 rng.below(1_000_000)

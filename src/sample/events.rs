@@ -4,7 +4,7 @@ use std::io::Write;
 
 use crate::error::{Error, Result};
 use crate::sample::SampleReport;
-use crate::sample::activity::{Application, Generator, PortalEvent, Writers, time_of_day};
+use crate::sample::activity::{Application, Generator, Offices, PortalEvent, Writers, time_of_day};
 use crate::sample::csv_error;
 use crate::sample::format::{format_local, format_utc_z};
 use crate::sample::units::Unit;
@@ -100,13 +100,15 @@ impl Generator {
     pub(crate) fn document(
         &mut self,
         units: &[Unit],
+        offices: &Offices,
         start: i64,
         w: &mut Writers,
         report: &mut SampleReport,
     ) -> Result<()> {
-        let unit = &units[self.rng.below(units.len() as u64) as usize];
         let days = (self.end - start) / 86_400;
-        let at = start + self.rng.range(0, days) * 86_400 + time_of_day(&mut self.rng, false);
+        let day = start + self.rng.range(0, days) * 86_400;
+        let unit = &units[offices.any(&mut self.rng, day)];
+        let at = day + time_of_day(&mut self.rng, false);
         let signed = self.rng.chance(if unit.pilot { 0.99 } else { 0.8 });
         let event_id = self.next_event_id("SG");
         let [b, ..] = &mut self.buf;
@@ -131,15 +133,19 @@ impl Generator {
     pub(crate) fn certificate(
         &mut self,
         units: &[Unit],
-        communes: &[usize],
+        offices: &Offices,
         start: i64,
         w: &mut Writers,
         report: &mut SampleReport,
     ) -> Result<()> {
-        let unit = &units[*self.rng.pick(communes)];
         let days = (self.end - start) / 86_400;
-        let at = start + self.rng.range(0, days) * 86_400 + time_of_day(&mut self.rng, false);
-        let free = self.rng.chance(if unit.province == 0 { 0.85 } else { 0.4 });
+        let day = start + self.rng.range(0, days) * 86_400;
+        let Some(commune) = offices.commune(&mut self.rng, day) else {
+            return Ok(());
+        };
+        let unit = &units[commune];
+        let at = day + time_of_day(&mut self.rng, false);
+        let free = self.rng.chance(if unit.cccd == 1 { 0.85 } else { 0.4 });
         let signer = *self.rng.weighted(&[("citizen", 0.85), ("business", 0.15)]);
         let provider = *self
             .rng

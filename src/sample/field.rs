@@ -516,7 +516,7 @@ pub(crate) fn write_units(path: &Path, units: &[Unit]) -> Result<u64> {
         .map_err(|e| Error::io(path, e))?;
     let mut w = semicolon_writer(file);
     let err = |e| crate::sample::csv_error(path, e);
-    let width = 6;
+    let width = 8;
     w.write_record(pad(vec!["DANH MỤC ĐƠN VỊ HÀNH CHÍNH".into()], width))
         .map_err(err)?;
     w.write_record([
@@ -526,6 +526,8 @@ pub(crate) fn write_units(path: &Path, units: &[Unit]) -> Result<u64> {
         "Cấp",
         "Mã đơn vị cấp trên",
         "Dân số trưởng thành",
+        "Hiệu lực từ",
+        "Hết hiệu lực từ",
     ])
     .map_err(err)?;
     for (i, unit) in units.iter().enumerate() {
@@ -541,6 +543,8 @@ pub(crate) fn write_units(path: &Path, units: &[Unit]) -> Result<u64> {
             level(unit),
             parent,
             &adults,
+            &unit.from.map(|t| day_first(t, false)).unwrap_or_default(),
+            &unit.to.map(|t| day_first(t, false)).unwrap_or_default(),
         ])
         .map_err(err)?;
     }

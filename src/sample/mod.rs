@@ -1,7 +1,8 @@
-//! A deterministic generator of all five feeds at any scale, streamed to disk.
+//! A deterministic generator of every feed at any scale, streamed to disk.
 //!
-//! The unit tree uses real province, district and ward names (SPEC §8 and
-//! more); proportions follow what provinces report (most dossiers resolved on
+//! The registry is real: Hà Nội, and Lào Cai and Yên Bái, before and after
+//! the reorganization of 1 July 2025 (`sample_data/reference`); activity
+//! before that day names the old units, after it the new ones. Proportions follow what provinces report (most dossiers resolved on
 //! time, a third to a half handled online, fees mostly cashless in the pilot
 //! units). Exports look like real ones: Vietnamese day-first dates beside ISO
 //! ones, enum values with and without diacritics, thousands separators,
@@ -28,8 +29,9 @@ use crate::spec::feeds::Feed;
 
 /// The files `generate` writes, one per feed, in the order to ingest them
 /// (the registry and targets before the activity that refers to them).
-pub const FILES: [(Feed, &str); 5] = [
+pub const FILES: [(Feed, &str); 6] = [
     (Feed::Units, "units.csv"),
+    (Feed::UnitChanges, "unit_changes.csv"),
     (Feed::Targets, "targets.csv"),
     (Feed::Dossiers, "dossiers.csv"),
     (Feed::PortalEvents, "portal_events.ndjson"),
@@ -89,6 +91,7 @@ impl std::str::FromStr for Style {
 #[derive(Debug, Clone, Default)]
 pub struct SampleReport {
     pub units: u64,
+    pub unit_changes: u64,
     pub targets: u64,
     pub dossiers: u64,
     pub dossier_rows: u64,
@@ -98,9 +101,10 @@ pub struct SampleReport {
     pub files: Vec<(Feed, PathBuf)>,
 }
 
-/// The local calendar the sample covers: all of 2024 and January 2025.
+/// The local calendar the sample covers: January 2024 to June 2026, a year
+/// and a half before the units changed and a year after.
 pub(crate) const START: (i32, u32, u32) = (2024, 1, 1);
-pub(crate) const END: (i32, u32, u32) = (2025, 2, 1);
+pub(crate) const END: (i32, u32, u32) = (2026, 7, 1);
 /// Asia/Ho_Chi_Minh is UTC+7 all year: sample times are built as local
 /// seconds and written with that offset.
 pub(crate) const OFFSET_SECONDS: i64 = 7 * 3600;
@@ -116,8 +120,8 @@ pub(crate) fn local_seconds(y: i32, m: u32, d: u32) -> i64 {
         .unwrap_or(0)
 }
 
-/// Writes `units.csv`, `targets.csv`, `dossiers.csv`, `portal_events.ndjson`
-/// and `signatures.csv` into `out`.
+/// Writes `units.csv`, `unit_changes.csv`, `targets.csv`, `dossiers.csv`,
+/// `portal_events.ndjson` and `signatures.csv` into `out`.
 pub fn generate(out: &Path, dossiers: u64, seed: u64) -> Result<SampleReport> {
     generate_styled(out, dossiers, seed, Style::System)
 }
@@ -125,17 +129,22 @@ pub fn generate(out: &Path, dossiers: u64, seed: u64) -> Result<SampleReport> {
 /// [`generate`] in a [`Style`]: the same activity whatever the style.
 pub fn generate_styled(out: &Path, dossiers: u64, seed: u64, style: Style) -> Result<SampleReport> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let units = unit_tree(seed);
+    let registry = unit_tree(seed);
+    let units = &registry.units;
     let mut report = SampleReport::default();
     if style == Style::System {
-        write_units(out, &units, &mut report)?;
+        write_units(out, units, &mut report)?;
     } else {
         let path = file_of(out, Feed::Units);
-        report.units = field::write_units(&path, &units)?;
+        report.units = field::write_units(&path, units)?;
         report.files.push((Feed::Units, path));
     }
-    write_targets(out, &units, &mut report)?;
-    write_activity(out, &units, dossiers, seed, style, &mut report)?;
+    let changes = file_of(out, Feed::UnitChanges);
+    std::fs::write(&changes, REFERENCE_CHANGES).map_err(|e| Error::io(&changes, e))?;
+    report.unit_changes = registry.changes.len() as u64;
+    report.files.push((Feed::UnitChanges, changes));
+    write_targets(out, units, &mut report)?;
+    write_activity(out, &registry, dossiers, seed, style, &mut report)?;
     Ok(report)
 }
 
@@ -160,18 +169,37 @@ fn write_units(out: &Path, units: &[Unit], report: &mut SampleReport) -> Result<
         "level",
         "parent_code",
         "adult_population",
+        "valid_from",
+        "valid_to",
     ])
     .map_err(err)?;
     for unit in units {
         let parent = unit.parent.map(|p| units[p].code.as_str()).unwrap_or("");
         let adults = unit.adults.map(|a| a.to_string()).unwrap_or_default();
-        w.write_record([unit.code.as_str(), &unit.name, unit.level, parent, &adults])
-            .map_err(err)?;
+        let (from, to) = (iso_day(unit.from), iso_day(unit.to));
+        w.write_record([
+            unit.code.as_str(),
+            &unit.name,
+            unit.level,
+            parent,
+            &adults,
+            &from,
+            &to,
+        ])
+        .map_err(err)?;
         report.units += 1;
     }
     w.flush().map_err(|e| Error::io(&path, e))?;
     report.files.push((Feed::Units, path));
     Ok(())
+}
+
+/// A local midnight as `YYYY-MM-DD`; None as empty.
+pub(crate) fn iso_day(seconds: Option<i64>) -> String {
+    seconds
+        .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+        .map(|t| t.date_naive().to_string())
+        .unwrap_or_default()
 }
 
 fn write_targets(out: &Path, units: &[Unit], report: &mut SampleReport) -> Result<()> {
@@ -200,7 +228,7 @@ fn write_targets(out: &Path, units: &[Unit], report: &mut SampleReport) -> Resul
         ("median_processing_days", "5"),
         ("certificates_per_1000_adults", "5"),
     ];
-    for year in ["2024", "2025"] {
+    for year in ["2024", "2025", "2026"] {
         for (kpi, target) in every_unit {
             w.write_record([*kpi, "*", year, *target, ""])
                 .map_err(err)?;

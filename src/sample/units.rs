@@ -1,4 +1,5 @@
-//! The unit tree: provinces, districts and communes with real names.
+//! The sample's registry: real provinces, districts and communes of Hà Nội
+//! and Lào Cai – Yên Bái, before and after 1 July 2025.
 
 /// SplitMix64: tiny, fast, and fixed forever, so samples never change under a
 /// dependency upgrade.
@@ -59,224 +60,45 @@ pub struct Unit {
     pub level: &'static str,
     pub parent: Option<usize>,
     pub adults: Option<u64>,
-    /// Index of the province this unit belongs to.
-    pub province: usize,
+    /// The first digits of its citizens' ID numbers: its province's code.
+    pub(crate) cccd: u32,
     /// Pilot units sign and pay digitally more (SPEC §8).
     pub(crate) pilot: bool,
+    /// Its first day and the day after its last, as local seconds at
+    /// midnight; None: unbounded.
+    pub(crate) from: Option<i64>,
+    pub(crate) to: Option<i64>,
 }
 
-pub(crate) struct ProvinceSeed {
-    pub(crate) code: &'static str,
-    pub(crate) name: &'static str,
-    pub(crate) cccd: u32,
-    pub(crate) districts: &'static [&'static str],
-    departments: &'static [&'static str],
+impl Unit {
+    pub(crate) fn valid_at(&self, at: i64) -> bool {
+        self.from.is_none_or(|from| from <= at) && self.to.is_none_or(|to| at < to)
+    }
 }
 
-pub(crate) const PROVINCES: &[ProvinceSeed] = &[
-    ProvinceSeed {
-        code: "01",
-        name: "Thành phố Hà Nội",
-        cccd: 1,
-        districts: &[
-            "Quận Ba Đình",
-            "Quận Hoàn Kiếm",
-            "Quận Tây Hồ",
-            "Quận Long Biên",
-            "Quận Cầu Giấy",
-            "Quận Đống Đa",
-            "Quận Hai Bà Trưng",
-            "Quận Hoàng Mai",
-            "Quận Thanh Xuân",
-            "Huyện Sóc Sơn",
-            "Huyện Đông Anh",
-            "Huyện Gia Lâm",
-            "Quận Nam Từ Liêm",
-            "Huyện Thanh Trì",
-            "Quận Bắc Từ Liêm",
-            "Huyện Mê Linh",
-            "Quận Hà Đông",
-            "Thị xã Sơn Tây",
-            "Huyện Ba Vì",
-            "Huyện Phúc Thọ",
-            "Huyện Đan Phượng",
-            "Huyện Hoài Đức",
-            "Huyện Quốc Oai",
-            "Huyện Thạch Thất",
-            "Huyện Chương Mỹ",
-            "Huyện Thanh Oai",
-            "Huyện Thường Tín",
-            "Huyện Phú Xuyên",
-            "Huyện Ứng Hòa",
-            "Huyện Mỹ Đức",
-        ],
-        departments: &[
-            "Sở Giao thông Vận tải Hà Nội",
-            "Cục Thuế thành phố Hà Nội",
-            "Sở Tư pháp Hà Nội",
-            "Sở Kế hoạch và Đầu tư Hà Nội",
-            "Sở Tài nguyên và Môi trường Hà Nội",
-        ],
-    },
-    ProvinceSeed {
-        code: "10",
-        name: "Tỉnh Lào Cai",
-        cccd: 10,
-        districts: &[
-            "Thành phố Lào Cai",
-            "Huyện Bát Xát",
-            "Huyện Mường Khương",
-            "Huyện Si Ma Cai",
-            "Huyện Bắc Hà",
-            "Huyện Bảo Thắng",
-            "Huyện Bảo Yên",
-            "Thị xã Sa Pa",
-            "Huyện Văn Bàn",
-        ],
-        departments: &["Sở Tư pháp Lào Cai", "Sở Kế hoạch và Đầu tư Lào Cai"],
-    },
-    ProvinceSeed {
-        code: "31",
-        name: "Thành phố Hải Phòng",
-        cccd: 31,
-        districts: &[
-            "Quận Hồng Bàng",
-            "Quận Ngô Quyền",
-            "Quận Lê Chân",
-            "Quận Hải An",
-            "Quận Kiến An",
-            "Quận Đồ Sơn",
-            "Quận Dương Kinh",
-            "Huyện Thủy Nguyên",
-            "Huyện An Dương",
-            "Huyện An Lão",
-            "Huyện Kiến Thụy",
-            "Huyện Tiên Lãng",
-            "Huyện Vĩnh Bảo",
-            "Huyện Cát Hải",
-        ],
-        departments: &["Sở Tư pháp Hải Phòng"],
-    },
-    ProvinceSeed {
-        code: "46",
-        name: "Tỉnh Thừa Thiên Huế",
-        cccd: 46,
-        districts: &[
-            "Thành phố Huế",
-            "Huyện Phong Điền",
-            "Huyện Quảng Điền",
-            "Huyện Phú Vang",
-            "Thị xã Hương Thủy",
-            "Thị xã Hương Trà",
-            "Huyện A Lưới",
-            "Huyện Phú Lộc",
-            "Huyện Nam Đông",
-        ],
-        departments: &["Sở Tư pháp Thừa Thiên Huế"],
-    },
-    ProvinceSeed {
-        code: "48",
-        name: "Thành phố Đà Nẵng",
-        cccd: 48,
-        districts: &[
-            "Quận Hải Châu",
-            "Quận Thanh Khê",
-            "Quận Sơn Trà",
-            "Quận Ngũ Hành Sơn",
-            "Quận Liên Chiểu",
-            "Quận Cẩm Lệ",
-            "Huyện Hòa Vang",
-        ],
-        departments: &["Sở Thông tin và Truyền thông Đà Nẵng"],
-    },
-    ProvinceSeed {
-        code: "92",
-        name: "Thành phố Cần Thơ",
-        cccd: 92,
-        districts: &[
-            "Quận Ninh Kiều",
-            "Quận Bình Thủy",
-            "Quận Cái Răng",
-            "Quận Ô Môn",
-            "Quận Thốt Nốt",
-            "Huyện Phong Điền",
-            "Huyện Cờ Đỏ",
-            "Huyện Thới Lai",
-            "Huyện Vĩnh Thạnh",
-        ],
-        departments: &["Sở Tư pháp Cần Thơ"],
-    },
-];
+/// The sample's registry: its units (every version) and which old unit
+/// became which new one, with the share.
+pub(crate) struct Registry {
+    pub(crate) units: Vec<Unit>,
+    /// (old unit, new unit, share)
+    pub(crate) changes: Vec<(usize, usize, f64)>,
+}
 
-/// The real wards of Long Biên, home of the pilot ward Sài Đồng.
-const LONG_BIEN_WARDS: &[&str] = &[
-    "Phường Sài Đồng",
-    "Phường Bồ Đề",
-    "Phường Gia Thụy",
-    "Phường Ngọc Lâm",
-    "Phường Phúc Đồng",
-    "Phường Phúc Lợi",
-    "Phường Thạch Bàn",
-    "Phường Việt Hưng",
-    "Phường Long Biên",
-    "Phường Cự Khối",
-    "Phường Giang Biên",
-    "Phường Đức Giang",
-    "Phường Thượng Thanh",
-    "Phường Ngọc Thụy",
-];
+/// Hà Nội, and Lào Cai and Yên Bái, before and after the reorganization of
+/// 1 July 2025, as `sample_data/reference` holds them (built from the
+/// resolutions; see its README).
+const REFERENCE_UNITS: &str = include_str!("../../sample_data/reference/units.csv");
+/// How the old units became the new ones: the sample's `unit_changes.csv`.
+pub(crate) const REFERENCE_CHANGES: &str =
+    include_str!("../../sample_data/reference/unit_changes.csv");
 
-const COMMUNE_NAMES: &[&str] = &[
-    "An Khánh",
-    "Tân Hội",
-    "Phú Lương",
-    "Minh Khai",
-    "Quang Trung",
-    "Trần Phú",
-    "Hòa Bình",
-    "Tân Lập",
-    "Đồng Tâm",
-    "Thanh Lương",
-    "Yên Sở",
-    "Kim Chung",
-    "Vân Canh",
-    "Đại Mỗ",
-    "Phú Diễn",
-    "Xuân Phương",
-    "Liên Mạc",
-    "Hồng Hà",
-    "Tiền Phong",
-    "Thắng Lợi",
-    "Nghĩa Đô",
-    "Cát Linh",
-    "Văn Miếu",
-    "Hàng Bông",
-    "Hàng Trống",
-    "Lý Thái Tổ",
-    "Tràng Tiền",
-    "Phan Chu Trinh",
-    "Bình Minh",
-    "Hưng Đạo",
-    "Lạc Long Quân",
-    "Phước Mỹ",
-    "An Hải",
-    "Mỹ An",
-    "Khuê Trung",
-    "Hòa Khánh",
-    "Hòa Minh",
-    "Thuận Phước",
-    "Phú Hội",
-    "Vĩnh Ninh",
-    "Tây Lộc",
-    "Kim Long",
-    "Cốc Lếu",
-    "Duyên Hải",
-    "Bắc Lệnh",
-    "Ô Quý Hồ",
-    "Tả Van",
-    "Bản Hồ",
-    "Cái Khế",
-    "An Bình",
+/// Hà Nội's departments, which keep their codes through the change.
+const DEPARTMENTS: &[(&str, &str)] = &[
+    ("01-SGTVT", "Sở Giao thông Vận tải Hà Nội"),
+    ("01-CT", "Cục Thuế thành phố Hà Nội"),
+    ("01-STP", "Sở Tư pháp Hà Nội"),
+    ("01-SKHĐT", "Sở Kế hoạch và Đầu tư Hà Nội"),
+    ("01-STNMT", "Sở Tài nguyên và Môi trường Hà Nội"),
 ];
 
 /// SPEC §8's pilot units of Hà Nội.
@@ -296,106 +118,138 @@ const PILOTS: &[&str] = &[
     "Phường Sài Đồng",
 ];
 
-/// Builds the unit tree: provinces, their districts and departments, and
-/// 5–10 communes or wards under each district.
-pub(crate) fn unit_tree(seed: u64) -> Vec<Unit> {
+/// A date of the reference files as local seconds; empty is None.
+fn day(text: &str) -> Option<i64> {
+    let date = chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()?;
+    Some(crate::sample::local_seconds(
+        chrono::Datelike::year(&date),
+        chrono::Datelike::month(&date),
+        chrono::Datelike::day(&date),
+    ))
+}
+
+fn level_of(text: &str) -> &'static str {
+    match text {
+        "province" => "province",
+        "district" => "district",
+        "department" => "department",
+        _ => "commune",
+    }
+}
+
+/// Builds the registry from the reference files, with Hà Nội's departments,
+/// pilot units (SPEC §8, and every unit that took over part of one) and
+/// adult populations drawn for the communes and summed up the tree.
+pub(crate) fn unit_tree(seed: u64) -> Registry {
     let mut rng = Rng::new(seed ^ 0x0051_7E55);
     let mut units: Vec<Unit> = Vec::new();
-    let mut district_no = 0u32;
-    let mut commune_no = 0u32;
-    for (p, province) in PROVINCES.iter().enumerate() {
-        let province_index = units.len();
+    let mut parents: Vec<String> = Vec::new();
+    let mut rows = csv::Reader::from_reader(REFERENCE_UNITS.as_bytes());
+    for row in rows.records().flatten() {
+        let field = |i: usize| row.get(i).unwrap_or("").trim();
         units.push(Unit {
-            code: province.code.to_string(),
-            name: province.name.to_string(),
-            level: "province",
+            code: field(0).to_string(),
+            name: field(1).to_string(),
+            level: level_of(field(2)),
             parent: None,
             adults: None,
-            province: p,
+            cccd: 0,
             pilot: false,
+            from: day(field(5)),
+            to: day(field(6)),
         });
-        for name in province.departments.iter() {
-            units.push(department(province, p, province_index, name));
+        parents.push(field(3).to_string());
+    }
+    for (code, name) in DEPARTMENTS {
+        units.push(Unit {
+            code: code.to_string(),
+            name: name.to_string(),
+            level: "department",
+            parent: None,
+            adults: None,
+            cccd: 0,
+            pilot: PILOTS.contains(name),
+            from: None,
+            to: None,
+        });
+        parents.push("01".to_string());
+    }
+    // A parent is the unit its code names on the child's first day.
+    let first_day = |u: &Unit| u.from.unwrap_or(i64::MIN);
+    for i in 0..units.len() {
+        let on = first_day(&units[i]);
+        units[i].parent = units.iter().position(|p| {
+            p.code == parents[i] && p.from.is_none_or(|f| f <= on) && p.to.is_none_or(|t| on < t)
+        });
+    }
+    for i in 0..units.len() {
+        let mut root = i;
+        while let Some(up) = units[root].parent {
+            root = up;
         }
-        for district in province.districts.iter() {
-            district_no += 1;
-            let district_index = units.len();
-            let district_pilot = PILOTS.contains(district);
-            units.push(Unit {
-                code: format!("{district_no:03}"),
-                name: district.to_string(),
-                level: "district",
-                parent: Some(province_index),
-                adults: None,
-                province: p,
-                pilot: district_pilot,
-            });
-            for name in commune_names(&mut rng, district) {
-                commune_no += 1;
-                let adults = rng.range(4_000, 30_000) as u64;
-                units.push(Unit {
-                    code: format!("{commune_no:05}"),
-                    pilot: district_pilot || PILOTS.contains(&name.as_str()),
-                    name,
-                    level: "commune",
-                    parent: Some(district_index),
-                    adults: Some(adults),
-                    province: p,
-                });
-            }
+        units[i].cccd = units[root].code.parse().unwrap_or(0);
+        let parent_pilot = units[i]
+            .parent
+            .is_some_and(|p| PILOTS.contains(&units[p].name.as_str()));
+        units[i].pilot |= PILOTS.contains(&units[i].name.as_str()) || parent_pilot;
+    }
+    let changes = changes(&units);
+    // A new unit that took over part of a pilot one is a pilot too.
+    for &(old, new, _) in &changes {
+        if units[old].pilot && units[new].level == "commune" {
+            units[new].pilot = true;
         }
+    }
+    for unit in units.iter_mut().filter(|u| u.level == "commune") {
+        unit.adults = Some(rng.range(4_000, 30_000) as u64);
     }
     count_adults(&mut units);
-    units
+    Registry { units, changes }
 }
 
-/// A provincial department, coded after its initials.
-fn department(province: &ProvinceSeed, p: usize, parent: usize, name: &str) -> Unit {
-    let abbreviation: String = name
-        .split_whitespace()
-        .filter_map(|w| w.chars().next())
-        .filter(|c| c.is_uppercase())
-        .collect();
-    Unit {
-        code: format!(
-            "{}-{}",
-            province.code,
-            crate::validate::values::normalize_token(&abbreviation).to_uppercase()
-        ),
-        name: name.to_string(),
-        level: "department",
-        parent: Some(parent),
-        adults: None,
-        province: p,
-        pilot: PILOTS.contains(&name),
-    }
-}
-
-/// The communes or wards of a district: Long Biên's real wards, else 5–10
-/// names drawn from the list.
-fn commune_names(rng: &mut Rng, district: &str) -> Vec<String> {
-    if district == "Quận Long Biên" {
-        return LONG_BIEN_WARDS.iter().map(|s| s.to_string()).collect();
-    }
-    let urban = district.starts_with("Quận") || district.starts_with("Thành phố");
-    let count = rng.range(5, 11) as usize;
-    let start = rng.below(COMMUNE_NAMES.len() as u64) as usize;
-    (0..count)
-        .map(|k| {
-            let base = COMMUNE_NAMES[(start + k * 7) % COMMUNE_NAMES.len()];
-            format!("{} {base}", if urban { "Phường" } else { "Xã" })
+/// The reference changes as (old unit, new unit, share).
+fn changes(units: &[Unit]) -> Vec<(usize, usize, f64)> {
+    let find = |code: &str, at: i64| units.iter().position(|u| u.code == code && u.valid_at(at));
+    let mut rows = csv::Reader::from_reader(REFERENCE_CHANGES.as_bytes());
+    rows.records()
+        .flatten()
+        .filter_map(|row| {
+            let on = day(row.get(2)?)?;
+            let old = find(row.get(0)?.trim(), on - 86_400)?;
+            let new = find(row.get(1)?.trim(), on)?;
+            let share = row
+                .get(3)
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(1.0);
+            Some((old, new, share))
         })
         .collect()
 }
 
-/// Districts and provinces count the adults of their communes.
+/// Districts and provinces count the adults of the communes below them on
+/// their last day in the sample (a unit that continues: its first day
+/// after the sample).
 fn count_adults(units: &mut [Unit]) {
-    for i in (0..units.len()).rev() {
-        if let (Some(adults), Some(parent)) = (units[i].adults, units[i].parent)
-            && units[parent].level != "department"
-        {
-            let sum = units[parent].adults.unwrap_or(0) + adults;
-            units[parent].adults = Some(sum);
+    let end = crate::sample::local_seconds(
+        crate::sample::END.0,
+        crate::sample::END.1,
+        crate::sample::END.2,
+    );
+    for level in ["district", "province"] {
+        for i in 0..units.len() {
+            if units[i].level != level {
+                continue;
+            }
+            let on = units[i].to.unwrap_or(end) - 86_400;
+            let sum: u64 = (0..units.len())
+                .filter(|&c| {
+                    units[c].parent == Some(i)
+                        && units[c].valid_at(on)
+                        && units[c].level != "department"
+                })
+                .filter_map(|c| units[c].adults)
+                .sum();
+            units[i].adults = (sum > 0).then_some(sum);
         }
     }
 }

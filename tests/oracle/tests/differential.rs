@@ -1,6 +1,11 @@
-//! A second, independent implementation of SPEC §5 written with Polars, run
-//! against the KPI job on generated data: every `kpi_values` row must agree
-//! within 1e-9.
+//! A second, independent implementation of SPEC §5 and §2.1 written with
+//! Polars and plain Rust, run against the KPI job on generated data whose
+//! units change on 1 July 2025: every row of `kpi_values` (as reported) and
+//! of `kpi_values_restated` must agree within 1e-9.
+//!
+//! Unlike motcua, which precomputes where each unit's activity goes per era
+//! and joins on it, this walks the changes for every (unit code, day, as-of
+//! day) the activity has, and joins on the day itself.
 
 #[path = "../../common/mod.rs"]
 mod common;
@@ -18,7 +23,9 @@ use motcua::sql::session::SessionOptions;
 use polars::prelude::*;
 
 const FROM: (i32, u32) = (2024, 1);
-const TO: (i32, u32) = (2025, 1);
+const TO: (i32, u32) = (2026, 6);
+/// The as-of day of the restated series.
+const RESTATED: (i32, u32, u32) = (2026, 6, 30);
 /// Asia/Ho_Chi_Minh is UTC+7 all year.
 const OFFSET_MICROS: i64 = 7 * 3600 * 1_000_000;
 const DAY_MICROS: f64 = 86_400_000_000.0;
@@ -81,72 +88,271 @@ fn flag(column: &str) -> Expr {
     col(column).eq(lit(true))
 }
 
-/// (month, ancestor unit, kpi) → (numerator, denominator)
-type Counts = HashMap<(i32, String, String), (f64, Option<f64>)>;
+/// (month, ancestor unit, kpi) → (numerator, denominator, estimated)
+type Counts = HashMap<(i32, String, String), (f64, Option<f64>, bool)>;
 
-/// Joins `frame` to the unit closure, groups by month and ancestor, and sums
-/// each KPI's numerator and denominator expressions.
+/// A share as motcua carries it: a decimal of 12 places, here in units of
+/// 1e-12.
+fn share_units(share: f64) -> i128 {
+    (share * 1e12).round() as i128
+}
+
+/// An exact sum in units of 1e-12 as a double: the whole part and the
+/// fraction converted apart, as motcua does (SPEC §2.1 restates with
+/// fractional shares; equal sums must give equal values to rank alike).
+fn to_f64(units: i128) -> f64 {
+    let (whole, fraction) = (units / 1_000_000_000_000, units % 1_000_000_000_000);
+    whole as f64 + fraction as f64 / 1e12
+}
+
+/// Carries `frame`'s activity (its `unit_code` on the day `day`) to the
+/// ancestors of the units it counts toward in each month (`carry_frame`),
+/// and sums each KPI's numerator and denominator expressions times the
+/// share, exactly: Polars sums the counts per share, Rust the products.
 fn rolled_up(
     frame: LazyFrame,
-    closure: &LazyFrame,
-    month: Expr,
+    registry: &Registry,
+    as_of: AsOf,
+    (month, day): (Expr, Expr),
     kpis: Vec<(&str, Expr, Option<Expr>)>,
     into: &mut Counts,
 ) {
+    let frame = frame.with_columns([month.alias("month"), day.cast(DataType::Int32).alias("day")]);
+    let carry = carry_frame(registry, as_of, &frame);
     let mut aggs = Vec::new();
     for (i, (_, num, den)) in kpis.iter().enumerate() {
         aggs.push(
             num.clone()
+                .cast(DataType::Int64)
                 .sum()
-                .cast(DataType::Float64)
                 .alias(format!("n{i}")),
         );
         if let Some(den) = den {
             aggs.push(
                 den.clone()
+                    .cast(DataType::Int64)
                     .sum()
-                    .cast(DataType::Float64)
                     .alias(format!("d{i}")),
             );
         }
     }
     let df = frame
-        .with_column(month.alias("month"))
         .join(
-            closure.clone(),
-            [col("unit_code")],
-            [col("descendant")],
+            carry,
+            [col("unit_code"), col("day"), col("month")],
+            [col("unit_code"), col("day"), col("month")],
             JoinArgs::new(JoinType::Inner),
         )
-        .group_by([col("month"), col("ancestor")])
+        .group_by([col("month"), col("ancestor"), col("share")])
         .agg(aggs)
         .collect()
         .unwrap();
-    let months = df.column("month").unwrap().i32().unwrap().clone();
-    let units = df.column("ancestor").unwrap().str().unwrap().clone();
+    let months = ints(&df, "month");
+    let units = strings(&df, "ancestor");
+    let shares = floats(&df, "share");
     for (i, (kpi, _, den)) in kpis.iter().enumerate() {
-        let nums = df.column(&format!("n{i}")).unwrap().f64().unwrap().clone();
-        let dens = den
-            .as_ref()
-            .map(|_| df.column(&format!("d{i}")).unwrap().f64().unwrap().clone());
+        let nums = ints(&df, &format!("n{i}"));
+        let dens = den.as_ref().map(|_| ints(&df, &format!("d{i}")));
+        let mut exact: HashMap<(i32, String), (i128, Option<i128>, bool)> = HashMap::new();
         for row in 0..df.height() {
-            let key = (
-                months.get(row).unwrap(),
-                units.get(row).unwrap().to_string(),
-                kpi.to_string(),
+            let share = shares[row].unwrap();
+            let num = i128::from(nums[row].unwrap_or(0));
+            let den = dens.as_ref().map(|d| i128::from(d[row].unwrap_or(0)));
+            let entry = exact
+                .entry((months[row].unwrap() as i32, units[row].clone().unwrap()))
+                .or_insert((0, den.map(|_| 0), false));
+            entry.0 += num * share_units(share);
+            if let (Some(total), Some(den)) = (entry.1.as_mut(), den) {
+                *total += den * share_units(share);
+            }
+            entry.2 |= share < 1.0 && (num != 0 || den.is_some_and(|d| d != 0));
+        }
+        for ((month, unit), (num, den, estimated)) in exact {
+            into.insert(
+                (month, unit, kpi.to_string()),
+                (to_f64(num), den.map(to_f64), estimated),
             );
-            let num = nums.get(row).unwrap_or(0.0);
-            let den = dens.as_ref().map(|d| d.get(row).unwrap_or(0.0));
-            into.insert(key, (num, den));
         }
     }
 }
 
-struct Unit {
+/// Each month's as-of day: its own last day (as reported) or one day for all.
+#[derive(Debug, Clone, Copy)]
+enum AsOf {
+    Reported,
+    Restated(NaiveDate),
+}
+
+impl AsOf {
+    fn day(self, month: i32) -> NaiveDate {
+        match self {
+            AsOf::Reported => month_start(month + 1).pred_opt().unwrap(),
+            AsOf::Restated(day) => day,
+        }
+    }
+}
+
+/// One version of a unit: the days [from, to) it exists, None unbounded.
+struct Version {
     code: String,
     level: String,
     parent: Option<String>,
     adults: Option<f64>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+}
+
+impl Version {
+    fn valid(&self, day: NaiveDate) -> bool {
+        self.from.is_none_or(|f| f <= day) && self.to.is_none_or(|t| day < t)
+    }
+}
+
+struct Change {
+    old: String,
+    new: String,
+    on: NaiveDate,
+    share: f64,
+}
+
+struct Registry {
+    versions: Vec<Version>,
+    changes: Vec<Change>,
+}
+
+impl Registry {
+    fn version_on(&self, code: &str, day: NaiveDate) -> Option<usize> {
+        self.versions
+            .iter()
+            .position(|v| v.code == code && v.valid(day))
+    }
+
+    /// SPEC §2.1: the units activity of `code` on `day` counts toward on
+    /// `as_of`, with the product of the shares (summed over paths).
+    fn carry(&self, code: &str, day: NaiveDate, as_of: NaiveDate) -> BTreeMap<usize, f64> {
+        let mut out = BTreeMap::new();
+        if let Some(v) = self.version_on(code, day) {
+            self.walk(v, day, as_of, 1.0, &mut out);
+        }
+        out
+    }
+
+    /// From unit `v` as of `day`: through its first change after `day` and
+    /// on or before `as_of`, if any, else it stays (when it exists then).
+    fn walk(
+        &self,
+        v: usize,
+        day: NaiveDate,
+        as_of: NaiveDate,
+        share: f64,
+        out: &mut BTreeMap<usize, f64>,
+    ) {
+        let code = &self.versions[v].code;
+        let out_of_v = |c: &&Change| {
+            &c.old == code && self.version_on(&c.old, c.on.pred_opt().unwrap()) == Some(v)
+        };
+        let next = self
+            .changes
+            .iter()
+            .filter(out_of_v)
+            .filter(|c| c.on > day && c.on <= as_of)
+            .map(|c| c.on)
+            .min();
+        match next {
+            None => {
+                if self.versions[v].valid(as_of) {
+                    *out.entry(v).or_default() += share;
+                }
+            }
+            Some(on) => {
+                for c in self.changes.iter().filter(out_of_v).filter(|c| c.on == on) {
+                    let w = self.version_on(&c.new, on).expect("a change's new unit");
+                    self.walk(w, on, as_of, share * c.share, out);
+                }
+            }
+        }
+    }
+
+    /// `v` and the units above it on `day`.
+    fn ancestors(&self, v: usize, day: NaiveDate) -> Vec<usize> {
+        let mut chain = vec![v];
+        let mut current = v;
+        while let Some(parent) = &self.versions[current].parent {
+            current = self.version_on(parent, day).expect("a parent on the day");
+            chain.push(current);
+        }
+        chain
+    }
+}
+
+/// An ancestor an activity counts toward, its share, and whether whole.
+type Carried = (String, f64, bool);
+
+/// For every (unit_code, day, month) of `frame`: the ancestors, on the
+/// month's as-of day, of each unit the activity counts toward, with its
+/// share and whether it is the unit with the largest share (on a tie the
+/// smaller code): the one a dossier's processing time counts for whole.
+fn carry_frame(registry: &Registry, as_of: AsOf, frame: &LazyFrame) -> LazyFrame {
+    let keys = frame
+        .clone()
+        .select([col("unit_code"), col("day"), col("month")])
+        .unique(None, UniqueKeepStrategy::Any)
+        .collect()
+        .unwrap();
+    let codes = strings(&keys, "unit_code");
+    let days = ints(&keys, "day");
+    let months = ints(&keys, "month");
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+    let mut cache: HashMap<(String, i64, NaiveDate), Vec<Carried>> = HashMap::new();
+    let (mut c_code, mut c_day, mut c_month, mut c_up, mut c_share, mut c_whole) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for i in 0..keys.height() {
+        let (code, day, month) = (
+            codes[i].clone().unwrap(),
+            days[i].unwrap(),
+            months[i].unwrap() as i32,
+        );
+        let at = as_of.day(month);
+        let rows = cache.entry((code.clone(), day, at)).or_insert_with(|| {
+            let on = epoch + chrono::Days::new(day as u64);
+            let shares = registry.carry(&code, on, at);
+            let whole = shares
+                .iter()
+                .max_by(|(a, x), (b, y)| {
+                    x.partial_cmp(y).unwrap().then_with(|| {
+                        registry.versions[**b]
+                            .code
+                            .cmp(&registry.versions[**a].code)
+                    })
+                })
+                .map(|(v, _)| *v);
+            let mut rows = Vec::new();
+            for (&v, &share) in &shares {
+                for up in registry.ancestors(v, at) {
+                    rows.push((registry.versions[up].code.clone(), share, Some(v) == whole));
+                }
+            }
+            rows
+        });
+        for (up, share, whole) in rows.iter() {
+            c_code.push(code.clone());
+            c_day.push(day as i32);
+            c_month.push(month);
+            c_up.push(up.clone());
+            c_share.push(*share);
+            c_whole.push(*whole);
+        }
+    }
+    df!(
+        "unit_code" => c_code,
+        "day" => c_day,
+        "month" => c_month,
+        "ancestor" => c_up,
+        "share" => c_share,
+        "whole" => c_whole,
+    )
+    .unwrap()
+    .lazy()
 }
 
 struct Target {
@@ -164,6 +370,7 @@ struct Expected {
 
 #[derive(Debug, Clone, PartialEq)]
 struct ExpectedRow {
+    estimated: bool,
     numerator: Option<f64>,
     denominator: Option<f64>,
     value: Option<f64>,
@@ -193,42 +400,70 @@ fn ints(df: &DataFrame, name: &str) -> Vec<Option<i64>> {
     (0..column.len()).map(|i| column.get(i)).collect()
 }
 
-/// SPEC §5 from the lake, with Polars and plain Rust.
-fn polars_kpis(f: &Fixture) -> Expected {
+/// The registry's versions and changes, read from the lake's files.
+fn registry(f: &Fixture) -> Registry {
     let root = &f.lake;
-    let units_df = read_frame(root, &lake_files(f, Feed::Units))
-        .collect()
-        .unwrap();
-    let units: Vec<Unit> = {
-        let codes = strings(&units_df, "unit_code");
-        let levels = strings(&units_df, "level");
-        let parents = strings(&units_df, "parent_code");
-        let adults = floats(&units_df, "adult_population");
-        (0..units_df.height())
-            .map(|i| Unit {
-                code: codes[i].clone().unwrap(),
-                level: levels[i].clone().unwrap(),
-                parent: parents[i].clone(),
-                adults: adults[i],
+    let dates = |df: &DataFrame, name: &str| -> Vec<Option<NaiveDate>> {
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+        let column = df.column(name).unwrap().cast(&DataType::Int32).unwrap();
+        let column = column.i32().unwrap();
+        (0..column.len())
+            .map(|i| {
+                column
+                    .get(i)
+                    .map(|d| epoch + chrono::Duration::days(i64::from(d)))
             })
             .collect()
     };
-    let parent_of: HashMap<&str, Option<&str>> = units
-        .iter()
-        .map(|u| (u.code.as_str(), u.parent.as_deref()))
+    let units = read_frame(root, &lake_files(f, Feed::Units))
+        .collect()
+        .unwrap();
+    let (codes, levels, parents) = (
+        strings(&units, "unit_code"),
+        strings(&units, "level"),
+        strings(&units, "parent_code"),
+    );
+    let (adults, froms, tos) = (
+        floats(&units, "adult_population"),
+        dates(&units, "valid_from"),
+        dates(&units, "valid_to"),
+    );
+    let versions = (0..units.height())
+        .map(|i| Version {
+            code: codes[i].clone().unwrap(),
+            level: levels[i].clone().unwrap(),
+            parent: parents[i].clone(),
+            adults: adults[i],
+            from: froms[i],
+            to: tos[i],
+        })
         .collect();
-    let (mut ancestors, mut descendants) = (Vec::new(), Vec::new());
-    for u in &units {
-        let mut current = Some(u.code.as_str());
-        while let Some(c) = current {
-            ancestors.push(c.to_string());
-            descendants.push(u.code.clone());
-            current = parent_of.get(c).copied().flatten();
-        }
-    }
-    let closure = df!("ancestor" => ancestors, "descendant" => descendants)
-        .unwrap()
-        .lazy();
+    let changes_df = read_frame(root, &lake_files(f, Feed::UnitChanges))
+        .collect()
+        .unwrap();
+    let (olds, news, ons, shares) = (
+        strings(&changes_df, "old_code"),
+        strings(&changes_df, "new_code"),
+        dates(&changes_df, "effective_on"),
+        floats(&changes_df, "share"),
+    );
+    let changes = (0..changes_df.height())
+        .map(|i| Change {
+            old: olds[i].clone().unwrap(),
+            new: news[i].clone().unwrap(),
+            on: ons[i].unwrap(),
+            share: shares[i].unwrap(),
+        })
+        .collect();
+    Registry { versions, changes }
+}
+
+/// SPEC §5 and §2.1 from the lake, with Polars and plain Rust: each month on
+/// the units of its `as_of` day.
+fn polars_kpis(f: &Fixture, as_of: AsOf) -> Expected {
+    let root = &f.lake;
+    let registry = registry(f);
+    let registry = &registry;
 
     // Current state: the greatest updated_at, then the later ingest, then the later line.
     let snapshots = read_frame(root, &lake_files(f, Feed::Dossiers)).with_columns([
@@ -237,7 +472,7 @@ fn polars_kpis(f: &Fixture) -> Expected {
         col("completed_at").cast(DataType::Int64),
         col("updated_at").cast(DataType::Int64),
     ]);
-    let as_of = snapshots
+    let newest_update = snapshots
         .clone()
         .select([col("updated_at").max()])
         .collect()
@@ -267,8 +502,9 @@ fn polars_kpis(f: &Fixture) -> Expected {
         .and(col("payment_method").neq(lit("cash")));
     rolled_up(
         current.clone(),
-        &closure,
-        month_of("received_on"),
+        registry,
+        as_of,
+        (month_of("received_on"), col("received_on")),
         vec![
             ("received", each(), None),
             (
@@ -319,8 +555,9 @@ fn polars_kpis(f: &Fixture) -> Expected {
     let one = || Some(each());
     rolled_up(
         resolved.clone(),
-        &closure,
-        month_of("completed_on"),
+        registry,
+        as_of,
+        (month_of("completed_on"), col("received_on")),
         vec![
             ("resolved", each(), None),
             (
@@ -354,16 +591,18 @@ fn polars_kpis(f: &Fixture) -> Expected {
 
     // Medians over the unit and everything below it.
     let mut medians: HashMap<(i32, String), f64> = HashMap::new();
+    let resolved = resolved.with_columns([
+        month_of("completed_on").alias("month"),
+        col("received_on").cast(DataType::Int32).alias("day"),
+        ((col("completed_at") - col("received_at")).cast(DataType::Float64) / lit(DAY_MICROS))
+            .alias("days"),
+    ]);
+    let whole = carry_frame(registry, as_of, &resolved).filter(col("whole"));
     let df = resolved
-        .with_columns([
-            month_of("completed_on").alias("month"),
-            ((col("completed_at") - col("received_at")).cast(DataType::Float64) / lit(DAY_MICROS))
-                .alias("days"),
-        ])
         .join(
-            closure.clone(),
-            [col("unit_code")],
-            [col("descendant")],
+            whole,
+            [col("unit_code"), col("day"), col("month")],
+            [col("unit_code"), col("day"), col("month")],
             JoinArgs::new(JoinType::Inner),
         )
         .group_by([col("month"), col("ancestor")])
@@ -399,7 +638,7 @@ fn polars_kpis(f: &Fixture) -> Expected {
         .otherwise(lit(NULL).cast(DataType::Int64)),
     );
     for month in first..=last {
-        let at = month_end_micros(month).min(as_of);
+        let at = month_end_micros(month).min(newest_update);
         let overdue = current
             .clone()
             .with_column(closed_at.clone().alias("closed_at"))
@@ -415,8 +654,9 @@ fn polars_kpis(f: &Fixture) -> Expected {
             );
         rolled_up(
             overdue,
-            &closure,
-            lit(month),
+            registry,
+            as_of,
+            (lit(month), col("received_on")),
             vec![("overdue_open", each(), None)],
             &mut counts,
         );
@@ -446,8 +686,9 @@ fn polars_kpis(f: &Fixture) -> Expected {
         );
     rolled_up(
         first_starts,
-        &closure,
-        month_of("occurred_on"),
+        registry,
+        as_of,
+        (month_of("occurred_on"), col("occurred_on")),
         vec![
             ("portal_started", each(), None),
             (
@@ -469,8 +710,9 @@ fn polars_kpis(f: &Fixture) -> Expected {
                 .eq(lit("payment_succeeded"))
                 .or(col("event_type").eq(lit("payment_failed"))),
         ),
-        &closure,
-        month_of("occurred_on"),
+        registry,
+        as_of,
+        (month_of("occurred_on"), col("occurred_on")),
         vec![(
             "payment_success_rate",
             count_if(col("event_type").eq(lit("payment_succeeded"))),
@@ -483,8 +725,9 @@ fn polars_kpis(f: &Fixture) -> Expected {
     let certificate = col("event_type").eq(lit("certificate_issued"));
     rolled_up(
         signatures,
-        &closure,
-        month_of("occurred_on"),
+        registry,
+        as_of,
+        (month_of("occurred_on"), col("occurred_on")),
         vec![
             ("documents_issued", count_if(document.clone()), None),
             (
@@ -534,10 +777,15 @@ fn polars_kpis(f: &Fixture) -> Expected {
             .map(|t| t.value)
     };
 
-    // Values, then ranks within (month, kpi, level), then rank changes.
+    // Values, then ranks within (month, kpi, level), then rank changes. A
+    // month's units are those of its as-of day; a unit is its code and its
+    // first day.
     let mut rows: BTreeMap<(i32, String, String), ExpectedRow> = BTreeMap::new();
+    let mut identity: HashMap<(i32, String), (Option<NaiveDate>, String)> = HashMap::new();
     for month in first..=last {
-        for u in &units {
+        let at = as_of.day(month);
+        for u in registry.versions.iter().filter(|u| u.valid(at)) {
+            identity.insert((month, u.code.clone()), (u.from, u.level.clone()));
             for k in kpis::CATALOG {
                 let key = (month, u.code.clone(), k.id.to_string());
                 let (num, den) = match k.id {
@@ -588,9 +836,22 @@ fn polars_kpis(f: &Fixture) -> Expected {
                     }
                     None => None,
                 };
+                let estimated = !matches!(k.id, "median_processing_days")
+                    && counts
+                        .get(&(
+                            month,
+                            u.code.clone(),
+                            if k.id == "certificates_per_1000_adults" {
+                                "certificates_issued".into()
+                            } else {
+                                k.id.to_string()
+                            },
+                        ))
+                        .is_some_and(|c| c.2);
                 rows.insert(
                     key,
                     ExpectedRow {
+                        estimated,
                         numerator: num,
                         denominator: den,
                         value,
@@ -604,10 +865,6 @@ fn polars_kpis(f: &Fixture) -> Expected {
             }
         }
     }
-    let level_of: HashMap<&str, &str> = units
-        .iter()
-        .map(|u| (u.code.as_str(), u.level.as_str()))
-        .collect();
     let mut groups: HashMap<(i32, String, String), Vec<(String, f64)>> = HashMap::new();
     for ((month, unit, kpi_id), row) in &rows {
         if let Some(v) = row.value {
@@ -617,7 +874,11 @@ fn polars_kpis(f: &Fixture) -> Expected {
                 v
             };
             groups
-                .entry((*month, kpi_id.clone(), level_of[unit.as_str()].to_string()))
+                .entry((
+                    *month,
+                    kpi_id.clone(),
+                    identity[&(*month, unit.clone())].1.clone(),
+                ))
                 .or_default()
                 .push((unit.clone(), better));
         }
@@ -633,10 +894,14 @@ fn polars_kpis(f: &Fixture) -> Expected {
     let ranks: HashMap<(i32, String, String), Option<i64>> =
         rows.iter().map(|(k, r)| (k.clone(), r.rank)).collect();
     for ((month, unit, kpi_id), row) in rows.iter_mut() {
+        // The same unit: the same code with the same first day.
+        let same_unit = identity.get(&(month - 1, unit.clone())).map(|i| &i.0)
+            == Some(&identity[&(*month, unit.clone())].0);
         let previous = ranks
             .get(&(month - 1, unit.clone(), kpi_id.clone()))
             .copied()
-            .flatten();
+            .flatten()
+            .filter(|_| same_unit);
         row.rank_change = match (previous, row.rank) {
             (Some(p), Some(r)) => Some(p - r),
             _ => None,
@@ -651,9 +916,9 @@ fn polars_kpis(f: &Fixture) -> Expected {
     }
 }
 
-/// motcua's published rows, read back with Polars.
-fn published(out: &Path) -> BTreeMap<(NaiveDate, String, String), ExpectedRow> {
-    let dir = out.join("kpi_values/period_grain=month");
+/// motcua's published rows of one dataset folder, read back with Polars.
+fn published(dir: &Path) -> BTreeMap<(NaiveDate, String, String), ExpectedRow> {
+    let dir = dir.join("period_grain=month");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -684,11 +949,13 @@ fn published(out: &Path) -> BTreeMap<(NaiveDate, String, String), ExpectedRow> {
         );
         let statuses = strings(&df, "status");
         let (ranks, changes) = (ints(&df, "rank"), ints(&df, "rank_change"));
+        let estimated = df.column("estimated").unwrap().bool().unwrap().clone();
         for i in 0..df.height() {
             let start = epoch + chrono::Days::new(starts[i].unwrap() as u64);
             rows.insert(
                 (start, units[i].clone().unwrap(), kpis[i].clone().unwrap()),
                 ExpectedRow {
+                    estimated: estimated.get(i) == Some(true),
                     numerator: nums[i],
                     denominator: dens[i],
                     value: values[i],
@@ -712,35 +979,16 @@ fn close(a: Option<f64>, b: Option<f64>) -> bool {
     }
 }
 
-#[test]
-fn kpi_values_match_an_independent_polars_implementation() {
-    let f = Fixture::new();
-    let generated = f.ingest_sample(20_000, 11);
-    let out = f.dir.path().join("out");
-    let job = KpiJob {
-        grain: motcua::spec::grain::Grain::Month,
-        from: NaiveDate::from_ymd_opt(FROM.0, FROM.1, 1).unwrap(),
-        to: NaiveDate::from_ymd_opt(TO.0, TO.1, 1).unwrap(),
-        out: out.clone(),
-        queries: None,
-        session: SessionOptions::default(),
-        incremental: false,
-        units_as_of: None,
-    };
-    tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(kpi_job::run(&f.lake, &job))
-        .unwrap();
-
-    let expected = polars_kpis(&f).rows;
-    let got = published(&out);
-    assert_eq!(got.len(), expected.len(), "row count");
-    assert_eq!(
-        got.len(),
-        13 * generated.units as usize * kpis::CATALOG.len()
-    );
+/// Every row of `got` against `expected`: the differences, described.
+fn compare(
+    got: &BTreeMap<(NaiveDate, String, String), ExpectedRow>,
+    expected: &BTreeMap<(NaiveDate, String, String), ExpectedRow>,
+) -> Vec<String> {
     let mut mismatches = Vec::new();
-    for (key, want) in &expected {
+    if got.len() != expected.len() {
+        mismatches.push(format!("{} rows, expected {}", got.len(), expected.len()));
+    }
+    for (key, want) in expected {
         let Some(have) = got.get(key) else {
             mismatches.push(format!("{key:?}: missing"));
             continue;
@@ -752,22 +1000,63 @@ fn kpi_values_match_an_independent_polars_implementation() {
             && close(have.attainment, want.attainment)
             && have.status == want.status
             && have.rank == want.rank
-            && have.rank_change == want.rank_change;
+            && have.rank_change == want.rank_change
+            && have.estimated == want.estimated;
         if !same {
             mismatches.push(format!("{key:?}:\n   motcua {have:?}\n   polars {want:?}"));
         }
     }
-    assert!(
-        mismatches.is_empty(),
-        "{} of {} rows differ; first ones:\n{}",
-        mismatches.len(),
-        expected.len(),
-        mismatches[..mismatches.len().min(10)].join("\n")
-    );
-    // Sanity: the data exercised what it should.
-    let active = expected
-        .values()
-        .filter(|r| r.value.is_some_and(|v| v > 0.0))
-        .count();
-    assert!(active > expected.len() / 3, "{active}");
+    mismatches
+}
+
+#[test]
+fn kpi_values_match_an_independent_polars_implementation() {
+    let f = Fixture::new();
+    f.ingest_sample(20_000, 11);
+    let out = f.dir.path().join("out");
+    let restated = NaiveDate::from_ymd_opt(RESTATED.0, RESTATED.1, RESTATED.2).unwrap();
+    for units_as_of in [None, Some(restated)] {
+        let job = KpiJob {
+            grain: motcua::spec::grain::Grain::Month,
+            from: NaiveDate::from_ymd_opt(FROM.0, FROM.1, 1).unwrap(),
+            to: NaiveDate::from_ymd_opt(TO.0, TO.1, 1).unwrap(),
+            out: out.clone(),
+            queries: None,
+            session: SessionOptions::default(),
+            incremental: false,
+            units_as_of,
+        };
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(kpi_job::run(&f.lake, &job))
+            .unwrap();
+    }
+    let series = [
+        ("as reported", AsOf::Reported, out.join("kpi_values")),
+        (
+            "restated",
+            AsOf::Restated(restated),
+            out.join(format!("kpi_values_restated/units_as_of={restated}")),
+        ),
+    ];
+    for (name, as_of, dir) in series {
+        let expected = polars_kpis(&f, as_of).rows;
+        let got = published(&dir);
+        let mismatches = compare(&got, &expected);
+        assert!(
+            mismatches.is_empty(),
+            "{name}: {} of {} rows differ; first ones:\n{}",
+            mismatches.len(),
+            expected.len(),
+            mismatches[..mismatches.len().min(10)].join("\n")
+        );
+        // Sanity: the data exercised what it should.
+        let active = expected
+            .values()
+            .filter(|r| r.value.is_some_and(|v| v > 0.0))
+            .count();
+        assert!(active > expected.len() / 4, "{name}: {active} active rows");
+        let estimated = expected.values().filter(|r| r.estimated).count();
+        assert!(estimated > 0, "{name}: no row came through a share below 1");
+    }
 }
