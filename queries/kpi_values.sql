@@ -7,7 +7,7 @@
 -- @param grain grain month     day, week, month, quarter or year
 -- @param from date required   first period start to report (YYYY-MM-DD)
 -- @param to date required     last period start to report (YYYY-MM-DD)
--- @param units_as_of date none   the day whose units every period is computed on (restated); none: each period's own last day (as reported)
+-- @param units_as_of date null   the day whose units every period is computed on (restated); null: each period's own last day (as reported)
 
 WITH
 -- The requested periods, and the one before the first (for rank change),

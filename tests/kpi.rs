@@ -680,3 +680,53 @@ fn a_memory_limit_too_small_fails_in_one_sentence_and_publishes_nothing() {
     assert_eq!(err.exit_code(), 5);
     assert!(!f.dir.path().join("out/kpi_values").exists());
 }
+
+/// A published slice written with other columns (an older motcua, before
+/// `estimated`) is not kept beside new ones: readers that take one file's
+/// schema for all would break. The run says so and publishes nothing.
+#[test]
+fn a_run_refuses_to_keep_slices_published_with_other_columns() {
+    let f = fixture();
+    run_job(&f, "month", "2024-02-01", "2024-03-01");
+    let slice = std::fs::canonicalize(f.dir.path().join("out/kpi_values"))
+        .unwrap()
+        .join("period_grain=month/2024-02-01.parquet");
+    // The slice as an older motcua wrote it: without `estimated`.
+    let file = std::fs::File::open(&slice).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<arrow::record_batch::RecordBatch> = reader.map(Result::unwrap).collect();
+    let keep: Vec<usize> = (0..batches[0].num_columns() - 1).collect();
+    let older: Vec<_> = batches.iter().map(|b| b.project(&keep).unwrap()).collect();
+    std::fs::remove_file(&slice).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&slice).unwrap(),
+        older[0].schema(),
+        None,
+    )
+    .unwrap();
+    for batch in &older {
+        writer.write(batch).unwrap();
+    }
+    writer.close().unwrap();
+    let before = std::fs::read_link(f.dir.path().join("out/kpi_values")).unwrap();
+    let err = try_job(
+        &f,
+        "month",
+        "2024-03-01",
+        "2024-03-01",
+        SessionOptions::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("2024-02-01.parquet: was published with other columns (missing: estimated; not computed now: none), and one output must not mix them; compute into a new --out"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_link(f.dir.path().join("out/kpi_values")).unwrap(),
+        before
+    );
+}

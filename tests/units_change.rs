@@ -707,9 +707,49 @@ fn months_on_both_sides_of_the_change_as_reported_and_restated() {
             "dossiers",
             "002",
             "Quận Hoàn Kiếm",
-            "2025-07-01",
-            "1"
+            "1",
+            "1.0"
         ]])
+    );
+    // Restated on 30 June 2025, July's activity is of units that did not
+    // exist yet: all of it counts toward no unit (d11–d14, d16; d15's code
+    // named no unit on its day).
+    assert_eq!(
+        saved(&f, "dq_unmapped_units", &[("units_as_of", "2025-06-30")]),
+        strings(&[
+            [
+                "2025-07-01",
+                "dossiers",
+                "00004",
+                "Phường Ba Đình",
+                "1",
+                "1.0"
+            ],
+            [
+                "2025-07-01",
+                "dossiers",
+                "00070",
+                "Phường Hoàn Kiếm",
+                "1",
+                "1.0"
+            ],
+            [
+                "2025-07-01",
+                "dossiers",
+                "00082",
+                "Phường Cửa Nam",
+                "1",
+                "1.0"
+            ],
+            [
+                "2025-07-01",
+                "dossiers",
+                "00100",
+                "Phường Hồng Hà",
+                "1",
+                "1.0"
+            ],
+        ])
     );
     // And a code used after its unit ended.
     let unknown = saved(&f, "dq_unknown_units", &[]);
@@ -726,6 +766,37 @@ fn a_quarter_before_the_change_and_a_week_across_it() {
     run_job(&f, "quarter", "2025-01-01", "2025-01-01", Some(AS_OF));
     run_job(&f, "week", "2025-06-30", "2025-06-30", None);
     use Series::*;
+    // A kpi_values.sql of one's own from before units could change is
+    // refused on this registry rather than count 00070 twice.
+    let old_query = f.dir.path().join("old-queries");
+    std::fs::create_dir_all(&old_query).unwrap();
+    std::fs::write(
+        old_query.join("kpi_values.sql"),
+        "-- @param grain grain month  g\n-- @param from date required  f\n-- @param to date required  t\n\
+         SELECT * FROM units",
+    )
+    .unwrap();
+    let refused = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(kpi_job::run(
+            &f.lake,
+            &KpiJob {
+                grain: "month".parse().unwrap(),
+                from: "2025-06-01".parse().unwrap(),
+                to: "2025-06-01".parse().unwrap(),
+                out: f.dir.path().join("out-old"),
+                queries: Some(old_query),
+                session: SessionOptions::default(),
+                incremental: false,
+                units_as_of: None,
+            },
+        ))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("has no units_as_of parameter: it was written before units could change, and the registry has 10 unit(s) with validity dates"),
+        "{refused}"
+    );
     // The first quarter of 2025 on its own units: d17 (00073, on time), d18
     // (00076, late), d19 (10, on time); 15 had no activity and no rank.
     check(

@@ -95,6 +95,40 @@ pub async fn run(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
     }
 }
 
+/// A `kpi_values.sql` of the user's written before units could change
+/// reads `units` and `unit_closure` by code alone: on a registry with
+/// validity dates it would count a reused code's activity twice. Such a
+/// query is refused there rather than computed wrong.
+async fn refuse_query_without_as_of(
+    ctx: &datafusion::prelude::SessionContext,
+    saved: &saved::SavedQuery,
+) -> Result<()> {
+    if saved.params.iter().any(|p| p.name == "units_as_of") {
+        return Ok(());
+    }
+    let dated = ctx
+        .sql("SELECT count(*) FROM unit_versions WHERE valid_from IS NOT NULL OR valid_to IS NOT NULL")
+        .await?
+        .collect()
+        .await
+        .map_err(crate::sql::plan::sql_error)?;
+    let count = dated
+        .first()
+        .and_then(|b| {
+            b.column(0)
+                .as_any()
+                .downcast_ref::<arrow::array::Int64Array>()
+        })
+        .map_or(0, |c| c.value(0));
+    if count == 0 {
+        return Ok(());
+    }
+    Err(Error::Usage(format!(
+        "{} has no units_as_of parameter: it was written before units could change, and the registry has {count} unit(s) with validity dates, whose reused codes it would count twice; start again from the shipped queries/kpi_values.sql",
+        saved.origin()
+    )))
+}
+
 pub(crate) async fn compute(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
     let started = Instant::now();
     check_range(job)?;
@@ -127,6 +161,7 @@ pub(crate) async fn compute(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
     };
     coverage.insert(coverage_key, covers);
     let saved = saved::find(job.queries.as_deref(), QUERY)?;
+    refuse_query_without_as_of(&ctx, &saved).await?;
     let mut given = vec![
         ("grain".to_string(), job.grain.name().to_string()),
         ("from".to_string(), from.to_string()),

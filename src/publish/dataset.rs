@@ -160,11 +160,13 @@ impl Version {
         let dir = versions.join(&name);
         fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         if let Some(current) = &current {
-            for file in parquet_files(current)? {
+            let kept: Vec<PathBuf> = parquet_files(current)?
+                .into_iter()
+                .filter(|f| !replaced.contains(&crate::storage::relative(current, f)))
+                .collect();
+            refuse_other_columns(current, &kept, &schema, &out.join(series.dataset()))?;
+            for file in kept {
                 let rel = crate::storage::relative(current, &file);
-                if replaced.contains(&rel) {
-                    continue;
-                }
                 let to = dir.join(&rel);
                 if let Some(parent) = to.parent() {
                     fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
@@ -272,7 +274,54 @@ fn read_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
     entries(dir, true)
 }
 
-/// Every folder below `dir`, deepest last.
+/// A version mixing slices with different columns would break readers that
+/// take one file's schema for all (DuckDB, Polars): a slice to keep that was
+/// written with other columns — by an older motcua, or another query — is
+/// refused, naming it.
+fn refuse_other_columns(
+    current: &Path,
+    kept: &[PathBuf],
+    schema: &SchemaRef,
+    link: &Path,
+) -> Result<()> {
+    let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    for file in kept {
+        let found = crate::storage::parquet::column_names(file)?;
+        if found != columns {
+            let missing: Vec<&str> = columns
+                .iter()
+                .filter(|c| !found.contains(c))
+                .map(String::as_str)
+                .collect();
+            let extra: Vec<&str> = found
+                .iter()
+                .filter(|c| !columns.contains(c))
+                .map(String::as_str)
+                .collect();
+            return Err(Error::lake(
+                current.join(crate::storage::relative(current, file)),
+                format!(
+                    "was published with other columns (missing: {}; not computed now: {}), and one output must not mix them; compute into a new --out, or move {} and {} away first",
+                    if missing.is_empty() {
+                        "none".to_string()
+                    } else {
+                        missing.join(", ")
+                    },
+                    if extra.is_empty() {
+                        "none".to_string()
+                    } else {
+                        extra.join(", ")
+                    },
+                    link.display(),
+                    current.parent().unwrap_or(current).display(),
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Every folder below `dir`, each before the folders inside it.
 fn sub_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut found = Vec::new();
     for sub in read_dirs(dir)? {

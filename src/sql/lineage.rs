@@ -112,6 +112,10 @@ impl<'a> Registry<'a> {
         };
         for change in changes {
             let on = days_since_epoch(change.on);
+            // A change outside the calendar moves no activity it holds.
+            if !(first < on && on < end) {
+                continue;
+            }
             let missing = |code: &str, day: i32| {
                 Error::Sql(format!(
                     "unit_changes names unit {code} on {}, and the registry holds no unit {code} that day; ingest the units and unit_changes files that belong together",
@@ -124,9 +128,6 @@ impl<'a> Registry<'a> {
             let new = registry
                 .version_on(&change.new, on)
                 .ok_or_else(|| missing(&change.new, on))?;
-            if !(first < on && on < end) {
-                continue;
-            }
             registry
                 .changes
                 .entry((old, on))
@@ -317,10 +318,13 @@ fn settle(pieces: &[Piece], versions: &[UnitVersion]) -> Vec<LineageRow> {
         for p in pieces.iter().filter(|p| p.from <= from && to <= p.to) {
             *shares.entry(p.unit).or_default() += p.share;
         }
+        // Shares compared as the KPI job sums them, to 12 places: 0.1 + 0.2
+        // ties with 0.3, and the smaller code wins.
         let whole = shares
             .iter()
             .max_by(|(a, x), (b, y)| {
-                x.total_cmp(y)
+                twelve_places(**x)
+                    .cmp(&twelve_places(**y))
                     .then_with(|| versions[**b].code.cmp(&versions[**a].code))
             })
             .map(|(unit, _)| *unit);
@@ -353,6 +357,11 @@ fn settle(pieces: &[Piece], versions: &[UnitVersion]) -> Vec<LineageRow> {
         }
     }
     rows
+}
+
+/// A share as the KPI job carries it, a decimal of 12 places.
+fn twelve_places(share: f64) -> i64 {
+    (share * 1e12).round() as i64
 }
 
 #[cfg(test)]
@@ -503,6 +512,35 @@ mod tests {
             at("A", "2025-07-01", "2025-07-01"),
             vec![("A".into(), 1.0, true)]
         );
+    }
+
+    #[test]
+    fn shares_that_tie_to_twelve_places_leave_the_whole_to_the_smaller_code() {
+        // X splits five ways; A and B then merge into Z, whose 0.1 + 0.2 is
+        // 0.30000000000000004 in floating point: a tie with C's 0.3.
+        let versions = vec![
+            unit("X", None, None, Some("2025-07-01")),
+            unit("A", None, Some("2025-07-01"), Some("2026-01-01")),
+            unit("B", None, Some("2025-07-01"), Some("2026-01-01")),
+            unit("C", None, Some("2025-07-01"), None),
+            unit("D", None, Some("2025-07-01"), None),
+            unit("E", None, Some("2025-07-01"), None),
+            unit("Z", None, Some("2026-01-01"), None),
+        ];
+        let mut changes: Vec<UnitChange> =
+            [("A", 0.1), ("B", 0.2), ("C", 0.3), ("D", 0.2), ("E", 0.2)]
+                .iter()
+                .map(|(new, share)| change("X", new, "2025-07-01", *share))
+                .collect();
+        changes.push(change("A", "Z", "2026-01-01", 1.0));
+        changes.push(change("B", "Z", "2026-01-01", 1.0));
+        let registry = Registry::new(&versions, &changes).unwrap();
+        let whole: Vec<String> = counts_toward(&registry, "X", "2025-06-01", "2026-06-30")
+            .into_iter()
+            .filter(|(_, _, whole)| *whole)
+            .map(|(code, _, _)| code)
+            .collect();
+        assert_eq!(whole, ["C"]);
     }
 
     #[test]

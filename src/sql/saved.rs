@@ -10,7 +10,7 @@
 //! ```
 //!
 //! Comment lines before the first `@param` are the description. Each
-//! `@param` line gives a name, a type, a default, `required` or `none` (a
+//! `@param` line gives a name, a type, a default, `required` or `null` (a
 //! null unless given), and a description. Types: `text`, `int`, `float`, `bool`, `date`, `timestamp`
 //! (local time in the lake's zone), and the checked ones — `kpi` (an id of
 //! the catalog), `grain`, `level` (a unit level) and `period` (a date that
@@ -63,8 +63,9 @@ pub const SHIPPED: &[(&str, &str)] = &[
     shipped!("satisfaction"),
 ];
 
-/// The default of a parameter that is null unless given.
-const NONE: &str = "none";
+/// The default of a parameter that is null unless given (not `none`: that
+/// is a value of `online_level`).
+const NULL: &str = "null";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParamType {
@@ -291,7 +292,7 @@ impl SavedQuery {
                             p.ty.name()
                         ))
                     })?;
-                if p.default.as_deref() == Some(NONE) && text == NONE {
+                if p.default.as_deref() == Some(NULL) && text == NULL {
                     return Ok((p.name.clone(), ScalarValue::try_from(&p.ty.data_type())?));
                 }
                 let text = p.ty.check(&p.name, &text)?;

@@ -56,6 +56,18 @@ pub(crate) fn has_column(path: &Path, name: &str) -> Result<bool> {
     Ok(builder.schema().index_of(name).is_ok())
 }
 
+/// The names of the columns of the Parquet file at `path`, in order.
+pub(crate) fn column_names(path: &Path) -> Result<Vec<String>> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+    Ok(builder
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect())
+}
+
 /// The error for a column of a lake file that is not of its declared type.
 pub fn damaged(path: &Path, column: &str, expected: &str) -> Error {
     Error::lake(

@@ -319,7 +319,7 @@ fn carry_frame(registry: &Registry, as_of: AsOf, frame: &LazyFrame) -> LazyFrame
             let whole = shares
                 .iter()
                 .max_by(|(a, x), (b, y)| {
-                    x.partial_cmp(y).unwrap().then_with(|| {
+                    share_units(**x).cmp(&share_units(**y)).then_with(|| {
                         registry.versions[**b]
                             .code
                             .cmp(&registry.versions[**a].code)
