@@ -930,3 +930,42 @@ fn a_quarter_before_the_change_and_a_week_across_it() {
         ],
     );
 }
+
+/// A units file the lake's changes no longer fit is refused, naming the
+/// change, and the lake keeps its registry; dropping the changes (a file
+/// with only the header) lets it in.
+#[test]
+fn a_registry_the_changes_do_not_fit_waits_until_they_are_dropped() {
+    let f = fixture();
+    let moved = UNITS.replace(
+        "00004,Phường Ba Đình,commune,01,,2025-07-01,",
+        "00004,Phường Ba Đình,commune,01,,2025-07-02,",
+    );
+    assert_ne!(moved, UNITS);
+    let units = f.write("units-moved.csv", &moved);
+    let refused = f
+        .ingest(Feed::Units, std::slice::from_ref(&units))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("the lake's unit_changes do not fit it (new_code 00004 names no unit on 2025-07-01 (line 2)); ingest a unit_changes file with only its header first"),
+        "{refused}"
+    );
+    // Nothing changed: the job runs on the registry the lake kept.
+    run_job(&f, "month", "2025-07-01", "2025-07-01", None);
+    let header = f.write(
+        "no-changes.csv",
+        "old_code,new_code,effective_on,share,basis,legal_ref\n",
+    );
+    f.ingest(Feed::UnitChanges, &[header]).unwrap();
+    assert_eq!(query(&f, "SELECT count(*) FROM unit_changes"), [["0"]]);
+    f.ingest(Feed::Units, &[units]).unwrap();
+    assert_eq!(
+        query(
+            &f,
+            "SELECT CAST(valid_from AS VARCHAR) FROM unit_versions WHERE unit_code = '00004'"
+        ),
+        [["2025-07-02"]]
+    );
+    run_job(&f, "month", "2025-07-01", "2025-07-01", None);
+}

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{Array, Date32Array, StringArray};
+use arrow::array::{Array, Date32Array, Float64Array, Int64Array, StringArray};
 
 use crate::current;
 use crate::dedupe::DedupIndex;
@@ -148,6 +148,8 @@ struct FileStager<'a> {
     /// The collector of current-snapshot claims and its (id, version) columns.
     current: Option<(current::Collector, usize, usize)>,
     units: Option<UnitCheck>,
+    /// For a units file: the lake's unit changes, which must fit it.
+    lake_changes: ChangesCheck,
     /// The column holding a personal ID, masked in quarantine.
     personal_id: Option<usize>,
     not_utf8: u64,
@@ -175,6 +177,10 @@ impl<'a> FileStager<'a> {
             _ => None,
         };
         let changes = (def.feed == Feed::UnitChanges).then(|| ChangesCheck::new(registry.clone()));
+        let mut lake_changes = ChangesCheck::new(None);
+        if def.feed == Feed::Units {
+            add_lake_changes(target, &mut lake_changes)?;
+        }
         let codes = registry.map(|units| units.into_iter().map(|u| u.code).collect::<HashSet<_>>());
         let units = codes.and_then(|codes| UnitCheck::new(def, codes));
         let report = FileReport {
@@ -200,6 +206,7 @@ impl<'a> FileStager<'a> {
             changes,
             current,
             units,
+            lake_changes,
             personal_id: def
                 .columns
                 .iter()
@@ -323,6 +330,7 @@ impl<'a> FileStager<'a> {
 
     /// Closes the file's staged files, after the whole-file checks.
     fn finish(mut self, unknown_columns: Vec<String>) -> Result<StagedFile> {
+        let unfitting = self.refuse_unfitting_changes();
         let mut report = self.report;
         report.unknown_columns = unknown_columns;
         if !report.unknown_columns.is_empty() {
@@ -334,13 +342,13 @@ impl<'a> FileStager<'a> {
             );
         }
         if self.def.retention == Retention::Replace {
-            refuse_partial_replacement(&report, &self.registry, self.changes.as_ref()).map_err(
-                |reason| Error::Refused {
+            refuse_partial_replacement(&report, &self.registry, self.changes.as_ref())
+                .and(unfitting)
+                .map_err(|reason| Error::Refused {
                     path: self.path.to_path_buf(),
                     feed: self.def.feed.name(),
                     reason,
-                },
-            )?;
+                })?;
         }
         let (data_files, mut staged) = self.sinks.finish()?;
         report.data_files = data_files;
@@ -354,6 +362,71 @@ impl<'a> FileStager<'a> {
             current: self.current.take().map(|(collector, _, _)| collector),
         })
     }
+}
+
+impl FileStager<'_> {
+    /// A new registry must hold the units the lake's changes name, on their
+    /// days: every SQL session carries activity through them.
+    fn refuse_unfitting_changes(&mut self) -> std::result::Result<(), String> {
+        if self.def.feed != Feed::Units || self.lake_changes.is_empty() {
+            return Ok(());
+        }
+        let units = self
+            .registry
+            .units
+            .iter()
+            .map(|u| RegisteredUnit {
+                code: u.code.clone(),
+                name: String::new(),
+                from: u.from,
+                to: u.to,
+            })
+            .collect();
+        self.lake_changes.set_registry(units);
+        self.lake_changes.check().map_err(|why| {
+            format!(
+                "the lake's unit_changes do not fit it ({why}); ingest a unit_changes file with only its header first (that drops them), then this units file, then the changes that fit it"
+            )
+        })
+    }
+}
+
+/// Adds the lake's unit changes (their lines are those of the file they
+/// came from) to `check`.
+fn add_lake_changes(target: &Target, check: &mut ChangesCheck) -> Result<()> {
+    for file in target.manifest.data_files(Feed::UnitChanges) {
+        let path = target.root.join(&file.path);
+        let names = [
+            "old_code",
+            "new_code",
+            "effective_on",
+            "share",
+            crate::spec::feeds::SOURCE_LINE,
+        ];
+        for batch in read_columns(&path, &names)? {
+            let batch = batch?;
+            let olds: &StringArray = column_as(&batch, "old_code", &path, "text")?;
+            let news: &StringArray = column_as(&batch, "new_code", &path, "text")?;
+            let days: &Date32Array = column_as(&batch, "effective_on", &path, "a date")?;
+            let shares: &Float64Array = column_as(&batch, "share", &path, "a number")?;
+            let lines: &Int64Array =
+                column_as(&batch, crate::spec::feeds::SOURCE_LINE, &path, "an integer")?;
+            for i in 0..batch.num_rows() {
+                check.add_change(
+                    olds.value(i),
+                    news.value(i),
+                    days.value(i),
+                    if shares.is_null(i) {
+                        1.0
+                    } else {
+                        shares.value(i)
+                    },
+                    lines.value(i) as u64,
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The lake's registered units with the days they exist; None before any

@@ -53,6 +53,26 @@ impl ChangesCheck {
         }
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The registry to check against (a units file's, before it is committed).
+    pub(crate) fn set_registry(&mut self, units: Vec<RegisteredUnit>) {
+        self.registry = Some(units);
+    }
+
+    /// A change as the lake holds it, to check against a new registry.
+    pub(crate) fn add_change(&mut self, old: &str, new: &str, on: i32, share: f64, line: u64) {
+        self.rows.push(ChangeRow {
+            old: old.to_string(),
+            new: new.to_string(),
+            on,
+            share,
+            line,
+        });
+    }
+
     pub(crate) fn add(&mut self, row: &[Cell], line: u64) {
         let at = |name: &str| UNIT_CHANGES.column_index(name).map(|i| &row[i]);
         if let (Some(Cell::Text(old)), Some(Cell::Text(new)), Some(Cell::Date(on))) =
