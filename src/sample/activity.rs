@@ -186,26 +186,24 @@ impl Offices {
             let valid: Vec<usize> = (0..units.len())
                 .filter(|&i| units[i].valid_at(at))
                 .collect();
-            let levels = LEVELS.map(|(level, _)| {
+            let levels: [Vec<usize>; 4] = std::array::from_fn(|k| {
+                let level = LEVELS[k].0;
                 let own: Vec<usize> = valid
                     .iter()
                     .copied()
                     .filter(|&i| units[i].level == level)
                     .collect();
                 match eras.last() {
-                    Some((_, before, _)) if own.is_empty() => {
-                        let k = LEVELS.iter().position(|(l, _)| *l == level).unwrap_or(0);
-                        before[k]
-                            .iter()
-                            .flat_map(|&old| {
-                                registry
-                                    .changes
-                                    .iter()
-                                    .filter(move |(o, n, _)| *o == old && units[*n].valid_at(at))
-                                    .map(|(_, n, _)| *n)
-                            })
-                            .collect()
-                    }
+                    Some((_, before, _)) if own.is_empty() => before[k]
+                        .iter()
+                        .flat_map(|&old| {
+                            registry
+                                .changes
+                                .iter()
+                                .filter(move |(o, n, _)| *o == old && units[*n].valid_at(at))
+                                .map(|(_, n, _)| *n)
+                        })
+                        .collect(),
                     _ => own,
                 }
             });

@@ -12,7 +12,7 @@ use chrono::{DateTime, Datelike, Timelike};
 use rust_xlsxwriter::{ExcelDateTime, Format, FormatAlign, Workbook, Worksheet, XlsxError};
 
 use crate::error::{Error, Result};
-use crate::sample::format::format_fee;
+use crate::sample::format::{format_date, format_fee};
 use crate::sample::units::Unit;
 
 /// Data rows in one workbook: Excel's sheets end at 1,048,576 rows, and a
@@ -144,15 +144,20 @@ fn texts<'a>(s: &'a Snapshot) -> [&'a str; 8] {
 
 /// Local seconds as a day-first time, seconds included (`05/03/2025 08:15:09`).
 fn day_first(secs: i64, with_time: bool) -> String {
-    let t = DateTime::from_timestamp(secs, 0)
-        .unwrap_or_default()
-        .naive_utc();
-    let date = format!("{:02}/{:02}/{}", t.day(), t.month(), t.year());
+    let mut text = String::new();
+    format_date(secs, &mut text);
     if with_time {
-        format!("{date} {:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
-    } else {
-        date
+        let t = DateTime::from_timestamp(secs, 0)
+            .unwrap_or_default()
+            .naive_utc();
+        text.push_str(&format!(
+            " {:02}:{:02}:{:02}",
+            t.hour(),
+            t.minute(),
+            t.second()
+        ));
     }
+    text
 }
 
 /// The tracking book: one `.xlsx` per [`BOOK_ROWS`] rows, written row by
