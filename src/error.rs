@@ -99,6 +99,14 @@ pub enum Error {
     /// A query that cannot be planned or run, in one sentence.
     #[error("SQL: {0}")]
     Sql(String),
+
+    /// An Excel workbook that could not be written.
+    #[error("Excel: {0}")]
+    Xlsx(#[from] rust_xlsxwriter::XlsxError),
+
+    /// A report page or chart that could not be drawn (a bug, not an input).
+    #[error("report: {0}")]
+    Render(String),
 }
 
 impl Error {
@@ -121,7 +129,12 @@ impl Error {
         match self {
             Error::Usage(_) | Error::UnknownFeed(_) => 2,
             Error::BadFile { .. } | Error::Refused { .. } => 3,
-            Error::Io { .. } | Error::Lake { .. } | Error::Parquet(_) | Error::Arrow(_) => 4,
+            Error::Io { .. }
+            | Error::Lake { .. }
+            | Error::Parquet(_)
+            | Error::Arrow(_)
+            | Error::Xlsx(_)
+            | Error::Render(_) => 4,
             Error::DataFusion(_) | Error::Sql(_) => 5,
             Error::PiiKey(_) => 6,
             // Its own code: the files were fine, a nightly script may want

@@ -7,7 +7,8 @@
 //! the accepted and rejected rows under staging; `ingest` drives a command
 //! file by file; `lake` commits; `current` keeps each dossier's current
 //! snapshot; `sql` serves the lake to SQL; `kpi_job` computes the KPIs;
-//! `publish` hands datasets and results to their readers. `storage` holds
+//! `publish` hands datasets and results to their readers; `report` writes
+//! what an official reads from the published KPIs. `storage` holds
 //! the file and Parquet helpers everything above shares; `sample` generates
 //! realistic feeds; `fuzz` holds the properties the fuzz targets check.
 
@@ -24,6 +25,7 @@ pub mod kpi_job;
 pub mod lake;
 pub mod publish;
 pub mod read;
+pub mod report;
 pub mod sample;
 pub mod spec;
 pub mod sql;

@@ -872,7 +872,7 @@ fn query_output_takes_its_format_from_the_file_name_and_others_can_read_it() {
     let unknown = cli(
         &f,
         cwd.path(),
-        &["query", "--sql", "SELECT 1", "--output", "r2.xlsx"],
+        &["query", "--sql", "SELECT 1", "--output", "r2.xls"],
     );
     assert_eq!(unknown.status.code(), Some(2));
     assert!(text(&unknown.stderr).contains("cannot tell the format from the name"));

@@ -113,14 +113,19 @@ pub(super) fn run(args: DemoArgs) -> Result<()> {
         let params = [("kpi".to_string(), kpi.to_string())];
         let result = runtime.block_on(sql::run(&lake_dir, &out, &source, &params))?;
         println!("\nCommunes and wards by {title}, June 2026 (top 3 and bottom 3):");
-        print::write(&ends(result, 3), OutputFormat::Table, None)?;
+        print::write(
+            &ends(result, 3),
+            OutputFormat::Table,
+            None,
+            &Default::default(),
+        )?;
     }
     println!(
         "\nPhường Hoàn Kiếm (00070), dossiers received: as reported (until July 2025 the code named Phường Hàng Trống) and restated on the units of {AS_OF} (Hàng Trống's part, Cửa Nam's quarter, Lý Thái Tổ, …):"
     );
     let series = QuerySource::Sql(SERIES.to_string());
     let result = runtime.block_on(sql::run(&lake_dir, &out, &series, &[]))?;
-    print::write(&result, OutputFormat::Table, None)?;
+    print::write(&result, OutputFormat::Table, None, &Default::default())?;
     println!(
         "\nTry: cargo run -- query ranking --lake {lake} --param kpi=full_online_rate --param period=2026-06-01 --param level=commune --published {out}\n     cargo run -- query restated_series --lake {lake} --param unit=00070 --param kpi=on_time_rate --param units_as_of={AS_OF} --published {out}",
         lake = lake_dir.display(),

@@ -9,7 +9,9 @@ mod kpi;
 mod lake;
 mod print;
 mod query;
+mod report;
 mod sample;
+mod table;
 mod units;
 mod value;
 
@@ -31,7 +33,8 @@ pub use value::refused;
   motcua demo                                  sample data → lake → KPIs, in ./demo
   motcua ingest units exports/units.csv        then dossiers, portal_events, signatures, targets
   motcua kpi --from 2024-01-01 --to 2024-12-01 every KPI, unit and month → out/kpi_values
-  motcua query ranking --param kpi=on_time_rate --param period=2024-12-01"
+  motcua query ranking --param kpi=on_time_rate --param period=2024-12-01
+  motcua report --unit 01 --period 2024-12 --output report.html"
 )]
 pub struct Cli {
     /// More log output on standard error: -v for progress, -vv for detail.
@@ -53,6 +56,7 @@ enum Command {
     Feeds(feeds::FeedsArgs),
     /// Print the KPI catalog (Markdown).
     Kpis,
+    Report(report::ReportArgs),
     Units(units::UnitsArgs),
     Sample(sample::SampleArgs),
     Demo(demo::DemoArgs),
@@ -98,6 +102,7 @@ pub fn run(cli: Cli) -> Result<()> {
             print!("{}", crate::spec::kpis::render_markdown());
             Ok(())
         }
+        Command::Report(args) => report::run(args),
         Command::Units(args) => units::run(args),
         Command::Sample(args) => sample::run(args),
         Command::Demo(args) => demo::run(args),

@@ -12,8 +12,10 @@ use crate::error::{Error, Result};
 use crate::ingest::{FileReport, SHOWN_UNKNOWN_UNITS, WARN_REJECTED_SHARE};
 use crate::kpi_job::{KpiJob, KpiReport};
 use crate::read::InputLayout;
+use crate::report::format::Lang;
 use crate::sql::run::QueryResult;
 use crate::sql::saved::SavedQuery;
+use crate::validate::time::Zone;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum OutputFormat {
@@ -21,6 +23,18 @@ pub(crate) enum OutputFormat {
     Csv,
     Json,
     Parquet,
+    Xlsx,
+}
+
+/// How a result is written besides its format.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Style {
+    /// A CSV starts with a byte-order mark, so that Excel reads it as UTF-8.
+    pub bom: bool,
+    /// The language of a workbook's headers.
+    pub lang: Lang,
+    /// The zone a table and a workbook show timestamps in.
+    pub zone: Option<Zone>,
 }
 
 impl std::str::FromStr for OutputFormat {
@@ -31,8 +45,9 @@ impl std::str::FromStr for OutputFormat {
             "csv" => Ok(OutputFormat::Csv),
             "json" | "ndjson" => Ok(OutputFormat::Json),
             "parquet" => Ok(OutputFormat::Parquet),
+            "xlsx" => Ok(OutputFormat::Xlsx),
             _ => Err(Error::Usage(format!(
-                "unknown output format '{s}'; use table, csv, json or parquet"
+                "unknown output format '{s}'; use table, csv, json, parquet or xlsx"
             ))),
         }
     }
@@ -46,6 +61,7 @@ impl OutputFormat {
             OutputFormat::Csv => "csv",
             OutputFormat::Json => "json",
             OutputFormat::Parquet => "parquet",
+            OutputFormat::Xlsx => "xlsx",
         }
     }
 
@@ -59,9 +75,10 @@ impl OutputFormat {
             Some("csv") => Ok(OutputFormat::Csv),
             Some("json" | "ndjson" | "jsonl") => Ok(OutputFormat::Json),
             Some("parquet") => Ok(OutputFormat::Parquet),
+            Some("xlsx") => Ok(OutputFormat::Xlsx),
             Some("txt") => Ok(OutputFormat::Table),
             _ => Err(Error::Usage(format!(
-                "--output {}: cannot tell the format from the name; end it in .csv, .json, .parquet or .txt, or pass --format",
+                "--output {}: cannot tell the format from the name; end it in .csv, .json, .parquet, .xlsx or .txt, or pass --format",
                 path.display()
             ))),
         }
@@ -76,8 +93,9 @@ pub(crate) fn write(
     result: &QueryResult,
     format: OutputFormat,
     output: Option<&Path>,
+    style: &Style,
 ) -> Result<()> {
-    let mut sink = Sink::open(format, &result.schema, output)?;
+    let mut sink = Sink::open(format, &result.schema, output, style)?;
     for batch in &result.batches {
         sink.write(batch)?;
     }
@@ -85,14 +103,16 @@ pub(crate) fn write(
 }
 
 /// `write` for rows that arrive batch by batch: each is written as it comes
-/// (a table, which must measure every row first, is the exception).
+/// (a table, which must measure every row first, and a workbook are the
+/// exceptions).
 pub(crate) async fn write_stream(
     mut stream: datafusion::execution::SendableRecordBatchStream,
     format: OutputFormat,
     output: Option<&Path>,
+    style: &Style,
 ) -> Result<()> {
     use futures::StreamExt;
-    let mut sink = Sink::open(format, &stream.schema(), output)?;
+    let mut sink = Sink::open(format, &stream.schema(), output, style)?;
     while let Some(batch) = stream.next().await {
         sink.write(&batch.map_err(crate::sql::plan::sql_error)?)?;
     }
@@ -113,6 +133,7 @@ pub(crate) enum Target {
 struct Sink {
     pub(crate) target: Target,
     pub(crate) writer: Writer,
+    pub(crate) style: Style,
 }
 
 pub(crate) enum Writer {
@@ -121,6 +142,8 @@ pub(crate) enum Writer {
     Csv(arrow::csv::Writer<Box<dyn Write>>),
     Json(arrow::json::LineDelimitedWriter<Box<dyn Write>>),
     Parquet(crate::publish::parquet::ParquetFile),
+    /// A workbook is laid out once every row is known.
+    Xlsx(SchemaRef, Vec<RecordBatch>),
 }
 
 impl Sink {
@@ -128,6 +151,7 @@ impl Sink {
         format: OutputFormat,
         schema: &SchemaRef,
         output: Option<&Path>,
+        style: &Style,
     ) -> Result<Self> {
         let target = match output {
             Some(path) => {
@@ -141,8 +165,11 @@ impl Sink {
                     path: path.to_path_buf(),
                 }
             }
-            None if format == OutputFormat::Parquet => {
-                return Err(Error::Usage("--format parquet needs --output FILE".into()));
+            None if matches!(format, OutputFormat::Parquet | OutputFormat::Xlsx) => {
+                return Err(Error::Usage(format!(
+                    "--format {} needs --output FILE",
+                    format.name()
+                )));
             }
             None => Target::Stdout,
         };
@@ -157,9 +184,14 @@ impl Sink {
         let writer = match format {
             OutputFormat::Table => Writer::Table(schema.clone(), Vec::new()),
             OutputFormat::Csv => {
+                let mut out = out()?;
+                if style.bom {
+                    out.write_all("\u{feff}".as_bytes())
+                        .map_err(|e| Error::io("the CSV output", e))?;
+                }
                 let mut writer = arrow::csv::WriterBuilder::new()
                     .with_header(true)
-                    .build(out()?);
+                    .build(out);
                 // The header comes with the first batch, even an empty one.
                 writer.write(&RecordBatch::new_empty(schema.clone()))?;
                 Writer::Csv(writer)
@@ -172,13 +204,18 @@ impl Sink {
                 let file = tmp.reopen().map_err(|e| Error::io(tmp.path(), e))?;
                 Writer::Parquet(crate::publish::parquet::ParquetFile::new(file, schema)?)
             }
+            OutputFormat::Xlsx => Writer::Xlsx(schema.clone(), Vec::new()),
         };
-        Ok(Sink { target, writer })
+        Ok(Sink {
+            target,
+            writer,
+            style: style.clone(),
+        })
     }
 
     pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         match &mut self.writer {
-            Writer::Table(_, batches) => batches.push(batch.clone()),
+            Writer::Table(_, batches) | Writer::Xlsx(_, batches) => batches.push(batch.clone()),
             Writer::Csv(writer) => writer.write(batch)?,
             Writer::Json(writer) => writer.write(batch)?,
             Writer::Parquet(writer) => writer.write(batch)?,
@@ -195,8 +232,15 @@ impl Sink {
         let flush = |w: &mut dyn Write| w.flush().map_err(|e| Error::io(&name, e));
         match self.writer {
             Writer::Table(schema, batches) => {
-                let table =
-                    arrow::util::pretty::pretty_format_batches_with_schema(schema, &batches)?;
+                let zone = self.style.zone.as_ref();
+                let shown = batches
+                    .iter()
+                    .map(|b| super::table::readable(b, zone))
+                    .collect::<Result<Vec<_>>>()?;
+                let table = arrow::util::pretty::pretty_format_batches_with_schema(
+                    super::table::text_schema(&schema),
+                    &shown,
+                )?;
                 let mut out: Box<dyn Write> = match &self.target {
                     Target::File { tmp, .. } => {
                         Box::new(tmp.reopen().map_err(|e| Error::io(tmp.path(), e))?)
@@ -213,6 +257,23 @@ impl Sink {
             }
             Writer::Parquet(writer) => {
                 writer.finish(Path::new(&name))?;
+            }
+            Writer::Xlsx(schema, batches) => {
+                let Target::File { tmp, .. } = &self.target else {
+                    unreachable!("refused in open without --output")
+                };
+                let sheet = crate::report::xlsx::Sheet {
+                    name: "motcua",
+                    schema,
+                    batches: &batches,
+                };
+                let bytes = crate::report::xlsx::workbook(
+                    &[sheet],
+                    self.style.lang,
+                    self.style.zone.as_ref(),
+                )?;
+                let mut file = tmp.reopen().map_err(|e| Error::io(tmp.path(), e))?;
+                file.write_all(&bytes).map_err(|e| Error::io(&name, e))?;
             }
         }
         match self.target {

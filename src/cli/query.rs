@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::LakeDir;
-use super::print::{self, OutputFormat};
+use super::print::{self, OutputFormat, Style};
 use super::value::{self, Named, Param};
 use crate::error::{Error, Result};
+use crate::report::format::Lang;
 use crate::sql::{self, QuerySource};
 
 /// Run a saved query (by name or .sql file) or ad-hoc SQL, read-only.
@@ -15,7 +16,9 @@ use crate::sql::{self, QuerySource};
 #[command(after_help = "Examples:
   motcua query --list
   motcua query ranking --param kpi=on_time_rate --param period=2025-01-01
-  motcua query --sql \"SELECT unit_code, count(*) FROM dossiers GROUP BY 1\" --output counts.csv")]
+  motcua query --sql \"SELECT unit_code, count(*) FROM dossiers GROUP BY 1\" --output counts.csv
+  motcua query goal_summary --param period=2025-06-01 --output goals.xlsx
+  motcua query --sql \"SELECT * FROM units\" --output units.csv --bom")]
 pub(super) struct QueryArgs {
     /// A saved query's name (see --list) or a .sql file.
     query: Option<String>,
@@ -33,6 +36,13 @@ pub(super) struct QueryArgs {
     /// standard output.
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Start a CSV with a byte-order mark, so that Excel opens Vietnamese
+    /// text correctly.
+    #[arg(long)]
+    bom: bool,
+    /// The language of an xlsx workbook's headers: vi or en.
+    #[arg(long, default_value = "vi", value_parser = Named::<Lang>::new())]
+    lang: Lang,
     /// List the saved queries with their descriptions and parameters.
     #[arg(long)]
     list: bool,
@@ -65,6 +75,12 @@ pub(super) fn run(args: QueryArgs) -> Result<()> {
     if let Some(path) = &args.output {
         refuse_inside(path, lake)?;
     }
+    if args.bom && format != OutputFormat::Csv {
+        return Err(Error::Usage(format!(
+            "--bom is for csv output, not {}",
+            format.name()
+        )));
+    }
     let source = match (args.query, args.sql) {
         (_, Some(sql)) => QuerySource::Sql(sql),
         (Some(name), None) => QuerySource::Saved(sql::find(args.queries.as_deref(), &name)?),
@@ -77,8 +93,13 @@ pub(super) fn run(args: QueryArgs) -> Result<()> {
     let params: Vec<(String, String)> =
         args.params.into_iter().map(|p| (p.name, p.value)).collect();
     super::runtime()?.block_on(async {
-        let rows = sql::stream(lake, &args.published, &source, &params).await?;
-        print::write_stream(rows, format, args.output.as_deref()).await
+        let (rows, zone) = sql::stream(lake, &args.published, &source, &params).await?;
+        let style = Style {
+            bom: args.bom,
+            lang: args.lang,
+            zone: Some(zone),
+        };
+        print::write_stream(rows, format, args.output.as_deref(), &style).await
     })
 }
 

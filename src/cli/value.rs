@@ -187,7 +187,30 @@ impl ValueEnum for OutputFormat {
             OutputFormat::Csv,
             OutputFormat::Json,
             OutputFormat::Parquet,
+            OutputFormat::Xlsx,
         ]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.name()))
+    }
+}
+
+impl ValueEnum for crate::report::format::Lang {
+    fn value_variants<'a>() -> &'a [Self] {
+        use crate::report::format::Lang;
+        &[Lang::Vi, Lang::En]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.name()))
+    }
+}
+
+impl ValueEnum for super::report::ReportFormat {
+    fn value_variants<'a>() -> &'a [Self] {
+        use super::report::ReportFormat;
+        &[ReportFormat::Html, ReportFormat::Xlsx]
     }
 
     fn to_possible_value(&self) -> Option<PossibleValue> {

@@ -149,6 +149,9 @@ pub(crate) async fn compute(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
         }
         _ => Some((job.from, full_coverage(job, last_seq(&manifest)))),
     };
+    // Beside every run's output, also one that found nothing to compute (an
+    // output published before the catalog existed gains it).
+    crate::publish::catalog::publish(&job.out)?;
     let Some((from, covers)) = planned else {
         tracing::info!("every {} slice is up to date with the lake", job.grain);
         return Ok(KpiReport {

@@ -71,6 +71,65 @@ impl Grain {
         }
         periods
     }
+
+    /// The first day of the period before the one starting at `start`.
+    pub(crate) fn previous_period(self, start: NaiveDate) -> NaiveDate {
+        self.period_start(start.pred_opt().unwrap_or(start))
+    }
+
+    /// The same period a year earlier: the same month, quarter or ISO
+    /// week, or the same day.
+    pub(crate) fn year_earlier(self, start: NaiveDate) -> NaiveDate {
+        match self {
+            Grain::Week => {
+                let week = start.iso_week();
+                NaiveDate::from_isoywd_opt(week.year() - 1, week.week(), chrono::Weekday::Mon)
+                    .unwrap_or_else(|| self.period_start(start - chrono::Days::new(364)))
+            }
+            _ => self.period_start(start - Months::new(12)),
+        }
+    }
+
+    /// The period a report names: `2025-06-15` (a day, or any day of the
+    /// period), `2025-W24`, `2025-06`, `2025-Q2` or `2025`; its first day.
+    pub fn parse_period(self, text: &str) -> Result<NaiveDate, Error> {
+        let t = text.trim();
+        let bad = || {
+            Error::Usage(format!(
+                "--period {text}: name a {self} as {}, or give any day of it as YYYY-MM-DD",
+                match self {
+                    Grain::Day => "YYYY-MM-DD",
+                    Grain::Week => "YYYY-Www (ISO week, e.g. 2025-W24)",
+                    Grain::Month => "YYYY-MM",
+                    Grain::Quarter => "YYYY-Qn",
+                    Grain::Year => "YYYY",
+                }
+            ))
+        };
+        if let Ok(day) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+            return Ok(self.period_start(day));
+        }
+        let (year, rest) = t.split_once('-').unwrap_or((t, ""));
+        let year: i32 = year.parse().map_err(|_| bad())?;
+        let number = |prefix: &str| -> Option<u32> {
+            rest.strip_prefix(prefix)
+                .or_else(|| rest.strip_prefix(&prefix.to_ascii_lowercase()))?
+                .parse()
+                .ok()
+        };
+        let start = match self {
+            Grain::Year if rest.is_empty() => NaiveDate::from_ymd_opt(year, 1, 1),
+            Grain::Quarter => number("Q")
+                .filter(|q| (1..=4).contains(q))
+                .and_then(|q| NaiveDate::from_ymd_opt(year, 3 * q - 2, 1)),
+            Grain::Month => number("").and_then(|m| NaiveDate::from_ymd_opt(year, m, 1)),
+            Grain::Week => {
+                number("W").and_then(|w| NaiveDate::from_isoywd_opt(year, w, chrono::Weekday::Mon))
+            }
+            _ => None,
+        };
+        start.ok_or_else(bad)
+    }
 }
 
 impl std::str::FromStr for Grain {
@@ -135,6 +194,39 @@ mod tests {
                 .is_empty()
         );
         assert_eq!("week".parse::<Grain>().unwrap(), Grain::Week);
+        assert_eq!(
+            Grain::Month.previous_period(day("2025-01-01")),
+            day("2024-12-01")
+        );
+        assert_eq!(
+            Grain::Quarter.year_earlier(day("2025-04-01")),
+            day("2024-04-01")
+        );
+        assert_eq!(
+            Grain::Week.year_earlier(day("2025-06-09")),
+            day("2024-06-10")
+        );
+        let periods = [
+            (Grain::Month, "2025-06", "2025-06-01"),
+            (Grain::Month, "2025-06-17", "2025-06-01"),
+            (Grain::Quarter, "2025-Q2", "2025-04-01"),
+            (Grain::Quarter, "2025-q4", "2025-10-01"),
+            (Grain::Year, "2025", "2025-01-01"),
+            (Grain::Week, "2025-W24", "2025-06-09"),
+            (Grain::Day, "2025-06-17", "2025-06-17"),
+        ];
+        for (grain, text, start) in periods {
+            assert_eq!(grain.parse_period(text).unwrap(), day(start), "{text}");
+        }
+        for (grain, text) in [
+            (Grain::Month, "2025-13"),
+            (Grain::Quarter, "2025-Q5"),
+            (Grain::Year, "2025-06"),
+            (Grain::Day, "2025-06"),
+        ] {
+            let err = grain.parse_period(text).unwrap_err().to_string();
+            assert!(err.contains("or give any day of it as YYYY-MM-DD"), "{err}");
+        }
         assert!("fortnight".parse::<Grain>().is_err());
     }
 }

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::sql::plan::plan;
 use crate::sql::plan::sql_error;
 use crate::sql::saved::SavedQuery;
+use crate::validate::time::Zone;
 use futures::TryStreamExt;
 
 /// Rows of activity whose unit code the registry does not hold, per feed
@@ -62,20 +63,21 @@ pub async fn run(
     source: &QuerySource,
     params: &[(String, String)],
 ) -> Result<QueryResult> {
-    let stream = stream(lake, out, source, params).await?;
+    let (stream, _) = stream(lake, out, source, params).await?;
     let schema = stream.schema();
     let batches = stream.try_collect().await.map_err(sql_error)?;
     Ok(QueryResult { schema, batches })
 }
 
 /// Runs a query as `run` does, handing its rows over batch by batch as the
-/// engine produces them.
+/// engine produces them; with the lake's zone, which its timestamps are
+/// shown in.
 pub(crate) async fn stream(
     lake: &Path,
     out: &Path,
     source: &QuerySource,
     params: &[(String, String)],
-) -> Result<datafusion::execution::SendableRecordBatchStream> {
+) -> Result<(datafusion::execution::SendableRecordBatchStream, Zone)> {
     let (ctx, manifest) =
         crate::sql::session::open(lake, &crate::sql::session::SessionOptions::default()).await?;
     let zone = manifest.zone()?;
@@ -107,7 +109,8 @@ pub(crate) async fn stream(
         }
         QuerySource::Sql(sql) => plan(&ctx, sql, Vec::new(), params, &zone).await?,
     };
-    df.execute_stream().await.map_err(sql_error)
+    let rows = df.execute_stream().await.map_err(sql_error)?;
+    Ok((rows, zone))
 }
 
 /// Whether `sql` names the table `table` anywhere.

@@ -14,7 +14,7 @@
 //! | `targets` | the current targets file |
 //! | `quarantine` | every rejected row |
 //! | `calendar` | every day, week, month, quarter and year 2000–2059 in the lake's zone |
-//! | `kpi_catalog` | the KPIs of SPEC §5: id, family, kind, direction |
+//! | `kpi_catalog` | the KPIs of SPEC §5 and §7: kind, unit, direction, labels, definition |
 
 use std::path::Path;
 use std::sync::Arc;
@@ -26,10 +26,10 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::error::Result;
 use crate::lake::{self, Manifest};
+use crate::publish::catalog::CATALOG;
 use crate::sql::cache::CachedView;
 use crate::sql::cache::DEFAULT_CACHE_BUDGET;
 use crate::sql::views::calendar;
-use crate::sql::views::kpi_catalog;
 
 /// The SQL that defines `dossiers` as the current state of each dossier in a
 /// lake without an index of current snapshots (written before motcua kept one):
@@ -190,6 +190,6 @@ pub async fn open(root: &Path, options: &SessionOptions) -> Result<(SessionConte
 
     crate::sql::unit_tables::register(&ctx, &zone).await?;
     ctx.register_batch("calendar", calendar(&zone)?)?;
-    ctx.register_batch("kpi_catalog", kpi_catalog()?)?;
+    ctx.register_batch(CATALOG, crate::publish::catalog::batch()?)?;
     Ok((ctx, manifest))
 }

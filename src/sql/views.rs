@@ -1,4 +1,4 @@
-//! Views computed in memory: the calendar and the KPI catalog.
+//! Views computed in memory: the calendar.
 
 use std::sync::Arc;
 
@@ -11,7 +11,6 @@ use chrono::{Datelike, NaiveDate, NaiveTime};
 use crate::error::{Error, Result};
 use crate::spec::feeds::timestamp_type;
 use crate::spec::grain::Grain;
-use crate::spec::kpis::{self, Direction, KpiKind};
 use crate::validate::time::{Zone, days_since_epoch};
 
 /// `calendar`: one row per period of every grain, with its bounds as local
@@ -62,37 +61,6 @@ pub fn calendar(zone: &Zone) -> Result<RecordBatch> {
             Arc::new(TimestampMicrosecondArray::from(start_at).with_timezone("UTC")),
             Arc::new(TimestampMicrosecondArray::from(end_at).with_timezone("UTC")),
             Arc::new(Date32Array::from(prevs)),
-        ],
-    )?)
-}
-
-/// `kpi_catalog`, from `kpis::CATALOG`.
-pub(crate) fn kpi_catalog() -> Result<RecordBatch> {
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("kpi", DataType::Utf8, false),
-        Field::new("family", DataType::Utf8, false),
-        Field::new("kind", DataType::Utf8, false),
-        Field::new("direction", DataType::Utf8, false),
-    ]));
-    let rows = kpis::CATALOG;
-    Ok(RecordBatch::try_new(
-        schema,
-        vec![
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|k| k.id))) as ArrayRef,
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|k| k.family))),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(
-                |k| match k.kind {
-                    KpiKind::Count => "count",
-                    KpiKind::Rate => "rate",
-                    KpiKind::Number => "number",
-                },
-            ))),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(
-                |k| match k.direction {
-                    Direction::Up => "up",
-                    Direction::Down => "down",
-                },
-            ))),
         ],
     )?)
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod hand;
+
 use std::path::{Path, PathBuf};
 
 use arrow::record_batch::RecordBatch;
@@ -259,4 +261,29 @@ pub fn check_corpus(folder: &str, cases: &[(&str, &str, Expect)]) -> Vec<(String
         fixtures.push((file.to_string(), f));
     }
     fixtures
+}
+
+/// Publishes the months `from` to `to` of `f`'s lake under `out`, as
+/// reported or restated on `units_as_of`.
+pub fn publish_months(
+    f: &Fixture,
+    out: &Path,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    units_as_of: Option<chrono::NaiveDate>,
+) {
+    let job = motcua::kpi_job::KpiJob {
+        grain: motcua::spec::grain::Grain::Month,
+        from,
+        to,
+        out: out.to_path_buf(),
+        queries: None,
+        session: motcua::sql::session::SessionOptions::default(),
+        incremental: false,
+        units_as_of,
+    };
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(motcua::kpi_job::run(&f.lake, &job))
+        .expect("the KPI job");
 }

@@ -16,10 +16,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{Datelike, Months, NaiveDate};
 use common::*;
-use motcua::kpi_job::{self, KpiJob};
 use motcua::spec::feeds::Feed;
 use motcua::spec::kpis::{self, Direction, KpiKind};
-use motcua::sql::session::SessionOptions;
 use polars::prelude::*;
 
 const FROM: (i32, u32) = (2024, 1);
@@ -1016,20 +1014,13 @@ fn kpi_values_match_an_independent_polars_implementation() {
     let out = f.dir.path().join("out");
     let restated = NaiveDate::from_ymd_opt(RESTATED.0, RESTATED.1, RESTATED.2).unwrap();
     for units_as_of in [None, Some(restated)] {
-        let job = KpiJob {
-            grain: motcua::spec::grain::Grain::Month,
-            from: NaiveDate::from_ymd_opt(FROM.0, FROM.1, 1).unwrap(),
-            to: NaiveDate::from_ymd_opt(TO.0, TO.1, 1).unwrap(),
-            out: out.clone(),
-            queries: None,
-            session: SessionOptions::default(),
-            incremental: false,
+        publish_months(
+            &f,
+            &out,
+            NaiveDate::from_ymd_opt(FROM.0, FROM.1, 1).unwrap(),
+            NaiveDate::from_ymd_opt(TO.0, TO.1, 1).unwrap(),
             units_as_of,
-        };
-        tokio::runtime::Runtime::new()
-            .unwrap()
-            .block_on(kpi_job::run(&f.lake, &job))
-            .unwrap();
+        );
     }
     let series = [
         ("as reported", AsOf::Reported, out.join("kpi_values")),
