@@ -67,6 +67,7 @@ pub fn rows(data: &[u8], format: Format) {
         no_wait: false,
         max_rejected: None,
         run_records: None,
+        progress: None,
     };
     match ingest::check_bytes(def.feed, format, &input, &options) {
         Ok(report) => assert_eq!(

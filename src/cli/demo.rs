@@ -50,7 +50,7 @@ pub(super) fn run(args: DemoArgs) -> Result<()> {
     let lake_dir = dir.join("lake");
     let out = dir.join("out");
     println!(
-        "1/4 generating {} sample dossiers in {}",
+        "1/5 generating {} sample dossiers in {}",
         args.dossiers,
         exports.display()
     );
@@ -63,7 +63,7 @@ pub(super) fn run(args: DemoArgs) -> Result<()> {
         Some(key) => key,
         None => demo_key(dir)?,
     };
-    println!("2/4 ingesting into {}", lake_dir.display());
+    println!("2/5 ingesting into {}", lake_dir.display());
     let options = IngestOptions {
         zone: args.zone.zone,
         pii_key: Some(pii_key),
@@ -76,7 +76,7 @@ pub(super) fn run(args: DemoArgs) -> Result<()> {
     let manifest = lake::read_manifest(&lake_dir)?;
     print!("{}", lake::render_summary(&lake_dir, &manifest));
     println!(
-        "3/4 computing every KPI for every unit, month by month, each month on its own units, into {}",
+        "3/5 computing every KPI for every unit, month by month, each month on its own units, into {}",
         out.display()
     );
     let runtime = super::runtime()?;
@@ -95,7 +95,7 @@ pub(super) fn run(args: DemoArgs) -> Result<()> {
         "    {} rows for {} months in {:.1} s",
         report.rows, report.periods, report.seconds
     );
-    println!("4/4 the same, every month restated on the units of {AS_OF}");
+    println!("4/5 the same, every month restated on the units of {AS_OF}");
     let restated = KpiJob {
         units_as_of: Some(super::value::units_as_of(AS_OF)?),
         ..job
@@ -126,8 +126,21 @@ pub(super) fn run(args: DemoArgs) -> Result<()> {
     let series = QuerySource::Sql(SERIES.to_string());
     let result = runtime.block_on(sql::run(&lake_dir, &out, &series, &[]))?;
     print::write(&result, OutputFormat::Table, None, &Default::default())?;
+    let page = dir.join("report.html");
+    println!("\n5/5 the report a director reads: Hà Nội and its wards and communes, June 2026");
+    let request = crate::report::Request {
+        unit: "01".to_string(),
+        grain: Grain::Month,
+        period: Grain::Month.parse_period("2026-06")?,
+        lang: crate::report::format::Lang::Vi,
+        series: crate::publish::dataset::Series::AsReported,
+        min_dossiers: 30,
+    };
+    let page_report = runtime.block_on(crate::report::Report::read(&out, request))?;
+    crate::storage::write_atomic(&page, page_report.html()?.as_bytes())?;
+    println!("    open {}", page.display());
     println!(
-        "\nTry: cargo run -- query ranking --lake {lake} --param kpi=full_online_rate --param period=2026-06-01 --param level=commune --published {out}\n     cargo run -- query restated_series --lake {lake} --param unit=00070 --param kpi=on_time_rate --param units_as_of={AS_OF} --published {out}",
+        "\nTry: cargo run -- query ranking --lake {lake} --param kpi=full_online_rate --param period=2026-06-01 --param level=commune --published {out}\n     cargo run -- query restated_series --lake {lake} --param unit=00070 --param kpi=on_time_rate --param units_as_of={AS_OF} --published {out}\n     cargo run -- report --unit 01 --period 2026-06 --lang en --published {out} --output report-en.html",
         lake = lake_dir.display(),
         out = out.display()
     );

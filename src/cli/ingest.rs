@@ -6,6 +6,7 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::print;
+use super::progress::IngestBar;
 use super::value::Named;
 use super::{LakeDir, ZoneArg};
 use crate::error::{Error, Result};
@@ -90,12 +91,21 @@ pub(super) fn run(args: IngestArgs) -> Result<()> {
         no_wait: args.no_wait,
         max_rejected: args.max_rejected,
         run_records: None,
+        progress: Some(Arc::new(ingest::Progress::default())),
     };
     let files = &args.paths;
+    let mut bar = options
+        .progress
+        .as_ref()
+        .and_then(|counters| IngestBar::start(files, counters));
+    let mut on_report = |report: &ingest::FileReport| match &mut bar {
+        Some(bar) => bar.file_done(|| print::file_report(report)),
+        None => print::file_report(report),
+    };
     if args.dry_run {
-        ingest::dry_run(lake, args.feed, files, &options, &mut print::file_report)?;
+        ingest::dry_run(lake, args.feed, files, &options, &mut on_report)?;
     } else {
-        ingest::ingest_files(lake, args.feed, files, &options, &mut print::file_report)?;
+        ingest::ingest_files(lake, args.feed, files, &options, &mut on_report)?;
     }
     Ok(())
 }

@@ -70,7 +70,9 @@ pub(super) fn run(args: KpiArgs) -> Result<()> {
         incremental: args.incremental,
         units_as_of: args.units_as_of,
     };
-    let report = super::runtime()?.block_on(kpi_job::run(&args.lake.path, &job))?;
+    let bar = super::progress::JobBar::start();
+    let report = super::runtime()?.block_on(kpi_job::run_watched(&args.lake.path, &job, &bar))?;
+    drop(bar);
     let dataset = job.out.join(job.series().dataset());
     println!("{}", print::kpi_report(&job, &report, &dataset));
     Ok(())

@@ -8,6 +8,7 @@ mod ingest;
 mod kpi;
 mod lake;
 mod print;
+mod progress;
 mod query;
 mod report;
 mod sample;
@@ -92,6 +93,7 @@ struct ZoneArg {
 
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> Result<()> {
+    progress::set_quiet(cli.quiet);
     match cli.command {
         Command::Ingest(args) => ingest::run(args),
         Command::Lake(args) => lake::run(args),

@@ -103,6 +103,11 @@ pub(crate) fn stage_file(
     let mut record = RawRecord::default();
     while let Some(typed) = source.next(&mut record)? {
         stager.take(typed, &record)?;
+        if let Some(progress) = &options.progress {
+            progress
+                .rows
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
     }
     stager.finish(source.unknown_columns())
 }

@@ -16,6 +16,8 @@ pub(crate) mod run;
 pub use crate::validate::row::Rejection;
 pub use report::{FileReport, RejectLimit, SHOWN_UNKNOWN_UNITS, WARN_REJECTED_SHARE};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::dedupe::DedupIndex;
 use crate::error::{Error, Result};
@@ -55,6 +57,43 @@ pub struct IngestOptions {
     /// state spills to disk (`current::RUN_RECORDS` when None); tests make
     /// it small to exercise many runs.
     pub run_records: Option<usize>,
+    /// Counters a caller watches while the files are read (a progress bar).
+    pub progress: Option<Arc<Progress>>,
+}
+
+/// What has been read so far, across the files of one command.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Bytes of the inputs read by the parser.
+    pub bytes: AtomicU64,
+    /// Records read.
+    pub rows: AtomicU64,
+}
+
+impl Progress {
+    /// `input`, counting the bytes read from it into `progress`, if any.
+    pub(crate) fn counted(progress: &Option<Arc<Progress>>, input: read::Input) -> read::Input {
+        match progress {
+            Some(progress) => Box::new(Counted {
+                input,
+                progress: progress.clone(),
+            }),
+            None => input,
+        }
+    }
+}
+
+struct Counted {
+    input: read::Input,
+    progress: Arc<Progress>,
+}
+
+impl std::io::Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.input.read(buf)?;
+        self.progress.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 /// Ingests `paths` into the lake at `root` as `feed`, in order. Without
@@ -189,7 +228,7 @@ pub fn dry_run(
                     scan: &scan,
                     seq,
                 };
-                let input = read::open_input(path)?;
+                let input = Progress::counted(&options.progress, read::open_input(path)?);
                 let staged = stage_file(&target, &file, input, options, &mut dedup)?;
                 would_ingest.push((scan.content_hash, seq));
                 seq += 1;

@@ -65,7 +65,7 @@ impl IngestRun {
         let staged_file = stage_file(
             &target,
             &file,
-            read::open_input(path)?,
+            super::Progress::counted(&options.progress, read::open_input(path)?),
             options,
             &mut self.dedup,
         )?;

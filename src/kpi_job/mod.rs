@@ -81,8 +81,28 @@ pub struct KpiReport {
 /// Runs the job; SIGINT or SIGTERM stops it wherever it is, publishing
 /// nothing (the version being built removes itself).
 pub async fn run(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
+    run_watched(lake, job, &Unwatched).await
+}
+
+/// What the job tells a watcher as it goes: the command line draws it.
+pub trait Watch: Send + Sync {
+    /// A stage begins.
+    fn stage(&self, _what: &str) {}
+    /// The periods the run computes.
+    fn periods(&self, _total: usize) {}
+    /// One period's slice is written.
+    fn period_written(&self) {}
+}
+
+/// Nobody watches.
+pub struct Unwatched;
+
+impl Watch for Unwatched {}
+
+/// `run`, telling `watch` how far it is.
+pub async fn run_watched(lake: &Path, job: &KpiJob, watch: &dyn Watch) -> Result<KpiReport> {
     tokio::select! {
-        result = compute(lake, job) => result,
+        result = compute(lake, job, watch) => result,
         () = crate::interrupt::stopped() => {
             let dataset = job.out.join(job.series().dataset());
             let what = if std::fs::symlink_metadata(&dataset).is_ok() {
@@ -129,9 +149,10 @@ async fn refuse_query_without_as_of(
     )))
 }
 
-pub(crate) async fn compute(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
+pub(crate) async fn compute(lake: &Path, job: &KpiJob, watch: &dyn Watch) -> Result<KpiReport> {
     let started = Instant::now();
     check_range(job)?;
+    watch.stage("reading the lake");
     let (ctx, manifest) = session::open(lake, &job.session).await?;
     if manifest.data_files(Feed::Units).is_empty() {
         return Err(Error::lake(
@@ -176,7 +197,14 @@ pub(crate) async fn compute(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
     let params = saved.bind(&given, &zone)?;
     let df = crate::sql::plan::plan(&ctx, &saved.sql, params, &[], &zone).await?;
     let periods = job.grain.periods_in(from, job.to);
-    let (version, rows) = write_slices(job, df, &periods).await?;
+    watch.stage(&format!(
+        "computing {} {} period(s)",
+        periods.len(),
+        job.grain
+    ));
+    watch.periods(periods.len());
+    let (version, rows) = write_slices(job, df, &periods, watch).await?;
+    watch.stage("publishing");
     let seconds = started.elapsed().as_secs_f64();
     tracing::info!("{rows} KPI rows computed and written in {seconds:.2} s in all");
     let run_manifest = RunRecord {
@@ -251,6 +279,7 @@ async fn write_slices(
     job: &KpiJob,
     df: datafusion::dataframe::DataFrame,
     periods: &[NaiveDate],
+    watch: &dyn Watch,
 ) -> Result<(Version, usize)> {
     // The output files leave out period_grain: it is the Hive partition.
     let full_schema = df.schema().inner().clone();
@@ -271,7 +300,9 @@ async fn write_slices(
             grain: job.grain.name().to_string(),
             period_start: date_from_days(day).to_string(),
             batches,
-        })
+        })?;
+        watch.period_written();
+        Ok(())
     };
     let mut stream = df
         .execute_stream()
