@@ -15,15 +15,21 @@ use std::process::{Command, Output};
 use common::hand::fixture;
 use common::*;
 
-/// The hand fixture with its months February to May 2024 published, as
-/// reported and restated on 2024-03-31's units.
+/// The hand fixture with its months March 2023 to May 2024 published as
+/// reported (a year before the report's March 2024: nothing happened
+/// then), and February to March 2024 restated on 2024-03-31's units.
 fn published() -> Fixture {
     let f = fixture();
     let day = |text: &str| text.parse().unwrap();
     let out = f.dir.path().join("out");
-    for units_as_of in [None, Some(day("2024-03-31"))] {
-        publish_months(&f, &out, day("2024-02-01"), day("2024-05-01"), units_as_of);
-    }
+    publish_months(&f, &out, day("2023-03-01"), day("2024-05-01"), None);
+    publish_months(
+        &f,
+        &out,
+        day("2024-02-01"),
+        day("2024-03-01"),
+        Some(day("2024-03-31")),
+    );
     f
 }
 
@@ -97,22 +103,27 @@ fn browse(page: &Path, what: &[&str]) -> Output {
 }
 
 /// What the page asked of the console and the network, from Chromium's
-/// log: console messages, and requests for anything but the page itself
-/// (Chromium's own calls to Google's services aside).
+/// log: console messages, and requests for anything but the page itself —
+/// Chromium's own calls home aside (its update, account and time services
+/// on google.com and googleapis.com; never a font or a CDN).
 fn complaints(log: &str, page: &Path) -> Vec<String> {
     let own = format!("file://{}", page.display());
+    let chromium_home = |url: &str| {
+        let host = url
+            .split("://")
+            .nth(1)
+            .and_then(|rest| rest.split(['/', ':', '?']).next())
+            .unwrap_or_default();
+        (host.ends_with(".google.com") || host.ends_with(".googleapis.com"))
+            && host != "fonts.googleapis.com"
+    };
     log.lines()
         .filter(|line| {
             line.contains(":CONSOLE")
                 || line
                     .split("NotifyBeforeURLRequest: ")
                     .nth(1)
-                    .is_some_and(|url| {
-                        !url.starts_with(&own)
-                            && !["google.com/", "googleapis.com/", "gstatic.com/"]
-                                .iter()
-                                .any(|host| url.contains(host))
-                    })
+                    .is_some_and(|url| !url.starts_with(&own) && !chromium_home(url))
         })
         .map(str::to_string)
         .collect()
@@ -192,12 +203,12 @@ fn the_report_renders_in_a_browser_with_the_hand_worked_figures_and_no_request()
         "{dom}"
     );
     // The scorecard, cell by cell: value, numerator / denominator, target,
-    // attainment, status, change since February and since March 2023 (not
-    // published), rank among the provinces.
+    // attainment, status, change since February and since March 2023 (no
+    // activity then: counts 0, rates none), rank among the provinces.
     let expected: &[(&str, [&str; 9])] = &[
         (
             "received",
-            ["Hồ sơ tiếp nhận", "6", "", "", "", "", "+5", "–", "1/1 ="],
+            ["Hồ sơ tiếp nhận", "6", "", "", "", "", "+5", "+6", "1/1 ="],
         ),
         (
             "on_time_rate",
@@ -237,7 +248,7 @@ fn the_report_renders_in_a_browser_with_the_hand_worked_figures_and_no_request()
                 "50,0 %",
                 "Từ 50–70%",
                 "+2",
-                "–",
+                "+2",
                 "1/1 =",
             ],
         ),
@@ -279,7 +290,7 @@ fn the_report_renders_in_a_browser_with_the_hand_worked_figures_and_no_request()
                 "",
                 "",
                 "+0,30",
-                "–",
+                "+0,40",
                 "1/1 =",
             ],
         ),
@@ -371,9 +382,38 @@ fn english_restated_and_refusals() {
     let out = out.to_str().unwrap();
     refused(
         &[
-            "report", "--unit", "P", "--period", "2023-03", "--output", out,
+            "report", "--unit", "P", "--period", "2022-03", "--output", out,
         ],
-        "holds the months from 2024-02-01 to 2024-05-01, not the one starting 2023-03-01",
+        "holds the months from 2023-03-01 to 2024-05-01, not the one starting 2022-03-01",
+    );
+    // The restated series is read from its own dataset and as-of day.
+    refused(
+        &[
+            "report",
+            "--unit",
+            "P",
+            "--period",
+            "2024-04",
+            "--units-as-of",
+            "2024-03-31",
+            "--output",
+            out,
+        ],
+        "kpi_values_restated/units_as_of=2024-03-31 holds the months from 2024-02-01 to 2024-03-01, not the one starting 2024-04-01; pick one of those, or run `motcua kpi --grain month --units-as-of 2024-03-31` over it",
+    );
+    refused(
+        &[
+            "report",
+            "--unit",
+            "P",
+            "--period",
+            "2024-03",
+            "--units-as-of",
+            "2024-04-30",
+            "--output",
+            out,
+        ],
+        "holds no month periods; run `motcua kpi --grain month --from … --to … --units-as-of 2024-04-30` first",
     );
     refused(
         &[
@@ -385,7 +425,7 @@ fn english_restated_and_refusals() {
         &[
             "report", "--unit", "P", "--period", "2024-3-x", "--output", out,
         ],
-        "--period 2024-3-x: name a month as YYYY-MM",
+        "--period 2024-3-x: name a month of the years 2000–2059 as YYYY-MM",
     );
     refused(
         &[
@@ -474,10 +514,18 @@ fn workbooks_hold_raw_values_with_excel_formats_and_vietnamese_headers() {
         .iter()
         .map(|s| s["title"].as_str().unwrap())
         .collect();
-    assert_eq!(titles, ["Bảng chỉ tiêu", "Diễn biến", "Đơn vị trực thuộc"]);
+    assert_eq!(
+        titles,
+        [
+            "Bảng chỉ tiêu",
+            "Diễn biến",
+            "Đơn vị trực thuộc",
+            "Thông tin"
+        ]
+    );
     let scorecard = &sheets[0];
     assert_eq!(scorecard["freeze"], "A2");
-    assert_eq!(scorecard["filter"], "A1:L26");
+    assert_eq!(scorecard["filter"], "A1:N26");
     let headers: Vec<&str> = scorecard["rows"][0]
         .as_array()
         .unwrap()
@@ -498,7 +546,9 @@ fn workbooks_hold_raw_values_with_excel_formats_and_vietnamese_headers() {
             "Kỳ trước",
             "Cùng kỳ năm trước",
             "Xếp hạng",
-            "Thay đổi thứ hạng"
+            "Thay đổi thứ hạng",
+            "Số đơn vị xếp hạng",
+            "Ước tính"
         ]
     );
     let cell = |row: &Vec<serde_json::Value>, i: usize| {
@@ -537,7 +587,35 @@ fn workbooks_hold_raw_values_with_excel_formats_and_vietnamese_headers() {
     assert_eq!(children[1][0][0], "D2");
     assert_eq!(children[1][2][0], "on_time_rate");
     assert_eq!(children[1][4][0], 1);
-    assert_eq!(children[1][6][0], true);
+    assert_eq!(children[1][6][0], 2);
+    assert_eq!(children[1][7][0], true);
+    // What the workbook is of.
+    let about: Vec<(String, String)> = sheets[3]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .skip(1)
+        .map(|r| {
+            (
+                r[0][0].as_str().unwrap().into(),
+                r[1][0].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        about[..3],
+        [
+            ("Tên đơn vị".into(), "Tỉnh Thử Nghiệm (P)".into()),
+            ("Kỳ báo cáo".into(), "03/2024".into()),
+            ("Chuỗi số liệu".into(), "như báo cáo từng kỳ".into()),
+        ]
+    );
+    // The same report gives the same bytes.
+    let again = report(&f, "p2.xlsx", &[]);
+    assert_eq!(
+        std::fs::read(f.dir.path().join("p.xlsx")).unwrap(),
+        std::fs::read(again).unwrap()
+    );
 
     // `query --output .xlsx`: English headers on request, timestamps in the
     // lake's zone (A2 was received at 08:00 local, 01:00 UTC).
@@ -663,6 +741,24 @@ fn csv_with_a_bom_tables_readable_and_the_catalog_published() {
             "per_1000"
         ]]
     );
-    let ids: Vec<&str> = motcua::spec::kpis::CATALOG.iter().map(|k| k.id).collect();
-    assert_eq!(ids.len(), 25);
+    let published_ids = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let ctx = datafusion::prelude::SessionContext::new();
+        ctx.register_parquet("catalog", catalog.to_str().unwrap(), Default::default())
+            .await
+            .unwrap();
+        common::rows(
+            &ctx.sql("SELECT kpi FROM catalog ORDER BY kpi")
+                .await
+                .unwrap()
+                .collect()
+                .await
+                .unwrap(),
+        )
+    });
+    let mut ids: Vec<Vec<String>> = motcua::spec::kpis::CATALOG
+        .iter()
+        .map(|k| vec![k.id.to_string()])
+        .collect();
+    ids.sort();
+    assert_eq!(published_ids, ids);
 }

@@ -23,6 +23,7 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 use crate::error::{Error, Result};
 use crate::validate::time::{DEFAULT_ZONE, Zone};
 
+pub use progress::LogWriter;
 pub use value::refused;
 
 #[derive(Parser)]

@@ -215,7 +215,13 @@ impl Sink {
 
     pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         match &mut self.writer {
-            Writer::Table(_, batches) | Writer::Xlsx(_, batches) => batches.push(batch.clone()),
+            Writer::Table(_, batches) => batches.push(batch.clone()),
+            Writer::Xlsx(_, batches) => {
+                // Refused as soon as it cannot fit, not once all is held.
+                let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+                crate::report::xlsx::check_rows(rows + batch.num_rows())?;
+                batches.push(batch.clone());
+            }
             Writer::Csv(writer) => writer.write(batch)?,
             Writer::Json(writer) => writer.write(batch)?,
             Writer::Parquet(writer) => writer.write(batch)?,

@@ -5,6 +5,7 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -14,6 +15,40 @@ use crate::ingest::Progress;
 use crate::kpi_job::Watch;
 
 static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// The bar being drawn, if any: log lines go above it.
+static ACTIVE: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+fn show(bar: &ProgressBar) {
+    if let Ok(mut active) = ACTIVE.lock() {
+        *active = Some(bar.clone());
+    }
+}
+
+fn hide(bar: &ProgressBar) {
+    bar.finish_and_clear();
+    if let Ok(mut active) = ACTIVE.lock() {
+        *active = None;
+    }
+}
+
+/// Standard error for log lines (`tracing`): written above the bar being
+/// drawn, so that a warning and a bar never share a line.
+pub struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let active = ACTIVE.lock().ok().and_then(|bar| bar.clone());
+        match active {
+            Some(bar) => bar.suspend(|| std::io::stderr().write(buf)),
+            None => std::io::stderr().write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
 
 /// `-q`: no bars.
 pub(super) fn set_quiet(quiet: bool) {
@@ -52,6 +87,7 @@ impl IngestBar {
         let bar = ProgressBar::new(total).with_style(style(
             "{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} · {prefix} · {eta} left",
         ));
+        show(&bar);
         let stop = Arc::new(AtomicBool::new(false));
         let ticker = {
             let (bar, counters, stop) = (bar.clone(), counters.clone(), stop.clone());
@@ -106,7 +142,7 @@ impl Drop for IngestBar {
         if let Some(ticker) = self.ticker.take() {
             let _ = ticker.join();
         }
-        self.bar.finish_and_clear();
+        hide(&self.bar);
     }
 }
 
@@ -120,6 +156,7 @@ impl JobBar {
                 "{spinner} {elapsed:>4} {msg} [{bar:30}] {pos}/{len} period(s)",
             ));
             bar.enable_steady_tick(Duration::from_millis(120));
+            show(&bar);
             bar
         }))
     }
@@ -148,18 +185,31 @@ impl Watch for JobBar {
 impl Drop for JobBar {
     fn drop(&mut self) {
         if let Some(bar) = &self.0 {
-            bar.finish_and_clear();
+            hide(bar);
         }
     }
 }
 
 /// A spinner with the time spent, for work with no measure of its own
-/// (`sample`); None when not drawn.
-pub(super) fn spinner(what: &str) -> Option<ProgressBar> {
-    drawn().then(|| {
-        let bar = ProgressBar::new_spinner().with_style(style("{spinner} {elapsed:>4} {msg}"));
-        bar.set_message(what.to_string());
-        bar.enable_steady_tick(Duration::from_millis(120));
-        bar
-    })
+/// (`sample`); cleared when dropped.
+pub(super) struct Spinner(Option<ProgressBar>);
+
+impl Spinner {
+    pub(super) fn start(what: &str) -> Spinner {
+        Spinner(drawn().then(|| {
+            let bar = ProgressBar::new_spinner().with_style(style("{spinner} {elapsed:>4} {msg}"));
+            bar.set_message(what.to_string());
+            bar.enable_steady_tick(Duration::from_millis(120));
+            show(&bar);
+            bar
+        }))
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.0 {
+            hide(bar);
+        }
+    }
 }

@@ -34,15 +34,13 @@ pub(super) struct SampleArgs {
 }
 
 pub(super) fn run(args: SampleArgs) -> Result<()> {
-    let spinner = super::progress::spinner(&format!(
+    let spinner = super::progress::Spinner::start(&format!(
         "writing {} dossiers to {}",
         args.dossiers,
         args.out.display()
     ));
     let report = sample::generate_styled(&args.out, args.dossiers, args.seed, args.style);
-    if let Some(spinner) = spinner {
-        spinner.finish_and_clear();
-    }
+    drop(spinner);
     let report = report?;
     println!(
         "wrote {} units, {} targets, {} dossiers ({} snapshot rows), {} portal events, {} signature events to {}",

@@ -56,21 +56,21 @@ pub(crate) async fn read(out: &Path, request: &Request, first: NaiveDate) -> Res
     let published = crate::sql::tables::register_outputs(&ctx, out).await?;
     let series = request.series;
     let table = series.dataset();
-    let is_published = match series {
+    let read_dir = match series {
         Series::AsReported => published.kpi_values,
         Series::Restated { .. } => published.restated,
     };
-    if !is_published {
-        let flag = match series {
-            Series::AsReported => String::new(),
-            Series::Restated { units_as_of } => format!(" --units-as-of {units_as_of}"),
-        };
+    let flag = match series {
+        Series::AsReported => String::new(),
+        Series::Restated { units_as_of } => format!(" --units-as-of {units_as_of}"),
+    };
+    let Some(read_dir) = read_dir else {
         return Err(Error::Usage(format!(
             "{table} is not published in {} yet; run `motcua kpi --grain {} --from … --to …{flag}` first, or point --published at its directory",
             out.display(),
             request.grain
         )));
-    }
+    };
     let series_rows = series_filter(&ctx, request).await?;
     let period = date(request.period);
     let rows = series_rows
@@ -89,7 +89,7 @@ pub(crate) async fn read(out: &Path, request: &Request, first: NaiveDate) -> Res
         .iter()
         .any(|r| r.period_start == request.period && r.unit_code == request.unit);
     if !has_unit {
-        return Err(missing(series_rows, out, request).await);
+        return Err(missing(series_rows, out, request, &flag).await);
     }
     let ranked = series_rows
         .filter(col("period_start").eq(period))?
@@ -114,7 +114,7 @@ pub(crate) async fn read(out: &Path, request: &Request, first: NaiveDate) -> Res
             );
         }
     }
-    let version = crate::publish::dataset::current_dir(out, table)?
+    let version = read_dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
@@ -139,7 +139,7 @@ async fn series_filter(ctx: &SessionContext, request: &Request) -> Result<DataFr
 
 /// Why the requested unit has no row in the requested period: the period
 /// is not published, or the unit is not among that period's units.
-async fn missing(series_rows: DataFrame, out: &Path, request: &Request) -> Error {
+async fn missing(series_rows: DataFrame, out: &Path, request: &Request, flag: &str) -> Error {
     let range = async {
         let batches = series_rows
             .aggregate(
@@ -161,26 +161,35 @@ async fn missing(series_rows: DataFrame, out: &Path, request: &Request) -> Error
         };
         Ok::<_, Error>((day(0), day(1)))
     };
-    let dataset = out.join(request.series.dataset());
+    let dataset = match request.series {
+        Series::AsReported => out.join(crate::publish::dataset::DATASET),
+        Series::Restated { units_as_of } => out
+            .join(request.series.dataset())
+            .join(format!("units_as_of={units_as_of}")),
+    };
+    // The units a period's rows hold: its own (as reported), or the as-of day's.
+    let units_day = match request.series {
+        Series::AsReported => request.period,
+        Series::Restated { units_as_of } => units_as_of,
+    };
     let grain = request.grain;
     match range.await {
         Err(e) => e,
         Ok((Some(first), Some(last))) if request.period >= first && request.period <= last => {
             Error::Usage(format!(
-                "unit {} is not among the units of the {grain} starting {} in {}; see `motcua units --at {}` for the units of that day",
+                "unit {} is not among the units of the {grain} starting {} in {}; see `motcua units --at {units_day}` for the units of that day",
                 request.unit,
                 request.period,
                 dataset.display(),
-                request.period
             ))
         }
         Ok((Some(first), Some(last))) => Error::Usage(format!(
-            "{} holds the {grain}s from {first} to {last}, not the one starting {}; pick one of those, or run `motcua kpi --grain {grain}` over it",
+            "{} holds the {grain}s from {first} to {last}, not the one starting {}; pick one of those, or run `motcua kpi --grain {grain}{flag}` over it",
             dataset.display(),
             request.period
         )),
         Ok(_) => Error::Usage(format!(
-            "{} holds no {grain} periods; run `motcua kpi --grain {grain} --from … --to …` first",
+            "{} holds no {grain} periods; run `motcua kpi --grain {grain} --from … --to …{flag}` first",
             dataset.display()
         )),
     }

@@ -40,6 +40,7 @@ struct Words {
     few: &'static str,
     estimated: &'static str,
     no_children: &'static str,
+    earlier_unit: &'static str,
     source: &'static str,
     legend: [&'static str; 2],
     met: &'static str,
@@ -70,9 +71,10 @@ const VI: Words = Words {
     trends: "Diễn biến 12 kỳ gần nhất",
     children: "Xếp hạng các đơn vị trực thuộc",
     child_unit: "Đơn vị trực thuộc",
-    few: "Dưới {n} hồ sơ: thứ hạng ít ý nghĩa",
+    few: "Dưới {n} hồ sơ (hoặc văn bản) ở mẫu số: thứ hạng ít ý nghĩa",
     estimated: "≈ ước tính: số liệu chia theo tỷ lệ khi đơn vị thay đổi",
     no_children: "Đơn vị không có đơn vị trực thuộc trong kỳ này.",
+    earlier_unit: "Trong các kỳ trước, mã {code} là của {other}: số liệu các kỳ đó không được so sánh ở đây; xem số liệu quy đổi (--units-as-of).",
     source: "Nguồn",
     legend: ["Kết quả", "Mục tiêu"],
     met: "Đạt",
@@ -103,9 +105,10 @@ const EN: Words = Words {
     trends: "The last 12 periods",
     children: "Units below, ranked",
     child_unit: "Unit",
-    few: "Fewer than {n} dossiers: the rank says little",
+    few: "Fewer than {n} dossiers (or documents) behind the rate: the rank says little",
     estimated: "≈ estimated: shared out when units changed",
     no_children: "The unit has no units below it in this period.",
+    earlier_unit: "In earlier periods the code {code} named {other}: those periods are left out of the trends and changes here; see the restated series (--units-as-of).",
     source: "Source",
     legend: ["Value", "Target"],
     met: "Met",
@@ -132,6 +135,7 @@ struct Page {
     children: Vec<ChildView>,
     few_note: String,
     estimated: bool,
+    earlier_unit: Option<String>,
     source: String,
 }
 
@@ -332,13 +336,12 @@ fn page(report: &Report, lang: Lang, t: &'static Words) -> Result<Page> {
                 .cells
                 .iter()
                 .zip(&report.headline)
-                .zip(&report.children_ranked)
-                .map(|((cell, kpi), ranked)| CellView {
+                .map(|(cell, kpi)| CellView {
                     value: cell.value.map_or_else(dash, |v| {
                         let approx = if cell.estimated { "≈ " } else { "" };
                         format!("{approx}{}", lang.value(kpi, v))
                     }),
-                    rank: rank(lang, cell.rank, *ranked, cell.rank_change),
+                    rank: rank(lang, cell.rank, cell.ranked, cell.rank_change),
                     moved: moved(cell.rank_change),
                     few: cell.few,
                 })
@@ -372,6 +375,11 @@ fn page(report: &Report, lang: Lang, t: &'static Words) -> Result<Page> {
         children,
         few_note: t.few.replace("{n}", &request.min_dossiers.to_string()),
         estimated: report.estimated,
+        earlier_unit: report.earlier_unit.as_ref().map(|other| {
+            t.earlier_unit
+                .replace("{code}", &request.unit)
+                .replace("{other}", other)
+        }),
         source: format!(
             "{}/{} {}",
             request.series.dataset(),

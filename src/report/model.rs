@@ -85,6 +85,8 @@ pub(crate) struct Cell {
     /// rank says little.
     pub few: bool,
     pub estimated: bool,
+    /// Units of the child's level ranked on the KPI in the period.
+    pub ranked: Option<i64>,
 }
 
 pub(crate) struct Child {
@@ -105,10 +107,11 @@ pub(crate) struct Report {
     pub headline: Vec<&'static KpiDef>,
     pub trends: Vec<Trend>,
     pub children: Vec<Child>,
-    /// Units of the children's level ranked per headline KPI.
-    pub children_ranked: Vec<Option<i64>>,
     /// Any value carried through a unit change with a share below one.
     pub estimated: bool,
+    /// The unit an earlier period's rows of the code belong to, when it is
+    /// another (a reused code): they are left out of trends and changes.
+    pub earlier_unit: Option<String>,
     /// The published version read.
     pub version: String,
 }
@@ -137,20 +140,31 @@ pub(crate) fn build(request: Request, rows: Rows) -> Report {
     let previous = grain.previous_period(request.period);
     let year_ago = grain.year_earlier(request.period);
     let unit = &request.unit;
+    let (unit_name, unit_level) = rows
+        .rows
+        .iter()
+        .find(|r| &r.unit_code == unit && r.period_start == request.period)
+        .map(|r| (r.unit_name.clone(), r.unit_level.clone()))
+        .unwrap_or_default();
+    // A code can name another unit in earlier periods (codes were reused in
+    // July 2025): those rows are not this unit's past. (kpi_values does
+    // not carry the version, so a unit that changed its name or level is
+    // left out too; the restated series compares one unit throughout.)
+    let same_unit = |r: &Row| r.unit_name == unit_name && r.unit_level == unit_level;
+    let earlier_unit = rows
+        .rows
+        .iter()
+        .find(|r| &r.unit_code == unit && !same_unit(r))
+        .map(|r| r.unit_name.clone());
     // The unit's own rows by (period, kpi).
     let own: HashMap<(NaiveDate, &str), &Row> = rows
         .rows
         .iter()
-        .filter(|r| &r.unit_code == unit)
+        .filter(|r| &r.unit_code == unit && same_unit(r))
         .map(|r| ((r.period_start, r.kpi.as_str()), r))
         .collect();
     let at = |period: NaiveDate, kpi: &KpiDef| own.get(&(period, kpi.id)).copied();
     let value_at = |period, kpi| at(period, kpi).and_then(|r| r.value);
-    let this = at(request.period, &kpis::CATALOG[0]);
-    let (unit_name, unit_level) = this
-        .or_else(|| own.values().next().copied())
-        .map(|r| (r.unit_name.clone(), r.unit_level.clone()))
-        .unwrap_or_default();
     let scorecard: Vec<Score> = kpis::CATALOG
         .iter()
         .map(|kpi| {
@@ -187,15 +201,7 @@ pub(crate) fn build(request: Request, rows: Rows) -> Report {
                 .collect(),
         })
         .collect();
-    let children = children(&request, &rows.rows, &headline);
-    let child_level = children.first().map(|c| c.level.clone());
-    let children_ranked = headline
-        .iter()
-        .map(|kpi| {
-            let level = child_level.clone()?;
-            rows.ranked.get(&(kpi.id.to_string(), level)).copied()
-        })
-        .collect();
+    let children = children(&request, &rows, &headline);
     let estimated = scorecard
         .iter()
         .any(|s| s.now.as_ref().is_some_and(|r| r.estimated))
@@ -210,8 +216,8 @@ pub(crate) fn build(request: Request, rows: Rows) -> Report {
         headline,
         trends,
         children,
-        children_ranked,
         estimated,
+        earlier_unit,
         version: rows.version,
     }
 }
@@ -235,11 +241,12 @@ fn summarize(scorecard: &[Score]) -> Summary {
     summary
 }
 
-/// The unit's children in the requested period, by their rank on the first
-/// headline KPI (unranked last), then by code.
-fn children(request: &Request, rows: &[Row], headline: &[&'static KpiDef]) -> Vec<Child> {
+/// The unit's children in the requested period, by level (a province's
+/// communes apart from its departments: each is ranked among its own), then
+/// by their rank on the first headline KPI (unranked last), then by code.
+fn children(request: &Request, rows: &Rows, headline: &[&'static KpiDef]) -> Vec<Child> {
     let mut by_code: HashMap<&str, HashMap<&str, &Row>> = HashMap::new();
-    for r in rows.iter().filter(|r| {
+    for r in rows.rows.iter().filter(|r| {
         r.period_start == request.period && r.parent_code.as_deref() == Some(&request.unit)
     }) {
         by_code.entry(&r.unit_code).or_default().insert(&r.kpi, r);
@@ -264,6 +271,10 @@ fn children(request: &Request, rows: &[Row], headline: &[&'static KpiDef]) -> Ve
                             few: kpi.kind == KpiKind::Rate
                                 && denominator < request.min_dossiers as f64,
                             estimated: row.is_some_and(|r| r.estimated),
+                            ranked: rows
+                                .ranked
+                                .get(&(kpi.id.to_string(), any.unit_level.clone()))
+                                .copied(),
                         }
                     })
                     .collect(),
@@ -272,7 +283,74 @@ fn children(request: &Request, rows: &[Row], headline: &[&'static KpiDef]) -> Ve
         .collect();
     children.sort_by(|a, b| {
         let rank = |c: &Child| c.cells.first().and_then(|c| c.rank).unwrap_or(i64::MAX);
-        rank(a).cmp(&rank(b)).then_with(|| a.code.cmp(&b.code))
+        a.level
+            .cmp(&b.level)
+            .then_with(|| rank(a).cmp(&rank(b)))
+            .then_with(|| a.code.cmp(&b.code))
     });
     children
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Request, build};
+    use crate::publish::dataset::Series;
+    use crate::report::data::{Row, Rows};
+    use crate::report::format::Lang;
+    use crate::spec::grain::Grain;
+
+    fn row(period: &str, name: &str, kpi: &str, value: f64) -> Row {
+        Row {
+            period_start: period.parse().unwrap(),
+            unit_code: "00070".into(),
+            unit_name: name.into(),
+            unit_level: "commune".into(),
+            parent_code: Some("01".into()),
+            kpi: kpi.into(),
+            numerator: Some(value),
+            denominator: None,
+            value: Some(value),
+            target: None,
+            attainment: None,
+            status: None,
+            rank: None,
+            rank_change: None,
+            estimated: false,
+        }
+    }
+
+    #[test]
+    fn a_reused_code_is_not_the_new_units_past() {
+        let request = Request {
+            unit: "00070".into(),
+            grain: Grain::Month,
+            period: "2025-07-01".parse().unwrap(),
+            lang: Lang::Vi,
+            series: Series::AsReported,
+            min_dossiers: 30,
+        };
+        let rows = Rows {
+            rows: vec![
+                row("2025-06-01", "Phường Hàng Trống", "received", 1.0),
+                row("2025-07-01", "Phường Hoàn Kiếm", "received", 2.0),
+                row("2025-06-01", "Phường Hàng Trống", "on_time_rate", 0.5),
+                row("2025-07-01", "Phường Hoàn Kiếm", "on_time_rate", 0.9),
+            ],
+            ranked: Default::default(),
+            version: "v000001".into(),
+        };
+        let report = build(request, rows);
+        assert_eq!(report.unit_name, "Phường Hoàn Kiếm");
+        assert_eq!(report.earlier_unit.as_deref(), Some("Phường Hàng Trống"));
+        let received = &report.scorecard[0];
+        assert_eq!(received.kpi.id, "received");
+        assert_eq!(received.now.as_ref().and_then(|r| r.value), Some(2.0));
+        assert_eq!(received.previous, None);
+        assert_eq!(report.trends[0].kpi.id, "on_time_rate");
+        let values: Vec<Option<f64>> = report.trends[0].points[10..]
+            .iter()
+            .map(|p| p.value)
+            .collect();
+        assert_eq!(values, [None, Some(0.9)]);
+    }
 }

@@ -10,11 +10,12 @@ use std::sync::Arc;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Date32Type, Field, Float64Type, Schema, SchemaRef, TimeUnit};
 use chrono::{Datelike, NaiveDateTime, Timelike};
-use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, Worksheet};
+use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, Worksheet};
 
 use super::format::{Lang, Shown, header, shown};
 use super::model::Report;
 use crate::error::{Error, Result};
+use crate::publish::dataset::Series;
 use crate::spec::kpis::{self, KpiKind};
 use crate::validate::time::Zone;
 
@@ -73,20 +74,27 @@ impl Formats {
 /// `zone`'s local time (Excel has no zones).
 pub(crate) fn workbook(sheets: &[Sheet], lang: Lang, zone: Option<&Zone>) -> Result<Vec<u8>> {
     let mut workbook = Workbook::new();
+    // A fixed creation time: the same rows give the same bytes.
+    let created = ExcelDateTime::from_ymd(2000, 1, 1)?;
+    workbook.set_properties(&DocProperties::new().set_creation_datetime(&created));
     let formats = Formats::new();
     for sheet in sheets {
-        let rows: usize = sheet.batches.iter().map(RecordBatch::num_rows).sum();
-        if rows > MAX_ROWS {
-            return Err(Error::Usage(format!(
-                "{} rows do not fit an Excel sheet (at most {MAX_ROWS}); write csv or parquet instead, or narrow the query",
-                rows
-            )));
-        }
+        check_rows(sheet.batches.iter().map(RecordBatch::num_rows).sum())?;
         let ws = workbook.add_worksheet();
         ws.set_name(sheet.name)?;
         write_sheet(ws, sheet, &formats, lang, zone)?;
     }
     Ok(workbook.save_to_buffer()?)
+}
+
+/// Refuses more rows than an Excel sheet holds.
+pub(crate) fn check_rows(rows: usize) -> Result<()> {
+    if rows > MAX_ROWS {
+        return Err(Error::Usage(format!(
+            "more than {MAX_ROWS} rows do not fit an Excel sheet; write csv or parquet instead, or narrow the query"
+        )));
+    }
+    Ok(())
 }
 
 fn write_sheet(
@@ -155,7 +163,8 @@ fn whole_column(batches: &[RecordBatch], c: usize) -> bool {
 enum Cells {
     Number(arrow::array::ArrayRef),
     Date(arrow::array::ArrayRef),
-    Timestamp(arrow::array::ArrayRef),
+    /// With whether the values are instants (UTC) or local times.
+    Timestamp(arrow::array::ArrayRef, bool),
     Bool(arrow::array::ArrayRef),
     Text(arrow::array::ArrayRef),
 }
@@ -170,10 +179,15 @@ impl Cells {
                 DataType::Date32 | DataType::Date64 => {
                     Cells::Date(arrow::compute::cast(column, &DataType::Date32)?)
                 }
-                DataType::Timestamp(_, _) => Cells::Timestamp(arrow::compute::cast(
-                    column,
-                    &DataType::Timestamp(TimeUnit::Microsecond, None),
-                )?),
+                DataType::Timestamp(_, zone) => Cells::Timestamp(
+                    arrow::compute::cast(
+                        column,
+                        &DataType::Timestamp(TimeUnit::Microsecond, None),
+                    )?,
+                    // An instant is shown in the lake's zone; a timestamp
+                    // without a zone is already a local time.
+                    zone.is_some(),
+                ),
                 DataType::Boolean => Cells::Bool(column.clone()),
                 _ => Cells::Text(arrow::compute::cast(column, &DataType::Utf8)?),
             }
@@ -194,7 +208,7 @@ impl Cells {
         let array = match self {
             Cells::Number(a)
             | Cells::Date(a)
-            | Cells::Timestamp(a)
+            | Cells::Timestamp(a, _)
             | Cells::Bool(a)
             | Cells::Text(a) => a,
         };
@@ -218,11 +232,11 @@ impl Cells {
                     )?;
                 }
             }
-            Cells::Timestamp(a) => {
+            Cells::Timestamp(a, instant) => {
                 let micros = a
                     .as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
                     .value(i);
-                let local = match zone {
+                let local = match zone.filter(|_| *instant) {
                     Some(zone) => zone.to_local(micros),
                     None => chrono::DateTime::from_timestamp_micros(micros)
                         .map(|t| t.naive_utc())
@@ -256,36 +270,32 @@ fn excel_time(t: NaiveDateTime) -> Result<ExcelDateTime> {
 /// The report's tables: the scorecard, the trends and the children ranked.
 pub(crate) fn write_report(report: &Report, path: &Path) -> Result<()> {
     let lang = report.request.lang;
-    let vi = lang.is_vi();
-    let [scorecard, trends, children] = tables(report)?;
-    let names = if vi {
-        ["Bảng chỉ tiêu", "Diễn biến", "Đơn vị trực thuộc"]
+    let names = if lang.is_vi() {
+        [
+            "Bảng chỉ tiêu",
+            "Diễn biến",
+            "Đơn vị trực thuộc",
+            "Thông tin",
+        ]
     } else {
-        ["Scorecard", "Trends", "Units below"]
+        ["Scorecard", "Trends", "Units below", "About"]
     };
-    let sheets = [
-        Sheet {
-            name: names[0],
-            schema: scorecard.schema(),
-            batches: &[scorecard],
-        },
-        Sheet {
-            name: names[1],
-            schema: trends.schema(),
-            batches: &[trends],
-        },
-        Sheet {
-            name: names[2],
-            schema: children.schema(),
-            batches: &[children],
-        },
-    ];
+    let tables = tables(report)?;
+    let sheets: Vec<Sheet> = names
+        .iter()
+        .zip(&tables)
+        .map(|(name, table)| Sheet {
+            name,
+            schema: table.schema(),
+            batches: std::slice::from_ref(table),
+        })
+        .collect();
     crate::storage::write_atomic(path, &workbook(&sheets, lang, None)?)
 }
 
 /// The report's tables as record batches, in long form (one row per KPI),
-/// so each takes the generic sheet's formats.
-fn tables(report: &Report) -> Result<[RecordBatch; 3]> {
+/// so each takes the generic sheet's formats; last, what the report is of.
+fn tables(report: &Report) -> Result<[RecordBatch; 4]> {
     use crate::validate::time::days_since_epoch;
     use arrow::array::{
         ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, StringArray,
@@ -304,6 +314,7 @@ fn tables(report: &Report) -> Result<[RecordBatch; 3]> {
     let text = |v: Vec<Option<String>>| Arc::new(StringArray::from(v)) as ArrayRef;
     let float = |v: Vec<Option<f64>>| Arc::new(Float64Array::from(v)) as ArrayRef;
     let int = |v: Vec<Option<i64>>| Arc::new(Int64Array::from(v)) as ArrayRef;
+    let boolean = |v: Vec<bool>| Arc::new(BooleanArray::from(v)) as ArrayRef;
 
     let s = &report.scorecard;
     let now = |f: fn(&super::data::Row) -> Option<f64>| {
@@ -356,6 +367,15 @@ fn tables(report: &Report) -> Result<[RecordBatch; 3]> {
                 .iter()
                 .map(|x| x.now.as_ref().and_then(|r| r.rank_change))
                 .collect()),
+        ),
+        ("ranked_units", int(s.iter().map(|x| x.ranked).collect())),
+        (
+            "estimated",
+            boolean(
+                s.iter()
+                    .map(|x| x.now.as_ref().is_some_and(|r| r.estimated))
+                    .collect(),
+            ),
         ),
     ])?;
 
@@ -422,11 +442,55 @@ fn tables(report: &Report) -> Result<[RecordBatch; 3]> {
             int(cells.iter().map(|(_, _, x)| x.rank_change).collect()),
         ),
         (
+            "ranked_units",
+            int(cells.iter().map(|(_, _, x)| x.ranked).collect()),
+        ),
+        (
             "few_dossiers",
-            Arc::new(BooleanArray::from(
-                cells.iter().map(|(_, _, x)| x.few).collect::<Vec<_>>(),
-            )),
+            boolean(cells.iter().map(|(_, _, x)| x.few).collect()),
+        ),
+        (
+            "estimated",
+            boolean(cells.iter().map(|(_, _, x)| x.estimated).collect()),
         ),
     ])?;
-    Ok([scorecard, trends, children])
+
+    let request = &report.request;
+    let lang = request.lang;
+    let series = match request.series {
+        Series::AsReported if vi => "như báo cáo từng kỳ".to_string(),
+        Series::AsReported => "as reported".to_string(),
+        Series::Restated { units_as_of } if vi => {
+            format!(
+                "quy đổi theo đơn vị hành chính ngày {}",
+                lang.date(units_as_of)
+            )
+        }
+        Series::Restated { units_as_of } => {
+            format!("restated on the units of {}", lang.date(units_as_of))
+        }
+    };
+    let about: [(&str, String); 4] = [
+        (
+            "unit_name",
+            format!("{} ({})", report.unit_name, request.unit),
+        ),
+        ("period", lang.period(request.grain, request.period)),
+        ("series", series),
+        (
+            "source",
+            format!("{}/{}", request.series.dataset(), report.version),
+        ),
+    ];
+    let about = batch(vec![
+        (
+            "field",
+            text(about.iter().map(|(f, _)| Some(header(f, lang))).collect()),
+        ),
+        (
+            "value",
+            text(about.iter().map(|(_, v)| Some(v.clone())).collect()),
+        ),
+    ])?;
+    Ok([scorecard, trends, children, about])
 }

@@ -96,7 +96,7 @@ impl Grain {
         let t = text.trim();
         let bad = || {
             Error::Usage(format!(
-                "--period {text}: name a {self} as {}, or give any day of it as YYYY-MM-DD",
+                "--period {text}: name a {self} of the years 2000–2059 as {}, or give any day of it as YYYY-MM-DD",
                 match self {
                     Grain::Day => "YYYY-MM-DD",
                     Grain::Week => "YYYY-Www (ISO week, e.g. 2025-W24)",
@@ -106,11 +106,20 @@ impl Grain {
                 }
             ))
         };
+        // The calendar's years (a sign or a far year is no period of it).
+        let in_calendar = |year: i32| (2000..2060).contains(&year);
         if let Ok(day) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-            return Ok(self.period_start(day));
+            return match in_calendar(day.year()) {
+                true => Ok(self.period_start(day)),
+                false => Err(bad()),
+            };
         }
         let (year, rest) = t.split_once('-').unwrap_or((t, ""));
-        let year: i32 = year.parse().map_err(|_| bad())?;
+        let year: i32 = year
+            .parse()
+            .ok()
+            .filter(|y| in_calendar(*y))
+            .ok_or_else(bad)?;
         let number = |prefix: &str| -> Option<u32> {
             rest.strip_prefix(prefix)
                 .or_else(|| rest.strip_prefix(&prefix.to_ascii_lowercase()))?
@@ -223,6 +232,9 @@ mod tests {
             (Grain::Quarter, "2025-Q5"),
             (Grain::Year, "2025-06"),
             (Grain::Day, "2025-06"),
+            (Grain::Month, "-262143-01-05"),
+            (Grain::Day, "+262142-12-31"),
+            (Grain::Year, "1999"),
         ] {
             let err = grain.parse_period(text).unwrap_err().to_string();
             assert!(err.contains("or give any day of it as YYYY-MM-DD"), "{err}");

@@ -426,21 +426,22 @@ pub fn find(id: &str) -> Option<&'static KpiDef> {
 /// of the published `kpi_catalog`.
 pub fn render_markdown() -> String {
     let mut out = String::from(
-        "| kpi | family | kind | unit | direction | label_vi | label_en | definition | definition_vi |\n|---|---|---|---|---|---|---|---|---|\n",
+        "| kpi | family | kind | unit | counts | direction | label_vi | label_en | definition | definition_vi | headline |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for k in CATALOG {
         out.push_str(&format!(
-            "| `{}`{} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             k.id,
-            if k.headline { " ★" } else { "" },
             k.family,
             k.kind.name(),
             k.unit,
+            k.counts,
             k.direction.name(),
             k.label_vi,
             k.label_en,
             k.definition,
-            k.definition_vi
+            k.definition_vi,
+            if k.headline { "yes" } else { "" }
         ));
     }
     out
@@ -491,6 +492,11 @@ pub static OUTPUT_COLUMNS: &[OutputColumn] = &[
     output("previous_value", "Kỳ trước", "Previous period"),
     output("year_ago_value", "Cùng kỳ năm trước", "A year earlier"),
     output("few_dossiers", "Ít hồ sơ", "Few dossiers"),
+    output("ranked_units", "Số đơn vị xếp hạng", "Units ranked"),
+    output("field", "Mục", "Item"),
+    output("period", "Kỳ báo cáo", "Period"),
+    output("series", "Chuỗi số liệu", "Series"),
+    output("source", "Nguồn", "Source"),
     output("family", "Nhóm", "Family"),
     output("kind", "Loại", "Kind"),
     output("unit", "Đơn vị đo", "Unit of measure"),

@@ -87,13 +87,13 @@ pub(crate) async fn stream(
         QuerySource::Sql(sql) => sql,
     };
     let reads_outputs = reads_table(&ctx, sql, crate::publish::dataset::DATASET)?;
-    if reads_outputs && !published.kpi_values {
+    if reads_outputs && published.kpi_values.is_none() {
         return Err(Error::Usage(format!(
             "kpi_values is not published in {} yet; run `motcua kpi --from … --to …` first, or point --published at its directory",
             out.display()
         )));
     }
-    if reads_table(&ctx, sql, crate::publish::dataset::RESTATED)? && !published.restated {
+    if reads_table(&ctx, sql, crate::publish::dataset::RESTATED)? && published.restated.is_none() {
         return Err(Error::Usage(format!(
             "kpi_values_restated is not published in {} yet; run `motcua kpi --from … --to … --units-as-of DATE` first, or point --published at its directory",
             out.display()

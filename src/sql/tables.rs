@@ -111,28 +111,30 @@ pub(crate) async fn register_outputs(
     })
 }
 
-/// Which output datasets are published.
-#[derive(Debug, Clone, Copy)]
+/// Which output datasets are published: the version directory each table
+/// reads (the one `OUT/<name>` pointed at when it was registered).
+#[derive(Debug, Clone)]
 pub(crate) struct Published {
-    pub(crate) kpi_values: bool,
-    pub(crate) restated: bool,
+    pub(crate) kpi_values: Option<std::path::PathBuf>,
+    pub(crate) restated: Option<std::path::PathBuf>,
 }
 
 /// Registers `OUT/<name>` as table `<name>`, with its Hive partition
-/// columns; false when nothing is published there.
+/// columns; the version directory it reads, None when nothing is published
+/// there.
 async fn register_dataset(
     ctx: &datafusion::prelude::SessionContext,
     out: &Path,
     name: &str,
     partitions: Vec<(String, DataType)>,
-) -> Result<bool> {
+) -> Result<Option<std::path::PathBuf>> {
     use datafusion::datasource::file_format::parquet::ParquetFormat;
     use datafusion::datasource::listing::{
         ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
     };
     let dataset = out.join(name);
     if !dataset.join("_SUCCESS").exists() {
-        return Ok(false);
+        return Ok(None);
     }
     let dataset = dataset.canonicalize().map_err(|e| Error::io(&dataset, e))?;
     let url = ListingTableUrl::parse(format!("{}/", dataset.display()))?;
@@ -144,5 +146,5 @@ async fn register_dataset(
         .with_listing_options(options)
         .with_schema(schema);
     ctx.register_table(name, Arc::new(ListingTable::try_new(config)?))?;
-    Ok(true)
+    Ok(Some(dataset))
 }
