@@ -27,6 +27,7 @@ pub mod publish;
 pub mod read;
 pub mod report;
 pub mod sample;
+pub mod serve;
 pub mod spec;
 pub mod sql;
 pub(crate) mod stage;

@@ -12,6 +12,7 @@ mod progress;
 mod query;
 mod report;
 mod sample;
+mod serve;
 mod table;
 mod units;
 mod value;
@@ -59,6 +60,7 @@ enum Command {
     /// Print the KPI catalog (Markdown).
     Kpis,
     Report(report::ReportArgs),
+    Serve(serve::ServeArgs),
     Units(units::UnitsArgs),
     Sample(sample::SampleArgs),
     Demo(demo::DemoArgs),
@@ -106,6 +108,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Report(args) => report::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Units(args) => units::run(args),
         Command::Sample(args) => sample::run(args),
         Command::Demo(args) => demo::run(args),

@@ -23,6 +23,34 @@ fn read_only() -> SQLOptions {
         .with_allow_statements(false)
 }
 
+/// Plans `sql` read-only without binding its parameters: the schema a
+/// prepared statement answers with, and the types of its placeholders
+/// (`$1`, `$2`, … in order).
+pub(crate) async fn plan_unbound(
+    ctx: &SessionContext,
+    sql: &str,
+) -> Result<(DataFrame, Vec<(String, Option<DataType>)>)> {
+    let df = ctx
+        .sql_with_options(sql, read_only())
+        .await
+        .map_err(sql_error)?;
+    let mut wanted: Vec<(String, Option<DataType>)> = df
+        .logical_plan()
+        .get_parameter_types()
+        .map_err(sql_error)?
+        .into_iter()
+        .collect();
+    // `$2` before `$10`: by number where the names are numbers.
+    wanted.sort_by_key(|(name, _)| {
+        let number = name
+            .trim_start_matches('$')
+            .parse::<u64>()
+            .unwrap_or(u64::MAX);
+        (number, name.clone())
+    });
+    Ok((df, wanted))
+}
+
 /// Plans `sql` read-only and binds named parameters. Declared types win;
 /// for ad-hoc SQL, each value takes the type the query's context gives its
 /// placeholder.

@@ -1,0 +1,75 @@
+//! `motcua serve`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::LakeDir;
+use crate::error::{Error, Result};
+use crate::serve::{self, ServeOptions};
+
+/// Serve the lake and the published KPIs to dashboards over Arrow Flight
+/// SQL, read-only, until Ctrl-C.
+#[derive(Args)]
+#[command(after_help = "Examples:
+  motcua serve                                         127.0.0.1:50051, no token
+  MOTCUA_SERVE_TOKEN=… motcua serve --listen 0.0.0.0:50051
+  motcua serve --token-file /etc/motcua/serve.token")]
+pub(super) struct ServeArgs {
+    /// The address to listen on; anything but loopback needs a token.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:50051")]
+    listen: SocketAddr,
+    /// The bearer token every request must carry (`authorization: Bearer
+    /// TOKEN`); at least 16 characters.
+    #[arg(
+        long,
+        env = "MOTCUA_SERVE_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "token_file"
+    )]
+    token: Option<String>,
+    /// A file holding the token (its first line).
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    /// The folder `motcua kpi --out` publishes to: its outputs are tables.
+    #[arg(long, value_name = "DIR", default_value = "out")]
+    published: PathBuf,
+    /// A folder of your own saved queries.
+    #[arg(long, value_name = "DIR", env = "MOTCUA_QUERIES")]
+    queries: Option<PathBuf>,
+    #[command(flatten)]
+    lake: LakeDir,
+}
+
+pub(super) fn run(args: ServeArgs) -> Result<()> {
+    let token = match (&args.token, &args.token_file) {
+        (Some(token), _) => Some(token.trim().to_string()),
+        (None, Some(file)) => {
+            let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+            Some(text.lines().next().unwrap_or_default().trim().to_string())
+        }
+        (None, None) => None,
+    };
+    let options = ServeOptions {
+        lake: args.lake.path,
+        published: args.published,
+        queries: args.queries,
+        addr: args.listen,
+        token,
+    };
+    crate::interrupt::install()?;
+    let with_token = options.token.is_some();
+    super::runtime()?.block_on(serve::run(options, |addr| {
+        use std::io::Write;
+        println!(
+            "serving Flight SQL on grpc://{addr} ({}); Ctrl-C stops",
+            if with_token {
+                "bearer token required"
+            } else {
+                "no token: this machine only"
+            }
+        );
+        let _ = std::io::stdout().flush();
+    }))
+}

@@ -1,0 +1,524 @@
+//! The Flight SQL service: statements, prepared statements with
+//! parameters, and the catalog calls clients browse with (catalogs,
+//! schemas, tables with their columns, SQL info). Prepared statements are
+//! stateless: the handle carries the SQL and, once bound, its parameters.
+
+use std::pin::Pin;
+use std::sync::{Arc, LazyLock};
+
+use arrow::datatypes::{Field, Schema};
+use arrow::record_batch::RecordBatch;
+use arrow_flight::decode::FlightRecordBatchStream;
+use arrow_flight::encode::FlightDataEncoderBuilder;
+use arrow_flight::error::FlightError;
+use arrow_flight::flight_service_server::FlightService;
+use arrow_flight::sql::metadata::{SqlInfoData, SqlInfoDataBuilder};
+use arrow_flight::sql::server::{FlightSqlService, PeekableFlightDataStream};
+use arrow_flight::sql::{
+    ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest,
+    ActionCreatePreparedStatementResult, CommandGetCatalogs, CommandGetDbSchemas,
+    CommandGetSqlInfo, CommandGetTables, CommandPreparedStatementQuery, CommandStatementQuery,
+    DoPutPreparedStatementResult, ProstMessageExt, SqlInfo, TicketStatementQuery,
+};
+use arrow_flight::{
+    Action, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse,
+    IpcMessage, SchemaAsIpc, Ticket,
+};
+use datafusion::dataframe::DataFrame;
+use datafusion::prelude::SessionContext;
+use datafusion::scalar::ScalarValue;
+use futures::{Stream, TryStreamExt};
+use prost::Message;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::ServeOptions;
+use crate::error::Error;
+
+/// Where the session's tables live, as clients see them.
+const CATALOG: &str = "datafusion";
+const SCHEMA: &str = "public";
+
+static SQL_INFO: LazyLock<SqlInfoData> = LazyLock::new(|| {
+    let mut builder = SqlInfoDataBuilder::new();
+    builder.append(SqlInfo::FlightSqlServerName, "motcua");
+    builder.append(SqlInfo::FlightSqlServerVersion, env!("CARGO_PKG_VERSION"));
+    builder.append(SqlInfo::FlightSqlServerArrowVersion, "1.3");
+    builder.append(SqlInfo::FlightSqlServerReadOnly, true);
+    builder.build().expect("the SQL info of motcua's server")
+});
+
+pub(super) struct FlightSql {
+    options: ServeOptions,
+}
+
+type DoGetStream = <FlightSql as FlightService>::DoGetStream;
+
+/// A prepared statement's handle: its SQL and, once bound, the parameter
+/// row as Arrow IPC.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Handle {
+    sql: String,
+    params: Option<Vec<u8>>,
+}
+
+impl Handle {
+    fn encode(&self) -> Result<Vec<u8>, Status> {
+        serde_json::to_vec(self).map_err(|e| Status::internal(e.to_string()))
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Handle, Status> {
+        serde_json::from_slice(bytes)
+            .map_err(|_| Status::invalid_argument("not a prepared statement handle of this server"))
+    }
+}
+
+/// A motcua error as the status a client shows.
+fn status(e: Error) -> Status {
+    match e {
+        Error::Usage(_) | Error::Sql(_) | Error::DataFusion(_) => {
+            Status::invalid_argument(e.to_string())
+        }
+        _ => Status::internal(e.to_string()),
+    }
+}
+
+impl FlightSql {
+    pub(super) fn new(options: ServeOptions) -> Self {
+        FlightSql { options }
+    }
+
+    /// Every call carries `authorization: Bearer TOKEN` when the server has
+    /// a token; a call without it gets this error and nothing else.
+    #[allow(clippy::result_large_err)]
+    fn check_token<T>(&self, request: &Request<T>) -> Result<(), Status> {
+        let Some(token) = &self.options.token else {
+            return Ok(());
+        };
+        let given = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        match given {
+            Some(given) if constant_time_eq(given.trim().as_bytes(), token.trim().as_bytes()) => {
+                Ok(())
+            }
+            _ => Err(Status::unauthenticated(
+                "this server needs a bearer token: send the header `authorization: Bearer TOKEN`",
+            )),
+        }
+    }
+
+    /// The lake as it is now, with the published outputs.
+    async fn session(&self) -> Result<SessionContext, Status> {
+        let (ctx, _) = crate::sql::session::open(&self.options.lake, &Default::default())
+            .await
+            .map_err(status)?;
+        crate::sql::tables::register_outputs(&ctx, &self.options.published)
+            .await
+            .map_err(status)?;
+        Ok(ctx)
+    }
+
+    /// `sql` planned read-only with `params` bound to `$1`, `$2`, …
+    async fn plan(&self, sql: &str, params: Vec<ScalarValue>) -> Result<DataFrame, Status> {
+        let sql = &number_question_marks(sql);
+        let ctx = self.session().await?;
+        let zone = crate::lake::read_manifest(&self.options.lake)
+            .and_then(|m| m.zone())
+            .map_err(status)?;
+        let named = params
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| ((i + 1).to_string(), v))
+            .collect();
+        crate::sql::plan::plan(&ctx, sql, named, &[], &zone)
+            .await
+            .map_err(status)
+    }
+
+    /// A flight of one endpoint whose ticket is `ticket`.
+    fn info(
+        schema: &Schema,
+        ticket: Vec<u8>,
+        descriptor: FlightDescriptor,
+    ) -> Result<FlightInfo, Status> {
+        Ok(FlightInfo::new()
+            .try_with_schema(schema)
+            .map_err(|e| Status::internal(e.to_string()))?
+            .with_endpoint(FlightEndpoint::new().with_ticket(Ticket::new(ticket)))
+            .with_descriptor(descriptor))
+    }
+
+    /// The flight of a catalog command: answered by its own `do_get_*`.
+    #[allow(clippy::result_large_err)]
+    fn command_info(
+        &self,
+        command: &impl ProstMessageExt,
+        schema: &Schema,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        self.check_token(&request)?;
+        let ticket = command.as_any().encode_to_vec();
+        Ok(Response::new(Self::info(
+            schema,
+            ticket,
+            request.into_inner(),
+        )?))
+    }
+
+    /// The rows of `df`, streamed as Flight data.
+    async fn rows(df: DataFrame) -> Result<Response<DoGetStream>, Status> {
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let batches = df
+            .execute_stream()
+            .await
+            .map_err(|e| status(crate::sql::plan::sql_error(e)))?
+            .map_err(|e| FlightError::from_external_error(Box::new(e)));
+        let stream = FlightDataEncoderBuilder::new()
+            .with_schema(schema)
+            .build(batches)
+            .map_err(Status::from);
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    /// One batch (a catalog answer) streamed as Flight data.
+    fn one_batch(batch: Result<RecordBatch, FlightError>) -> Result<Response<DoGetStream>, Status> {
+        let batch = batch.map_err(Status::from)?;
+        let stream = FlightDataEncoderBuilder::new()
+            .with_schema(batch.schema())
+            .build(futures::stream::once(async { Ok(batch) }))
+            .map_err(Status::from);
+        Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+/// `?` placeholders (ODBC, JDBC and ADBC clients write them) numbered as
+/// DataFusion's `$1`, `$2`, … in order; nothing else of the text changes.
+fn number_question_marks(sql: &str) -> String {
+    use datafusion::sql::sqlparser::dialect::GenericDialect;
+    use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+    if !sql.contains('?') {
+        return sql.to_string();
+    }
+    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize() else {
+        // The planner says what is wrong with it.
+        return sql.to_string();
+    };
+    let mut n = 0;
+    tokens
+        .into_iter()
+        .map(|token| match token {
+            Token::Placeholder(p) if p == "?" => {
+                n += 1;
+                format!("${n}")
+            }
+            other => other.to_string(),
+        })
+        .collect()
+}
+
+/// Compares a token without telling, by timing, how much of it matched.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The parameters of a prepared statement: the first row of what the
+/// client bound, `$1` from its first column.
+fn params_of(handle: &Handle) -> Result<Vec<ScalarValue>, Status> {
+    let Some(ipc) = &handle.params else {
+        return Ok(Vec::new());
+    };
+    let reader = arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(ipc), None)
+        .map_err(|e| Status::invalid_argument(e.to_string()))?;
+    let batch = reader
+        .into_iter()
+        .next()
+        .transpose()
+        .map_err(|e| Status::invalid_argument(e.to_string()))?;
+    let Some(batch) = batch.filter(|b| b.num_rows() > 0) else {
+        return Ok(Vec::new());
+    };
+    batch
+        .columns()
+        .iter()
+        .map(|c| {
+            ScalarValue::try_from_array(c, 0).map_err(|e| Status::invalid_argument(e.to_string()))
+        })
+        .collect()
+}
+
+#[tonic::async_trait]
+impl FlightSqlService for FlightSql {
+    type FlightService = FlightSql;
+
+    async fn do_handshake(
+        &self,
+        request: Request<Streaming<HandshakeRequest>>,
+    ) -> Result<
+        Response<Pin<Box<dyn Stream<Item = Result<HandshakeResponse, Status>> + Send>>>,
+        Status,
+    > {
+        self.check_token(&request)?;
+        let answer = HandshakeResponse {
+            protocol_version: 0,
+            payload: Default::default(),
+        };
+        let mut response: Response<Pin<Box<dyn Stream<Item = _> + Send>>> =
+            Response::new(Box::pin(futures::stream::iter([Ok(answer)])));
+        if let Some(header) = request.metadata().get("authorization") {
+            response
+                .metadata_mut()
+                .insert("authorization", header.clone());
+        }
+        Ok(response)
+    }
+
+    async fn get_flight_info_statement(
+        &self,
+        query: CommandStatementQuery,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        self.check_token(&request)?;
+        let df = self.plan(&query.query, Vec::new()).await?;
+        let ticket = TicketStatementQuery {
+            statement_handle: query.query.into_bytes().into(),
+        };
+        let info = Self::info(
+            df.schema().as_arrow(),
+            ticket.as_any().encode_to_vec(),
+            request.into_inner(),
+        )?;
+        Ok(Response::new(info))
+    }
+
+    async fn do_get_statement(
+        &self,
+        ticket: TicketStatementQuery,
+        request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        self.check_token(&request)?;
+        let sql = String::from_utf8(ticket.statement_handle.to_vec())
+            .map_err(|_| Status::invalid_argument("the statement is not UTF-8"))?;
+        Self::rows(self.plan(&sql, Vec::new()).await?).await
+    }
+
+    async fn do_action_create_prepared_statement(
+        &self,
+        query: ActionCreatePreparedStatementRequest,
+        request: Request<Action>,
+    ) -> Result<ActionCreatePreparedStatementResult, Status> {
+        self.check_token(&request)?;
+        let ctx = self.session().await?;
+        let (df, wanted) =
+            crate::sql::plan::plan_unbound(&ctx, &number_question_marks(&query.query))
+                .await
+                .map_err(status)?;
+        let parameters = Schema::new(
+            wanted
+                .iter()
+                .map(|(name, ty)| {
+                    Field::new(
+                        name,
+                        ty.clone().unwrap_or(arrow::datatypes::DataType::Utf8),
+                        true,
+                    )
+                })
+                .collect::<Vec<_>>(),
+        );
+        let ipc = |schema: &Schema| -> Result<prost::bytes::Bytes, Status> {
+            let IpcMessage(bytes) = SchemaAsIpc::new(schema, &Default::default())
+                .try_into()
+                .map_err(|e: arrow::error::ArrowError| Status::internal(e.to_string()))?;
+            Ok(bytes)
+        };
+        Ok(ActionCreatePreparedStatementResult {
+            prepared_statement_handle: Handle {
+                sql: query.query,
+                params: None,
+            }
+            .encode()?
+            .into(),
+            dataset_schema: ipc(df.schema().as_arrow())?,
+            parameter_schema: ipc(&parameters)?,
+        })
+    }
+
+    async fn do_put_prepared_statement_query(
+        &self,
+        query: CommandPreparedStatementQuery,
+        request: Request<PeekableFlightDataStream>,
+    ) -> Result<DoPutPreparedStatementResult, Status> {
+        self.check_token(&request)?;
+        let mut handle = Handle::decode(&query.prepared_statement_handle)?;
+        let data = request.into_inner().map_err(FlightError::from);
+        let batches: Vec<RecordBatch> = FlightRecordBatchStream::new_from_flight_data(data)
+            .try_collect()
+            .await
+            .map_err(Status::from)?;
+        let mut ipc = Vec::new();
+        if let Some(first) = batches.first() {
+            let mut writer = arrow::ipc::writer::StreamWriter::try_new(&mut ipc, &first.schema())
+                .map_err(|e| Status::internal(e.to_string()))?;
+            writer
+                .write(first)
+                .and_then(|_| writer.finish())
+                .map_err(|e| Status::internal(e.to_string()))?;
+        }
+        handle.params = (!batches.is_empty()).then_some(ipc);
+        Ok(DoPutPreparedStatementResult {
+            prepared_statement_handle: Some(handle.encode()?.into()),
+        })
+    }
+
+    async fn get_flight_info_prepared_statement(
+        &self,
+        query: CommandPreparedStatementQuery,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        self.check_token(&request)?;
+        let handle = Handle::decode(&query.prepared_statement_handle)?;
+        let df = self.plan(&handle.sql, params_of(&handle)?).await?;
+        let info = Self::info(
+            df.schema().as_arrow(),
+            query.as_any().encode_to_vec(),
+            request.into_inner(),
+        )?;
+        Ok(Response::new(info))
+    }
+
+    async fn do_get_prepared_statement(
+        &self,
+        query: CommandPreparedStatementQuery,
+        request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        self.check_token(&request)?;
+        let handle = Handle::decode(&query.prepared_statement_handle)?;
+        Self::rows(self.plan(&handle.sql, params_of(&handle)?).await?).await
+    }
+
+    async fn do_action_close_prepared_statement(
+        &self,
+        _query: ActionClosePreparedStatementRequest,
+        request: Request<Action>,
+    ) -> Result<(), Status> {
+        // Nothing is kept on the server for a handle.
+        self.check_token(&request)
+    }
+
+    async fn get_flight_info_catalogs(
+        &self,
+        query: CommandGetCatalogs,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let schema = query.into_builder().schema();
+        self.command_info(&query, &schema, request)
+    }
+
+    async fn do_get_catalogs(
+        &self,
+        query: CommandGetCatalogs,
+        request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        self.check_token(&request)?;
+        let mut builder = query.into_builder();
+        builder.append(CATALOG);
+        Self::one_batch(builder.build())
+    }
+
+    async fn get_flight_info_schemas(
+        &self,
+        query: CommandGetDbSchemas,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let schema = query.clone().into_builder().schema();
+        self.command_info(&query, &schema, request)
+    }
+
+    async fn do_get_schemas(
+        &self,
+        query: CommandGetDbSchemas,
+        request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        self.check_token(&request)?;
+        let mut builder = query.into_builder();
+        builder.append(CATALOG, SCHEMA);
+        Self::one_batch(builder.build())
+    }
+
+    async fn get_flight_info_tables(
+        &self,
+        query: CommandGetTables,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let schema = query.clone().into_builder().schema();
+        self.command_info(&query, &schema, request)
+    }
+
+    async fn do_get_tables(
+        &self,
+        query: CommandGetTables,
+        request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        self.check_token(&request)?;
+        let ctx = self.session().await?;
+        let tables = ctx
+            .catalog(CATALOG)
+            .and_then(|c| c.schema(SCHEMA))
+            .ok_or_else(|| Status::internal("the session has no public schema"))?;
+        let mut names = tables.table_names();
+        names.sort();
+        let mut builder = query.into_builder();
+        for name in names {
+            let Some(table) = tables
+                .table(&name)
+                .await
+                .map_err(|e| Status::internal(e.to_string()))?
+            else {
+                continue;
+            };
+            let kind = match table.table_type() {
+                datafusion::datasource::TableType::View => "VIEW",
+                _ => "TABLE",
+            };
+            builder
+                .append(CATALOG, SCHEMA, &name, kind, &table.schema())
+                .map_err(Status::from)?;
+        }
+        Self::one_batch(builder.build())
+    }
+
+    async fn get_flight_info_sql_info(
+        &self,
+        query: CommandGetSqlInfo,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let schema = query.clone().into_builder(&SQL_INFO).schema();
+        self.command_info(&query, &schema, request)
+    }
+
+    async fn do_get_sql_info(
+        &self,
+        query: CommandGetSqlInfo,
+        request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        self.check_token(&request)?;
+        Self::one_batch(query.into_builder(&SQL_INFO).build())
+    }
+
+    async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::number_question_marks;
+
+    #[test]
+    fn question_marks_are_numbered_outside_strings() {
+        assert_eq!(
+            number_question_marks("SELECT '?' AS q, a FROM t WHERE b = ? AND c IN (?, ?)"),
+            "SELECT '?' AS q, a FROM t WHERE b = $1 AND c IN ($2, $3)"
+        );
+        assert_eq!(number_question_marks("SELECT 1"), "SELECT 1");
+    }
+}
