@@ -15,7 +15,10 @@ const TOKEN: &str = "a-test-token-0123456789";
 /// A running server, stopped when dropped.
 struct Server {
     child: Child,
+    /// `grpc://127.0.0.1:PORT`
     uri: String,
+    /// `http://127.0.0.1:PORT`
+    http: String,
 }
 
 impl Drop for Server {
@@ -28,7 +31,14 @@ impl Drop for Server {
 fn serve(f: &Fixture, token: Option<&str>) -> Server {
     let mut command = motcua_command(&f.lake);
     command
-        .args(["serve", "--listen", "127.0.0.1:0", "--published"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--published",
+        ])
         .arg(f.dir.path().join("out"))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
@@ -41,13 +51,16 @@ fn serve(f: &Fixture, token: Option<&str>) -> Server {
     BufReader::new(child.stdout.take().expect("its stdout"))
         .read_line(&mut line)
         .expect("the line that says where it listens");
-    let address = line
-        .split("grpc://")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    let address = |scheme: &str| {
+        line.split(scheme)
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(|a| format!("{scheme}{a}"))
+            .unwrap_or_else(|| panic!("no {scheme} address in {line:?}"))
+    };
     Server {
-        uri: format!("grpc://{address}"),
+        uri: address("grpc://"),
+        http: address("http://"),
         child,
     }
 }
@@ -85,6 +98,16 @@ def rows(sql, params=None):
     String::from_utf8(run.stdout).unwrap()
 }
 
+/// What a command that must succeed printed.
+fn stdout_of(run: std::process::Output) -> String {
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    String::from_utf8(run.stdout).unwrap()
+}
+
 /// What `motcua query --format csv` answers, as rows of text.
 fn query_csv(f: &Fixture, sql: &str) -> Vec<Vec<String>> {
     let run = motcua_command(&f.lake)
@@ -92,13 +115,7 @@ fn query_csv(f: &Fixture, sql: &str) -> Vec<Vec<String>> {
         .arg(f.dir.path().join("out"))
         .output()
         .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    String::from_utf8(run.stdout)
-        .unwrap()
+    stdout_of(run)
         .lines()
         .skip(1)
         .map(|l| l.split(',').map(str::to_string).collect())
@@ -219,4 +236,139 @@ for sql in ["DROP TABLE units", "CREATE TABLE x AS SELECT 1", "COPY units TO '/t
     assert!(
         String::from_utf8_lossy(&run.stderr).contains("serving beyond this machine needs a token")
     );
+}
+
+/// `GET` or `POST` to the server's HTTP side with Python's urllib: status,
+/// content type and body.
+fn http(
+    server: &Server,
+    method: &str,
+    path: &str,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> (u16, String, String) {
+    let python = std::env::var("MOTCUA_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = r#"
+import json, sys, urllib.request, urllib.error
+url, method, body, headers = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+request = urllib.request.Request(url, method=method, data=body.encode() if method == "POST" else None, headers=headers)
+try:
+    with urllib.request.urlopen(request) as r:
+        status, kind, data = r.status, r.headers.get("content-type"), r.read()
+except urllib.error.HTTPError as e:
+    status, kind, data = e.code, e.headers.get("content-type"), e.read()
+print(status); print(kind); sys.stdout.write(data.hex())
+"#;
+    let headers: serde_json::Map<String, serde_json::Value> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
+        .collect();
+    let run = Command::new(python)
+        .args([
+            "-c",
+            script,
+            &format!("{}{path}", server.http),
+            method,
+            body,
+        ])
+        .arg(serde_json::Value::Object(headers).to_string())
+        .output()
+        .unwrap();
+    let out = stdout_of(run);
+    let mut lines = out.splitn(3, '\n');
+    let status = lines.next().unwrap().parse().unwrap();
+    let kind = lines.next().unwrap().to_string();
+    let bytes = hex::decode(lines.next().unwrap_or_default()).unwrap();
+    (status, kind, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[test]
+fn http_answers_sql_and_saved_queries_in_json_csv_and_arrow() {
+    let f = published();
+    let server = serve(&f, Some(TOKEN));
+    let bearer = format!("Bearer {TOKEN}");
+    let auth = [("Authorization", bearer.as_str())];
+    let sql = "SELECT kpi, value FROM kpi_values WHERE unit_code = 'P' AND period_start = DATE '2024-03-01' AND kpi IN ('received', 'on_time_rate') ORDER BY kpi";
+    let (status, kind, body) = http(&server, "POST", "/sql", sql, &auth);
+    assert_eq!((status, kind.as_str()), (200, "application/json"));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).unwrap(),
+        serde_json::json!([{"kpi": "on_time_rate", "value": 0.75}, {"kpi": "received", "value": 6.0}])
+    );
+    let csv = [("Authorization", bearer.as_str()), ("Accept", "text/csv")];
+    let (status, kind, body) = http(&server, "POST", "/sql", sql, &csv);
+    assert_eq!((status, kind.as_str()), (200, "text/csv; charset=utf-8"));
+    assert_eq!(body, "kpi,value\non_time_rate,0.75\nreceived,6.0\n");
+    let arrow = [
+        ("Authorization", bearer.as_str()),
+        ("Accept", "application/vnd.apache.arrow.stream"),
+    ];
+    let (status, kind, body) = http(&server, "POST", "/sql", sql, &arrow);
+    assert_eq!(
+        (status, kind.as_str()),
+        (200, "application/vnd.apache.arrow.stream")
+    );
+    assert!(
+        body.contains("on_time_rate") && body.len() > 200,
+        "{body:?}"
+    );
+
+    // A saved query by name, its parameters typed as in `motcua query`.
+    let (status, _, body) = http(
+        &server,
+        "GET",
+        "/queries/goal_summary?period=2024-03-01&level=province",
+        "",
+        &auth,
+    );
+    assert_eq!(status, 200, "{body}");
+    let goals: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (
+            &goals[0]["unit_code"],
+            &goals[0]["goals"],
+            &goals[0]["met"],
+            &goals[0]["behind"]
+        ),
+        (
+            &serde_json::json!("P"),
+            &serde_json::json!(4),
+            &serde_json::json!(2),
+            &serde_json::json!(2)
+        )
+    );
+    let (status, _, body) = http(
+        &server,
+        "GET",
+        "/queries/goal_summary?period=2024-03-02",
+        "",
+        &auth,
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("period"), "{body}");
+    let (status, _, _) = http(&server, "GET", "/queries/no_such_query", "", &auth);
+    assert_eq!(status, 404);
+    let (status, _, body) = http(&server, "POST", "/sql", "DROP TABLE units", &auth);
+    assert_eq!(status, 400, "{body}");
+    let (status, _, body) = http(&server, "GET", "/health", "", &auth);
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["status"],
+        "ok"
+    );
+    // Without the token: 401 and nothing else, on every endpoint.
+    for (method, path) in [
+        ("GET", "/health"),
+        ("POST", "/sql"),
+        ("GET", "/queries/goal_summary?period=2024-03-01"),
+    ] {
+        let (status, _, body) = http(&server, method, path, "SELECT 1", &[]);
+        assert_eq!(status, 401, "{path}");
+        assert!(
+            body.contains("needs a bearer token")
+                && !body.contains("status")
+                && !body.contains("goals"),
+            "{body}"
+        );
+    }
 }

@@ -13,13 +13,17 @@ use crate::serve::{self, ServeOptions};
 /// SQL, read-only, until Ctrl-C.
 #[derive(Args)]
 #[command(after_help = "Examples:
-  motcua serve                                         127.0.0.1:50051, no token
+  motcua serve                                         Flight SQL on 127.0.0.1:50051, HTTP on 127.0.0.1:8080, no token
   MOTCUA_SERVE_TOKEN=… motcua serve --listen 0.0.0.0:50051
   motcua serve --token-file /etc/motcua/serve.token")]
 pub(super) struct ServeArgs {
     /// The address to listen on; anything but loopback needs a token.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:50051")]
     listen: SocketAddr,
+    /// Where HTTP listens (`POST /sql`, `GET /queries/NAME`, `GET /health`);
+    /// anything but loopback needs a token.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    http: SocketAddr,
     /// The bearer token every request must carry (`authorization: Bearer
     /// TOKEN`); at least 16 characters.
     #[arg(
@@ -56,14 +60,17 @@ pub(super) fn run(args: ServeArgs) -> Result<()> {
         published: args.published,
         queries: args.queries,
         addr: args.listen,
+        http: args.http,
         token,
     };
     crate::interrupt::install()?;
     let with_token = options.token.is_some();
-    super::runtime()?.block_on(serve::run(options, |addr| {
+    super::runtime()?.block_on(serve::run(options, |bound| {
         use std::io::Write;
         println!(
-            "serving Flight SQL on grpc://{addr} ({}); Ctrl-C stops",
+            "serving Flight SQL on grpc://{} and HTTP on http://{} ({}); Ctrl-C stops",
+            bound.flight,
+            bound.http,
             if with_token {
                 "bearer token required"
             } else {

@@ -1,7 +1,10 @@
 //! The Flight SQL service: statements, prepared statements with
 //! parameters, and the catalog calls clients browse with (catalogs,
-//! schemas, tables with their columns, SQL info). Prepared statements are
-//! stateless: the handle carries the SQL and, once bound, its parameters.
+//! schemas, tables with their columns, SQL info). A prepared statement's
+//! handle carries its SQL and, once bound, its parameters, so the server
+//! keeps no state for ADBC; for clients that keep using the handle they
+//! were first given (flightsql-dbapi), the bound parameters are also kept
+//! under it until the statement is closed.
 
 use std::pin::Pin;
 use std::sync::{Arc, LazyLock};
@@ -49,7 +52,14 @@ static SQL_INFO: LazyLock<SqlInfoData> = LazyLock::new(|| {
 
 pub(super) struct FlightSql {
     options: ServeOptions,
+    /// Parameters bound to a handle as first given: the handle's bytes →
+    /// the parameter row as Arrow IPC.
+    bound: std::sync::Mutex<std::collections::HashMap<Vec<u8>, Vec<u8>>>,
 }
+
+/// Bound parameters kept for clients that do not close their statements;
+/// past this the oldest are forgotten all at once.
+const MAX_BOUND: usize = 10_000;
 
 type DoGetStream = <FlightSql as FlightService>::DoGetStream;
 
@@ -84,7 +94,10 @@ fn status(e: Error) -> Status {
 
 impl FlightSql {
     pub(super) fn new(options: ServeOptions) -> Self {
-        FlightSql { options }
+        FlightSql {
+            options,
+            bound: Default::default(),
+        }
     }
 
     /// Every call carries `authorization: Bearer TOKEN` when the server has
@@ -100,9 +113,7 @@ impl FlightSql {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
         match given {
-            Some(given) if constant_time_eq(given.trim().as_bytes(), token.trim().as_bytes()) => {
-                Ok(())
-            }
+            Some(given) if super::same_token(given, token) => Ok(()),
             _ => Err(Status::unauthenticated(
                 "this server needs a bearer token: send the header `authorization: Bearer TOKEN`",
             )),
@@ -148,6 +159,23 @@ impl FlightSql {
             .map_err(|e| Status::internal(e.to_string()))?
             .with_endpoint(FlightEndpoint::new().with_ticket(Ticket::new(ticket)))
             .with_descriptor(descriptor))
+    }
+
+    /// A prepared statement's SQL and parameters: those its handle carries,
+    /// else those bound to it as first given.
+    #[allow(clippy::result_large_err)]
+    fn prepared(&self, handle_bytes: &[u8]) -> Result<(String, Vec<ScalarValue>), Status> {
+        let handle = Handle::decode(handle_bytes)?;
+        let kept = match &handle.params {
+            Some(_) => None,
+            None => self
+                .bound
+                .lock()
+                .ok()
+                .and_then(|bound| bound.get(handle_bytes).cloned()),
+        };
+        let params = params_of(handle.params.as_ref().or(kept.as_ref()))?;
+        Ok((handle.sql, params))
     }
 
     /// The flight of a catalog command: answered by its own `do_get_*`.
@@ -218,15 +246,11 @@ fn number_question_marks(sql: &str) -> String {
         .collect()
 }
 
-/// Compares a token without telling, by timing, how much of it matched.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// The parameters of a prepared statement: the first row of what the
-/// client bound, `$1` from its first column.
-fn params_of(handle: &Handle) -> Result<Vec<ScalarValue>, Status> {
-    let Some(ipc) = &handle.params else {
+/// client bound, `$1` from its first column (a union, as flightsql-dbapi
+/// sends each parameter, stands for its value).
+fn params_of(ipc: Option<&Vec<u8>>) -> Result<Vec<ScalarValue>, Status> {
+    let Some(ipc) = ipc else {
         return Ok(Vec::new());
     };
     let reader = arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(ipc), None)
@@ -242,8 +266,10 @@ fn params_of(handle: &Handle) -> Result<Vec<ScalarValue>, Status> {
     batch
         .columns()
         .iter()
-        .map(|c| {
-            ScalarValue::try_from_array(c, 0).map_err(|e| Status::invalid_argument(e.to_string()))
+        .map(|c| match ScalarValue::try_from_array(c, 0) {
+            Ok(ScalarValue::Union(Some((_, value)), _, _)) => Ok(*value),
+            Ok(value) => Ok(value),
+            Err(e) => Err(Status::invalid_argument(e.to_string())),
         })
         .collect()
 }
@@ -365,7 +391,13 @@ impl FlightSqlService for FlightSql {
                 .and_then(|_| writer.finish())
                 .map_err(|e| Status::internal(e.to_string()))?;
         }
-        handle.params = (!batches.is_empty()).then_some(ipc);
+        handle.params = (!batches.is_empty()).then_some(ipc.clone());
+        if let Ok(mut bound) = self.bound.lock() {
+            if bound.len() >= MAX_BOUND {
+                bound.clear();
+            }
+            bound.insert(query.prepared_statement_handle.to_vec(), ipc);
+        }
         Ok(DoPutPreparedStatementResult {
             prepared_statement_handle: Some(handle.encode()?.into()),
         })
@@ -377,8 +409,8 @@ impl FlightSqlService for FlightSql {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         self.check_token(&request)?;
-        let handle = Handle::decode(&query.prepared_statement_handle)?;
-        let df = self.plan(&handle.sql, params_of(&handle)?).await?;
+        let (sql, params) = self.prepared(&query.prepared_statement_handle)?;
+        let df = self.plan(&sql, params).await?;
         let info = Self::info(
             df.schema().as_arrow(),
             query.as_any().encode_to_vec(),
@@ -393,17 +425,20 @@ impl FlightSqlService for FlightSql {
         request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
         self.check_token(&request)?;
-        let handle = Handle::decode(&query.prepared_statement_handle)?;
-        Self::rows(self.plan(&handle.sql, params_of(&handle)?).await?).await
+        let (sql, params) = self.prepared(&query.prepared_statement_handle)?;
+        Self::rows(self.plan(&sql, params).await?).await
     }
 
     async fn do_action_close_prepared_statement(
         &self,
-        _query: ActionClosePreparedStatementRequest,
+        query: ActionClosePreparedStatementRequest,
         request: Request<Action>,
     ) -> Result<(), Status> {
-        // Nothing is kept on the server for a handle.
-        self.check_token(&request)
+        self.check_token(&request)?;
+        if let Ok(mut bound) = self.bound.lock() {
+            bound.remove(query.prepared_statement_handle.as_ref());
+        }
+        Ok(())
     }
 
     async fn get_flight_info_catalogs(

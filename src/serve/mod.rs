@@ -1,6 +1,7 @@
 //! `motcua serve`: the lake and the published outputs for dashboards, over
 //! Arrow Flight SQL (`flight.rs`) — the protocol Superset's DataFusion
-//! engine, the Flight SQL JDBC driver and ADBC speak.
+//! engine, the Flight SQL JDBC driver and ADBC speak — and HTTP beside it
+//! (`http.rs`) for `curl` and Grafana.
 //!
 //! Every query opens the lake as it is then (one manifest snapshot, the
 //! same tables, views and read-only guard as `motcua query`), so a commit is
@@ -8,6 +9,7 @@
 //! one.
 
 mod flight;
+mod http;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,7 +24,10 @@ pub struct ServeOptions {
     pub published: PathBuf,
     /// A folder of the user's saved queries.
     pub queries: Option<PathBuf>,
+    /// Where Flight SQL listens.
     pub addr: SocketAddr,
+    /// Where HTTP listens.
+    pub http: SocketAddr,
     /// The bearer token every request must carry; required to listen on
     /// anything but loopback.
     pub token: Option<String>,
@@ -31,11 +36,12 @@ pub struct ServeOptions {
 impl ServeOptions {
     /// Refuses to serve beyond this machine without a token.
     pub fn check(&self) -> Result<()> {
-        if self.token.is_none() && !self.addr.ip().is_loopback() {
-            return Err(Error::Usage(format!(
-                "--listen {}: serving beyond this machine needs a token; set MOTCUA_SERVE_TOKEN or --token-file FILE, or listen on 127.0.0.1",
-                self.addr
-            )));
+        for (flag, addr) in [("--listen", self.addr), ("--http", self.http)] {
+            if self.token.is_none() && !addr.ip().is_loopback() {
+                return Err(Error::Usage(format!(
+                    "{flag} {addr}: serving beyond this machine needs a token; set MOTCUA_SERVE_TOKEN or --token-file FILE, or listen on 127.0.0.1"
+                )));
+            }
         }
         if self.token.as_deref().is_some_and(|t| t.trim().len() < 16) {
             return Err(Error::Usage(
@@ -47,22 +53,52 @@ impl ServeOptions {
     }
 }
 
-/// Serves until SIGINT or SIGTERM; `ready` hears the address bound (port 0
-/// picks a free one).
-pub async fn run(options: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<()> {
+/// The addresses bound (port 0 picks a free one).
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    pub flight: SocketAddr,
+    pub http: SocketAddr,
+}
+
+/// Serves until SIGINT or SIGTERM; `ready` hears the addresses bound.
+pub async fn run(options: ServeOptions, ready: impl FnOnce(Bound)) -> Result<()> {
     options.check()?;
-    let listener = tokio::net::TcpListener::bind(options.addr)
+    let (flight_listener, flight_addr) = bind(options.addr).await?;
+    let (http_listener, http_addr) = bind(options.http).await?;
+    ready(Bound {
+        flight: flight_addr,
+        http: http_addr,
+    });
+    let incoming = tonic::transport::server::TcpIncoming::from(flight_listener);
+    let service = flight::FlightSql::new(options.clone());
+    let flight = tonic::transport::Server::builder()
+        .add_service(arrow_flight::flight_service_server::FlightServiceServer::new(service))
+        .serve_with_incoming_shutdown(incoming, crate::interrupt::stopped());
+    let http = axum::serve(http_listener, http::routes(options))
+        .with_graceful_shutdown(crate::interrupt::stopped());
+    let (flight, http) = tokio::join!(flight, http);
+    flight.map_err(|e| {
+        Error::io(
+            format!("serving on {flight_addr}"),
+            std::io::Error::other(e),
+        )
+    })?;
+    http.map_err(|e| Error::io(format!("serving on {http_addr}"), e))
+}
+
+async fn bind(addr: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr)> {
+    let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| Error::io(format!("listening on {}", options.addr), e))?;
-    let addr = listener
+        .map_err(|e| Error::io(format!("listening on {addr}"), e))?;
+    let bound = listener
         .local_addr()
         .map_err(|e| Error::io("the listening socket", e))?;
-    ready(addr);
-    let incoming = tonic::transport::server::TcpIncoming::from(listener);
-    let service = flight::FlightSql::new(options);
-    tonic::transport::Server::builder()
-        .add_service(arrow_flight::flight_service_server::FlightServiceServer::new(service))
-        .serve_with_incoming_shutdown(incoming, crate::interrupt::stopped())
-        .await
-        .map_err(|e| Error::io(format!("serving on {addr}"), std::io::Error::other(e)))
+    Ok((listener, bound))
+}
+
+/// Whether `given` is the token, compared without telling by its timing
+/// how much of it matched.
+fn same_token(given: &str, token: &str) -> bool {
+    let (a, b) = (given.trim().as_bytes(), token.trim().as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
