@@ -54,12 +54,7 @@ fn report(f: &Fixture, name: &str, extra: &[&str]) -> PathBuf {
     let mut args = vec!["report", "--unit", "P", "--period", "2024-03"];
     args.extend_from_slice(extra);
     args.extend_from_slice(&["--output", path.to_str().unwrap()]);
-    let run = motcua(f, &args);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    stdout_of(motcua(f, &args));
     path
 }
 
@@ -620,7 +615,7 @@ fn workbooks_hold_raw_values_with_excel_formats_and_vietnamese_headers() {
     // `query --output .xlsx`: English headers on request, timestamps in the
     // lake's zone (A2 was received at 08:00 local, 01:00 UTC).
     let q = f.dir.path().join("q.xlsx");
-    let run = motcua(
+    stdout_of(motcua(
         &f,
         &[
             "query",
@@ -631,12 +626,7 @@ fn workbooks_hold_raw_values_with_excel_formats_and_vietnamese_headers() {
             "--lang",
             "en",
         ],
-    );
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    ));
     let q = read_xlsx(&q);
     let rows = &q[0]["rows"];
     assert_eq!(rows[0][3][0], "Unit code");
@@ -652,7 +642,7 @@ fn workbooks_hold_raw_values_with_excel_formats_and_vietnamese_headers() {
 fn csv_with_a_bom_tables_readable_and_the_catalog_published() {
     let f = published();
     let csv = f.dir.path().join("u.csv");
-    let run = motcua(
+    stdout_of(motcua(
         &f,
         &[
             "query",
@@ -662,12 +652,7 @@ fn csv_with_a_bom_tables_readable_and_the_catalog_published() {
             csv.to_str().unwrap(),
             "--bom",
         ],
-    );
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    ));
     assert_eq!(
         std::fs::read(&csv).unwrap(),
         "\u{feff}name\nHuyện Một\n".as_bytes()

@@ -98,16 +98,6 @@ def rows(sql, params=None):
     String::from_utf8(run.stdout).unwrap()
 }
 
-/// What a command that must succeed printed.
-fn stdout_of(run: std::process::Output) -> String {
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    String::from_utf8(run.stdout).unwrap()
-}
-
 /// What `motcua query --format csv` answers, as rows of text.
 fn query_csv(f: &Fixture, sql: &str) -> Vec<Vec<String>> {
     let run = motcua_command(&f.lake)

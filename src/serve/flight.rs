@@ -36,6 +36,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::ServeOptions;
 use crate::error::Error;
+use crate::validate::time::Zone;
 
 /// Where the session's tables live, as clients see them.
 const CATALOG: &str = "datafusion";
@@ -120,24 +121,21 @@ impl FlightSql {
         }
     }
 
-    /// The lake as it is now, with the published outputs.
-    async fn session(&self) -> Result<SessionContext, Status> {
-        let (ctx, _) = crate::sql::session::open(&self.options.lake, &Default::default())
+    /// The lake as it is now, with the published outputs, and its zone.
+    async fn session(&self) -> Result<(SessionContext, Zone), Status> {
+        let (ctx, manifest) = crate::sql::session::open(&self.options.lake, &Default::default())
             .await
             .map_err(status)?;
         crate::sql::tables::register_outputs(&ctx, &self.options.published)
             .await
             .map_err(status)?;
-        Ok(ctx)
+        Ok((ctx, manifest.zone().map_err(status)?))
     }
 
     /// `sql` planned read-only with `params` bound to `$1`, `$2`, …
     async fn plan(&self, sql: &str, params: Vec<ScalarValue>) -> Result<DataFrame, Status> {
         let sql = &number_question_marks(sql);
-        let ctx = self.session().await?;
-        let zone = crate::lake::read_manifest(&self.options.lake)
-            .and_then(|m| m.zone())
-            .map_err(status)?;
+        let (ctx, zone) = self.session().await?;
         let named = params
             .into_iter()
             .enumerate()
@@ -335,7 +333,7 @@ impl FlightSqlService for FlightSql {
         request: Request<Action>,
     ) -> Result<ActionCreatePreparedStatementResult, Status> {
         self.check_token(&request)?;
-        let ctx = self.session().await?;
+        let (ctx, _) = self.session().await?;
         let (df, wanted) =
             crate::sql::plan::plan_unbound(&ctx, &number_question_marks(&query.query))
                 .await
@@ -496,7 +494,7 @@ impl FlightSqlService for FlightSql {
         request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
         self.check_token(&request)?;
-        let ctx = self.session().await?;
+        let (ctx, _) = self.session().await?;
         let tables = ctx
             .catalog(CATALOG)
             .and_then(|c| c.schema(SCHEMA))

@@ -287,3 +287,13 @@ pub fn publish_months(
         .block_on(motcua::kpi_job::run(&f.lake, &job))
         .expect("the KPI job");
 }
+
+/// What a command that must succeed printed on standard output.
+pub fn stdout_of(run: std::process::Output) -> String {
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    String::from_utf8(run.stdout).expect("UTF-8 output")
+}
