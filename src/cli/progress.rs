@@ -55,7 +55,8 @@ pub(super) fn set_quiet(quiet: bool) {
     QUIET.store(quiet, Ordering::Relaxed);
 }
 
-fn drawn() -> bool {
+/// Whether bars are drawn: standard error is a terminal and no `-q`.
+pub(super) fn drawn() -> bool {
     !QUIET.load(Ordering::Relaxed) && std::io::stderr().is_terminal()
 }
 
