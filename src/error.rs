@@ -100,6 +100,10 @@ pub enum Error {
     #[error("SQL: {0}")]
     Sql(String),
 
+    /// A query that ran out of the engine's memory: the largest holders.
+    #[error("SQL: the query needs more memory than --memory-limit allows ({0}); raise the limit")]
+    OutOfMemory(String),
+
     /// An Excel workbook that could not be written.
     #[error("Excel: {0}")]
     Xlsx(#[from] rust_xlsxwriter::XlsxError),
@@ -135,7 +139,7 @@ impl Error {
             | Error::Arrow(_)
             | Error::Xlsx(_)
             | Error::Render(_) => 4,
-            Error::DataFusion(_) | Error::Sql(_) => 5,
+            Error::DataFusion(_) | Error::Sql(_) | Error::OutOfMemory(_) => 5,
             Error::PiiKey(_) => 6,
             // Its own code: the files were fine, a nightly script may want
             // to retry without --strict and read the quarantine.

@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 
 use common::hand::fixture;
 use common::*;
+use motcua::spec::feeds::Feed;
 
 const TOKEN: &str = "a-test-token-0123456789";
 
@@ -29,6 +30,11 @@ impl Drop for Server {
 }
 
 fn serve(f: &Fixture, token: Option<&str>) -> Server {
+    serve_with(f, token, &[])
+}
+
+/// `motcua serve` on free loopback ports with `args` besides.
+fn serve_with(f: &Fixture, token: Option<&str>, args: &[&str]) -> Server {
     let mut command = motcua_command(&f.lake);
     command
         .args([
@@ -40,6 +46,7 @@ fn serve(f: &Fixture, token: Option<&str>) -> Server {
             "--published",
         ])
         .arg(f.dir.path().join("out"))
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     match token {
@@ -65,14 +72,35 @@ fn serve(f: &Fixture, token: Option<&str>) -> Server {
     }
 }
 
-/// Runs `script` with ADBC connected to `server` (with `token`, if any) as
-/// `conn`; what it prints.
-fn client(server: &Server, token: Option<&str>, script: &str) -> String {
+/// The test venv's Python (`.ci/run` makes it and names it in
+/// `MOTCUA_PYTHON`), running `program` with `args`.
+fn python(program: &str) -> Command {
     let python = std::env::var("MOTCUA_PYTHON").unwrap_or_else(|_| "python3".into());
+    let mut command = Command::new(python);
+    command.args(["-c", program]);
+    command
+}
+
+/// What a Python client printed; it must succeed.
+fn printed(mut command: Command) -> String {
+    let run = command.output().unwrap_or_else(|e| {
+        panic!("{e}; set MOTCUA_PYTHON to the test venv's Python, or run `bash .ci/run`")
+    });
+    assert!(
+        run.status.success(),
+        "the client failed (set MOTCUA_PYTHON to the test venv's Python, or run `bash .ci/run`): {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    String::from_utf8(run.stdout).unwrap()
+}
+
+/// A Python program with ADBC connected to `server` (with `token`, if
+/// any) as `conn`, and `rows(sql, params)`, then `script`.
+fn adbc_program(server: &Server, token: Option<&str>, script: &str) -> String {
     let header = token.map_or(String::new(), |t| format!("Bearer {t}"));
-    let program = format!(
+    format!(
         r#"
-import json, warnings
+import json, sys, time, warnings
 warnings.simplefilter("ignore")
 import adbc_driver_flightsql.dbapi as flight
 from adbc_driver_flightsql import DatabaseOptions
@@ -85,17 +113,13 @@ def rows(sql, params=None):
 {script}
 "#,
         uri = server.uri
-    );
-    let run = Command::new(&python)
-        .args(["-c", &program])
-        .output()
-        .unwrap_or_else(|e| panic!("{python}: {e}; set MOTCUA_PYTHON to a Python with adbc-driver-flightsql, or run `bash .ci/run`"));
-    assert!(
-        run.status.success(),
-        "the ADBC client failed (set MOTCUA_PYTHON to a Python with adbc-driver-flightsql, or run `bash .ci/run`): {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    String::from_utf8(run.stdout).unwrap()
+    )
+}
+
+/// Runs `script` with ADBC connected to `server` (with `token`, if any) as
+/// `conn`; what it prints.
+fn client(server: &Server, token: Option<&str>, script: &str) -> String {
+    printed(python(&adbc_program(server, token, script)))
 }
 
 /// What `motcua query --format csv` answers, as rows of text.
@@ -237,7 +261,6 @@ fn http(
     body: &str,
     headers: &[(&str, &str)],
 ) -> (u16, String, String) {
-    let python = std::env::var("MOTCUA_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = r#"
 import json, sys, urllib.request, urllib.error
 url, method, body, headers = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
@@ -253,18 +276,11 @@ print(status); print(kind); sys.stdout.write(data.hex())
         .iter()
         .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
         .collect();
-    let run = Command::new(python)
-        .args([
-            "-c",
-            script,
-            &format!("{}{path}", server.http),
-            method,
-            body,
-        ])
-        .arg(serde_json::Value::Object(headers).to_string())
-        .output()
-        .unwrap();
-    let out = stdout_of(run);
+    let mut command = python(script);
+    command
+        .args([&format!("{}{path}", server.http), method, body])
+        .arg(serde_json::Value::Object(headers).to_string());
+    let out = printed(command);
     let mut lines = out.splitn(3, '\n');
     let status = lines.next().unwrap().parse().unwrap();
     let kind = lines.next().unwrap().to_string();
@@ -362,3 +378,260 @@ fn http_answers_sql_and_saved_queries_in_json_csv_and_arrow() {
         );
     }
 }
+
+#[test]
+fn sqlalchemy_connects_through_flightsql_dbapi_as_superset_does() {
+    let f = published();
+    let server = serve(&f, Some(TOKEN));
+    let address = server.uri.trim_start_matches("grpc://");
+    // The SQLAlchemy URI the README gives for Superset.
+    let uri = format!("datafusion://{address}?insecure=true&token={TOKEN}");
+    let script = r#"
+import json, sys, warnings
+warnings.simplefilter("ignore")
+import sqlalchemy
+engine = sqlalchemy.create_engine(sys.argv[1])
+with engine.connect() as c:
+    rows = c.execute(sqlalchemy.text(sys.argv[2])).fetchall()
+    print(json.dumps([[str(v) for v in r] for r in rows]))
+inspector = sqlalchemy.inspect(engine)
+print(json.dumps(sorted(t for t in inspector.get_table_names() if t in ("dossiers", "kpi_values", "units"))))
+print(json.dumps([c["name"] for c in inspector.get_columns("kpi_catalog")][:3]))
+"#;
+    let sql = "SELECT kpi, value FROM kpi_values WHERE unit_code = 'P' AND period_start = DATE '2024-03-01' AND kpi IN ('received', 'on_time_rate') ORDER BY kpi";
+    let mut command = python(script);
+    command.args([&uri, sql]);
+    let out = printed(command);
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    // On-time in March at P: 3 of 4; 6 received (tests/kpi.rs).
+    assert_eq!(
+        lines[0],
+        serde_json::json!([["on_time_rate", "0.75"], ["received", "6.0"]])
+    );
+    assert_eq!(
+        lines[1],
+        serde_json::json!(["dossiers", "kpi_values", "units"])
+    );
+    assert_eq!(lines[2], serde_json::json!(["kpi", "family", "kind"]));
+
+    // Without the token flightsql-dbapi sends `Bearer None`: refused.
+    let mut command = python(script);
+    command.args([&format!("datafusion://{address}?insecure=true"), sql]);
+    let run = command.output().unwrap();
+    assert!(!run.status.success());
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("needs a bearer token"),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
+
+/// A query that runs for minutes unless stopped.
+const LONG: &str = "SELECT count(*) FROM generate_series(1, 100000000000)";
+
+/// Python: `post(sql)` to the server's HTTP side → (status, body, seconds);
+/// `health()` → its JSON.
+const HTTP_CLIENT: &str = r#"
+import json, socket, sys, threading, time, urllib.request, urllib.error
+base = sys.argv[1]
+def post(sql, timeout=120):
+    req = urllib.request.Request(base + "/sql", data=sql.encode(), method="POST")
+    t = time.time()
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read().decode(), round(time.time() - t, 1)
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(), round(time.time() - t, 1)
+def health():
+    return json.loads(urllib.request.urlopen(base + "/health").read())
+def running_within(n, seconds):
+    end = time.time() + seconds
+    while time.time() < end:
+        if health()["running"] == n:
+            return True
+        time.sleep(0.1)
+    return False
+"#;
+
+#[test]
+fn a_busy_server_refuses_in_time_and_a_query_stops_at_its_deadline() {
+    let f = published();
+    let server = serve_with(
+        &f,
+        None,
+        &[
+            "--max-queries",
+            "1",
+            "--queue-timeout",
+            "1s",
+            "--query-timeout",
+            "3s",
+        ],
+    );
+    let script = format!(
+        r#"{HTTP_CLIENT}
+out = {{}}
+long = threading.Thread(target=lambda: out.__setitem__("long", post("{LONG}")))
+long.start()
+time.sleep(0.7)
+out["during"] = health()
+out["second"] = post("SELECT 1")
+long.join()
+out["idle"] = running_within(0, 2)
+out["after"] = post("SELECT 1")
+print(json.dumps(out))
+"#
+    );
+    let mut command = python(&script);
+    command.arg(&server.http);
+    let out: serde_json::Value = serde_json::from_str(&printed(command)).unwrap();
+    assert_eq!(out["during"]["running"], 1, "{out}");
+    // The second query waited its second in the queue, then was refused.
+    assert_eq!(out["second"][0], 503, "{out}");
+    assert!(
+        out["second"][1]
+            .as_str()
+            .unwrap()
+            .contains("the server is busy"),
+        "{out}"
+    );
+    let waited = out["second"][2].as_f64().unwrap();
+    assert!((0.9..2.5).contains(&waited), "{out}");
+    // The long one was stopped at its deadline, with a sentence saying so.
+    assert_eq!(out["long"][0], 504, "{out}");
+    assert!(
+        out["long"][1]
+            .as_str()
+            .unwrap()
+            .contains("ran past --query-timeout 3s"),
+        "{out}"
+    );
+    assert!(out["long"][2].as_f64().unwrap() < 6.0, "{out}");
+    assert_eq!(out["idle"], true, "{out}");
+    assert_eq!(out["after"][0], 200, "{out}");
+
+    // Over Flight SQL: the same refusal as a gRPC status.
+    let script = format!(
+        r#"
+import threading
+def long():
+    try:
+        rows("{LONG}")
+    except Exception as e:
+        print("long:", str(e).splitlines()[0])
+t = threading.Thread(target=long)
+t.start()
+time.sleep(0.7)
+try:
+    rows("SELECT 1")
+except Exception as e:
+    print("second:", str(e).splitlines()[0])
+t.join()
+"#
+    );
+    let out = client(&server, None, &script);
+    assert!(
+        out.contains("second:") && out.contains("ResourceExhausted") && out.contains("busy"),
+        "{out}"
+    );
+    assert!(
+        out.contains("long:")
+            && out.contains("DeadlineExceeded")
+            && out.contains("--query-timeout 3s"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_query_whose_client_goes_away_is_stopped_and_frees_its_slot() {
+    let f = published();
+    let server = serve_with(&f, None, &["--max-queries", "1", "--query-timeout", "5m"]);
+    // HTTP: the client sends the query and hangs up.
+    let script = format!(
+        r#"{HTTP_CLIENT}
+host, port = base.removeprefix("http://").split(":")
+s = socket.create_connection((host, int(port)))
+body = "{LONG}".encode()
+s.sendall(b"POST /sql HTTP/1.1\r\nHost: x\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+time.sleep(1)
+busy = health()["running"]
+s.close()
+print(json.dumps({{"busy": busy, "idle": running_within(0, 10)}}))
+"#
+    );
+    let mut command = python(&script);
+    command.arg(&server.http);
+    let out: serde_json::Value = serde_json::from_str(&printed(command)).unwrap();
+    assert_eq!(out, serde_json::json!({"busy": 1, "idle": true}));
+
+    // Flight SQL: the client process dies mid-query.
+    let mut dying = python(&adbc_program(&server, None, &format!("rows(\"{LONG}\")")))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let script = format!("{HTTP_CLIENT}\nprint(json.dumps(running_within(1, 10)))");
+    let mut command = python(&script);
+    command.arg(&server.http);
+    assert_eq!(printed(command).trim(), "true", "the query runs");
+    dying.kill().unwrap();
+    dying.wait().unwrap();
+    let script = format!("{HTTP_CLIENT}\nprint(json.dumps(running_within(0, 10)))");
+    let mut command = python(&script);
+    command.arg(&server.http);
+    assert_eq!(printed(command).trim(), "true", "the slot is free again");
+}
+
+#[test]
+fn a_commit_while_serving_is_seen_by_the_next_query_and_never_half() {
+    let f = published();
+    let server = serve(&f, None);
+    let pair = "SELECT (SELECT count(*) FROM dossiers) AS current, (SELECT count(*) FROM dossier_snapshots) AS snapshots";
+    // Both protocols in turn, until the answer has changed 10 times (or 60 s).
+    let script = format!(
+        r#"{HTTP_CLIENT}
+first, changed, end = None, 0, time.time() + 60
+while changed < 10 and time.time() < end:
+    for answer in (rows("{pair}")[0], json.loads(post("{pair}")[1])[0]):
+        answer = [int(v) for v in (answer.values() if isinstance(answer, dict) else answer)]
+        first = first or answer
+        changed += answer != first
+        print(json.dumps(answer), flush=True)
+"#
+    );
+    let mut command = python(&adbc_program(&server, None, &script));
+    command.arg(&server.http).stdout(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().expect("a first answer").unwrap();
+    // Two new dossiers and a third one's newer snapshot.
+    let report = f.ingest_text(
+        Feed::Dossiers,
+        "d3.csv",
+        &format!("{DOSSIER_HEADER}\n{NEW_DOSSIERS}"),
+    );
+    assert_eq!(report_counts(&report), (3, 3, 0, 0));
+    let mut seen: Vec<String> = vec![first];
+    seen.extend(lines.map(Result::unwrap));
+    assert!(child.wait().unwrap().success());
+    let before = "[9, 12]";
+    let after = "[11, 15]";
+    assert_eq!(seen[0], before);
+    let switch = seen
+        .iter()
+        .position(|a| a != before)
+        .expect("the commit is seen");
+    assert!(
+        seen[switch..].iter().all(|a| a == after),
+        "each answer is the before or the after snapshot, and after once after: {seen:?}"
+    );
+    assert!(seen.len() - switch >= 10);
+}
+
+const NEW_DOSSIERS: &str = "G1,PR,C2,counter,none,received,2024-04-05 09:00,,,,2024-04-05 09:00,0,1,0,0,0,0,,0,,,citizen
+G2,PR,C2,online,full,received,2024-04-06 09:00,,,,2024-04-06 09:00,0,1,0,0,0,0,,0,,,citizen
+A3,PR,C1,online,partial,resolved,2024-03-20 14:00,2024-03-25,2024-04-07 10:00,,2024-04-07 10:00,0,1,1,0,0,0,,0,,,citizen
+";

@@ -2,12 +2,13 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 
-use super::LakeDir;
+use super::{LakeDir, value};
 use crate::error::{Error, Result};
-use crate::serve::{self, ServeOptions};
+use crate::serve::{self, Limits, ServeOptions};
 
 /// Serve the lake and the published KPIs to dashboards over Arrow Flight
 /// SQL, read-only, until Ctrl-C.
@@ -42,6 +43,21 @@ pub(super) struct ServeArgs {
     /// A folder of your own saved queries.
     #[arg(long, value_name = "DIR", env = "MOTCUA_QUERIES")]
     queries: Option<PathBuf>,
+    /// Queries that run at once; the others wait for a free slot.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_queries)]
+    max_queries: usize,
+    /// How long a query waits for a free slot before it is refused as
+    /// busy (gRPC RESOURCE_EXHAUSTED, HTTP 503), e.g. 30s.
+    #[arg(long, value_name = "TIME", default_value = "30s", value_parser = value::duration)]
+    queue_timeout: Duration,
+    /// How long a query may run, to its last row, before it is stopped
+    /// (gRPC DEADLINE_EXCEEDED, HTTP 504), e.g. 5m.
+    #[arg(long, value_name = "TIME", default_value = "5m", value_parser = value::duration)]
+    query_timeout: Duration,
+    /// Memory all running queries together may use before they spill,
+    /// e.g. 2GiB; without it, as much as the machine has.
+    #[arg(long, value_name = "SIZE", value_parser = value::bytes)]
+    memory_limit: Option<usize>,
     #[command(flatten)]
     lake: LakeDir,
 }
@@ -62,6 +78,12 @@ pub(super) fn run(args: ServeArgs) -> Result<()> {
         addr: args.listen,
         http: args.http,
         token,
+        limits: Limits {
+            max_queries: args.max_queries,
+            queue_timeout: args.queue_timeout,
+            query_timeout: args.query_timeout,
+            memory_limit: args.memory_limit,
+        },
     };
     crate::interrupt::install()?;
     let with_token = options.token.is_some();

@@ -70,6 +70,17 @@ pub(crate) fn bytes(text: &str) -> Result<usize> {
     Ok(bytes as usize)
 }
 
+/// `30s`, `5m`, `1h 30m`: a positive duration (`--query-timeout`,
+/// `--queue-timeout`).
+pub(crate) fn duration(text: &str) -> Result<std::time::Duration> {
+    match humantime::parse_duration(text.trim()) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err(Error::Usage(format!(
+            "{text}: use a positive duration such as 30s, 5m or 1h"
+        ))),
+    }
+}
+
 /// `--delimiter`: one of the characters exports separate fields with.
 pub(crate) fn delimiter(text: &str) -> Result<u8> {
     match text {

@@ -28,15 +28,15 @@ use arrow_flight::{
     IpcMessage, SchemaAsIpc, Ticket,
 };
 use datafusion::dataframe::DataFrame;
-use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 use futures::{Stream, TryStreamExt};
 use prost::Message;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::ServeOptions;
+use super::Served;
+use super::limits::Refusal;
 use crate::error::Error;
-use crate::validate::time::Zone;
+use crate::sql::Snapshot;
 
 /// Where the session's tables live, as clients see them.
 const CATALOG: &str = "datafusion";
@@ -48,11 +48,23 @@ static SQL_INFO: LazyLock<SqlInfoData> = LazyLock::new(|| {
     builder.append(SqlInfo::FlightSqlServerVersion, env!("CARGO_PKG_VERSION"));
     builder.append(SqlInfo::FlightSqlServerArrowVersion, "1.3");
     builder.append(SqlInfo::FlightSqlServerReadOnly, true);
+    builder.append(SqlInfo::FlightSqlServerSql, true);
+    builder.append(SqlInfo::FlightSqlServerSubstrait, false);
+    // SqlSupportedTransaction::None: every query reads one snapshot.
+    builder.append(SqlInfo::FlightSqlServerTransaction, 0i32);
+    builder.append(SqlInfo::FlightSqlServerCancel, false);
+    builder.append(SqlInfo::SqlDdlCatalog, false);
+    builder.append(SqlInfo::SqlDdlSchema, false);
+    builder.append(SqlInfo::SqlDdlTable, false);
+    // flightsql-dbapi (Superset) quotes identifiers with what it reads here.
+    builder.append(SqlInfo::SqlIdentifierQuoteChar, "\"");
+    builder.append(SqlInfo::SqlAllTablesAreSelectable, true);
+    builder.append(SqlInfo::SqlTransactionsSupported, false);
     builder.build().expect("the SQL info of motcua's server")
 });
 
 pub(super) struct FlightSql {
-    options: ServeOptions,
+    served: Arc<Served>,
     /// Parameters bound to a handle as first given: the handle's bytes →
     /// the parameter row as Arrow IPC.
     bound: std::sync::Mutex<std::collections::HashMap<Vec<u8>, Vec<u8>>>,
@@ -89,14 +101,24 @@ fn status(e: Error) -> Status {
         Error::Usage(_) | Error::Sql(_) | Error::DataFusion(_) => {
             Status::invalid_argument(e.to_string())
         }
+        Error::OutOfMemory(_) => Status::resource_exhausted(e.to_string()),
         _ => Status::internal(e.to_string()),
     }
 }
 
+/// A query refused or stopped, as the status a client shows.
+fn refused(refusal: Refusal) -> Status {
+    match refusal {
+        Refusal::Busy { .. } => Status::resource_exhausted(refusal.to_string()),
+        Refusal::TimedOut(_) => Status::deadline_exceeded(refusal.to_string()),
+        Refusal::Query(e) => status(e),
+    }
+}
+
 impl FlightSql {
-    pub(super) fn new(options: ServeOptions) -> Self {
+    pub(super) fn new(served: Arc<Served>) -> Self {
         FlightSql {
-            options,
+            served,
             bound: Default::default(),
         }
     }
@@ -105,7 +127,7 @@ impl FlightSql {
     /// a token; a call without it gets this error and nothing else.
     #[allow(clippy::result_large_err)]
     fn check_token<T>(&self, request: &Request<T>) -> Result<(), Status> {
-        let Some(token) = &self.options.token else {
+        let Some(token) = &self.served.options.token else {
             return Ok(());
         };
         let given = request
@@ -121,29 +143,49 @@ impl FlightSql {
         }
     }
 
-    /// The lake as it is now, with the published outputs, and its zone.
-    async fn session(&self) -> Result<(SessionContext, Zone), Status> {
-        let (ctx, manifest) = crate::sql::session::open(&self.options.lake, &Default::default())
-            .await
-            .map_err(status)?;
-        crate::sql::tables::register_outputs(&ctx, &self.options.published)
-            .await
-            .map_err(status)?;
-        Ok((ctx, manifest.zone().map_err(status)?))
+    /// The lake as it is now, with the published outputs.
+    async fn snapshot(&self) -> Result<Arc<Snapshot>, Status> {
+        self.served.snapshots.now().await.map_err(status)
     }
 
     /// `sql` planned read-only with `params` bound to `$1`, `$2`, …
-    async fn plan(&self, sql: &str, params: Vec<ScalarValue>) -> Result<DataFrame, Status> {
+    async fn plan(&self, sql: &str, params: Vec<ScalarValue>) -> crate::error::Result<DataFrame> {
         let sql = &number_question_marks(sql);
-        let (ctx, zone) = self.session().await?;
+        let snapshot = self.served.snapshots.now().await?;
         let named = params
             .into_iter()
             .enumerate()
             .map(|(i, v)| ((i + 1).to_string(), v))
             .collect();
-        crate::sql::plan::plan(&ctx, sql, named, &[], &zone)
+        crate::sql::plan::plan(&snapshot.ctx, sql, named, &[], &snapshot.zone).await
+    }
+
+    /// The rows of `sql` with `params`, streamed as Flight data once a
+    /// query slot is free, stopped at the query's deadline.
+    async fn run(
+        &self,
+        sql: &str,
+        params: Vec<ScalarValue>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        let slot = self.served.slots.enter().await.map_err(refused)?;
+        let df = slot.within(self.plan(sql, params)).await.map_err(refused)?;
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let rows = slot
+            .within(async {
+                df.execute_stream()
+                    .await
+                    .map_err(crate::sql::plan::sql_error)
+            })
             .await
-            .map_err(status)
+            .map_err(refused)?;
+        let batches = slot
+            .rows(rows)
+            .map_err(|refusal| FlightError::Tonic(Box::new(refused(refusal))));
+        let stream = FlightDataEncoderBuilder::new()
+            .with_schema(schema)
+            .build(batches)
+            .map_err(Status::from);
+        Ok(Response::new(Box::pin(stream)))
     }
 
     /// A flight of one endpoint whose ticket is `ticket`.
@@ -191,21 +233,6 @@ impl FlightSql {
             ticket,
             request.into_inner(),
         )?))
-    }
-
-    /// The rows of `df`, streamed as Flight data.
-    async fn rows(df: DataFrame) -> Result<Response<DoGetStream>, Status> {
-        let schema = Arc::new(df.schema().as_arrow().clone());
-        let batches = df
-            .execute_stream()
-            .await
-            .map_err(|e| status(crate::sql::plan::sql_error(e)))?
-            .map_err(|e| FlightError::from_external_error(Box::new(e)));
-        let stream = FlightDataEncoderBuilder::new()
-            .with_schema(schema)
-            .build(batches)
-            .map_err(Status::from);
-        Ok(Response::new(Box::pin(stream)))
     }
 
     /// One batch (a catalog answer) streamed as Flight data.
@@ -304,7 +331,7 @@ impl FlightSqlService for FlightSql {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         self.check_token(&request)?;
-        let df = self.plan(&query.query, Vec::new()).await?;
+        let df = self.plan(&query.query, Vec::new()).await.map_err(status)?;
         let ticket = TicketStatementQuery {
             statement_handle: query.query.into_bytes().into(),
         };
@@ -324,7 +351,7 @@ impl FlightSqlService for FlightSql {
         self.check_token(&request)?;
         let sql = String::from_utf8(ticket.statement_handle.to_vec())
             .map_err(|_| Status::invalid_argument("the statement is not UTF-8"))?;
-        Self::rows(self.plan(&sql, Vec::new()).await?).await
+        self.run(&sql, Vec::new()).await
     }
 
     async fn do_action_create_prepared_statement(
@@ -333,9 +360,9 @@ impl FlightSqlService for FlightSql {
         request: Request<Action>,
     ) -> Result<ActionCreatePreparedStatementResult, Status> {
         self.check_token(&request)?;
-        let (ctx, _) = self.session().await?;
+        let snapshot = self.snapshot().await?;
         let (df, wanted) =
-            crate::sql::plan::plan_unbound(&ctx, &number_question_marks(&query.query))
+            crate::sql::plan::plan_unbound(&snapshot.ctx, &number_question_marks(&query.query))
                 .await
                 .map_err(status)?;
         let parameters = Schema::new(
@@ -408,7 +435,7 @@ impl FlightSqlService for FlightSql {
     ) -> Result<Response<FlightInfo>, Status> {
         self.check_token(&request)?;
         let (sql, params) = self.prepared(&query.prepared_statement_handle)?;
-        let df = self.plan(&sql, params).await?;
+        let df = self.plan(&sql, params).await.map_err(status)?;
         let info = Self::info(
             df.schema().as_arrow(),
             query.as_any().encode_to_vec(),
@@ -424,7 +451,7 @@ impl FlightSqlService for FlightSql {
     ) -> Result<Response<DoGetStream>, Status> {
         self.check_token(&request)?;
         let (sql, params) = self.prepared(&query.prepared_statement_handle)?;
-        Self::rows(self.plan(&sql, params).await?).await
+        self.run(&sql, params).await
     }
 
     async fn do_action_close_prepared_statement(
@@ -494,8 +521,9 @@ impl FlightSqlService for FlightSql {
         request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
         self.check_token(&request)?;
-        let (ctx, _) = self.session().await?;
-        let tables = ctx
+        let snapshot = self.snapshot().await?;
+        let tables = snapshot
+            .ctx
             .catalog(CATALOG)
             .and_then(|c| c.schema(SCHEMA))
             .ok_or_else(|| Status::internal("the session has no public schema"))?;

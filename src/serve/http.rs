@@ -14,8 +14,12 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use super::ServeOptions;
+use futures::TryStreamExt;
+
+use super::limits::Refusal;
+use super::{ServeOptions, Served};
 use crate::error::Error;
+use crate::sql::plan::sql_error;
 use crate::sql::{QueryResult, QuerySource};
 
 /// What a client asks the answer in.
@@ -52,12 +56,12 @@ impl Answer {
 }
 
 /// The routes, over `options`.
-pub(super) fn routes(options: ServeOptions) -> Router {
+pub(super) fn routes(served: Arc<Served>) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/sql", post(sql))
         .route("/queries/{name}", get(saved))
-        .with_state(Arc::new(options))
+        .with_state(served)
 }
 
 /// An error as JSON `{"error": "…"}` with its status.
@@ -69,9 +73,26 @@ fn refusal(status: StatusCode, message: &str) -> Response {
 fn error(e: Error) -> Response {
     let status = match &e {
         Error::Usage(_) | Error::Sql(_) | Error::DataFusion(_) => StatusCode::BAD_REQUEST,
+        Error::OutOfMemory(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     refusal(status, &e.to_string())
+}
+
+/// A query refused or stopped: 503 with `Retry-After` when busy, 504 past
+/// its deadline.
+fn refused(why: Refusal) -> Response {
+    match why {
+        Refusal::Busy { .. } => {
+            let mut response = refusal(StatusCode::SERVICE_UNAVAILABLE, &why.to_string());
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            response
+        }
+        Refusal::TimedOut(_) => refusal(StatusCode::GATEWAY_TIMEOUT, &why.to_string()),
+        Refusal::Query(e) => error(e),
+    }
 }
 
 /// The bearer token, when the server has one; a request without it gets
@@ -94,13 +115,18 @@ fn check(options: &ServeOptions, headers: &HeaderMap) -> Result<(), Response> {
     }
 }
 
-async fn health(State(options): State<Arc<ServeOptions>>, headers: HeaderMap) -> Response {
-    if let Err(refused) = check(&options, &headers) {
+async fn health(State(served): State<Arc<Served>>, headers: HeaderMap) -> Response {
+    if let Err(refused) = check(&served.options, &headers) {
         return refused;
     }
-    match crate::lake::read_manifest(&options.lake) {
+    match crate::lake::read_manifest(&served.options.lake) {
         Ok(manifest) => {
-            let body = serde_json::json!({ "status": "ok", "ingests": manifest.ingests.len() });
+            let body = serde_json::json!({
+                "status": "ok",
+                "ingests": manifest.ingests.len(),
+                "running": served.slots.running(),
+                "waiting": served.slots.waiting(),
+            });
             (
                 StatusCode::OK,
                 [(header::CONTENT_TYPE, "application/json")],
@@ -112,45 +138,43 @@ async fn health(State(options): State<Arc<ServeOptions>>, headers: HeaderMap) ->
     }
 }
 
-async fn sql(
-    State(options): State<Arc<ServeOptions>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Err(refused) = check(&options, &headers) {
+async fn sql(State(served): State<Arc<Served>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(refused) = check(&served.options, &headers) {
         return refused;
     }
     let Ok(sql) = String::from_utf8(body.to_vec()) else {
         return refusal(StatusCode::BAD_REQUEST, "the body is not UTF-8 SQL text");
     };
-    answer(&options, &headers, QuerySource::Sql(sql), Vec::new()).await
+    answer(&served, &headers, QuerySource::Sql(sql), Vec::new()).await
 }
 
 async fn saved(
-    State(options): State<Arc<ServeOptions>>,
+    State(served): State<Arc<Served>>,
     Path(name): Path<String>,
     Query(params): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = check(&options, &headers) {
+    if let Err(refused) = check(&served.options, &headers) {
         return refused;
     }
-    match crate::sql::find(options.queries.as_deref(), &name) {
-        Ok(query) => answer(&options, &headers, QuerySource::Saved(query), params).await,
+    match crate::sql::find(served.options.queries.as_deref(), &name) {
+        Ok(query) => answer(&served, &headers, QuerySource::Saved(query), params).await,
         Err(e) => refusal(StatusCode::NOT_FOUND, &e.to_string()),
     }
 }
 
-/// Runs the query over the lake as it is now and writes its rows as asked.
+/// Runs the query over the lake as it is now, once a query slot is free,
+/// and writes its rows as asked. A client that goes away drops this, and
+/// with it the query.
 async fn answer(
-    options: &ServeOptions,
+    served: &Served,
     headers: &HeaderMap,
     source: QuerySource,
     params: Vec<(String, String)>,
 ) -> Response {
-    let result = match crate::sql::run(&options.lake, &options.published, &source, &params).await {
+    let result = match collect(served, &source, &params).await {
         Ok(result) => result,
-        Err(e) => return error(e),
+        Err(why) => return refused(why),
     };
     let kind = Answer::of(headers);
     match encode(&result, kind) {
@@ -162,6 +186,23 @@ async fn answer(
             .into_response(),
         Err(e) => error(e),
     }
+}
+
+/// The rows of `source` over the lake as it is now, within a query slot.
+async fn collect(
+    served: &Served,
+    source: &QuerySource,
+    params: &[(String, String)],
+) -> Result<QueryResult, Refusal> {
+    let slot = served.slots.enter().await?;
+    let snapshot = slot.within(served.snapshots.now()).await?;
+    let df = slot.within(snapshot.plan(source, params)).await?;
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    let rows = slot
+        .within(async { df.execute_stream().await.map_err(sql_error) })
+        .await?;
+    let batches = slot.rows(rows).try_collect().await?;
+    Ok(QueryResult { schema, batches })
 }
 
 /// The rows in `kind`; an empty result keeps its columns (a CSV header, an

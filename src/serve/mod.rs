@@ -3,16 +3,21 @@
 //! engine, the Flight SQL JDBC driver and ADBC speak — and HTTP beside it
 //! (`http.rs`) for `curl` and Grafana.
 //!
-//! Every query opens the lake as it is then (one manifest snapshot, the
-//! same tables, views and read-only guard as `motcua query`), so a commit is
-//! visible to the next query without a restart and never half-way through
-//! one.
+//! Every query reads one manifest snapshot with the same tables, views and
+//! read-only guard as `motcua query` (`snapshot.rs`): a commit is visible to
+//! the next query without a restart and never half-way through one. How
+//! many queries run at once, and for how long, is `limits.rs`.
 
 mod flight;
 mod http;
+mod limits;
+mod snapshot;
+
+pub use limits::Limits;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
@@ -31,6 +36,24 @@ pub struct ServeOptions {
     /// The bearer token every request must carry; required to listen on
     /// anything but loopback.
     pub token: Option<String>,
+    pub limits: Limits,
+}
+
+/// What both protocols answer from.
+pub(crate) struct Served {
+    options: ServeOptions,
+    snapshots: snapshot::Snapshots,
+    slots: limits::Slots,
+}
+
+impl Served {
+    fn new(options: ServeOptions) -> Result<Arc<Self>> {
+        Ok(Arc::new(Served {
+            snapshots: snapshot::Snapshots::new(&options)?,
+            slots: limits::Slots::new(options.limits),
+            options,
+        }))
+    }
 }
 
 impl ServeOptions {
@@ -42,6 +65,11 @@ impl ServeOptions {
                     "{flag} {addr}: serving beyond this machine needs a token; set MOTCUA_SERVE_TOKEN or --token-file FILE, or listen on 127.0.0.1"
                 )));
             }
+        }
+        if self.limits.max_queries == 0 {
+            return Err(Error::Usage(
+                "--max-queries 0 would answer nothing; allow at least 1".into(),
+            ));
         }
         if self.token.as_deref().is_some_and(|t| t.trim().len() < 16) {
             return Err(Error::Usage(
@@ -69,12 +97,13 @@ pub async fn run(options: ServeOptions, ready: impl FnOnce(Bound)) -> Result<()>
         flight: flight_addr,
         http: http_addr,
     });
+    let served = Served::new(options)?;
     let incoming = tonic::transport::server::TcpIncoming::from(flight_listener);
-    let service = flight::FlightSql::new(options.clone());
+    let service = flight::FlightSql::new(served.clone());
     let flight = tonic::transport::Server::builder()
         .add_service(arrow_flight::flight_service_server::FlightServiceServer::new(service))
         .serve_with_incoming_shutdown(incoming, crate::interrupt::stopped());
-    let http = axum::serve(http_listener, http::routes(options))
+    let http = axum::serve(http_listener, http::routes(served))
         .with_graceful_shutdown(crate::interrupt::stopped());
     let (flight, http) = tokio::join!(flight, http);
     flight.map_err(|e| {

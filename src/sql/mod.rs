@@ -12,5 +12,5 @@ pub(crate) mod unit_tables;
 pub mod views;
 
 pub use run::{QueryResult, QuerySource, run};
-pub(crate) use run::{stream, unknown_units};
+pub(crate) use run::{Snapshot, stream, unknown_units};
 pub use saved::{SHIPPED, SavedQuery, find, list};

@@ -102,10 +102,7 @@ pub(crate) fn sql_error(e: datafusion::error::DataFusionError) -> Error {
             .map(str::trim)
             .filter(|l| !l.is_empty())
             .collect();
-        return Error::Sql(format!(
-            "the query needs more memory than --memory-limit allows ({}); raise the limit",
-            detail.join(" ")
-        ));
+        return Error::OutOfMemory(detail.join(" "));
     }
     let text = root.strip_backtrace();
     let text = text

@@ -1,15 +1,19 @@
 //! Running a query over the lake, its result streamed.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use datafusion::common::ParamValues;
+use datafusion::dataframe::DataFrame;
 use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 
 use crate::error::{Error, Result};
+use crate::lake::Manifest;
 use crate::sql::plan::plan;
 use crate::sql::plan::sql_error;
 use crate::sql::saved::SavedQuery;
+use crate::sql::session::SessionOptions;
+use crate::sql::tables::Published;
 use crate::validate::time::Zone;
 use futures::TryStreamExt;
 
@@ -78,39 +82,75 @@ pub(crate) async fn stream(
     source: &QuerySource,
     params: &[(String, String)],
 ) -> Result<(datafusion::execution::SendableRecordBatchStream, Zone)> {
-    let (ctx, manifest) =
-        crate::sql::session::open(lake, &crate::sql::session::SessionOptions::default()).await?;
-    let zone = manifest.zone()?;
-    let published = crate::sql::tables::register_outputs(&ctx, out).await?;
-    let sql = match source {
-        QuerySource::Saved(saved) => &saved.sql,
-        QuerySource::Sql(sql) => sql,
-    };
-    let reads_outputs = reads_table(&ctx, sql, crate::publish::dataset::DATASET)?;
-    if reads_outputs && published.kpi_values.is_none() {
-        return Err(Error::Usage(format!(
-            "kpi_values is not published in {} yet; run `motcua kpi --from … --to …` first, or point --published at its directory",
-            out.display()
-        )));
-    }
-    if reads_table(&ctx, sql, crate::publish::dataset::RESTATED)? && published.restated.is_none() {
-        return Err(Error::Usage(format!(
-            "kpi_values_restated is not published in {} yet; run `motcua kpi --from … --to … --units-as-of DATE` first, or point --published at its directory",
-            out.display()
-        )));
-    }
-    let df = match source {
-        QuerySource::Saved(saved) => {
-            let values = saved.bind(params, &zone)?;
-            if reads_outputs {
-                check_published(&ctx, saved, &values, out).await?;
-            }
-            plan(&ctx, &saved.sql, values, &[], &zone).await?
-        }
-        QuerySource::Sql(sql) => plan(&ctx, sql, Vec::new(), params, &zone).await?,
-    };
+    let snapshot = Snapshot::open(lake, out, &SessionOptions::default()).await?;
+    let df = snapshot.plan(source, params).await?;
     let rows = df.execute_stream().await.map_err(sql_error)?;
-    Ok((rows, zone))
+    Ok((rows, snapshot.zone))
+}
+
+/// The lake as one manifest snapshot, with the outputs published in `out`
+/// as tables: what a query reads.
+pub(crate) struct Snapshot {
+    pub(crate) ctx: SessionContext,
+    pub(crate) manifest: Manifest,
+    pub(crate) zone: Zone,
+    pub(crate) published: Published,
+    out: PathBuf,
+}
+
+impl Snapshot {
+    pub(crate) async fn open(lake: &Path, out: &Path, options: &SessionOptions) -> Result<Self> {
+        let (ctx, manifest) = crate::sql::session::open(lake, options).await?;
+        let zone = manifest.zone()?;
+        let published = crate::sql::tables::register_outputs(&ctx, out).await?;
+        Ok(Snapshot {
+            ctx,
+            manifest,
+            zone,
+            published,
+            out: out.to_path_buf(),
+        })
+    }
+
+    /// `source` planned read-only: a saved query's parameters typed and
+    /// bound, a read of an output that is not published refused in a
+    /// sentence that says how to publish it.
+    pub(crate) async fn plan(
+        &self,
+        source: &QuerySource,
+        params: &[(String, String)],
+    ) -> Result<DataFrame> {
+        let (ctx, out, zone) = (&self.ctx, self.out.as_path(), &self.zone);
+        let sql = match source {
+            QuerySource::Saved(saved) => &saved.sql,
+            QuerySource::Sql(sql) => sql,
+        };
+        let reads_outputs = reads_table(ctx, sql, crate::publish::dataset::DATASET)?;
+        if reads_outputs && self.published.kpi_values.is_none() {
+            return Err(Error::Usage(format!(
+                "kpi_values is not published in {} yet; run `motcua kpi --from … --to …` first, or point --published at its directory",
+                out.display()
+            )));
+        }
+        if reads_table(ctx, sql, crate::publish::dataset::RESTATED)?
+            && self.published.restated.is_none()
+        {
+            return Err(Error::Usage(format!(
+                "kpi_values_restated is not published in {} yet; run `motcua kpi --from … --to … --units-as-of DATE` first, or point --published at its directory",
+                out.display()
+            )));
+        }
+        match source {
+            QuerySource::Saved(saved) => {
+                let values = saved.bind(params, zone)?;
+                if reads_outputs {
+                    check_published(ctx, saved, &values, out).await?;
+                }
+                plan(ctx, &saved.sql, values, &[], zone).await
+            }
+            QuerySource::Sql(sql) => plan(ctx, sql, Vec::new(), params, zone).await,
+        }
+    }
 }
 
 /// Whether `sql` names the table `table` anywhere.

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use arrow::datatypes::DataType;
 use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::error::Result;
@@ -137,18 +137,16 @@ pub struct SessionOptions {
     /// Memory the cached current state may hold before it moves to disk;
     /// by default a quarter of `memory_limit`, or 1 GiB without one.
     pub cache_budget: Option<usize>,
+    /// A runtime shared with other sessions, whose memory pool they all
+    /// draw on (`motcua serve`); by default each session has its own, of
+    /// `memory_limit`.
+    pub runtime: Option<Arc<RuntimeEnv>>,
 }
 
-/// A session over the committed lake at `root` (one manifest snapshot).
-pub async fn open(root: &Path, options: &SessionOptions) -> Result<(SessionContext, Manifest)> {
-    let manifest = lake::read_manifest(root)?;
-    let zone = manifest.zone()?;
-    let mut config = SessionConfig::new()
-        .with_information_schema(true)
-        .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()));
-    config.options_mut().execution.time_zone = Some(zone.to_string());
+/// A runtime whose engine may use `memory_limit` bytes before spilling.
+pub fn runtime(memory_limit: Option<usize>) -> Result<Arc<RuntimeEnv>> {
     let mut runtime = RuntimeEnvBuilder::new();
-    if let Some(limit) = options.memory_limit {
+    if let Some(limit) = memory_limit {
         // Greedy, not fair: the KPI query registers dozens of spillable
         // operators, and a fair share of the limit each was smaller than one
         // batch of a large aggregate while the whole query used far less.
@@ -159,7 +157,22 @@ pub async fn open(root: &Path, options: &SessionOptions) -> Result<(SessionConte
         );
         runtime = runtime.with_memory_pool(Arc::new(pool));
     }
-    let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?);
+    Ok(runtime.build_arc()?)
+}
+
+/// A session over the committed lake at `root` (one manifest snapshot).
+pub async fn open(root: &Path, options: &SessionOptions) -> Result<(SessionContext, Manifest)> {
+    let manifest = lake::read_manifest(root)?;
+    let zone = manifest.zone()?;
+    let mut config = SessionConfig::new()
+        .with_information_schema(true)
+        .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()));
+    config.options_mut().execution.time_zone = Some(zone.to_string());
+    let runtime = match &options.runtime {
+        Some(shared) => shared.clone(),
+        None => runtime(options.memory_limit)?,
+    };
+    let ctx = SessionContext::new_with_config_rt(config, runtime);
     crate::sql::tables::register_tables(&ctx, root, &manifest).await?;
     // The lake table of dossiers holds snapshots; `dossiers` is the current state.
     let snapshots = ctx.table_provider("dossiers").await?;

@@ -113,10 +113,32 @@ pub(crate) async fn register_outputs(
 
 /// Which output datasets are published: the version directory each table
 /// reads (the one `OUT/<name>` pointed at when it was registered).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Published {
     pub(crate) kpi_values: Option<std::path::PathBuf>,
     pub(crate) restated: Option<std::path::PathBuf>,
+}
+
+impl Published {
+    /// The versions `OUT` points at now, without registering anything.
+    pub(crate) fn now(out: &Path) -> Result<Published> {
+        use crate::publish::dataset::{DATASET, RESTATED};
+        Ok(Published {
+            kpi_values: published_dir(out, DATASET)?,
+            restated: published_dir(out, RESTATED)?,
+        })
+    }
+}
+
+/// The version directory `OUT/<name>` points at; None when nothing is
+/// published there.
+fn published_dir(out: &Path, name: &str) -> Result<Option<std::path::PathBuf>> {
+    let dataset = out.join(name);
+    if !dataset.join("_SUCCESS").exists() {
+        return Ok(None);
+    }
+    let dir = dataset.canonicalize().map_err(|e| Error::io(&dataset, e))?;
+    Ok(Some(dir))
 }
 
 /// Registers `OUT/<name>` as table `<name>`, with its Hive partition
@@ -132,11 +154,9 @@ async fn register_dataset(
     use datafusion::datasource::listing::{
         ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
     };
-    let dataset = out.join(name);
-    if !dataset.join("_SUCCESS").exists() {
+    let Some(dataset) = published_dir(out, name)? else {
         return Ok(None);
-    }
-    let dataset = dataset.canonicalize().map_err(|e| Error::io(&dataset, e))?;
+    };
     let url = ListingTableUrl::parse(format!("{}/", dataset.display()))?;
     let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
         .with_file_extension(".parquet")
