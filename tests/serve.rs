@@ -590,9 +590,18 @@ fn a_commit_while_serving_is_seen_by_the_next_query_and_never_half() {
     let f = published();
     let server = serve(&f, None);
     let pair = "SELECT (SELECT count(*) FROM dossiers) AS current, (SELECT count(*) FROM dossier_snapshots) AS snapshots";
+    // A query planned before the commit that runs on past it.
+    let slow = "SELECT (SELECT count(*) FROM dossiers) AS current, (SELECT count(*) FROM generate_series(1, 100000000)) AS spin, (SELECT count(*) FROM dossier_snapshots) AS snapshots";
     // Both protocols in turn, until the answer has changed 10 times (or 60 s).
     let script = format!(
         r#"{HTTP_CLIENT}
+out = {{}}
+def slow():
+    status, body, _ = post("{slow}")
+    out["slow"], out["ended"] = json.loads(body)[0], time.time()
+spinning = threading.Thread(target=slow)
+spinning.start()
+time.sleep(0.3)
 first, changed, end = None, 0, time.time() + 60
 while changed < 10 and time.time() < end:
     for answer in (rows("{pair}")[0], json.loads(post("{pair}")[1])[0]):
@@ -600,6 +609,8 @@ while changed < 10 and time.time() < end:
         first = first or answer
         changed += answer != first
         print(json.dumps(answer), flush=True)
+spinning.join()
+print(json.dumps(out))
 "#
     );
     let mut command = python(&adbc_program(&server, None, &script));
@@ -613,10 +624,15 @@ while changed < 10 and time.time() < end:
         "d3.csv",
         &format!("{DOSSIER_HEADER}\n{NEW_DOSSIERS}"),
     );
+    let committed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
     assert_eq!(report_counts(&report), (3, 3, 0, 0));
     let mut seen: Vec<String> = vec![first];
     seen.extend(lines.map(Result::unwrap));
     assert!(child.wait().unwrap().success());
+    let slow: serde_json::Value = serde_json::from_str(&seen.pop().unwrap()).unwrap();
     let before = "[9, 12]";
     let after = "[11, 15]";
     assert_eq!(seen[0], before);
@@ -629,6 +645,16 @@ while changed < 10 and time.time() < end:
         "each answer is the before or the after snapshot, and after once after: {seen:?}"
     );
     assert!(seen.len() - switch >= 10);
+    // The query that ran across the commit answered from the snapshot it
+    // started on, whole.
+    assert_eq!(
+        slow["slow"],
+        serde_json::json!({"current": 9, "spin": 100000000, "snapshots": 12})
+    );
+    assert!(
+        slow["ended"].as_f64().unwrap() > committed,
+        "the slow query ended after the commit: {slow}, committed at {committed}"
+    );
 }
 
 const NEW_DOSSIERS: &str = "G1,PR,C2,counter,none,received,2024-04-05 09:00,,,,2024-04-05 09:00,0,1,0,0,0,0,,0,,,citizen
