@@ -16,9 +16,9 @@ const TOKEN: &str = "a-test-token-0123456789";
 /// A running server, stopped when dropped.
 struct Server {
     child: Child,
-    /// `grpc://127.0.0.1:PORT`
+    /// `grpc://127.0.0.1:PORT` (`grpc+tls://` with TLS)
     uri: String,
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT` (`https://` with TLS)
     http: String,
 }
 
@@ -34,7 +34,7 @@ fn serve(f: &Fixture, token: Option<&str>) -> Server {
 }
 
 /// `motcua serve` on free loopback ports with `args` besides.
-fn serve_with(f: &Fixture, token: Option<&str>, args: &[&str]) -> Server {
+fn serve_command(f: &Fixture, args: &[&str]) -> Command {
     let mut command = motcua_command(&f.lake);
     command
         .args([
@@ -46,9 +46,14 @@ fn serve_with(f: &Fixture, token: Option<&str>, args: &[&str]) -> Server {
             "--published",
         ])
         .arg(f.dir.path().join("out"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        .args(args);
+    command
+}
+
+/// The server `serve_command` starts, once it says where it listens.
+fn serve_with(f: &Fixture, token: Option<&str>, args: &[&str]) -> Server {
+    let mut command = serve_command(f, args);
+    command.stdout(Stdio::piped()).stderr(Stdio::inherit());
     match token {
         Some(token) => command.env("MOTCUA_SERVE_TOKEN", token),
         None => command.env_remove("MOTCUA_SERVE_TOKEN"),
@@ -58,18 +63,16 @@ fn serve_with(f: &Fixture, token: Option<&str>, args: &[&str]) -> Server {
     BufReader::new(child.stdout.take().expect("its stdout"))
         .read_line(&mut line)
         .expect("the line that says where it listens");
-    let address = |scheme: &str| {
-        line.split(scheme)
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .map(|a| format!("{scheme}{a}"))
-            .unwrap_or_else(|| panic!("no {scheme} address in {line:?}"))
+    // "serving Flight SQL on URI and HTTP on URI (…)"
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let mut addresses = words
+        .windows(2)
+        .filter(|w| w[0] == "on")
+        .map(|w| w[1].to_string());
+    let (Some(uri), Some(http)) = (addresses.next(), addresses.next()) else {
+        panic!("no addresses in {line:?}");
     };
-    Server {
-        uri: address("grpc://"),
-        http: address("http://"),
-        child,
-    }
+    Server { uri, http, child }
 }
 
 /// The test venv's Python (`.ci/run` makes it and names it in
@@ -384,6 +387,7 @@ fn sqlalchemy_connects_through_flightsql_dbapi_as_superset_does() {
     let f = published();
     let server = serve(&f, Some(TOKEN));
     let address = server.uri.trim_start_matches("grpc://");
+    assert!(!address.contains("://"));
     // The SQLAlchemy URI the README gives for Superset.
     let uri = format!("datafusion://{address}?insecure=true&token={TOKEN}");
     let script = r#"
@@ -661,3 +665,112 @@ const NEW_DOSSIERS: &str = "G1,PR,C2,counter,none,received,2024-04-05 09:00,,,,2
 G2,PR,C2,online,full,received,2024-04-06 09:00,,,,2024-04-06 09:00,0,1,0,0,0,0,,0,,,citizen
 A3,PR,C1,online,partial,resolved,2024-03-20 14:00,2024-03-25,2024-04-07 10:00,,2024-04-07 10:00,0,1,1,0,0,0,,0,,,citizen
 ";
+
+#[test]
+fn with_a_certificate_both_protocols_answer_over_tls_only() {
+    let f = published();
+    let (cert, key) = (f.dir.path().join("cert.pem"), f.dir.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl, to make a test certificate");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let server = serve_with(
+        &f,
+        Some(TOKEN),
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(server.uri.starts_with("grpc+tls://"), "{}", server.uri);
+    assert!(server.http.starts_with("https://"), "{}", server.http);
+    let script = format!(
+        r#"
+import json, ssl, sys, urllib.request, warnings
+warnings.simplefilter("ignore")
+import adbc_driver_flightsql.dbapi as flight
+from adbc_driver_flightsql import DatabaseOptions
+uri, http, cert = sys.argv[1], sys.argv[2], sys.argv[3]
+auth = "Bearer {TOKEN}"
+def adbc(uri, roots):
+    kwargs = {{DatabaseOptions.AUTHORIZATION_HEADER.value: auth}}
+    if roots:
+        kwargs[DatabaseOptions.TLS_ROOT_CERTS.value] = open(cert).read()
+    try:
+        with flight.connect(uri, db_kwargs=kwargs) as conn, conn.cursor() as cur:
+            cur.execute("SELECT value FROM kpi_values WHERE unit_code = 'P' AND kpi = 'on_time_rate' AND period_start = DATE '2024-03-01'")
+            return cur.fetchall()[0][0]
+    except Exception as e:
+        return "refused"
+def https(url, context):
+    try:
+        request = urllib.request.Request(url + "/health", headers={{"Authorization": auth}})
+        return json.loads(urllib.request.urlopen(request, context=context, timeout=10).read())["status"]
+    except Exception as e:
+        return "refused"
+print(json.dumps({{
+    "tls": adbc(uri, True),
+    "plain": adbc(uri.replace("grpc+tls://", "grpc://"), False),
+    "https": https(http, ssl.create_default_context(cafile=cert)),
+    "http": https(http.replace("https://", "http://"), None),
+}}))
+"#
+    );
+    let mut command = python(&script);
+    command.args([&server.uri, &server.http]).arg(&cert);
+    let out: serde_json::Value = serde_json::from_str(&printed(command)).unwrap();
+    assert_eq!(
+        out,
+        serde_json::json!({"tls": 0.75, "plain": "refused", "https": "ok", "http": "refused"})
+    );
+
+    // A key that is not the certificate's: one sentence, before listening.
+    let other = f.dir.path().join("other.pem");
+    let made = Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-out",
+        ])
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let run = serve_command(
+        &f,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            other.to_str().unwrap(),
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("do not make a usable pair"), "{stderr}");
+}

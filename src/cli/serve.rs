@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::{LakeDir, value};
 use crate::error::{Error, Result};
-use crate::serve::{self, Limits, ServeOptions};
+use crate::serve::{self, Limits, ServeOptions, TlsFiles};
 
 /// Serve the lake and the published KPIs to dashboards over Arrow Flight
 /// SQL, read-only, until Ctrl-C.
@@ -16,7 +16,7 @@ use crate::serve::{self, Limits, ServeOptions};
 #[command(after_help = "Examples:
   motcua serve                                         Flight SQL on 127.0.0.1:50051, HTTP on 127.0.0.1:8080, no token
   MOTCUA_SERVE_TOKEN=… motcua serve --listen 0.0.0.0:50051
-  motcua serve --token-file /etc/motcua/serve.token")]
+  motcua serve --token-file /etc/motcua/serve.token --tls-cert cert.pem --tls-key key.pem --listen 0.0.0.0:50051")]
 pub(super) struct ServeArgs {
     /// The address to listen on; anything but loopback needs a token.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:50051")]
@@ -54,6 +54,13 @@ pub(super) struct ServeArgs {
     /// (gRPC DEADLINE_EXCEEDED, HTTP 504), e.g. 5m.
     #[arg(long, value_name = "TIME", default_value = "5m", value_parser = value::duration)]
     query_timeout: Duration,
+    /// The server's certificate chain (PEM): both protocols answer over TLS
+    /// (grpc+tls://, https://).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Memory all running queries together may use before they spill,
     /// e.g. 2GiB; without it, as much as the machine has.
     #[arg(long, value_name = "SIZE", value_parser = value::bytes)]
@@ -84,15 +91,19 @@ pub(super) fn run(args: ServeArgs) -> Result<()> {
             query_timeout: args.query_timeout,
             memory_limit: args.memory_limit,
         },
+        tls: args
+            .tls_cert
+            .zip(args.tls_key)
+            .map(|(cert, key)| TlsFiles { cert, key }),
     };
     crate::interrupt::install()?;
     let with_token = options.token.is_some();
     super::runtime()?.block_on(serve::run(options, |bound| {
         use std::io::Write;
         println!(
-            "serving Flight SQL on grpc://{} and HTTP on http://{} ({}); Ctrl-C stops",
-            bound.flight,
-            bound.http,
+            "serving Flight SQL on {} and HTTP on {} ({}); Ctrl-C stops",
+            bound.flight_uri(),
+            bound.http_uri(),
             if with_token {
                 "bearer token required"
             } else {

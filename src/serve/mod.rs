@@ -12,8 +12,10 @@ mod flight;
 mod http;
 mod limits;
 mod snapshot;
+mod tls;
 
 pub use limits::Limits;
+pub use tls::TlsFiles;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -37,6 +39,8 @@ pub struct ServeOptions {
     /// anything but loopback.
     pub token: Option<String>,
     pub limits: Limits,
+    /// The certificate and key both protocols answer over TLS with.
+    pub tls: Option<TlsFiles>,
 }
 
 /// What both protocols answer from.
@@ -76,6 +80,12 @@ impl ServeOptions {
                 "the serve token is shorter than 16 characters; make a long random one, e.g. `head -c 32 /dev/urandom | base64`".into(),
             ));
         }
+        let beyond = !self.addr.ip().is_loopback() || !self.http.ip().is_loopback();
+        if beyond && self.tls.is_none() {
+            tracing::warn!(
+                "serving beyond this machine without TLS: the token and the answers cross the network in clear; give --tls-cert and --tls-key, or keep a TLS proxy in front"
+            );
+        }
         crate::lake::read_manifest(&self.lake)?;
         Ok(())
     }
@@ -86,25 +96,65 @@ impl ServeOptions {
 pub struct Bound {
     pub flight: SocketAddr,
     pub http: SocketAddr,
+    /// Whether both answer over TLS.
+    pub tls: bool,
+}
+
+impl Bound {
+    /// The Flight SQL address as clients write it.
+    pub fn flight_uri(&self) -> String {
+        let scheme = if self.tls { "grpc+tls" } else { "grpc" };
+        format!("{scheme}://{}", self.flight)
+    }
+
+    /// The HTTP address as clients write it.
+    pub fn http_uri(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.http)
+    }
 }
 
 /// Serves until SIGINT or SIGTERM; `ready` hears the addresses bound.
 pub async fn run(options: ServeOptions, ready: impl FnOnce(Bound)) -> Result<()> {
     options.check()?;
+    let tls = options.tls.as_ref().map(tls::Tls::load).transpose()?;
     let (flight_listener, flight_addr) = bind(options.addr).await?;
     let (http_listener, http_addr) = bind(options.http).await?;
+    let served = Served::new(options)?;
+    let mut grpc = tonic::transport::Server::builder();
+    if let Some(tls) = &tls {
+        grpc = grpc.tls_config(tls.grpc.clone()).map_err(|e| {
+            Error::Usage(format!(
+                "--tls-cert and --tls-key: {e}; give a PEM certificate and its key"
+            ))
+        })?;
+    }
     ready(Bound {
         flight: flight_addr,
         http: http_addr,
+        tls: tls.is_some(),
     });
-    let served = Served::new(options)?;
     let incoming = tonic::transport::server::TcpIncoming::from(flight_listener);
     let service = flight::FlightSql::new(served.clone());
-    let flight = tonic::transport::Server::builder()
+    let flight = grpc
         .add_service(arrow_flight::flight_service_server::FlightServiceServer::new(service))
         .serve_with_incoming_shutdown(incoming, crate::interrupt::stopped());
-    let http = axum::serve(http_listener, http::routes(served))
-        .with_graceful_shutdown(crate::interrupt::stopped());
+    let routes = http::routes(served);
+    let http: std::pin::Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match tls {
+        Some(tls) => Box::pin(
+            axum::serve(
+                tls::TlsListener::new(http_listener, http_addr, tls.http),
+                routes,
+            )
+            .with_graceful_shutdown(crate::interrupt::stopped())
+            .into_future(),
+        ),
+        None => Box::pin(
+            axum::serve(http_listener, routes)
+                .with_graceful_shutdown(crate::interrupt::stopped())
+                .into_future(),
+        ),
+    };
     let (flight, http) = tokio::join!(flight, http);
     flight.map_err(|e| {
         Error::io(
