@@ -171,6 +171,7 @@ tables = {{t["table_name"]: [c["column_name"] for c in t["table_columns"]]
 print(json.dumps(tables["kpi_values"][:4]))
 print(json.dumps(sorted(t for t in tables if t in ("dossiers", "units", "kpi_catalog", "kpi_values", "calendar"))))
 print(json.dumps(conn.adbc_get_info()["vendor_name"]))
+print(json.dumps(sorted(conn.adbc_get_table_types())))
 "#
         ),
     );
@@ -202,6 +203,7 @@ print(json.dumps(conn.adbc_get_info()["vendor_name"]))
         serde_json::json!(["calendar", "dossiers", "kpi_catalog", "kpi_values", "units"])
     );
     assert_eq!(lines[5], "motcua");
+    assert_eq!(lines[6], serde_json::json!(["TABLE", "VIEW"]));
 }
 
 #[test]
@@ -241,6 +243,24 @@ for sql in ["DROP TABLE units", "CREATE TABLE x AS SELECT 1", "COPY units TO '/t
 "#,
     );
     assert_eq!(out, "refused\n".repeat(5), "{out}");
+
+    // A user name and the token as password, as JDBC tools log in: the
+    // handshake answers the bearer token; a wrong password gets nothing.
+    let script = r#"
+import sys, warnings
+warnings.simplefilter("ignore")
+import adbc_driver_flightsql.dbapi as flight
+for password in (sys.argv[2], "a-wrong-token-0123456789"):
+    try:
+        with flight.connect(sys.argv[1], db_kwargs={"username": "motcua", "password": password}) as conn, conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM units")
+            print(cur.fetchall()[0][0])
+    except Exception as e:
+        print("refused", "UNAUTHENTICATED" in str(e) or "Unauthenticated" in str(e))
+"#;
+    let mut command = python(script);
+    command.args([&server.uri, TOKEN]);
+    assert_eq!(printed(command), "5\nrefused True\n");
     drop(server);
 
     // Beyond loopback only with a token.

@@ -20,8 +20,9 @@ use arrow_flight::sql::server::{FlightSqlService, PeekableFlightDataStream};
 use arrow_flight::sql::{
     ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest,
     ActionCreatePreparedStatementResult, CommandGetCatalogs, CommandGetDbSchemas,
-    CommandGetSqlInfo, CommandGetTables, CommandPreparedStatementQuery, CommandStatementQuery,
-    DoPutPreparedStatementResult, ProstMessageExt, SqlInfo, TicketStatementQuery,
+    CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables, CommandPreparedStatementQuery,
+    CommandStatementQuery, DoPutPreparedStatementResult, ProstMessageExt, SqlInfo,
+    TicketStatementQuery,
 };
 use arrow_flight::{
     Action, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse,
@@ -95,6 +96,23 @@ impl Handle {
     }
 }
 
+fn unauthenticated() -> Status {
+    Status::unauthenticated(
+        "this server needs a bearer token: send the header `authorization: Bearer TOKEN`, or the token as the password",
+    )
+}
+
+/// The password of a Basic `authorization` value (base64 of `user:password`).
+fn basic_password(encoded: &str) -> Option<String> {
+    use base64::Engine;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    text.split_once(':')
+        .map(|(_, password)| password.to_string())
+}
+
 /// A motcua error as the status a client shows.
 fn status(e: Error) -> Status {
     match e {
@@ -137,9 +155,7 @@ impl FlightSql {
             .and_then(|v| v.strip_prefix("Bearer "));
         match given {
             Some(given) if super::same_token(given, token) => Ok(()),
-            _ => Err(Status::unauthenticated(
-                "this server needs a bearer token: send the header `authorization: Bearer TOKEN`",
-            )),
+            _ => Err(unauthenticated()),
         }
     }
 
@@ -303,6 +319,10 @@ fn params_of(ipc: Option<&Vec<u8>>) -> Result<Vec<ScalarValue>, Status> {
 impl FlightSqlService for FlightSql {
     type FlightService = FlightSql;
 
+    /// With a token in the `authorization` header the handshake echoes it;
+    /// with a user name and password (Basic, as JDBC tools such as DBeaver
+    /// send them) the password must be the token, and the answer carries
+    /// the bearer token the client then sends on every call.
     async fn do_handshake(
         &self,
         request: Request<Streaming<HandshakeRequest>>,
@@ -310,17 +330,34 @@ impl FlightSqlService for FlightSql {
         Response<Pin<Box<dyn Stream<Item = Result<HandshakeResponse, Status>> + Send>>>,
         Status,
     > {
-        self.check_token(&request)?;
+        let header = request.metadata().get("authorization").cloned();
+        let basic = header
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Basic "))
+            .map(basic_password);
+        let bearer = match (basic, &self.served.options.token) {
+            (Some(password), Some(token)) => match password {
+                Some(password) if super::same_token(&password, token) => Some(
+                    format!("Bearer {token}")
+                        .parse()
+                        .map_err(|_| Status::internal("the token is not a valid header value"))?,
+                ),
+                _ => return Err(unauthenticated()),
+            },
+            _ => {
+                self.check_token(&request)?;
+                header
+            }
+        };
         let answer = HandshakeResponse {
             protocol_version: 0,
             payload: Default::default(),
         };
         let mut response: Response<Pin<Box<dyn Stream<Item = _> + Send>>> =
             Response::new(Box::pin(futures::stream::iter([Ok(answer)])));
-        if let Some(header) = request.metadata().get("authorization") {
-            response
-                .metadata_mut()
-                .insert("authorization", header.clone());
+        if let Some(bearer) = bearer {
+            response.metadata_mut().insert("authorization", bearer);
         }
         Ok(response)
     }
@@ -546,6 +583,28 @@ impl FlightSqlService for FlightSql {
                 .append(CATALOG, SCHEMA, &name, kind, &table.schema())
                 .map_err(Status::from)?;
         }
+        Self::one_batch(builder.build())
+    }
+
+    async fn get_flight_info_table_types(
+        &self,
+        query: CommandGetTableTypes,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let schema = query.into_builder().schema();
+        self.command_info(&query, &schema, request)
+    }
+
+    async fn do_get_table_types(
+        &self,
+        query: CommandGetTableTypes,
+        request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        self.check_token(&request)?;
+        let mut builder = query.into_builder();
+        // As `do_get_tables` names them.
+        builder.append("TABLE");
+        builder.append("VIEW");
         Self::one_batch(builder.build())
     }
 
