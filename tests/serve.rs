@@ -377,6 +377,12 @@ fn http_answers_sql_and_saved_queries_in_json_csv_and_arrow() {
     assert!(body.contains("period"), "{body}");
     let (status, _, _) = http(&server, "GET", "/queries/no_such_query", "", &auth);
     assert_eq!(status, 404);
+    // A name, never a path (`find` would open a `.sql` file).
+    for path in ["/queries/..%2F..%2Fetc%2Fx", "/queries/%2Ftmp%2Fx.sql"] {
+        let (status, _, body) = http(&server, "GET", path, "", &auth);
+        assert_eq!(status, 404, "{path}: {body}");
+        assert!(body.contains("letters, digits"), "{body}");
+    }
     let (status, _, body) = http(&server, "POST", "/sql", "DROP TABLE units", &auth);
     assert_eq!(status, 400, "{body}");
     let (status, _, body) = http(&server, "GET", "/health", "", &auth);
@@ -390,6 +396,8 @@ fn http_answers_sql_and_saved_queries_in_json_csv_and_arrow() {
         ("GET", "/health"),
         ("POST", "/sql"),
         ("GET", "/queries/goal_summary?period=2024-03-01"),
+        ("GET", "/no/such/route"),
+        ("GET", "/sql"),
     ] {
         let (status, _, body) = http(&server, method, path, "SELECT 1", &[]);
         assert_eq!(status, 401, "{path}");
@@ -441,6 +449,29 @@ print(json.dumps([c["name"] for c in inspector.get_columns("kpi_catalog")][:3]))
     );
     assert_eq!(lines[2], serde_json::json!(["kpi", "family", "kind"]));
 
+    // Two clients that prepare the same SQL and bind before either reads
+    // (flightsql-dbapi keeps the handle it was first given): each gets its own.
+    let same_sql = r#"
+import sys, warnings
+warnings.simplefilter("ignore")
+from flightsql import FlightSQLClient
+from flightsql.dbapi import ParameterRecordBuilder
+host, port = sys.argv[1].split(":")
+def client():
+    return FlightSQLClient(host=host, port=int(port), token=sys.argv[2], insecure=True)
+a, b = client(), client()
+sql = "SELECT count(*) FROM dossiers WHERE unit_code = ?"
+with a.prepare(sql) as first, b.prepare(sql) as second:
+    first_info = first.execute(ParameterRecordBuilder(("C1",)).build_record())
+    second_info = second.execute(ParameterRecordBuilder(("D2",)).build_record())
+    for c, info in ((a, first_info), (b, second_info)):
+        print(c.do_get(info.endpoints[0].ticket).read_all().column(0)[0].as_py())
+"#;
+    let mut command = python(same_sql);
+    command.args([address, TOKEN]);
+    // C1 holds A1, A2, A3; D2 holds E1, E2 (tests/kpi.rs).
+    assert_eq!(printed(command), "3\n2\n");
+
     // Without the token flightsql-dbapi sends `Bearer None`: refused.
     let mut command = python(script);
     command.args([&format!("datafusion://{address}?insecure=true"), sql]);
@@ -478,6 +509,16 @@ def running_within(n, seconds):
             return True
         time.sleep(0.1)
     return False
+def held_within(seconds):
+    """A query holds a slot, and still does a moment later (Flight takes one
+    to plan, frees it, then takes one to run)."""
+    end = time.time() + seconds
+    while time.time() < end:
+        if running_within(1, 1):
+            time.sleep(0.3)
+            if health()["running"] == 1:
+                return True
+    return False
 "#;
 
 #[test]
@@ -500,7 +541,7 @@ fn a_busy_server_refuses_in_time_and_a_query_stops_at_its_deadline() {
 out = {{}}
 long = threading.Thread(target=lambda: out.__setitem__("long", post("{LONG}")))
 long.start()
-time.sleep(0.7)
+out["held"] = held_within(10)
 out["during"] = health()
 out["second"] = post("SELECT 1")
 long.join()
@@ -512,6 +553,7 @@ print(json.dumps(out))
     let mut command = python(&script);
     command.arg(&server.http);
     let out: serde_json::Value = serde_json::from_str(&printed(command)).unwrap();
+    assert_eq!(out["held"], true, "{out}");
     assert_eq!(out["during"]["running"], 1, "{out}");
     // The second query waited its second in the queue, then was refused.
     assert_eq!(out["second"][0], 503, "{out}");
@@ -539,8 +581,7 @@ print(json.dumps(out))
 
     // Over Flight SQL: the same refusal as a gRPC status.
     let script = format!(
-        r#"
-import threading
+        r#"{HTTP_CLIENT}
 def long():
     try:
         rows("{LONG}")
@@ -548,7 +589,7 @@ def long():
         print("long:", str(e).splitlines()[0])
 t = threading.Thread(target=long)
 t.start()
-time.sleep(0.7)
+assert held_within(10)
 try:
     rows("SELECT 1")
 except Exception as e:
@@ -556,7 +597,9 @@ except Exception as e:
 t.join()
 "#
     );
-    let out = client(&server, None, &script);
+    let mut command = python(&adbc_program(&server, None, &script));
+    command.arg(&server.http);
+    let out = printed(command);
     assert!(
         out.contains("second:") && out.contains("ResourceExhausted") && out.contains("busy"),
         "{out}"
@@ -625,7 +668,7 @@ def slow():
     out["slow"], out["ended"] = json.loads(body)[0], time.time()
 spinning = threading.Thread(target=slow)
 spinning.start()
-time.sleep(0.3)
+assert running_within(1, 10)
 first, changed, end = None, 0, time.time() + 60
 while changed < 10 and time.time() < end:
     for answer in (rows("{pair}")[0], json.loads(post("{pair}")[1])[0]):

@@ -69,6 +69,9 @@ pub(super) struct FlightSql {
     /// Parameters bound to a handle as first given: the handle's bytes →
     /// the parameter row as Arrow IPC.
     bound: std::sync::Mutex<std::collections::HashMap<Vec<u8>, Vec<u8>>>,
+    /// Makes every handle this server gives out its own, so that two
+    /// clients preparing the same SQL never share bound parameters.
+    handles: std::sync::atomic::AtomicU64,
 }
 
 /// Bound parameters kept for clients that do not close their statements;
@@ -81,6 +84,7 @@ type DoGetStream = <FlightSql as FlightService>::DoGetStream;
 /// row as Arrow IPC.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Handle {
+    id: u64,
     sql: String,
     params: Option<Vec<u8>>,
 }
@@ -96,15 +100,37 @@ impl Handle {
     }
 }
 
-fn unauthenticated() -> Status {
-    Status::unauthenticated(
-        "this server needs a bearer token: send the header `authorization: Bearer TOKEN`, or the token as the password",
-    )
+/// Lets a call in when the server has no token, or the call carries it:
+/// `authorization: Bearer TOKEN`, or Basic with the token as the password
+/// (the handshake of JDBC tools); anything else gets this error and nothing
+/// else. Every method passes here first.
+#[allow(clippy::result_large_err)]
+pub(super) fn authorize(token: Option<&str>, request: Request<()>) -> Result<Request<()>, Status> {
+    let Some(token) = token else {
+        return Ok(request);
+    };
+    let given = request
+        .metadata()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    let bearer = given.and_then(super::bearer);
+    let password = given.and_then(basic_password);
+    match (bearer, password) {
+        (Some(given), _) if super::same_token(given, token) => Ok(request),
+        (_, Some(given)) if super::same_token(&given, token) => Ok(request),
+        _ => Err(Status::unauthenticated(
+            "this server needs a bearer token: send the header `authorization: Bearer TOKEN`, or the token as the password",
+        )),
+    }
 }
 
 /// The password of a Basic `authorization` value (base64 of `user:password`).
-fn basic_password(encoded: &str) -> Option<String> {
+fn basic_password(value: &str) -> Option<String> {
     use base64::Engine;
+    let (scheme, encoded) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
         .ok()?;
@@ -138,36 +164,31 @@ impl FlightSql {
         FlightSql {
             served,
             bound: Default::default(),
+            handles: Default::default(),
         }
     }
 
-    /// Every call carries `authorization: Bearer TOKEN` when the server has
-    /// a token; a call without it gets this error and nothing else.
-    #[allow(clippy::result_large_err)]
-    fn check_token<T>(&self, request: &Request<T>) -> Result<(), Status> {
-        let Some(token) = &self.served.options.token else {
-            return Ok(());
-        };
-        let given = request
-            .metadata()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        match given {
-            Some(given) if super::same_token(given, token) => Ok(()),
-            _ => Err(unauthenticated()),
-        }
-    }
-
-    /// The lake as it is now, with the published outputs.
+    /// The lake as it is now, with the published outputs, once a query
+    /// slot is free (opening a new snapshot is work like a query's).
     async fn snapshot(&self) -> Result<Arc<Snapshot>, Status> {
-        self.served.snapshots.now().await.map_err(status)
+        let slot = self.served.slots.enter().await.map_err(refused)?;
+        slot.within(self.served.snapshots.now())
+            .await
+            .map_err(refused)
+    }
+
+    /// The schema of `sql` with `params`, planned in a query slot.
+    async fn schema_of(&self, sql: &str, params: Vec<ScalarValue>) -> Result<Schema, Status> {
+        let slot = self.served.slots.enter().await.map_err(refused)?;
+        let df = slot.within(self.plan(sql, params)).await.map_err(refused)?;
+        Ok(df.schema().as_arrow().clone())
     }
 
     /// `sql` planned read-only with `params` bound to `$1`, `$2`, …
     async fn plan(&self, sql: &str, params: Vec<ScalarValue>) -> crate::error::Result<DataFrame> {
         let sql = &number_question_marks(sql);
         let snapshot = self.served.snapshots.now().await?;
+        snapshot.check_outputs(sql)?;
         let named = params
             .into_iter()
             .enumerate()
@@ -242,7 +263,6 @@ impl FlightSql {
         schema: &Schema,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.check_token(&request)?;
         let ticket = command.as_any().encode_to_vec();
         Ok(Response::new(Self::info(
             schema,
@@ -263,28 +283,43 @@ impl FlightSql {
 }
 
 /// `?` placeholders (ODBC, JDBC and ADBC clients write them) numbered as
-/// DataFusion's `$1`, `$2`, … in order; nothing else of the text changes.
+/// DataFusion's `$1`, `$2`, … in order; the rest of the text is kept as
+/// written (quotes, comments and all), only the placeholders' spans change.
 fn number_question_marks(sql: &str) -> String {
     use datafusion::sql::sqlparser::dialect::GenericDialect;
     use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
     if !sql.contains('?') {
         return sql.to_string();
     }
-    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize() else {
+    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize_with_location() else {
         // The planner says what is wrong with it.
         return sql.to_string();
     };
-    let mut n = 0;
-    tokens
-        .into_iter()
-        .map(|token| match token {
-            Token::Placeholder(p) if p == "?" => {
-                n += 1;
-                format!("${n}")
-            }
-            other => other.to_string(),
-        })
-        .collect()
+    // Byte offsets of each line's start: spans are (line, column) in chars.
+    let lines: Vec<usize> = std::iter::once(0)
+        .chain(sql.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    let offset = |line: u64, column: u64| -> Option<usize> {
+        let start = *lines.get(usize::try_from(line).ok()?.checked_sub(1)?)?;
+        let skip = usize::try_from(column).ok()?.checked_sub(1)?;
+        Some(start + sql[start..].char_indices().nth(skip)?.0)
+    };
+    let mut out = String::with_capacity(sql.len() + 8);
+    let (mut copied, mut n) = (0, 0);
+    for token in tokens {
+        if !matches!(&token.token, Token::Placeholder(p) if p == "?") {
+            continue;
+        }
+        let Some(at) = offset(token.span.start.line, token.span.start.column) else {
+            return sql.to_string();
+        };
+        n += 1;
+        out.push_str(&sql[copied..at]);
+        out.push_str(&format!("${n}"));
+        copied = at + 1;
+    }
+    out.push_str(&sql[copied..]);
+    out
 }
 
 /// The parameters of a prepared statement: the first row of what the
@@ -330,25 +365,19 @@ impl FlightSqlService for FlightSql {
         Response<Pin<Box<dyn Stream<Item = Result<HandshakeResponse, Status>> + Send>>>,
         Status,
     > {
+        // The interceptor let only the token in, as a bearer or a password.
         let header = request.metadata().get("authorization").cloned();
-        let basic = header
-            .as_ref()
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Basic "))
-            .map(basic_password);
-        let bearer = match (basic, &self.served.options.token) {
-            (Some(password), Some(token)) => match password {
-                Some(password) if super::same_token(&password, token) => Some(
+        let bearer = match (&self.served.options.token, &header) {
+            (Some(token), Some(given))
+                if given.to_str().is_ok_and(|v| basic_password(v).is_some()) =>
+            {
+                Some(
                     format!("Bearer {token}")
                         .parse()
                         .map_err(|_| Status::internal("the token is not a valid header value"))?,
-                ),
-                _ => return Err(unauthenticated()),
-            },
-            _ => {
-                self.check_token(&request)?;
-                header
+                )
             }
+            _ => header,
         };
         let answer = HandshakeResponse {
             protocol_version: 0,
@@ -367,13 +396,12 @@ impl FlightSqlService for FlightSql {
         query: CommandStatementQuery,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.check_token(&request)?;
-        let df = self.plan(&query.query, Vec::new()).await.map_err(status)?;
+        let schema = self.schema_of(&query.query, Vec::new()).await?;
         let ticket = TicketStatementQuery {
             statement_handle: query.query.into_bytes().into(),
         };
         let info = Self::info(
-            df.schema().as_arrow(),
+            &schema,
             ticket.as_any().encode_to_vec(),
             request.into_inner(),
         )?;
@@ -383,9 +411,8 @@ impl FlightSqlService for FlightSql {
     async fn do_get_statement(
         &self,
         ticket: TicketStatementQuery,
-        request: Request<Ticket>,
+        _request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
-        self.check_token(&request)?;
         let sql = String::from_utf8(ticket.statement_handle.to_vec())
             .map_err(|_| Status::invalid_argument("the statement is not UTF-8"))?;
         self.run(&sql, Vec::new()).await
@@ -394,14 +421,18 @@ impl FlightSqlService for FlightSql {
     async fn do_action_create_prepared_statement(
         &self,
         query: ActionCreatePreparedStatementRequest,
-        request: Request<Action>,
+        _request: Request<Action>,
     ) -> Result<ActionCreatePreparedStatementResult, Status> {
-        self.check_token(&request)?;
-        let snapshot = self.snapshot().await?;
-        let (df, wanted) =
-            crate::sql::plan::plan_unbound(&snapshot.ctx, &number_question_marks(&query.query))
-                .await
-                .map_err(status)?;
+        let slot = self.served.slots.enter().await.map_err(refused)?;
+        let snapshot = slot
+            .within(self.served.snapshots.now())
+            .await
+            .map_err(refused)?;
+        let sql = number_question_marks(&query.query);
+        let (df, wanted) = slot
+            .within(crate::sql::plan::plan_unbound(&snapshot.ctx, &sql))
+            .await
+            .map_err(refused)?;
         let parameters = Schema::new(
             wanted
                 .iter()
@@ -422,6 +453,9 @@ impl FlightSqlService for FlightSql {
         };
         Ok(ActionCreatePreparedStatementResult {
             prepared_statement_handle: Handle {
+                id: self
+                    .handles
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
                 sql: query.query,
                 params: None,
             }
@@ -437,7 +471,6 @@ impl FlightSqlService for FlightSql {
         query: CommandPreparedStatementQuery,
         request: Request<PeekableFlightDataStream>,
     ) -> Result<DoPutPreparedStatementResult, Status> {
-        self.check_token(&request)?;
         let mut handle = Handle::decode(&query.prepared_statement_handle)?;
         let data = request.into_inner().map_err(FlightError::from);
         let batches: Vec<RecordBatch> = FlightRecordBatchStream::new_from_flight_data(data)
@@ -455,10 +488,15 @@ impl FlightSqlService for FlightSql {
         }
         handle.params = (!batches.is_empty()).then_some(ipc.clone());
         if let Ok(mut bound) = self.bound.lock() {
-            if bound.len() >= MAX_BOUND {
-                bound.clear();
+            let key = query.prepared_statement_handle.to_vec();
+            if batches.is_empty() {
+                bound.remove(&key);
+            } else {
+                if bound.len() >= MAX_BOUND {
+                    bound.clear();
+                }
+                bound.insert(key, ipc);
             }
-            bound.insert(query.prepared_statement_handle.to_vec(), ipc);
         }
         Ok(DoPutPreparedStatementResult {
             prepared_statement_handle: Some(handle.encode()?.into()),
@@ -470,11 +508,10 @@ impl FlightSqlService for FlightSql {
         query: CommandPreparedStatementQuery,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.check_token(&request)?;
         let (sql, params) = self.prepared(&query.prepared_statement_handle)?;
-        let df = self.plan(&sql, params).await.map_err(status)?;
+        let schema = self.schema_of(&sql, params).await?;
         let info = Self::info(
-            df.schema().as_arrow(),
+            &schema,
             query.as_any().encode_to_vec(),
             request.into_inner(),
         )?;
@@ -484,9 +521,8 @@ impl FlightSqlService for FlightSql {
     async fn do_get_prepared_statement(
         &self,
         query: CommandPreparedStatementQuery,
-        request: Request<Ticket>,
+        _request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
-        self.check_token(&request)?;
         let (sql, params) = self.prepared(&query.prepared_statement_handle)?;
         self.run(&sql, params).await
     }
@@ -494,9 +530,8 @@ impl FlightSqlService for FlightSql {
     async fn do_action_close_prepared_statement(
         &self,
         query: ActionClosePreparedStatementRequest,
-        request: Request<Action>,
+        _request: Request<Action>,
     ) -> Result<(), Status> {
-        self.check_token(&request)?;
         if let Ok(mut bound) = self.bound.lock() {
             bound.remove(query.prepared_statement_handle.as_ref());
         }
@@ -515,9 +550,8 @@ impl FlightSqlService for FlightSql {
     async fn do_get_catalogs(
         &self,
         query: CommandGetCatalogs,
-        request: Request<Ticket>,
+        _request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
-        self.check_token(&request)?;
         let mut builder = query.into_builder();
         builder.append(CATALOG);
         Self::one_batch(builder.build())
@@ -535,9 +569,8 @@ impl FlightSqlService for FlightSql {
     async fn do_get_schemas(
         &self,
         query: CommandGetDbSchemas,
-        request: Request<Ticket>,
+        _request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
-        self.check_token(&request)?;
         let mut builder = query.into_builder();
         builder.append(CATALOG, SCHEMA);
         Self::one_batch(builder.build())
@@ -555,9 +588,8 @@ impl FlightSqlService for FlightSql {
     async fn do_get_tables(
         &self,
         query: CommandGetTables,
-        request: Request<Ticket>,
+        _request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
-        self.check_token(&request)?;
         let snapshot = self.snapshot().await?;
         let tables = snapshot
             .ctx
@@ -598,9 +630,8 @@ impl FlightSqlService for FlightSql {
     async fn do_get_table_types(
         &self,
         query: CommandGetTableTypes,
-        request: Request<Ticket>,
+        _request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
-        self.check_token(&request)?;
         let mut builder = query.into_builder();
         // As `do_get_tables` names them.
         builder.append("TABLE");
@@ -620,9 +651,8 @@ impl FlightSqlService for FlightSql {
     async fn do_get_sql_info(
         &self,
         query: CommandGetSqlInfo,
-        request: Request<Ticket>,
+        _request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
-        self.check_token(&request)?;
         Self::one_batch(query.into_builder(&SQL_INFO).build())
     }
 
@@ -638,6 +668,13 @@ mod tests {
         assert_eq!(
             number_question_marks("SELECT '?' AS q, a FROM t WHERE b = ? AND c IN (?, ?)"),
             "SELECT '?' AS q, a FROM t WHERE b = $1 AND c IN ($2, $3)"
+        );
+        // Quotes, escapes, comments, line breaks and non-ASCII text as written.
+        assert_eq!(
+            number_question_marks(
+                "SELECT 'O''Brien', \"Tỉnh\" -- là ?\nFROM t\n  WHERE x = 'Xã ?' AND y = ?"
+            ),
+            "SELECT 'O''Brien', \"Tỉnh\" -- là ?\nFROM t\n  WHERE x = 'Xã ?' AND y = $1"
         );
         assert_eq!(number_question_marks("SELECT 1"), "SELECT 1");
     }

@@ -14,13 +14,16 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use futures::TryStreamExt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
+use datafusion::execution::memory_pool::MemoryConsumer;
+use futures::StreamExt;
+
+use super::Served;
 use super::limits::Refusal;
-use super::{ServeOptions, Served};
 use crate::error::Error;
+use crate::sql::QuerySource;
 use crate::sql::plan::sql_error;
-use crate::sql::{QueryResult, QuerySource};
 
 /// What a client asks the answer in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +64,11 @@ pub(super) fn routes(served: Arc<Served>) -> Router {
         .route("/health", get(health))
         .route("/sql", post(sql))
         .route("/queries/{name}", get(saved))
+        // Before anything reads the request, on every route and on none.
+        .layer(axum::middleware::from_fn_with_state(
+            served.clone(),
+            authorize,
+        ))
         .with_state(served)
 }
 
@@ -97,28 +105,28 @@ fn refused(why: Refusal) -> Response {
 
 /// The bearer token, when the server has one; a request without it gets
 /// 401 and nothing else.
-#[allow(clippy::result_large_err)]
-fn check(options: &ServeOptions, headers: &HeaderMap) -> Result<(), Response> {
-    let Some(token) = &options.token else {
-        return Ok(());
-    };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match given {
-        Some(given) if super::same_token(given, token) => Ok(()),
-        _ => Err(refusal(
-            StatusCode::UNAUTHORIZED,
-            "this server needs a bearer token: send the header `Authorization: Bearer TOKEN`",
-        )),
+async fn authorize(
+    State(served): State<Arc<Served>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if let Some(token) = &served.options.token {
+        let given = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(super::bearer);
+        if !given.is_some_and(|given| super::same_token(given, token)) {
+            return refusal(
+                StatusCode::UNAUTHORIZED,
+                "this server needs a bearer token: send the header `Authorization: Bearer TOKEN`",
+            );
+        }
     }
+    next.run(request).await
 }
 
-async fn health(State(served): State<Arc<Served>>, headers: HeaderMap) -> Response {
-    if let Err(refused) = check(&served.options, &headers) {
-        return refused;
-    }
+async fn health(State(served): State<Arc<Served>>) -> Response {
     match crate::lake::read_manifest(&served.options.lake) {
         Ok(manifest) => {
             let body = serde_json::json!({
@@ -139,9 +147,6 @@ async fn health(State(served): State<Arc<Served>>, headers: HeaderMap) -> Respon
 }
 
 async fn sql(State(served): State<Arc<Served>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(refused) = check(&served.options, &headers) {
-        return refused;
-    }
     let Ok(sql) = String::from_utf8(body.to_vec()) else {
         return refusal(StatusCode::BAD_REQUEST, "the body is not UTF-8 SQL text");
     };
@@ -154,8 +159,16 @@ async fn saved(
     Query(params): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = check(&served.options, &headers) {
-        return refused;
+    // A name, never a path: `find` also opens `.sql` files.
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return refusal(
+            StatusCode::NOT_FOUND,
+            &format!("{name}: a saved query's name is letters, digits, _ and -"),
+        );
     }
     match crate::sql::find(served.options.queries.as_deref(), &name) {
         Ok(query) => answer(&served, &headers, QuerySource::Saved(query), params).await,
@@ -172,69 +185,121 @@ async fn answer(
     source: QuerySource,
     params: Vec<(String, String)>,
 ) -> Response {
-    let result = match collect(served, &source, &params).await {
-        Ok(result) => result,
-        Err(why) => return refused(why),
-    };
     let kind = Answer::of(headers);
-    match encode(&result, kind) {
+    match encoded(served, &source, &params, kind).await {
         Ok(body) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, kind.content_type())],
             body,
         )
             .into_response(),
-        Err(e) => error(e),
+        Err(why) => refused(why),
     }
 }
 
-/// The rows of `source` over the lake as it is now, within a query slot.
-async fn collect(
+/// The rows of `source` over the lake as it is now, encoded batch by batch
+/// within a query slot. The answer is whole before it is sent (an error
+/// gets its status, not a cut-off body), and its bytes are counted in the
+/// `--memory-limit` pool the queries share.
+async fn encoded(
     served: &Served,
     source: &QuerySource,
     params: &[(String, String)],
-) -> Result<QueryResult, Refusal> {
+    kind: Answer,
+) -> Result<Vec<u8>, Refusal> {
     let slot = served.slots.enter().await?;
     let snapshot = slot.within(served.snapshots.now()).await?;
     let df = slot.within(snapshot.plan(source, params)).await?;
-    let schema = Arc::new(df.schema().as_arrow().clone());
+    let schema = df.schema().as_arrow().clone();
     let rows = slot
         .within(async { df.execute_stream().await.map_err(sql_error) })
         .await?;
-    let batches = slot.rows(rows).try_collect().await?;
-    Ok(QueryResult { schema, batches })
+    let pool = &snapshot.ctx.runtime_env().memory_pool;
+    let reservation = MemoryConsumer::new("HTTP answer").register(pool);
+    let tally = Arc::new(AtomicUsize::new(0));
+    let mut encoder = Encoder::new(kind, &schema, &tally)?;
+    let mut rows = std::pin::pin!(slot.rows(rows));
+    while let Some(batch) = rows.next().await {
+        encoder.write(&batch?)?;
+        reservation
+            .try_resize(tally.load(Ordering::Relaxed))
+            .map_err(sql_error)?;
+    }
+    Ok(encoder.finish()?)
 }
 
-/// The rows in `kind`; an empty result keeps its columns (a CSV header, an
-/// Arrow schema) or is `[]`.
-fn encode(result: &QueryResult, kind: Answer) -> crate::error::Result<Vec<u8>> {
-    let batches: Vec<&RecordBatch> = result.batches.iter().collect();
-    let mut out = Vec::new();
-    match kind {
-        Answer::Json => {
-            let mut writer = arrow::json::ArrayWriter::new(&mut out);
-            writer.write_batches(&batches)?;
-            writer.finish()?;
-            if out.is_empty() {
-                out.extend_from_slice(b"[]");
-            }
-        }
-        Answer::Csv => {
-            let mut writer = arrow::csv::WriterBuilder::new()
-                .with_header(true)
-                .build(&mut out);
-            writer.write(&RecordBatch::new_empty(result.schema.clone()))?;
-            for batch in batches {
-                writer.write(batch)?;
-            }
-        }
-        Answer::Arrow => {
-            let mut writer = arrow::ipc::writer::StreamWriter::try_new(&mut out, &result.schema)?;
-            for batch in batches {
-                writer.write(batch)?;
-            }
-            writer.finish()?;
-        }
+/// An answer's bytes, their count shared with the memory reservation.
+struct Tallied {
+    bytes: Vec<u8>,
+    tally: Arc<AtomicUsize>,
+}
+
+impl std::io::Write for Tallied {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.bytes.extend_from_slice(buf);
+        self.tally.fetch_add(buf.len(), Ordering::Relaxed);
+        Ok(buf.len())
     }
-    Ok(out)
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Rows into JSON (an array; `[]` when empty), CSV (a header even when
+/// empty) or an Arrow IPC stream (its schema even when empty).
+enum Encoder {
+    Json(arrow::json::ArrayWriter<Tallied>),
+    Csv(Box<arrow::csv::Writer<Tallied>>),
+    Arrow(arrow::ipc::writer::StreamWriter<Tallied>),
+}
+
+impl Encoder {
+    fn new(
+        kind: Answer,
+        schema: &arrow::datatypes::Schema,
+        tally: &Arc<AtomicUsize>,
+    ) -> crate::error::Result<Encoder> {
+        let out = Tallied {
+            bytes: Vec::new(),
+            tally: tally.clone(),
+        };
+        Ok(match kind {
+            Answer::Json => Encoder::Json(arrow::json::ArrayWriter::new(out)),
+            Answer::Csv => {
+                let mut writer = arrow::csv::WriterBuilder::new()
+                    .with_header(true)
+                    .build(out);
+                writer.write(&RecordBatch::new_empty(Arc::new(schema.clone())))?;
+                Encoder::Csv(Box::new(writer))
+            }
+            Answer::Arrow => {
+                Encoder::Arrow(arrow::ipc::writer::StreamWriter::try_new(out, schema)?)
+            }
+        })
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> crate::error::Result<()> {
+        match self {
+            Encoder::Json(writer) => writer.write(batch)?,
+            Encoder::Csv(writer) => writer.write(batch)?,
+            Encoder::Arrow(writer) => writer.write(batch)?,
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> crate::error::Result<Vec<u8>> {
+        Ok(match self {
+            Encoder::Json(mut writer) => {
+                writer.finish()?;
+                let out = writer.into_inner().bytes;
+                if out.is_empty() { b"[]".to_vec() } else { out }
+            }
+            Encoder::Csv(writer) => writer.into_inner().bytes,
+            Encoder::Arrow(mut writer) => {
+                writer.finish()?;
+                writer.into_inner()?.bytes
+            }
+        })
+    }
 }

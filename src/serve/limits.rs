@@ -61,7 +61,7 @@ pub(super) enum Refusal {
 pub(super) struct Slots {
     limits: Limits,
     permits: Arc<Semaphore>,
-    waiting: Arc<AtomicUsize>,
+    waiting: AtomicUsize,
 }
 
 /// A running query's slot: freed when dropped.
@@ -93,9 +93,12 @@ impl Slots {
     /// A slot, once one is free within the queue timeout.
     pub(super) async fn enter(&self) -> Result<Slot, Refusal> {
         let waited = self.limits.queue_timeout;
-        self.waiting.fetch_add(1, Ordering::Relaxed);
-        let permit = tokio::time::timeout(waited, Arc::clone(&self.permits).acquire_owned()).await;
-        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        let permit = {
+            // Counted while queued, also when the wait is dropped (its client
+            // went away).
+            let _queued = Queued::new(&self.waiting);
+            tokio::time::timeout(waited, Arc::clone(&self.permits).acquire_owned()).await
+        };
         match permit {
             Ok(Ok(permit)) => Ok(Slot {
                 _permit: permit,
@@ -108,6 +111,22 @@ impl Slots {
                 waited,
             }),
         }
+    }
+}
+
+/// One query in the queue, for `/health`.
+struct Queued<'a>(&'a AtomicUsize);
+
+impl<'a> Queued<'a> {
+    fn new(waiting: &'a AtomicUsize) -> Self {
+        waiting.fetch_add(1, Ordering::Relaxed);
+        Queued(waiting)
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -77,7 +77,7 @@ impl ServeOptions {
         }
         if self.token.as_deref().is_some_and(|t| t.trim().len() < 16) {
             return Err(Error::Usage(
-                "the serve token is shorter than 16 characters; make a long random one, e.g. `head -c 32 /dev/urandom | base64`".into(),
+                "the serve token is shorter than 16 characters; make a long random one, e.g. `openssl rand -hex 32`".into(),
             ));
         }
         let beyond = !self.addr.ip().is_loopback() || !self.http.ip().is_loopback();
@@ -135,9 +135,13 @@ pub async fn run(options: ServeOptions, ready: impl FnOnce(Bound)) -> Result<()>
         tls: tls.is_some(),
     });
     let incoming = tonic::transport::server::TcpIncoming::from(flight_listener);
-    let service = flight::FlightSql::new(served.clone());
+    let token = served.options.token.clone();
+    let service = arrow_flight::flight_service_server::FlightServiceServer::with_interceptor(
+        flight::FlightSql::new(served.clone()),
+        move |request| flight::authorize(token.as_deref(), request),
+    );
     let flight = grpc
-        .add_service(arrow_flight::flight_service_server::FlightServiceServer::new(service))
+        .add_service(service)
         .serve_with_incoming_shutdown(incoming, crate::interrupt::stopped());
     let routes = http::routes(served);
     let http: std::pin::Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match tls {
@@ -173,6 +177,15 @@ async fn bind(addr: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr)>
         .local_addr()
         .map_err(|e| Error::io("the listening socket", e))?;
     Ok((listener, bound))
+}
+
+/// The token of an `authorization: Bearer TOKEN` value (the scheme in any
+/// case).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }
 
 /// Whether `given` is the token, compared without telling by its timing

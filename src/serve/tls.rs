@@ -33,6 +33,9 @@ pub(super) struct Tls {
 /// How long a client may take over its TLS handshake.
 const HANDSHAKE: Duration = Duration::from_secs(10);
 
+/// Handshakes under way at once; past this, new connections wait.
+const MAX_HANDSHAKES: usize = 256;
+
 impl Tls {
     pub(super) fn load(files: &TlsFiles) -> Result<Tls> {
         let read = |path: &Path| std::fs::read(path).map_err(|e| Error::io(path, e));
@@ -84,9 +87,18 @@ pub(super) struct TlsListener {
 impl TlsListener {
     pub(super) fn new(tcp: TcpListener, addr: SocketAddr, acceptor: TlsAcceptor) -> Self {
         let (done, ready) = mpsc::channel(64);
+        let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
         tokio::spawn(async move {
-            while !done.is_closed() {
-                let (stream, peer) = match tcp.accept().await {
+            loop {
+                let Ok(turn) = Arc::clone(&handshakes).acquire_owned().await else {
+                    break;
+                };
+                let accepted = tokio::select! {
+                    accepted = tcp.accept() => accepted,
+                    // The server stopped: stop accepting.
+                    () = done.closed() => break,
+                };
+                let (stream, peer) = match accepted {
                     Ok(accepted) => accepted,
                     Err(e) => {
                         // Out of file descriptors and the like: wait, then go on.
@@ -97,6 +109,7 @@ impl TlsListener {
                 };
                 let (done, acceptor) = (done.clone(), acceptor.clone());
                 tokio::spawn(async move {
+                    let _turn = turn;
                     match tokio::time::timeout(HANDSHAKE, acceptor.accept(stream)).await {
                         Ok(Ok(tls)) => {
                             let _ = done.send((tls, peer)).await;

@@ -99,6 +99,28 @@ pub(crate) struct Snapshot {
 }
 
 impl Snapshot {
+    /// Refuses `sql` when it reads an output that is not published, in a
+    /// sentence that says how to publish it; whether it reads `kpi_values`.
+    pub(crate) fn check_outputs(&self, sql: &str) -> Result<bool> {
+        let out = self.out.as_path();
+        let reads_outputs = reads_table(&self.ctx, sql, crate::publish::dataset::DATASET)?;
+        if reads_outputs && self.published.kpi_values.is_none() {
+            return Err(Error::Usage(format!(
+                "kpi_values is not published in {} yet; run `motcua kpi --from … --to …` first, or point --published at its directory",
+                out.display()
+            )));
+        }
+        if reads_table(&self.ctx, sql, crate::publish::dataset::RESTATED)?
+            && self.published.restated.is_none()
+        {
+            return Err(Error::Usage(format!(
+                "kpi_values_restated is not published in {} yet; run `motcua kpi --from … --to … --units-as-of DATE` first, or point --published at its directory",
+                out.display()
+            )));
+        }
+        Ok(reads_outputs)
+    }
+
     pub(crate) async fn open(lake: &Path, out: &Path, options: &SessionOptions) -> Result<Self> {
         let (ctx, manifest) = crate::sql::session::open(lake, options).await?;
         let zone = manifest.zone()?;
@@ -113,8 +135,8 @@ impl Snapshot {
     }
 
     /// `source` planned read-only: a saved query's parameters typed and
-    /// bound, a read of an output that is not published refused in a
-    /// sentence that says how to publish it.
+    /// bound, a read of an output that is not published refused
+    /// (`check_outputs`).
     pub(crate) async fn plan(
         &self,
         source: &QuerySource,
@@ -125,21 +147,7 @@ impl Snapshot {
             QuerySource::Saved(saved) => &saved.sql,
             QuerySource::Sql(sql) => sql,
         };
-        let reads_outputs = reads_table(ctx, sql, crate::publish::dataset::DATASET)?;
-        if reads_outputs && self.published.kpi_values.is_none() {
-            return Err(Error::Usage(format!(
-                "kpi_values is not published in {} yet; run `motcua kpi --from … --to …` first, or point --published at its directory",
-                out.display()
-            )));
-        }
-        if reads_table(ctx, sql, crate::publish::dataset::RESTATED)?
-            && self.published.restated.is_none()
-        {
-            return Err(Error::Usage(format!(
-                "kpi_values_restated is not published in {} yet; run `motcua kpi --from … --to … --units-as-of DATE` first, or point --published at its directory",
-                out.display()
-            )));
-        }
+        let reads_outputs = self.check_outputs(sql)?;
         match source {
             QuerySource::Saved(saved) => {
                 let values = saved.bind(params, zone)?;
