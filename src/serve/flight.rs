@@ -207,16 +207,10 @@ impl FlightSql {
         let slot = self.served.slots.enter().await.map_err(refused)?;
         let df = slot.within(self.plan(sql, params)).await.map_err(refused)?;
         let schema = Arc::new(df.schema().as_arrow().clone());
-        let rows = slot
-            .within(async {
-                df.execute_stream()
-                    .await
-                    .map_err(crate::sql::plan::sql_error)
-            })
-            .await
-            .map_err(refused)?;
         let batches = slot
-            .rows(rows)
+            .run(df)
+            .await
+            .map_err(refused)?
             .map_err(|refusal| FlightError::Tonic(Box::new(refused(refusal))));
         let stream = FlightDataEncoderBuilder::new()
             .with_schema(schema)

@@ -211,14 +211,11 @@ async fn encoded(
     let snapshot = slot.within(served.snapshots.now()).await?;
     let df = slot.within(snapshot.plan(source, params)).await?;
     let schema = df.schema().as_arrow().clone();
-    let rows = slot
-        .within(async { df.execute_stream().await.map_err(sql_error) })
-        .await?;
     let pool = &snapshot.ctx.runtime_env().memory_pool;
     let reservation = MemoryConsumer::new("HTTP answer").register(pool);
     let tally = Arc::new(AtomicUsize::new(0));
     let mut encoder = Encoder::new(kind, &schema, &tally)?;
-    let mut rows = std::pin::pin!(slot.rows(rows));
+    let mut rows = std::pin::pin!(slot.run(df).await?);
     while let Some(batch) = rows.next().await {
         encoder.write(&batch?)?;
         reservation

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use arrow::record_batch::RecordBatch;
+use datafusion::dataframe::DataFrame;
 use datafusion::execution::SendableRecordBatchStream;
 use futures::{Stream, StreamExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -142,10 +143,25 @@ impl Slot {
         }
     }
 
+    /// The rows of `df`, started within the query's deadline (see `rows`).
+    pub(super) async fn run(
+        self,
+        df: DataFrame,
+    ) -> Result<impl Stream<Item = Result<RecordBatch, Refusal>> + Send + 'static, Refusal> {
+        let rows = self
+            .within(async {
+                df.execute_stream()
+                    .await
+                    .map_err(crate::sql::plan::sql_error)
+            })
+            .await?;
+        Ok(self.rows(rows))
+    }
+
     /// The rows of `rows`, ending with `TimedOut` at the deadline; the slot
     /// is held until the last row is sent or the stream is dropped (the
     /// client went away).
-    pub(super) fn rows(
+    fn rows(
         self,
         rows: SendableRecordBatchStream,
     ) -> impl Stream<Item = Result<RecordBatch, Refusal>> + Send + 'static {
