@@ -48,11 +48,11 @@ pub(super) struct ServeArgs {
     max_queries: usize,
     /// How long a query waits for a free slot before it is refused as
     /// busy (gRPC RESOURCE_EXHAUSTED, HTTP 503), e.g. 30s.
-    #[arg(long, value_name = "TIME", default_value = "30s", value_parser = value::duration)]
+    #[arg(long, value_name = "TIME", default_value = "30s", value_parser = value::queue_timeout)]
     queue_timeout: Duration,
     /// How long a query may run, to its last row, before it is stopped
     /// (gRPC DEADLINE_EXCEEDED, HTTP 504), e.g. 5m.
-    #[arg(long, value_name = "TIME", default_value = "5m", value_parser = value::duration)]
+    #[arg(long, value_name = "TIME", default_value = "5m", value_parser = value::query_timeout)]
     query_timeout: Duration,
     /// The server's certificate chain (PEM): both protocols answer over TLS
     /// (grpc+tls://, https://).

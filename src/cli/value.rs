@@ -70,13 +70,20 @@ pub(crate) fn bytes(text: &str) -> Result<usize> {
     Ok(bytes as usize)
 }
 
-/// `30s`, `5m`, `1h 30m`: a positive duration (`--query-timeout`,
-/// `--queue-timeout`).
-pub(crate) fn duration(text: &str) -> Result<std::time::Duration> {
+pub(crate) fn query_timeout(text: &str) -> Result<std::time::Duration> {
+    duration("--query-timeout", text)
+}
+
+pub(crate) fn queue_timeout(text: &str) -> Result<std::time::Duration> {
+    duration("--queue-timeout", text)
+}
+
+/// `30s`, `5m`, `1h 30m`: a positive duration.
+fn duration(flag: &str, text: &str) -> Result<std::time::Duration> {
     match humantime::parse_duration(text.trim()) {
         Ok(d) if !d.is_zero() => Ok(d),
         _ => Err(Error::Usage(format!(
-            "{text}: use a positive duration such as 30s, 5m or 1h"
+            "{flag} {text}: use a positive duration such as 30s, 5m or 1h"
         ))),
     }
 }
