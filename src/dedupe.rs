@@ -1,13 +1,13 @@
 //! SPEC §4's duplicate rules: which rows the lake already holds.
 
 use std::collections::HashSet;
-use std::path::Path;
 
 use xxhash_rust::xxh3::xxh3_128;
 
 use crate::error::Result;
 use crate::lake::{DataFile, Manifest};
 use crate::spec::feeds::{DedupRule, Feed, FeedDef};
+use crate::storage::Location;
 use crate::validate::row::Cell;
 
 /// Hash of a row's stored values: the identity of a snapshot.
@@ -171,7 +171,7 @@ impl DedupIndex {
     pub(crate) fn ensure_loaded(
         &mut self,
         manifest: &Manifest,
-        root: &Path,
+        location: &Location,
         month: Option<&str>,
     ) -> Result<()> {
         let (column, files): (&str, Vec<&DataFile>) = match self.rule {
@@ -203,12 +203,7 @@ impl DedupIndex {
             DedupRule::None => return Ok(()),
         };
         for file in files {
-            read_keys(
-                &root.join(&file.path),
-                column,
-                self.rule,
-                &mut self.committed,
-            )?;
+            read_keys(location, &file.path, column, self.rule, &mut self.committed)?;
         }
         Ok(())
     }
@@ -233,9 +228,17 @@ impl DedupIndex {
     }
 }
 
-fn read_keys(path: &Path, column: &str, rule: DedupRule, into: &mut KeySet) -> Result<()> {
+fn read_keys(
+    location: &Location,
+    rel: &str,
+    column: &str,
+    rule: DedupRule,
+    into: &mut KeySet,
+) -> Result<()> {
     use arrow::array::{Array, AsArray};
-    for batch in crate::storage::parquet::read_columns(path, &[column])? {
+    let shown = location.shown(rel);
+    let path = shown.as_path();
+    for batch in crate::storage::parquet::read_columns(location, rel, &[column])? {
         let batch = batch?;
         let array = batch.column(0);
         match rule {

@@ -84,6 +84,13 @@ pub enum Error {
     #[error("lake {path}: {reason}")]
     Lake { path: PathBuf, reason: String },
 
+    /// Another writer committed to the lake while this one worked (only a
+    /// bucket, which has no lock, lets two work at once).
+    #[error(
+        "lake {path}: another writer committed version {version} while this command ran; nothing of this command was committed; run it again"
+    )]
+    Conflict { path: PathBuf, version: u64 },
+
     #[error("bad argument: {0}")]
     Usage(String),
 
@@ -141,6 +148,8 @@ impl Error {
             | Error::Render(_) => 4,
             Error::DataFusion(_) | Error::Sql(_) | Error::OutOfMemory(_) => 5,
             Error::PiiKey(_) => 6,
+            // Its own code: running the command again is the remedy.
+            Error::Conflict { .. } => 8,
             // Its own code: the files were fine, a nightly script may want
             // to retry without --strict and read the quarantine.
             Error::StrictRejected { .. }

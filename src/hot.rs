@@ -116,7 +116,8 @@ fn merge(
     for latest in claims {
         collector.push(latest)?;
     }
-    let update = current::update(root, previous, collector, &staging, seq)?;
+    let location = crate::Location::Folder(root.to_path_buf());
+    let update = current::update(&location, previous, collector, &staging, seq)?;
     Ok((update.version, update.staged))
 }
 

@@ -9,7 +9,8 @@
 //! snapshot; `sql` serves the lake to SQL; `kpi_job` computes the KPIs;
 //! `publish` hands datasets and results to their readers; `report` writes
 //! what an official reads from the published KPIs. `storage` holds
-//! the file and Parquet helpers everything above shares; `sample` generates
+//! where a lake lives (a folder or a bucket) and the file and Parquet
+//! helpers everything above shares; `sample` generates
 //! realistic feeds; `fuzz` holds the properties the fuzz targets check.
 
 pub mod cli;
@@ -35,3 +36,4 @@ pub(crate) mod storage;
 pub mod validate;
 
 pub use error::{Error, Result};
+pub use storage::Location;

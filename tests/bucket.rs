@@ -1,12 +1,19 @@
 //! The lake on S3-compatible storage, against a real server on loopback
-//! (`tests/common/s3.rs`). First, what the commit will rely on: the server
-//! lets exactly one conditional write win.
+//! (`tests/common/s3.rs`): what the commit relies on (the server lets
+//! exactly one conditional write win), then motcua itself — the same rows as
+//! a folder, one commit per version between racing writers, and writers
+//! killed mid-commit.
 
 mod common;
 
+use std::collections::BTreeSet;
+use std::path::Path as FsPath;
+use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use common::s3::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY};
+use common::{Fixture, motcua_command};
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutPayload, UpdateVersion};
@@ -84,4 +91,318 @@ async fn the_test_server_lets_exactly_one_conditional_write_win() {
     // The server checks signatures: a wrong secret reads nothing.
     let intruder = client(&server, "not-the-secret");
     assert!(intruder.get(&key).await.is_err());
+}
+
+/// `motcua ARGS` on the lake `lake` (a folder or an s3:// URL), with the
+/// server's `AWS_*` settings.
+fn motcua(server: &S3Server, lake: &str, args: &[&str]) -> Command {
+    let mut command = motcua_command(FsPath::new(lake));
+    command
+        .envs(server.env())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+fn succeed(mut command: Command) -> Output {
+    let out = command.output().expect("run motcua");
+    assert!(
+        out.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The rows of `sql` over the lake, as csv.
+fn query(server: &S3Server, lake: &str, out: &FsPath, sql: &str) -> String {
+    let mut command = motcua(server, lake, &["query", "--format", "csv", "--sql", sql]);
+    command.arg("--published").arg(out);
+    String::from_utf8(succeed(command).stdout).expect("utf-8")
+}
+
+/// Every object under `prefix/` in the test bucket.
+fn objects(server: &S3Server, prefix: &str) -> BTreeSet<String> {
+    use futures::TryStreamExt;
+    let store = client(server, SECRET_KEY);
+    let prefix = Path::from(prefix);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let listed: Vec<_> = runtime
+        .block_on(store.list(Some(&prefix)).try_collect())
+        .expect("list the bucket");
+    listed
+        .into_iter()
+        .map(|o| o.location.as_ref()[prefix.as_ref().len() + 1..].to_string())
+        .collect()
+}
+
+/// The lake's manifest in the bucket (its highest version), as JSON.
+fn manifest(server: &S3Server, prefix: &str) -> serde_json::Value {
+    let versions: Vec<String> = objects(server, prefix)
+        .into_iter()
+        .filter(|o| o.starts_with("_manifest/"))
+        .collect();
+    let latest = versions.last().expect("a manifest version");
+    let store = client(server, SECRET_KEY);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let bytes = runtime
+        .block_on(async {
+            store
+                .get(&Path::from(format!("{prefix}/{latest}")))
+                .await?
+                .bytes()
+                .await
+        })
+        .expect("read the manifest");
+    serde_json::from_slice(&bytes).expect("a whole manifest")
+}
+
+/// Every file the manifest names: data, quarantine and the index.
+fn named(manifest: &serde_json::Value) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for entry in manifest["ingests"].as_array().into_iter().flatten() {
+        for file in entry["data_files"].as_array().into_iter().flatten() {
+            names.insert(file["path"].as_str().unwrap().to_string());
+        }
+        if let Some(q) = entry["quarantine_file"].as_str() {
+            names.insert(q.to_string());
+        }
+    }
+    for key in ["dossier_index", "dossier_index_delta"] {
+        if let Some(index) = manifest[key].as_str() {
+            names.insert(index.to_string());
+        }
+    }
+    names
+}
+
+#[test]
+fn a_lake_in_a_bucket_holds_and_answers_what_a_folder_does() {
+    let server = S3Server::start();
+    let f = Fixture::new();
+    let exports = f.dir.path().join("exports");
+    motcua::sample::generate(&exports, 3_000, 7).unwrap();
+    // A second night of dossiers: the index gets a delta, read back from
+    // the bucket.
+    let later = f.dir.path().join("later");
+    motcua::sample::generate(&later, 400, 8).unwrap();
+    let folder = f.lake.display().to_string();
+    let bucket = format!("s3://{BUCKET}/province");
+    let mut answers = Vec::new();
+    for (i, lake) in [folder.as_str(), bucket.as_str()].into_iter().enumerate() {
+        for (feed, file) in motcua::sample::FILES {
+            let mut ingest = motcua(&server, lake, &["ingest", feed.name()]);
+            ingest.arg(exports.join(file));
+            succeed(ingest);
+        }
+        let mut again = motcua(&server, lake, &["ingest", "dossiers"]);
+        again.arg(later.join("dossiers.csv"));
+        succeed(again);
+        let out = f.dir.path().join(format!("out{i}"));
+        let mut kpi = motcua(
+            &server,
+            lake,
+            &[
+                "kpi",
+                "--grain",
+                "month",
+                "--from",
+                "2025-01-01",
+                "--to",
+                "2025-07-01",
+            ],
+        );
+        kpi.arg("--out").arg(&out);
+        succeed(kpi);
+        let sqls = [
+            "SELECT count(*) AS n FROM dossier_snapshots",
+            "SELECT count(*) AS n, count(DISTINCT dossier_id) AS d FROM dossiers",
+            "SELECT count(*) AS n FROM portal_events",
+            "SELECT count(*) AS n FROM signatures",
+            "SELECT feed, count(*) AS n FROM quarantine GROUP BY feed ORDER BY feed",
+            "SELECT status, count(*) AS n, sum(fee_vnd) AS fees FROM dossiers GROUP BY status ORDER BY status",
+            "SELECT * FROM kpi_values ORDER BY period_grain, period_start, unit_code, kpi",
+        ];
+        answers.push(
+            sqls.iter()
+                .map(|sql| query(&server, lake, &out, sql))
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert!(answers[0][6].lines().count() > 100, "{}", answers[0][6]);
+    assert_eq!(answers[0], answers[1]);
+
+    // The bucket holds the lake: a manifest naming files that are there,
+    // and nothing else beside them.
+    let manifest = manifest(&server, "province");
+    assert_eq!(manifest["format_version"], 4);
+    let held = objects(&server, "province");
+    let named = named(&manifest);
+    assert!(named.is_subset(&held), "{named:?} ⊄ {held:?}");
+    let others: Vec<&String> = held
+        .iter()
+        .filter(|o| !named.contains(*o) && !o.starts_with("_manifest"))
+        .collect();
+    assert!(others.is_empty(), "unnamed objects: {others:?}");
+    // A folder lake is not changed by the format: its files carry no tag.
+    assert!(
+        std::fs::read_dir(f.lake.join("units")).unwrap().all(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .len()
+            == "f000001.parquet".len())
+    );
+}
+
+/// A signatures export of `rows` events.
+fn signatures(f: &Fixture, name: &str, first: usize, rows: usize) -> std::path::PathBuf {
+    let mut text = String::from("event_id,occurred_at,unit_code,event_type,signed\n");
+    for i in first..first + rows {
+        text.push_str(&format!(
+            "E{i:08},2024-03-01 08:{:02}:00,001,document_issued,true\n",
+            i % 60
+        ));
+    }
+    f.write(name, text)
+}
+
+#[test]
+fn of_two_writers_racing_for_one_version_one_commits_and_the_other_leaves_nothing() {
+    let server = S3Server::start();
+    let f = Fixture::new();
+    let lake = format!("s3://{BUCKET}/race");
+    let units = f.write(
+        "units.csv",
+        "unit_code,name,level,parent_code\n001,Tỉnh Một,province,\n",
+    );
+    let mut first = motcua(&server, &lake, &["ingest", "units"]);
+    first.arg(&units);
+    succeed(first);
+    let big = signatures(&f, "big.csv", 0, 150_000);
+    let small = signatures(&f, "small.csv", 500_000, 10);
+
+    // The slow writer opens the lake, then the quick one commits first.
+    let staging = f.dir.path().join("tmp-slow");
+    std::fs::create_dir_all(&staging).unwrap();
+    let mut slow = motcua(&server, &lake, &["ingest", "signatures"]);
+    slow.arg(&big).env("TMPDIR", &staging);
+    let slow = slow.spawn().unwrap();
+    let started = Instant::now();
+    while !has_transaction(&staging) {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the slow writer never began"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut quick = motcua(&server, &lake, &["ingest", "signatures"]);
+    quick.arg(&small);
+    succeed(quick);
+    let lost = slow.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&lost.stderr);
+    assert_eq!(lost.status.code(), Some(8), "{stderr}");
+    assert!(
+        stderr.contains("another writer committed version 2 while this command ran; nothing of this command was committed; run it again"),
+        "{stderr}"
+    );
+
+    // Exactly the quick writer's commit, and nothing of the slow one's.
+    let manifest = manifest(&server, "race");
+    let ingests = manifest["ingests"].as_array().unwrap();
+    assert_eq!(ingests.len(), 2);
+    assert_eq!(ingests[1]["accepted"], 10);
+    let held: BTreeSet<String> = objects(&server, "race")
+        .into_iter()
+        .filter(|o| !o.starts_with("_manifest"))
+        .collect();
+    assert_eq!(held, named(&manifest));
+    let out = f.dir.path().join("out");
+    assert_eq!(
+        query(&server, &lake, &out, "SELECT count(*) AS n FROM signatures"),
+        "n\n10\n"
+    );
+    // Run again, it commits.
+    let mut again = motcua(&server, &lake, &["ingest", "signatures"]);
+    again.arg(&big);
+    succeed(again);
+    assert_eq!(
+        query(&server, &lake, &out, "SELECT count(*) AS n FROM signatures"),
+        "n\n150010\n"
+    );
+}
+
+/// Whether a writer with `TMPDIR=dir` has begun its transaction.
+fn has_transaction(dir: &FsPath) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| std::fs::read_dir(e.path()).is_ok_and(|mut inner| inner.next().is_some()))
+    })
+}
+
+#[test]
+fn writers_killed_mid_commit_leave_the_previous_or_the_next_lake() {
+    let server = S3Server::start();
+    let f = Fixture::new();
+    let exports = f.dir.path().join("exports");
+    motcua::sample::generate(&exports, 4_000, 5).unwrap();
+    let dossiers = exports.join("dossiers.csv");
+    let counts = |lake: &str| {
+        query(
+            &server,
+            lake,
+            &f.dir.path().join("out"),
+            "SELECT count(*) AS n FROM dossier_snapshots",
+        )
+    };
+    let ingest = |lake: &str| {
+        let mut c = motcua(&server, lake, &["-q", "ingest", "dossiers"]);
+        c.arg(&dossiers).stdout(Stdio::null()).stderr(Stdio::null());
+        c
+    };
+    let units = |lake: &str| {
+        let mut c = motcua(&server, lake, &["-q", "ingest", "units"]);
+        c.arg(exports.join("units.csv"));
+        c
+    };
+    // The uninterrupted reference.
+    let reference = format!("s3://{BUCKET}/reference");
+    succeed(units(&reference));
+    let before = counts(&reference);
+    let start = Instant::now();
+    succeed(ingest(&reference));
+    let took = start.elapsed();
+    let after = counts(&reference);
+    assert_ne!(before, after);
+
+    let points = 8;
+    let mut kills = 0;
+    for i in 0..points {
+        let lake = format!("s3://{BUCKET}/killed{i}");
+        succeed(units(&lake));
+        let mut child = ingest(&lake).spawn().unwrap();
+        std::thread::sleep(took.mul_f64((i as f64 + 0.5) / points as f64));
+        if matches!(child.try_wait(), Ok(None)) {
+            kills += 1;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        // The lake reads as before or after, and names only files it holds.
+        let seen = counts(&lake);
+        assert!(seen == before || seen == after, "kill point {i}: {seen}");
+        let prefix = format!("killed{i}");
+        let manifest = manifest(&server, &prefix);
+        let held = objects(&server, &prefix);
+        assert!(named(&manifest).is_subset(&held), "kill point {i}");
+        // Running it again completes the lake.
+        succeed(ingest(&lake));
+        assert_eq!(counts(&lake), after, "kill point {i}");
+    }
+    assert!(
+        kills >= points / 2,
+        "only {kills} of {points} kills landed mid-run"
+    );
 }

@@ -48,7 +48,8 @@ fn exports(f: &Fixture) -> PathBuf {
 /// Every committed file exists and the tables hold exactly what the manifest
 /// says; returns the committed (feed, accepted) pairs.
 fn check_lake(lake: &Path) -> Vec<(String, u64)> {
-    let Ok(manifest) = motcua::lake::read_manifest(lake) else {
+    let Ok(manifest) = motcua::lake::read_manifest(&motcua::Location::Folder(lake.to_path_buf()))
+    else {
         return Vec::new();
     };
     let f = Fixture {
@@ -68,7 +69,7 @@ fn check_lake(lake: &Path) -> Vec<(String, u64)> {
     }
     // The index of current dossiers names one snapshot per dossier.
     if let Some(index) = manifest.current_index() {
-        let current = motcua::current::CurrentSet::load(lake, &index).unwrap();
+        let current = motcua::current::CurrentSet::load(&f.location(), &index).unwrap();
         assert_eq!(
             f.sql("SELECT count(DISTINCT dossier_id) FROM dossiers"),
             vec![vec![current.len().to_string()]],

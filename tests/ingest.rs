@@ -521,7 +521,8 @@ fn reingesting_a_file_is_a_noop_that_says_so() {
         .ingest(Feed::Dossiers, std::slice::from_ref(&path))
         .unwrap();
     assert_eq!(first[0].seq, 1);
-    let manifest_before = std::fs::read(f.lake.join("_manifest.json")).unwrap();
+    let version_before = f.manifest_file();
+    let manifest_before = std::fs::read(&version_before).unwrap();
     let copy = f.write("copy-of-d.csv", &csv);
     let again = f.ingest(Feed::Dossiers, &[path, copy]).unwrap();
     assert_eq!(again[0].already_ingested_as, Some(1));
@@ -531,10 +532,8 @@ fn reingesting_a_file_is_a_noop_that_says_so() {
             .summary_line()
             .ends_with("already ingested (ingest #1); nothing to do")
     );
-    assert_eq!(
-        std::fs::read(f.lake.join("_manifest.json")).unwrap(),
-        manifest_before
-    );
+    assert_eq!(f.manifest_file(), version_before, "no new manifest version");
+    assert_eq!(std::fs::read(f.manifest_file()).unwrap(), manifest_before);
     assert_eq!(f.sql("SELECT count(*) FROM dossiers"), vec![vec!["1"]]);
 }
 
@@ -741,7 +740,7 @@ fn the_lake_reads_back_through_datafusion_with_the_declared_schema() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let ctx = datafusion::prelude::SessionContext::new();
-        motcua::sql::tables::register_tables(&ctx, &f.lake, &f.manifest())
+        motcua::sql::tables::register_tables(&ctx, &f.location(), &f.manifest())
             .await
             .unwrap();
         for def in ALL_FEEDS {
@@ -887,7 +886,7 @@ fn a_second_writer_waits_or_with_no_wait_fails_clearly() {
     );
     assert_eq!(err.exit_code(), 4);
     // Without --no-wait the second writer waits for the lock, then commits.
-    let lake = f.lake.clone();
+    let lake = f.location();
     let options = f.options();
     let waiting = std::thread::spawn(move || {
         motcua::ingest::ingest_files(&lake, Feed::Signatures, &[b], &options, &mut |_| {})

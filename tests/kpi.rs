@@ -59,7 +59,7 @@ fn job(f: &Fixture, grain: &str, from: &str, to: &str) -> KpiJob {
 fn run(f: &Fixture, job: KpiJob) -> motcua::Result<kpi_job::KpiReport> {
     tokio::runtime::Runtime::new()
         .unwrap()
-        .block_on(kpi_job::run(&f.lake, &job))
+        .block_on(kpi_job::run(&f.location(), &job))
 }
 
 /// The bytes of one published slice under `f.dir/OUT/kpi_values`.
@@ -91,7 +91,7 @@ fn output(f: &Fixture, period: &str, unit: &str) -> Vec<(String, Vec<String>)> {
     let result = tokio::runtime::Runtime::new()
         .unwrap()
         .block_on(sql::run(
-            &f.lake,
+            &f.location(),
             &f.dir.path().join("out"),
             &QuerySource::Sql(sql),
             &[],
@@ -471,16 +471,21 @@ fn an_incremental_run_recomputes_what_new_ingests_touch_and_gives_the_bytes_of_a
     );
 }
 
-/// Rewrites the lake's manifest with `change`.
+/// Rewrites the lake's manifest with `change`, as a lake of formats 1–3
+/// keeps it: whole in `_manifest.json`, with no `_manifest/`.
 fn edit_manifest(
     f: &Fixture,
     change: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>),
 ) {
-    let path = f.lake.join("_manifest.json");
     let mut manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(f.manifest_file()).unwrap()).unwrap();
     change(manifest.as_object_mut().unwrap());
-    std::fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let _ = std::fs::remove_dir_all(f.lake.join("_manifest"));
+    std::fs::write(
+        f.lake.join("_manifest.json"),
+        serde_json::to_vec(&manifest).unwrap(),
+    )
+    .unwrap();
 }
 
 /// Drops the index of current dossiers from the manifest: the lake as motcua
@@ -515,7 +520,9 @@ fn a_lake_without_the_index_gives_the_same_bytes_in_memory_spilled_and_once_rebu
     // And the budget did send it to disk.
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let (ctx, _) = motcua::sql::session::open(&f.lake, &on_disk).await.unwrap();
+        let (ctx, _) = motcua::sql::session::open(&f.location(), &on_disk)
+            .await
+            .unwrap();
         let n = ctx
             .sql("SELECT count(*) FROM dossiers")
             .await
@@ -567,7 +574,7 @@ fn a_lake_without_the_index_gives_the_same_bytes_in_memory_spilled_and_once_rebu
     .unwrap_err()
     .to_string();
     assert!(
-        err.contains("manifest format 4 is not one this motcua reads (1 to 3)"),
+        err.contains("manifest format 5 is not one this motcua reads (1 to 4)"),
         "{err}"
     );
 }

@@ -60,9 +60,12 @@ fn kpi(f: &Fixture, cwd: &Path, out: &str, args: &[&str]) -> Output {
 fn session_sql(lake: &Path, sql: &str) -> Vec<Vec<String>> {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let (ctx, _) = motcua::sql::session::open(lake, &Default::default())
-            .await
-            .unwrap();
+        let (ctx, _) = motcua::sql::session::open(
+            &motcua::Location::Folder(lake.to_path_buf()),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
         rows(&ctx.sql(sql).await.unwrap().collect().await.unwrap())
     })
 }
@@ -180,7 +183,13 @@ fn a_units_or_targets_file_with_a_rejected_row_is_refused_whole_and_the_old_vers
     );
     assert_eq!((count("units"), count("targets")), ("3".into(), "2".into()));
     // The dry run says the same.
-    match motcua::ingest::dry_run(&f.lake, Feed::Targets, &[half], &f.options(), &mut |_| {}) {
+    match motcua::ingest::dry_run(
+        &f.location(),
+        Feed::Targets,
+        &[half],
+        &f.options(),
+        &mut |_| {},
+    ) {
         Err(Error::Refused { .. }) => {}
         other => panic!("the dry run must refuse it too, got {other:?}"),
     }
@@ -199,7 +208,7 @@ fn an_ingest_under_another_pii_key_is_refused_and_the_lake_is_not_doubled() {
         .manifest()
         .pii_key_check
         .expect("the key's fingerprint is recorded");
-    let manifest_text = std::fs::read_to_string(f.lake.join("_manifest.json")).unwrap();
+    let manifest_text = std::fs::read_to_string(f.manifest_file()).unwrap();
     assert!(!manifest_text.contains(std::str::from_utf8(TEST_KEY).unwrap()));
     assert_eq!(check, PiiKey::new(TEST_KEY, "t").unwrap().fingerprint());
 
@@ -212,7 +221,7 @@ fn an_ingest_under_another_pii_key_is_refused_and_the_lake_is_not_doubled() {
     for dry in [true, false] {
         let result = if dry {
             motcua::ingest::dry_run(
-                &f.lake,
+                &f.location(),
                 Feed::Dossiers,
                 std::slice::from_ref(&again),
                 &other,
@@ -242,13 +251,18 @@ fn an_ingest_under_another_pii_key_is_refused_and_the_lake_is_not_doubled() {
     assert_eq!(report_counts(&report), (1, 0, 0, 1));
 
     // A lake from before the fingerprint: no key is taken on trust; the
-    // operator records the lake's key once.
-    let path = f.lake.join("_manifest.json");
+    // operator records the lake's key once. (Such a lake keeps its manifest
+    // whole in _manifest.json, format 2.)
     let mut manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(f.manifest_file()).unwrap()).unwrap();
     manifest.as_object_mut().unwrap().remove("pii_key_check");
     manifest["format_version"] = 2.into();
-    std::fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    std::fs::remove_dir_all(f.lake.join("_manifest")).unwrap();
+    std::fs::write(
+        f.lake.join("_manifest.json"),
+        serde_json::to_vec(&manifest).unwrap(),
+    )
+    .unwrap();
     let third = f.write("third.csv", format!("{rows}\n\n"));
     let third = third.to_str().unwrap();
     let refused = cli(&f, f.dir.path(), &["ingest", "dossiers", third]);
@@ -265,7 +279,8 @@ fn an_ingest_under_another_pii_key_is_refused_and_the_lake_is_not_doubled() {
 // 4 ------------------------------------------------------------------------
 
 /// What an strace of one command shows: the files (by path) synced before
-/// the last rename onto `_manifest.json`, following renames of synced files.
+/// the last manifest version linked into `_manifest/`, following renames and
+/// links of synced files.
 fn synced_before_last_manifest(trace: &str) -> BTreeSet<String> {
     let mut fds: HashMap<i64, String> = HashMap::new();
     let mut synced: BTreeSet<String> = BTreeSet::new();
@@ -301,12 +316,15 @@ fn synced_before_last_manifest(trace: &str) -> BTreeSet<String> {
             if let Some(path) = first_arg.and_then(|fd| fds.get(&fd)) {
                 synced.insert(path.clone());
             }
-        } else if call.starts_with("rename") && result == Some(0) && quoted.len() == 2 {
+        } else if (call.starts_with("rename") || call.starts_with("link"))
+            && result == Some(0)
+            && quoted.len() == 2
+        {
             let (from, to) = (quoted[0], quoted[1]);
             if synced.contains(from) {
                 synced.insert(to.to_string());
             }
-            if to.ends_with("/_manifest.json") {
+            if to.contains("/_manifest/") && synced.contains(to) {
                 at_manifest = synced.clone();
             }
         }
@@ -368,7 +386,7 @@ fn every_file_a_manifest_names_is_synced_before_the_manifest_that_names_it() {
                 "-s",
                 "4096",
                 "-e",
-                "trace=openat,fsync,fdatasync,rename,renameat,renameat2",
+                "trace=openat,fsync,fdatasync,rename,renameat,renameat2,link,linkat",
                 "-o",
             ])
             .arg(&trace)
@@ -1110,9 +1128,8 @@ fn sigint_and_sigterm_stop_an_ingest_saying_what_was_committed_and_exit_130() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let manifest = f.lake.join("_manifest.json");
     let committed = || {
-        std::fs::read(&manifest)
+        std::fs::read(f.manifest_file())
             .ok()
             .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
             .is_some_and(|m| m["ingests"].as_array().is_some_and(|i| i.len() == 1))

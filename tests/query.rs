@@ -40,7 +40,7 @@ fn run(
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let result = tokio::runtime::Runtime::new().unwrap().block_on(sql::run(
-        &f.lake,
+        &f.location(),
         &f.dir.path().join("out"),
         &source,
         &params,

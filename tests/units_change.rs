@@ -229,7 +229,7 @@ fn run_job(f: &Fixture, grain: &str, from: &str, to: &str, units_as_of: Option<&
     };
     tokio::runtime::Runtime::new()
         .unwrap()
-        .block_on(kpi_job::run(&f.lake, &job))
+        .block_on(kpi_job::run(&f.location(), &job))
         .unwrap();
 }
 
@@ -254,7 +254,7 @@ fn run_query(f: &Fixture, source: QuerySource, params: &[(String, String)]) -> V
     let result = tokio::runtime::Runtime::new()
         .unwrap()
         .block_on(sql::run(
-            &f.lake,
+            &f.location(),
             &f.dir.path().join("out"),
             &source,
             params,
@@ -779,7 +779,7 @@ fn a_quarter_before_the_change_and_a_week_across_it() {
     let refused = tokio::runtime::Runtime::new()
         .unwrap()
         .block_on(kpi_job::run(
-            &f.lake,
+            &f.location(),
             &KpiJob {
                 grain: "month".parse().unwrap(),
                 from: "2025-06-01".parse().unwrap(),

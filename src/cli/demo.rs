@@ -59,11 +59,12 @@ pub(super) fn run(args: DemoArgs) -> Result<()> {
         "    {} units, {} dossier snapshots, {} portal events, {} signature events",
         report.units, report.dossier_rows, report.portal_events, report.signatures
     );
-    let pii_key = match PiiKey::from_env(&lake_dir)? {
+    let pii_key = match PiiKey::from_env(Some(&lake_dir))? {
         Some(key) => key,
         None => demo_key(dir)?,
     };
     println!("2/5 ingesting into {}", lake_dir.display());
+    let lake = crate::Location::Folder(lake_dir.clone());
     let options = IngestOptions {
         zone: args.zone.zone,
         pii_key: Some(pii_key),
@@ -71,9 +72,9 @@ pub(super) fn run(args: DemoArgs) -> Result<()> {
     };
     for (feed, file) in &report.files {
         let files = [file.clone()];
-        ingest::ingest_files(&lake_dir, *feed, &files, &options, &mut print::file_report)?;
+        ingest::ingest_files(&lake, *feed, &files, &options, &mut print::file_report)?;
     }
-    let manifest = lake::read_manifest(&lake_dir)?;
+    let manifest = lake::read_manifest(&lake)?;
     print!("{}", lake::render_summary(&lake_dir, &manifest));
     println!(
         "3/5 computing every KPI for every unit, month by month, each month on its own units, into {}",
@@ -90,7 +91,7 @@ pub(super) fn run(args: DemoArgs) -> Result<()> {
         incremental: false,
         units_as_of: None,
     };
-    let report = runtime.block_on(kpi_job::run(&lake_dir, &job))?;
+    let report = runtime.block_on(kpi_job::run(&lake, &job))?;
     println!(
         "    {} rows for {} months in {:.1} s",
         report.rows, report.periods, report.seconds
@@ -100,7 +101,7 @@ pub(super) fn run(args: DemoArgs) -> Result<()> {
         units_as_of: Some(super::value::units_as_of(AS_OF)?),
         ..job
     };
-    let report = runtime.block_on(kpi_job::run(&lake_dir, &restated))?;
+    let report = runtime.block_on(kpi_job::run(&lake, &restated))?;
     println!(
         "    {} rows for {} months in {:.1} s",
         report.rows, report.periods, report.seconds
@@ -111,7 +112,7 @@ pub(super) fn run(args: DemoArgs) -> Result<()> {
     ] {
         let source = QuerySource::Sql(RANKING.to_string());
         let params = [("kpi".to_string(), kpi.to_string())];
-        let result = runtime.block_on(sql::run(&lake_dir, &out, &source, &params))?;
+        let result = runtime.block_on(sql::run(&lake, &out, &source, &params))?;
         println!("\nCommunes and wards by {title}, June 2026 (top 3 and bottom 3):");
         print::write(
             &ends(result, 3),
@@ -124,7 +125,7 @@ pub(super) fn run(args: DemoArgs) -> Result<()> {
         "\nPhường Hoàn Kiếm (00070), dossiers received: as reported (until July 2025 the code named Phường Hàng Trống) and restated on the units of {AS_OF} (Hàng Trống's part, Cửa Nam's quarter, Lý Thái Tổ, …):"
     );
     let series = QuerySource::Sql(SERIES.to_string());
-    let result = runtime.block_on(sql::run(&lake_dir, &out, &series, &[]))?;
+    let result = runtime.block_on(sql::run(&lake, &out, &series, &[]))?;
     print::write(&result, OutputFormat::Table, None, &Default::default())?;
     let page = dir.join("report.html");
     println!("\n5/5 the report a director reads: Hà Nội and its wards and communes, June 2026");

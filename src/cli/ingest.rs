@@ -78,7 +78,7 @@ pub(super) fn run(args: IngestArgs) -> Result<()> {
     let lake = &args.lake.path;
     let options = IngestOptions {
         zone: args.zone.zone,
-        pii_key: PiiKey::from_env(lake)?,
+        pii_key: PiiKey::from_env(lake.folder())?,
         strict: args.strict,
         format: args.format,
         delimiter: args.delimiter,

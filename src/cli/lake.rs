@@ -1,7 +1,5 @@
 //! `motcua lake`.
 
-use std::path::Path;
-
 use clap::Args;
 
 use super::print;
@@ -35,7 +33,7 @@ pub(super) fn run(args: LakeArgs) -> Result<()> {
         return record_key(root, args.zone.zone);
     }
     let manifest = lake::read_manifest(root)?;
-    print!("{}", lake::render_summary(root, &manifest));
+    print!("{}", lake::render_summary(&root.root_shown(), &manifest));
     if manifest.data_files(Feed::Units).is_empty() {
         println!("unit codes: not checked, the lake has no units registry yet");
     } else {
@@ -49,8 +47,8 @@ pub(super) fn run(args: LakeArgs) -> Result<()> {
 }
 
 /// `motcua lake --record-pii-key`.
-fn record_key(root: &Path, zone: Zone) -> Result<()> {
-    let Some(key) = PiiKey::from_env(root)? else {
+fn record_key(root: &crate::Location, zone: Zone) -> Result<()> {
+    let Some(key) = PiiKey::from_env(root.folder())? else {
         return Err(Error::PiiKey(format!(
             "--record-pii-key records the configured key; set {} or {} first",
             privacy::KEY_ENV,
@@ -64,12 +62,12 @@ fn record_key(root: &Path, zone: Zone) -> Result<()> {
         println!(
             "recorded the PII key from {} as the key of lake {}",
             key.source,
-            root.display()
+            root.root_shown().display()
         );
     } else {
         println!(
             "lake {} already records the PII key from {}",
-            root.display(),
+            root.root_shown().display(),
             key.source
         );
     }

@@ -17,8 +17,6 @@ mod table;
 mod units;
 mod value;
 
-use std::path::PathBuf;
-
 use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::error::{Error, Result};
@@ -69,14 +67,19 @@ enum Command {
 /// The lake a command reads or writes.
 #[derive(Args)]
 struct LakeDir {
-    /// The lake directory.
+    /// The lake: a folder, or a prefix in an S3-compatible bucket
+    /// (`s3://BUCKET/PREFIX`, reached with the standard `AWS_*` variables:
+    /// `AWS_ENDPOINT_URL`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, and `AWS_ALLOW_HTTP=true` for a server
+    /// without TLS).
     #[arg(
         long = "lake",
-        value_name = "DIR",
+        value_name = "DIR|s3://BUCKET/PREFIX",
         default_value = "lake",
-        env = "MOTCUA_LAKE"
+        env = "MOTCUA_LAKE",
+        value_parser = value::location
     )]
-    path: PathBuf,
+    path: crate::Location,
 }
 
 /// The zone local times and calendar periods are read in.

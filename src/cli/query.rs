@@ -72,8 +72,8 @@ pub(super) fn run(args: QueryArgs) -> Result<()> {
         (None, Some(path)) => OutputFormat::from_extension(path)?,
         (None, None) => OutputFormat::Table,
     };
-    if let Some(path) = &args.output {
-        refuse_inside(path, lake)?;
+    if let (Some(path), Some(folder)) = (&args.output, lake.folder()) {
+        refuse_inside(path, folder)?;
     }
     if args.bom && format != OutputFormat::Csv {
         return Err(Error::Usage(format!(

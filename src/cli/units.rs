@@ -43,7 +43,7 @@ pub(super) fn run(args: UnitsArgs) -> Result<()> {
     let (versions, changes) = super::runtime()?.block_on(crate::sql::registry::read(root))?;
     if versions.is_empty() {
         return Err(Error::lake(
-            root,
+            root.root_shown(),
             "holds no units registry; ingest one first (`motcua ingest units units.csv`)",
         ));
     }

@@ -101,6 +101,11 @@ pub(crate) fn delimiter(text: &str) -> Result<u8> {
     }
 }
 
+/// `--lake`: a folder, or `s3://BUCKET/PREFIX`.
+pub(crate) fn location(text: &str) -> Result<crate::Location> {
+    crate::Location::parse(text)
+}
+
 /// `--param name=value`.
 #[derive(Debug, Clone)]
 pub(crate) struct Param {

@@ -14,7 +14,8 @@ use crate::current::key;
 use crate::current::{BATCH_ROWS, Latest};
 use crate::error::{Error, Result};
 use crate::spec::feeds::{FeedDef, INGEST_SEQ, SOURCE_LINE};
-use crate::storage::parquet::{column_as, read_columns};
+use crate::storage::Location;
+use crate::storage::parquet::{Input, column_as, read_columns};
 
 /// The snapshots one transaction adds, as sorted runs: in memory up to
 /// `run_records`, then on disk under the transaction's staging directory.
@@ -71,11 +72,18 @@ impl Collector {
 
     /// Takes in every snapshot of a committed data file of `def` (a feed
     /// with `current_by`): how a lake from before the index gets one.
-    pub(crate) fn add_committed(&mut self, path: &Path, def: &FeedDef) -> Result<()> {
+    pub(crate) fn add_committed(
+        &mut self,
+        location: &Location,
+        rel: &str,
+        def: &FeedDef,
+    ) -> Result<()> {
         let Some((id, version)) = def.current_by else {
             return Ok(());
         };
-        for batch in read_columns(path, &[id, version, INGEST_SEQ, SOURCE_LINE])? {
+        let shown = location.shown(rel);
+        let path = shown.as_path();
+        for batch in read_columns(location, rel, &[id, version, INGEST_SEQ, SOURCE_LINE])? {
             let batch = batch?;
             let ids: &StringArray = column_as(&batch, id, path, "text")?;
             let versions: &TimestampMicrosecondArray =
@@ -166,15 +174,14 @@ pub(crate) struct IndexReader {
 }
 
 impl IndexReader {
-    pub(crate) fn open(path: &Path) -> Result<Self> {
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let batches = ParquetRecordBatchReaderBuilder::try_new(file)?
+    pub(crate) fn open(location: &Location, rel: &str) -> Result<Self> {
+        let batches = ParquetRecordBatchReaderBuilder::try_new(Input::open(location, rel)?)?
             .with_batch_size(BATCH_ROWS)
             .build()?;
         Ok(IndexReader {
             batches,
             batch: Vec::new().into_iter(),
-            path: path.to_path_buf(),
+            path: location.shown(rel),
         })
     }
 

@@ -23,6 +23,8 @@ use crate::current::schema;
 use crate::current::{BATCH_ROWS, Latest};
 use crate::error::{Error, Result};
 use crate::lake::{CURRENT_DIR, IndexVersion, Staged};
+use crate::storage::Location;
+use crate::storage::parquet::Input;
 
 /// What `update` staged: the new index version and the one file it wrote.
 #[derive(Debug)]
@@ -39,7 +41,7 @@ pub(crate) struct Update {
 /// under `staging`: a new delta against the same base, or a new base once
 /// the delta would outgrow its share of it.
 pub(crate) fn update(
-    root: &Path,
+    location: &Location,
     previous: Option<&IndexVersion>,
     collector: Collector,
     staging: &Path,
@@ -50,27 +52,25 @@ pub(crate) fn update(
             let delta = previous
                 .delta
                 .as_deref()
-                .map(|d| rows(root, d))
+                .map(|d| rows(location, d))
                 .transpose()?;
-            let base = rows(root, &previous.base)?;
+            let base = rows(location, &previous.base)?;
             delta.unwrap_or(0) + collector.claims()
                 <= (base / DELTA_SHARE_OF_BASE).max(DELTA_MIN_ENTRIES)
         }
         None => false,
     };
-    update_as(root, previous, collector, staging, seq, as_delta)
+    update_as(location, previous, collector, staging, seq, as_delta)
 }
 
 /// The entries of an index file.
-pub(crate) fn rows(root: &Path, rel: &str) -> Result<u64> {
-    let path = root.join(rel);
-    let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+pub(crate) fn rows(location: &Location, rel: &str) -> Result<u64> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(Input::open(location, rel)?)?;
     Ok(builder.metadata().file_metadata().num_rows() as u64)
 }
 
 pub(crate) fn update_as(
-    root: &Path,
+    location: &Location,
     previous: Option<&IndexVersion>,
     collector: Collector,
     staging: &Path,
@@ -80,7 +80,7 @@ pub(crate) fn update_as(
     let mut sources = Vec::new();
     if let Some(previous) = previous {
         for rel in previous.files() {
-            sources.push(Source::Index(IndexReader::open(&root.join(rel))?));
+            sources.push(Source::Index(IndexReader::open(location, rel)?));
         }
     }
     // A delta names only what changed against the base it leaves in place;
@@ -97,7 +97,7 @@ pub(crate) fn update_as(
     let path = staging.join(format!("dossier-index-{name}"));
     let mut writer = IndexWriter::create(path, rel.clone(), schema)?;
     let mut dossiers = match delta_of {
-        Some(previous) => rows(root, &previous.base)?,
+        Some(previous) => rows(location, &previous.base)?,
         None => 0,
     };
     // Source 0 is the base: a key's entry there is what a delta replaces.

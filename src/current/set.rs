@@ -1,7 +1,6 @@
 //! The index loaded for reading: which snapshots are current.
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use arrow::array::{Array, Int64Array};
 
@@ -10,6 +9,7 @@ use crate::current::REPLACES_SEQ;
 use crate::error::Result;
 use crate::lake::IndexVersion;
 use crate::spec::feeds::{INGEST_SEQ, SOURCE_LINE};
+use crate::storage::Location;
 use crate::storage::parquet::{column_as, read_columns};
 
 /// The snapshots an index marks as current: per ingest seq, a bit per line.
@@ -20,12 +20,12 @@ pub struct CurrentSet {
 }
 
 impl CurrentSet {
-    /// The snapshots `version` (relative to `root`) marks: the base's, less
+    /// The snapshots `version` (in the lake at `location`) marks: the base's, less
     /// those the delta replaces, plus the delta's.
-    pub fn load(root: &Path, version: &IndexVersion) -> Result<Self> {
+    pub fn load(location: &Location, version: &IndexVersion) -> Result<Self> {
         let mut set = CurrentSet::default();
-        let base = root.join(&version.base);
-        for batch in read_columns(&base, &[INGEST_SEQ, SOURCE_LINE])? {
+        let base = location.shown(&version.base);
+        for batch in read_columns(location, &version.base, &[INGEST_SEQ, SOURCE_LINE])? {
             let batch = batch?;
             let seqs: &Int64Array = column_as(&batch, INGEST_SEQ, &base, "an integer")?;
             let lines: &Int64Array = column_as(&batch, SOURCE_LINE, &base, "an integer")?;
@@ -35,8 +35,9 @@ impl CurrentSet {
         }
         if let Some(delta) = &version.delta {
             let names = [INGEST_SEQ, SOURCE_LINE, REPLACES_SEQ, REPLACES_LINE];
-            let delta = root.join(delta);
-            for batch in read_columns(&delta, &names)? {
+            let rel = delta;
+            let delta = location.shown(rel);
+            for batch in read_columns(location, rel, &names)? {
                 let batch = batch?;
                 let column = |name: &str| -> Result<&Int64Array> {
                     column_as(&batch, name, &delta, "an integer")

@@ -16,7 +16,9 @@ fn rec(key: u128, updated_at: i64, seq: u64, line: u64) -> Latest {
 }
 
 fn read_all(path: &Path) -> Vec<Latest> {
-    let mut reader = IndexReader::open(path).unwrap();
+    let (dir, name) = (path.parent().unwrap(), path.file_name().unwrap());
+    let folder = crate::Location::Folder(dir.to_path_buf());
+    let mut reader = IndexReader::open(&folder, &name.to_string_lossy()).unwrap();
     let mut out = Vec::new();
     while let Some(r) = reader.next().unwrap() {
         out.push(r);
@@ -40,7 +42,8 @@ fn commit(
     seq: u64,
     as_delta: bool,
 ) -> IndexVersion {
-    let update = update_as(root, previous, c, root, seq, as_delta).unwrap();
+    let folder = crate::Location::Folder(root.to_path_buf());
+    let update = update_as(&folder, previous, c, root, seq, as_delta).unwrap();
     move_in(root, &update.staged);
     update.version
 }
@@ -50,7 +53,7 @@ fn move_in(root: &Path, staged: &Staged) {
 }
 
 fn marked(root: &Path, version: &IndexVersion, expected: &[Latest]) {
-    let set = CurrentSet::load(root, version).unwrap();
+    let set = CurrentSet::load(&crate::Location::Folder(root.to_path_buf()), version).unwrap();
     assert_eq!(set.len(), expected.len() as u64);
     for r in expected {
         assert!(set.contains(r.seq, r.line), "{r:?}");
@@ -74,7 +77,14 @@ fn merge_keeps_the_latest_snapshot_of_each_dossier_across_runs_and_versions() {
     first.spill().unwrap();
     first.push(rec(3, 4, 1, 20)).unwrap();
     // The first ingest writes a base whatever the policy.
-    let v1 = update(root, None, first, root, 1).unwrap();
+    let v1 = update(
+        &crate::Location::Folder(root.to_path_buf()),
+        None,
+        first,
+        root,
+        1,
+    )
+    .unwrap();
     assert_eq!(v1.dossiers, 3);
     move_in(root, &v1.staged);
     let v1 = v1.version;
@@ -100,7 +110,11 @@ fn merge_keeps_the_latest_snapshot_of_each_dossier_across_runs_and_versions() {
         rec(u128::MAX, 0, 2, 3),
     ];
     marked(root, &v2, &current);
-    assert!(!CurrentSet::load(root, &v2).unwrap().contains(1, 9));
+    assert!(
+        !CurrentSet::load(&crate::Location::Folder(root.to_path_buf()), &v2)
+            .unwrap()
+            .contains(1, 9)
+    );
 
     // The same ingest as a new base gives the same set.
     let full = commit(root, Some(&v1), collect(root, &second), 2, false);
@@ -120,7 +134,7 @@ fn merge_keeps_the_latest_snapshot_of_each_dossier_across_runs_and_versions() {
         rec(u128::MAX, 0, 2, 3),
     ];
     marked(root, &v3, &current);
-    let set = CurrentSet::load(root, &v3).unwrap();
+    let set = CurrentSet::load(&crate::Location::Folder(root.to_path_buf()), &v3).unwrap();
     assert!(!set.contains(1, 4) && !set.contains(1, 9) && !set.contains(2, 1));
     // Folded into a new base: the same entries.
     let v4 = commit(root, Some(&v2), collect(root, &third), 3, false);
@@ -133,19 +147,23 @@ fn a_delta_is_folded_into_a_new_base_once_it_outgrows_its_share() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     std::fs::create_dir_all(root.join(CURRENT_DIR)).unwrap();
+    let lake = crate::Location::Folder(root.to_path_buf());
     let records: Vec<Latest> = (0..DELTA_MIN_ENTRIES as u128)
         .map(|k| rec(k, 1, 1, k as u64))
         .collect();
-    let v1 = update(root, None, collect(root, &records), root, 1).unwrap();
+    let v1 = update(&lake, None, collect(root, &records), root, 1).unwrap();
     move_in(root, &v1.staged);
     // Small next to the minimum: a delta of 10 newer snapshots.
     let newer: Vec<Latest> = (0..10).map(|k| rec(k, 2, 2, k as u64)).collect();
-    let v2 = update(root, Some(&v1.version), collect(root, &newer), root, 2).unwrap();
+    let v2 = update(&lake, Some(&v1.version), collect(root, &newer), root, 2).unwrap();
     assert!(v2.version.delta.is_some());
-    assert_eq!(rows(root, &v2.staged.path().to_string_lossy()).unwrap(), 10);
+    assert_eq!(
+        rows(&lake, &v2.staged.path().to_string_lossy()).unwrap(),
+        10
+    );
     move_in(root, &v2.staged);
     // Past it: a new base.
-    let v3 = update(root, Some(&v2.version), collect(root, &records), root, 3).unwrap();
+    let v3 = update(&lake, Some(&v2.version), collect(root, &records), root, 3).unwrap();
     assert_eq!(v3.version.delta, None);
     assert_eq!(v3.dossiers, DELTA_MIN_ENTRIES);
 }

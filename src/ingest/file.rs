@@ -29,7 +29,7 @@ use crate::validate::row::{Cell, Detached, RowErrors, RowParser, attach};
 /// The lake a file is checked against and staged for.
 pub(crate) struct Target<'a> {
     pub(crate) manifest: &'a Manifest,
-    pub(crate) root: &'a Path,
+    pub(crate) location: &'a crate::Location,
     /// Where its files are written until the commit; None in a dry run,
     /// which only counts what would be written.
     pub(crate) staging: Option<&'a Path>,
@@ -294,9 +294,11 @@ impl<'a> FileStager<'a> {
         let partition = self.sinks.partition_of(row);
         let key = self.dedup.key_of(row);
         if let Some(key) = key {
-            let Target { manifest, root, .. } = *self.target;
+            let Target {
+                manifest, location, ..
+            } = *self.target;
             self.dedup
-                .ensure_loaded(manifest, root, partition.as_deref())?;
+                .ensure_loaded(manifest, location, partition.as_deref())?;
             if !self.dedup.insert(key) {
                 self.report.duplicates += 1;
                 return Ok(());
@@ -400,7 +402,7 @@ impl FileStager<'_> {
 /// came from) to `check`.
 fn add_lake_changes(target: &Target, check: &mut ChangesCheck) -> Result<()> {
     for file in target.manifest.data_files(Feed::UnitChanges) {
-        let path = target.root.join(&file.path);
+        let path = target.location.shown(&file.path);
         let names = [
             "old_code",
             "new_code",
@@ -408,7 +410,7 @@ fn add_lake_changes(target: &Target, check: &mut ChangesCheck) -> Result<()> {
             "share",
             crate::spec::feeds::SOURCE_LINE,
         ];
-        for batch in read_columns(&path, &names)? {
+        for batch in read_columns(target.location, &file.path, &names)? {
             let batch = batch?;
             let olds: &StringArray = column_as(&batch, "old_code", &path, "text")?;
             let news: &StringArray = column_as(&batch, "new_code", &path, "text")?;
@@ -444,13 +446,13 @@ fn registry_units(target: &Target) -> Result<Option<Vec<RegisteredUnit>>> {
     }
     let mut units = Vec::new();
     for file in registry {
-        let path = target.root.join(&file.path);
-        let dated = has_column(&path, "valid_from")?;
+        let path = target.location.shown(&file.path);
+        let dated = has_column(target.location, &file.path, "valid_from")?;
         let names: &[&str] = match dated {
             true => &["unit_code", "name", "valid_from", "valid_to"],
             false => &["unit_code", "name"],
         };
-        for batch in read_columns(&path, names)? {
+        for batch in read_columns(target.location, &file.path, names)? {
             let batch = batch?;
             let codes: &StringArray = column_as(&batch, "unit_code", &path, "text")?;
             let unit_names: &StringArray = column_as(&batch, "name", &path, "text")?;

@@ -28,6 +28,7 @@ use crate::ingest::run::IngestRun;
 use crate::lake::{self, Lake, Manifest};
 use crate::read::{self, Format};
 use crate::spec::feeds::Feed;
+use crate::storage::Location;
 use crate::validate::privacy::PiiKey;
 use crate::validate::time::Zone;
 
@@ -96,13 +97,13 @@ impl std::io::Read for Counted {
     }
 }
 
-/// Ingests `paths` into the lake at `root` as `feed`, in order. Without
+/// Ingests `paths` into the lake at `location` as `feed`, in order. Without
 /// `strict`, each file commits on its own; with it, all commit together or
 /// none does. `on_report` sees each file's report as soon as it is known.
 /// A failure part-way names the files committed before it and those never
 /// read (`Error::Stopped`).
 pub fn ingest_files(
-    root: &Path,
+    location: &Location,
     feed: Feed,
     paths: &[PathBuf],
     options: &IngestOptions,
@@ -112,8 +113,8 @@ pub fn ingest_files(
     for path in paths {
         std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     }
-    let mut lake = Lake::open_for_write(root, &options.zone, !options.no_wait)?;
-    let key_check = check_key(lake.manifest(), root, feed, options)?;
+    let mut lake = Lake::open_for_write(location, &options.zone, !options.no_wait)?;
+    let key_check = check_key(lake.manifest(), location, feed, options)?;
     let mut run = IngestRun {
         txn: lake::Transaction::begin(&lake, key_check)?,
         dedup: DedupIndex::new(feed.def()),
@@ -173,39 +174,38 @@ pub(crate) fn stopped(
 /// refusing a key other than the one the lake's applicant keys were made with.
 fn check_key(
     manifest: &Manifest,
-    root: &Path,
+    location: &Location,
     feed: Feed,
     options: &IngestOptions,
 ) -> Result<Option<String>> {
     match &options.pii_key {
         Some(key) if feed.def().has_personal_id() => {
-            manifest.check_pii_key(root, key)?;
+            manifest.check_pii_key(&location.root_shown(), key)?;
             Ok(Some(key.fingerprint()))
         }
         _ => Ok(None),
     }
 }
 
-/// Checks `paths` as `ingest_files` would ingest them into the lake at `root`
+/// Checks `paths` as `ingest_files` would ingest them into the lake at `location`
 /// (which may not exist yet), in order, and reports what each would add —
 /// without writing anything or taking the writer's lock. Duplicates are
 /// counted against the lake as it is and against the earlier paths. What
 /// the real ingest would refuse (another zone or PII key, a file over
 /// `--max-rejected`) it refuses too.
 pub fn dry_run(
-    root: &Path,
+    location: &Location,
     feed: Feed,
     paths: &[PathBuf],
     options: &IngestOptions,
     on_report: &mut dyn FnMut(&FileReport),
 ) -> Result<Vec<FileReport>> {
-    let manifest = if root.join(lake::MANIFEST).exists() {
-        lake::read_manifest(root)?
-    } else {
-        Manifest::new(&options.zone)
+    let manifest = match lake::read_committed(location)? {
+        Some(committed) => committed.manifest,
+        None => Manifest::new(&options.zone),
     };
-    manifest.check_zone(root, &options.zone)?;
-    check_key(&manifest, root, feed, options)?;
+    manifest.check_zone(&location.root_shown(), &options.zone)?;
+    check_key(&manifest, location, feed, options)?;
     let mut dedup = DedupIndex::new(feed.def());
     // (content hash, seq it would get) of the files this run would ingest.
     let mut would_ingest: Vec<(String, u64)> = Vec::new();
@@ -219,7 +219,7 @@ pub fn dry_run(
             None => {
                 let target = Target {
                     manifest: &manifest,
-                    root,
+                    location,
                     staging: None,
                 };
                 let file = InputFile {
@@ -311,9 +311,10 @@ pub(crate) fn check_bytes(
         ..options.clone()
     };
     let mut dedup = DedupIndex::new(feed.def());
+    let nowhere = Location::Folder(path.to_path_buf());
     let target = Target {
         manifest: &manifest,
-        root: path,
+        location: &nowhere,
         staging: None,
     };
     let file = InputFile {

@@ -53,7 +53,7 @@ impl IngestRun {
         }
         let target = Target {
             manifest: lake.manifest(),
-            root: lake.root(),
+            location: lake.location(),
             staging: Some(self.txn.staging()),
         };
         let file = InputFile {
@@ -165,11 +165,11 @@ fn stage_index(
             committed.len()
         );
         for file in committed {
-            collector.add_committed(&lake.root().join(&file.path), Feed::Dossiers.def())?;
+            collector.add_committed(lake.location(), &file.path, Feed::Dossiers.def())?;
         }
     }
     let update = current::update(
-        lake.root(),
+        lake.location(),
         manifest.current_index().as_ref(),
         collector,
         staging,

@@ -7,7 +7,7 @@ mod plan;
 
 pub(crate) use plan::*;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use arrow::array::{Array, Date32Array};
@@ -21,6 +21,7 @@ use crate::spec::feeds::Feed;
 use crate::spec::grain::Grain;
 use crate::sql::saved;
 use crate::sql::session::{self, SessionOptions};
+use crate::storage::Location;
 use crate::validate::time::{date_from_days, days_since_epoch};
 
 /// The query the job runs; analysts run the same file with `motcua query kpi_values`.
@@ -80,7 +81,7 @@ pub struct KpiReport {
 
 /// Runs the job; SIGINT or SIGTERM stops it wherever it is, publishing
 /// nothing (the version being built removes itself).
-pub async fn run(lake: &Path, job: &KpiJob) -> Result<KpiReport> {
+pub async fn run(lake: &Location, job: &KpiJob) -> Result<KpiReport> {
     run_watched(lake, job, &Unwatched).await
 }
 
@@ -100,7 +101,7 @@ pub struct Unwatched;
 impl Watch for Unwatched {}
 
 /// `run`, telling `watch` how far it is.
-pub async fn run_watched(lake: &Path, job: &KpiJob, watch: &dyn Watch) -> Result<KpiReport> {
+pub async fn run_watched(lake: &Location, job: &KpiJob, watch: &dyn Watch) -> Result<KpiReport> {
     tokio::select! {
         result = compute(lake, job, watch) => result,
         () = crate::interrupt::stopped() => {
@@ -149,14 +150,14 @@ async fn refuse_query_without_as_of(
     )))
 }
 
-pub(crate) async fn compute(lake: &Path, job: &KpiJob, watch: &dyn Watch) -> Result<KpiReport> {
+pub(crate) async fn compute(lake: &Location, job: &KpiJob, watch: &dyn Watch) -> Result<KpiReport> {
     let started = Instant::now();
     check_range(job)?;
     watch.stage("reading the lake");
     let (ctx, manifest) = session::open(lake, &job.session).await?;
     if manifest.data_files(Feed::Units).is_empty() {
         return Err(Error::lake(
-            lake,
+            lake.root_shown(),
             "holds no units registry, and every KPI is computed per unit; ingest one first (`motcua ingest units units.csv`)",
         ));
     }
@@ -211,7 +212,7 @@ pub(crate) async fn compute(lake: &Path, job: &KpiJob, watch: &dyn Watch) -> Res
         coverage,
         from: from.to_string(),
         grain: job.grain.name().to_string(),
-        lake: lake.display().to_string(),
+        lake: lake.root_shown().display().to_string(),
         lake_ingests: manifest.ingests.iter().map(RunIngest::of).collect(),
         motcua: env!("CARGO_PKG_VERSION").to_string(),
         query: saved

@@ -1,22 +1,20 @@
-//! The commit: staged files moved into place, then one manifest replace.
+//! The commit: staged files put in place, then one new manifest version.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::lake::CURRENT_DIR;
-use crate::lake::FORMAT_VERSION;
-use crate::lake::KEEP_UNREFERENCED_SECS;
-use crate::lake::Lake;
-use crate::lake::MANIFEST;
 use crate::lake::manifest::IndexVersion;
 use crate::lake::manifest::IngestEntry;
 use crate::lake::manifest::Manifest;
+use crate::lake::{
+    CURRENT_DIR, FORMAT_VERSION, KEEP_UNREFERENCED_SECS, KEEP_VERSIONS, LOG, Lake, MANIFEST,
+    version_rel,
+};
 use crate::spec::feeds::Retention;
-use crate::storage::relative;
+use crate::storage::location::{Created, Location};
 use crate::storage::sync_dir;
-use crate::storage::write_atomic;
 
 /// What one command has staged for the lake and commits in one manifest
 /// replace: ingest entries, the files they name, a new version of the index
@@ -77,30 +75,20 @@ impl Transaction {
 }
 
 impl Lake {
-    /// Moves staged files into place and commits the entries in one manifest
-    /// replace. `dossier_index`, when given, names staged files and becomes
-    /// the index of current dossiers; `pii_key_check`, when given, records
-    /// the key the entries' applicant keys were made with.
+    /// Puts staged files in place and commits the entries in one new
+    /// manifest version. `dossier_index`, when given, names staged files and
+    /// becomes the index of current dossiers; `pii_key_check`, when given,
+    /// records the key the entries' applicant keys were made with.
     pub(crate) fn commit(
         &mut self,
-        entries: Vec<IngestEntry>,
+        mut entries: Vec<IngestEntry>,
         staged: Vec<Staged>,
-        dossier_index: Option<IndexVersion>,
+        mut dossier_index: Option<IndexVersion>,
         pii_key_check: Option<String>,
     ) -> Result<()> {
-        for file in &staged {
-            let to = self.root.join(&file.rel);
-            if let Some(parent) = to.parent() {
-                fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-            }
-            fs::rename(&file.path, &to).map_err(|e| Error::io(&to, e))?;
-        }
-        let parents: BTreeSet<&Path> = staged
-            .iter()
-            .filter_map(|file| Path::new(&file.rel).parent())
-            .collect();
-        for parent in parents {
-            sync_dir(&self.root.join(parent))?;
+        let placed = self.place(&staged)?;
+        if !placed.is_empty() {
+            rename_all(&placed, &mut entries, dossier_index.as_mut());
         }
         let mut next = self.manifest.clone();
         next.format_version = FORMAT_VERSION;
@@ -118,18 +106,184 @@ impl Lake {
         if pii_key_check.is_some() {
             next.pii_key_check = pii_key_check;
         }
-        self.write_manifest(&next)?;
+        if let Err(e) = self.write_manifest(&next) {
+            // Nothing names them: no reader will look, and they would only
+            // wait for the next writer's clean-up.
+            for rel in placed.values() {
+                let _ = self.location.delete(rel);
+            }
+            return Err(e);
+        }
         if let Some(index) = next.current_index() {
-            remove_old_index_versions(&self.root, &index);
+            self.remove_unreferenced(CURRENT_DIR, &index.files().collect::<Vec<_>>());
         }
         self.manifest = next;
         Ok(())
     }
 
-    pub(crate) fn write_manifest(&self, manifest: &Manifest) -> Result<()> {
+    /// Puts `staged` in the lake: in a folder, renamed into place and the
+    /// folders synced; in a bucket, uploaded under names of their own
+    /// (returned, by the name they were staged for).
+    fn place(&self, staged: &[Staged]) -> Result<BTreeMap<String, String>> {
+        match &self.location {
+            Location::Folder(root) => {
+                for file in staged {
+                    let to = root.join(&file.rel);
+                    if let Some(parent) = to.parent() {
+                        fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+                    }
+                    fs::rename(&file.path, &to).map_err(|e| Error::io(&to, e))?;
+                }
+                let parents: BTreeSet<&Path> = staged
+                    .iter()
+                    .filter_map(|file| Path::new(&file.rel).parent())
+                    .collect();
+                for parent in parents {
+                    sync_dir(&root.join(parent))?;
+                }
+                Ok(BTreeMap::new())
+            }
+            Location::Bucket(_) => {
+                let tag = writer_tag();
+                let mut placed: BTreeMap<String, String> = BTreeMap::new();
+                for file in staged {
+                    let rel = tagged(&file.rel, &tag);
+                    if let Err(e) = self.location.upload(&file.path, &rel) {
+                        for rel in placed.values() {
+                            let _ = self.location.delete(rel);
+                        }
+                        return Err(e);
+                    }
+                    placed.insert(file.rel.clone(), rel);
+                }
+                Ok(placed)
+            }
+        }
+    }
+
+    /// Creates the next manifest version; another writer's version of the
+    /// same number is a [`Error::Conflict`]. The first version of format 4
+    /// also leaves `_manifest.json` saying so, for older motcuas to refuse.
+    pub(crate) fn write_manifest(&mut self, manifest: &Manifest) -> Result<()> {
         let bytes = serde_json::to_vec_pretty(manifest)
-            .map_err(|e| Error::lake(&self.root, e.to_string()))?;
-        write_atomic(&self.root.join(MANIFEST), &bytes)
+            .map_err(|e| Error::lake(self.location.root_shown(), e.to_string()))?;
+        let version = self.version.map_or(0, |v| v + 1);
+        let conflict = |version| Error::Conflict {
+            path: self.location.root_shown(),
+            version,
+        };
+        if self.location.create(&version_rel(version), &bytes)? == Created::Exists {
+            return Err(conflict(version));
+        }
+        // A writer slower than the clean-up of old versions could create a
+        // number deleted long ago: behind the latest, no reader would see
+        // it, so it is withdrawn.
+        if let Some(latest) = super::latest_version(&self.location)?
+            && latest > version
+        {
+            let _ = self.location.delete(&version_rel(version));
+            return Err(conflict(latest));
+        }
+        if self.version.is_none() {
+            self.location.put(MANIFEST, &pointer(manifest))?;
+        }
+        self.version = Some(version);
+        self.remove_old_versions(version);
+        Ok(())
+    }
+
+    /// Deletes manifest versions well behind `current` that no reader can
+    /// still be reading.
+    fn remove_old_versions(&self, current: u64) {
+        let Ok(listed) = self.location.list(LOG) else {
+            return;
+        };
+        for file in listed {
+            let old = file
+                .rel
+                .rsplit('/')
+                .next()
+                .and_then(|name| name.strip_suffix(".json"))
+                .and_then(|n| n.parse::<u64>().ok())
+                .is_some_and(|v| v + KEEP_VERSIONS < current);
+            if old && file.age_secs >= KEEP_UNREFERENCED_SECS {
+                let _ = self.location.delete(&file.rel);
+            }
+        }
+    }
+
+    /// Deletes files in `dir` other than `keep` that no reader can still
+    /// need.
+    fn remove_unreferenced(&self, dir: &str, keep: &[&str]) {
+        let Ok(listed) = self.location.list(dir) else {
+            return;
+        };
+        for file in listed {
+            if !keep.contains(&file.rel.as_str())
+                && file.age_secs >= KEEP_UNREFERENCED_SECS
+                && self.location.delete(&file.rel).is_ok()
+            {
+                tracing::debug!("removed old dossier index {}", file.rel);
+            }
+        }
+    }
+}
+
+/// What `_manifest.json` holds from format 4 on: enough for a motcua of
+/// formats 1–3 to read it and refuse the format by name.
+fn pointer(manifest: &Manifest) -> Vec<u8> {
+    let pointer = serde_json::json!({
+        "format_version": FORMAT_VERSION,
+        "timezone": manifest.timezone,
+        "next_seq": 0,
+        "ingests": [],
+        "see": "_manifest/: from format 4 the manifest is kept there, one file per version",
+    });
+    serde_json::to_vec_pretty(&pointer).unwrap_or_default()
+}
+
+/// A tag no other writer picks: the name a bucket writer's files carry.
+fn writer_tag() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let seed = format!("{nanos}-{}-{:p}", std::process::id(), &nanos);
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(seed.as_bytes()))
+}
+
+/// `dir/f000007-000.parquet` as `dir/f000007-000-TAG.parquet`.
+fn tagged(rel: &str, tag: &str) -> String {
+    match rel.strip_suffix(".parquet") {
+        Some(stem) => format!("{stem}-{tag}.parquet"),
+        None => format!("{rel}-{tag}"),
+    }
+}
+
+/// Renames the files the entries and the index name, as placed.
+fn rename_all(
+    placed: &BTreeMap<String, String>,
+    entries: &mut [IngestEntry],
+    index: Option<&mut IndexVersion>,
+) {
+    let rename = |rel: &mut String| {
+        if let Some(to) = placed.get(rel.as_str()) {
+            *rel = to.clone();
+        }
+    };
+    for entry in entries {
+        entry
+            .data_files
+            .iter_mut()
+            .for_each(|f| rename(&mut f.path));
+        if let Some(q) = entry.quarantine_file.as_mut() {
+            rename(q);
+        }
+    }
+    if let Some(index) = index {
+        rename(&mut index.base);
+        if let Some(delta) = index.delta.as_mut() {
+            rename(delta);
+        }
     }
 }
 
@@ -157,28 +311,5 @@ impl Staged {
     /// Where it is written until the commit.
     pub fn path(&self) -> &Path {
         &self.path
-    }
-}
-
-/// Deletes index files other than `keep`'s that no reader can still need.
-fn remove_old_index_versions(root: &Path, keep: &IndexVersion) {
-    let Ok(entries) = std::fs::read_dir(root.join(CURRENT_DIR)) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let rel = relative(root, &path);
-        if keep.files().any(|f| f == rel) {
-            continue;
-        }
-        let old = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age.as_secs() >= KEEP_UNREFERENCED_SECS);
-        if old && std::fs::remove_file(&path).is_ok() {
-            tracing::debug!("removed old dossier index {}", path.display());
-        }
     }
 }

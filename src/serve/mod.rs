@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 /// What `serve` listens on and serves.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
-    pub lake: PathBuf,
+    pub lake: crate::Location,
     /// Where `motcua kpi` publishes: its outputs are tables too.
     pub published: PathBuf,
     /// A folder of the user's saved queries.

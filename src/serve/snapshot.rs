@@ -29,7 +29,7 @@ struct Key {
 type Opening = Shared<BoxFuture<'static, std::result::Result<Arc<Snapshot>, Arc<str>>>>;
 
 pub(super) struct Snapshots {
-    lake: PathBuf,
+    lake: crate::Location,
     published: PathBuf,
     /// With the runtime all sessions share: one memory pool for every query.
     session: SessionOptions,
@@ -78,7 +78,7 @@ impl Snapshots {
             // Forget a failed opening: the next query tries again.
             let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
             *held = None;
-            Error::lake(&self.lake, reason.to_string())
+            Error::lake(self.lake.root_shown(), reason.to_string())
         })
     }
 

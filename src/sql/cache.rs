@@ -90,7 +90,8 @@ impl CachedView {
                 .file_name()
                 .and_then(|n| n.to_str())
                 .unwrap_or_default();
-            return crate::sql::tables::parquet_table(root, &[name], self.schema.clone());
+            let root = crate::Location::Folder(root.to_path_buf());
+            return crate::sql::tables::parquet_table(&root, &[name], self.schema.clone());
         }
         // Spread the batches so scans of it run on every core.
         let mut split = vec![Vec::new(); partitions];

@@ -1,8 +1,6 @@
 //! The units registry and its changes as `motcua units` shows them (SPEC
 //! §2.1): every version of every unit, and every change.
 
-use std::path::Path;
-
 use arrow::array::{Array, AsArray};
 use chrono::NaiveDate;
 
@@ -38,7 +36,7 @@ pub(crate) struct UnitChange {
 
 /// The lake's unit versions (by code, then first day) and changes (by day,
 /// then codes).
-pub(crate) async fn read(root: &Path) -> Result<(Vec<UnitVersion>, Vec<UnitChange>)> {
+pub(crate) async fn read(root: &crate::Location) -> Result<(Vec<UnitVersion>, Vec<UnitChange>)> {
     let (ctx, _) = crate::sql::session::open(root, &Default::default()).await?;
     read_from(&ctx).await
 }

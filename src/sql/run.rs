@@ -14,12 +14,13 @@ use crate::sql::plan::sql_error;
 use crate::sql::saved::SavedQuery;
 use crate::sql::session::SessionOptions;
 use crate::sql::tables::Published;
+use crate::storage::Location;
 use crate::validate::time::Zone;
 use futures::TryStreamExt;
 
 /// Rows of activity whose unit code the registry does not hold, per feed
 /// (the shipped `dq_unknown_units` query, summed): for `motcua lake`.
-pub(crate) async fn unknown_units(root: &Path) -> Result<Vec<(String, u64)>> {
+pub(crate) async fn unknown_units(root: &crate::Location) -> Result<Vec<(String, u64)>> {
     let (ctx, _) = crate::sql::session::open(root, &Default::default()).await?;
     let saved = crate::sql::saved::find(None, "dq_unknown_units")?;
     let sql = format!(
@@ -62,7 +63,7 @@ pub struct QueryResult {
 /// Runs a query read-only over the lake at `lake` and collects its rows.
 /// When `out` holds a published `kpi_values`, it is a table too.
 pub async fn run(
-    lake: &Path,
+    lake: &Location,
     out: &Path,
     source: &QuerySource,
     params: &[(String, String)],
@@ -77,7 +78,7 @@ pub async fn run(
 /// engine produces them; with the lake's zone, which its timestamps are
 /// shown in.
 pub(crate) async fn stream(
-    lake: &Path,
+    lake: &Location,
     out: &Path,
     source: &QuerySource,
     params: &[(String, String)],
@@ -121,7 +122,11 @@ impl Snapshot {
         Ok(reads_outputs)
     }
 
-    pub(crate) async fn open(lake: &Path, out: &Path, options: &SessionOptions) -> Result<Self> {
+    pub(crate) async fn open(
+        lake: &Location,
+        out: &Path,
+        options: &SessionOptions,
+    ) -> Result<Self> {
         let (ctx, manifest) = crate::sql::session::open(lake, options).await?;
         let zone = manifest.zone()?;
         let published = crate::sql::tables::register_outputs(&ctx, out).await?;

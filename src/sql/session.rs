@@ -16,7 +16,6 @@
 //! | `calendar` | every day, week, month, quarter and year 2000–2059 in the lake's zone |
 //! | `kpi_catalog` | the KPIs of SPEC §5 and §7: kind, unit, direction, labels, definition |
 
-use std::path::Path;
 use std::sync::Arc;
 
 use arrow::datatypes::DataType;
@@ -30,6 +29,7 @@ use crate::publish::catalog::CATALOG;
 use crate::sql::cache::CachedView;
 use crate::sql::cache::DEFAULT_CACHE_BUDGET;
 use crate::sql::views::calendar;
+use crate::storage::Location;
 
 /// The SQL that defines `dossiers` as the current state of each dossier in a
 /// lake without an index of current snapshots (written before motcua kept one):
@@ -160,9 +160,12 @@ pub fn runtime(memory_limit: Option<usize>) -> Result<Arc<RuntimeEnv>> {
     Ok(runtime.build_arc()?)
 }
 
-/// A session over the committed lake at `root` (one manifest snapshot).
-pub async fn open(root: &Path, options: &SessionOptions) -> Result<(SessionContext, Manifest)> {
-    let manifest = lake::read_manifest(root)?;
+/// A session over the committed lake at `location` (one manifest snapshot).
+pub async fn open(
+    location: &Location,
+    options: &SessionOptions,
+) -> Result<(SessionContext, Manifest)> {
+    let manifest = lake::read_manifest(location)?;
     let zone = manifest.zone()?;
     let mut config = SessionConfig::new()
         .with_information_schema(true)
@@ -173,7 +176,7 @@ pub async fn open(root: &Path, options: &SessionOptions) -> Result<(SessionConte
         None => runtime(options.memory_limit)?,
     };
     let ctx = SessionContext::new_with_config_rt(config, runtime);
-    crate::sql::tables::register_tables(&ctx, root, &manifest).await?;
+    crate::sql::tables::register_tables(&ctx, location, &manifest).await?;
     // The lake table of dossiers holds snapshots; `dossiers` is the current state.
     let snapshots = ctx.table_provider("dossiers").await?;
     ctx.deregister_table("dossiers")?;
@@ -182,7 +185,7 @@ pub async fn open(root: &Path, options: &SessionOptions) -> Result<(SessionConte
         // Kept at ingest: a filter on the snapshots, cheap enough to run for
         // each reference (faster, and less memory, than caching the state).
         Some(index) => {
-            let set = crate::current::CurrentSet::load(root, &index)?;
+            let set = crate::current::CurrentSet::load(location, &index)?;
             ctx.register_udf(datafusion::logical_expr::ScalarUDF::new_from_impl(
                 IsCurrentSnapshot::new(Arc::new(set)),
             ));

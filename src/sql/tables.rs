@@ -8,27 +8,33 @@ use arrow::datatypes::{DataType, SchemaRef};
 use crate::error::{Error, Result};
 use crate::lake::{Manifest, QUARANTINE, quarantine_schema};
 use crate::spec::feeds::Feed;
+use crate::storage::Location;
 use crate::storage::parquet::with_text_as;
 
 /// Registers the committed lake in a DataFusion session: one table per feed
 /// (named as the feed) over exactly the files the manifest lists, with the
-/// declared schema, and `quarantine` over every quarantine file.
+/// declared schema, and `quarantine` over every quarantine file. A
+/// bucket's client is registered for the tables' scans.
 pub async fn register_tables(
     ctx: &datafusion::prelude::SessionContext,
-    root: &Path,
+    location: &Location,
     manifest: &Manifest,
 ) -> Result<()> {
+    if let Location::Bucket(bucket) = location {
+        let url = datafusion::execution::object_store::ObjectStoreUrl::parse(bucket.store_url())?;
+        ctx.register_object_store(url.as_ref(), bucket.new_store()?);
+    }
     for def in crate::spec::feeds::ALL_FEEDS {
         let files: Vec<&str> = manifest
             .data_files(def.feed)
             .into_iter()
             .map(|f| f.path.as_str())
             .collect();
-        register_parquet(ctx, root, def.name, &files, read_schema(def))?;
+        register_parquet(ctx, location, def.name, &files, read_schema(def))?;
     }
     register_parquet(
         ctx,
-        root,
+        location,
         QUARANTINE,
         &manifest.quarantine_files(),
         quarantine_schema(),
@@ -39,19 +45,20 @@ pub async fn register_tables(
 /// A table over a fixed list of Parquet files; empty when there are none.
 fn register_parquet(
     ctx: &datafusion::prelude::SessionContext,
-    root: &Path,
+    location: &Location,
     name: &str,
     files: &[&str],
     schema: arrow::datatypes::SchemaRef,
 ) -> Result<()> {
     ctx.deregister_table(name)?;
-    ctx.register_table(name, parquet_table(root, files, schema)?)?;
+    ctx.register_table(name, parquet_table(location, files, schema)?)?;
     Ok(())
 }
 
-/// A table over Parquet files under `root`; empty when there are none.
+/// A table over Parquet files under `location`; empty when there are none.
+/// A bucket's files are read through the store `session::open` registers.
 pub(crate) fn parquet_table(
-    root: &Path,
+    location: &Location,
     files: &[&str],
     schema: arrow::datatypes::SchemaRef,
 ) -> Result<std::sync::Arc<dyn datafusion::catalog::TableProvider>> {
@@ -65,11 +72,19 @@ pub(crate) fn parquet_table(
     if files.is_empty() {
         return Ok(Arc::new(MemTable::try_new(schema, vec![vec![]])?));
     }
-    let root = root.canonicalize().map_err(|e| Error::io(root, e))?;
-    let urls = files
-        .iter()
-        .map(|f| ListingTableUrl::parse(root.join(f).to_string_lossy()))
-        .collect::<datafusion::error::Result<Vec<_>>>()?;
+    let urls = match location {
+        Location::Folder(root) => {
+            let root = root.canonicalize().map_err(|e| Error::io(root, e))?;
+            files
+                .iter()
+                .map(|f| ListingTableUrl::parse(root.join(f).to_string_lossy()))
+                .collect::<datafusion::error::Result<Vec<_>>>()?
+        }
+        Location::Bucket(bucket) => files
+            .iter()
+            .map(|f| ListingTableUrl::parse(bucket.url_of(f)))
+            .collect::<datafusion::error::Result<Vec<_>>>()?,
+    };
     let options =
         ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
     let config = ListingTableConfig::new_with_multi_paths(urls)

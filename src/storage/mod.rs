@@ -1,7 +1,10 @@
 //! Files on disk written whole or not at all, and durably: the lake's and the
 //! published outputs' one way to write.
 
+pub(crate) mod location;
 pub(crate) mod parquet;
+
+pub use location::Location;
 
 use std::fs::File;
 use std::io::Write;

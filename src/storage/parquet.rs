@@ -7,8 +7,10 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::reader::{ChunkReader, Length};
 
 use crate::error::{Error, Result};
+use crate::storage::Location;
 
 /// Rows per Parquet row group: small enough that a month's scan can skip by
 /// statistics, large enough for good compression.
@@ -27,18 +29,76 @@ pub(crate) fn writer_properties() -> WriterProperties {
 /// Rows per batch when motcua reads its own files column by column.
 const READ_BATCH_ROWS: usize = 64 * 1024;
 
-/// The named columns of a Parquet file, in the file's order (read them by
-/// name, or name them in that order).
-pub(crate) fn read_columns(path: &Path, names: &[&str]) -> Result<ParquetRecordBatchReader> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+/// A lake file opened for the Parquet reader: a local file, or a bucket's
+/// object fetched whole (motcua reads its own files from a bucket only where
+/// it needs them whole: the index, and the keys de-duplication loads).
+pub(crate) enum Input {
+    File(File),
+    Bytes(bytes::Bytes),
+}
+
+impl Input {
+    /// Opens `rel` of `location`.
+    pub(crate) fn open(location: &Location, rel: &str) -> Result<Input> {
+        match location {
+            Location::Folder(root) => {
+                let path = root.join(rel);
+                File::open(&path)
+                    .map(Input::File)
+                    .map_err(|e| Error::io(path, e))
+            }
+            Location::Bucket(_) => location.read(rel)?.map(Input::Bytes).ok_or_else(|| {
+                Error::lake(
+                    location.shown(rel),
+                    "the manifest names it but the bucket does not hold it: restore it from a backup",
+                )
+            }),
+        }
+    }
+}
+
+impl Length for Input {
+    fn len(&self) -> u64 {
+        match self {
+            Input::File(f) => f.len(),
+            Input::Bytes(b) => b.len() as u64,
+        }
+    }
+}
+
+impl ChunkReader for Input {
+    type T = Box<dyn std::io::Read + Send>;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        Ok(match self {
+            Input::File(f) => Box::new(f.get_read(start)?),
+            Input::Bytes(b) => Box::new(b.get_read(start)?),
+        })
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<bytes::Bytes> {
+        match self {
+            Input::File(f) => f.get_bytes(start, length),
+            Input::Bytes(b) => b.get_bytes(start, length),
+        }
+    }
+}
+
+/// The named columns of the lake file `rel`, in the file's order (read
+/// them by name, or name them in that order).
+pub(crate) fn read_columns(
+    location: &Location,
+    rel: &str,
+    names: &[&str],
+) -> Result<ParquetRecordBatchReader> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(Input::open(location, rel)?)?;
     let mut roots = Vec::new();
     for name in names {
         roots.push(
             builder
                 .schema()
                 .index_of(name)
-                .map_err(|_| Error::lake(path, format!("has no column {name}")))?,
+                .map_err(|_| Error::lake(location.shown(rel), format!("has no column {name}")))?,
         );
     }
     let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
@@ -48,11 +108,10 @@ pub(crate) fn read_columns(path: &Path, names: &[&str]) -> Result<ParquetRecordB
         .build()?)
 }
 
-/// Whether the Parquet file at `path` has a column `name` (files written
-/// before a column was added lack it).
-pub(crate) fn has_column(path: &Path, name: &str) -> Result<bool> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+/// Whether the lake file `rel` has a column `name` (files written before a
+/// column was added lack it).
+pub(crate) fn has_column(location: &Location, rel: &str, name: &str) -> Result<bool> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(Input::open(location, rel)?)?;
     Ok(builder.schema().index_of(name).is_ok())
 }
 

@@ -46,7 +46,7 @@ impl PiiKey {
 
     /// Reads the key from `MOTCUA_PII_KEY`, else from the file `MOTCUA_PII_KEY_FILE`
     /// names. `None` when neither is set. A key file inside `lake` is refused.
-    pub(crate) fn from_env(lake: &Path) -> Result<Option<Self>, Error> {
+    pub(crate) fn from_env(lake: Option<&Path>) -> Result<Option<Self>, Error> {
         if let Ok(value) = std::env::var(KEY_ENV)
             && !value.is_empty()
         {
@@ -56,7 +56,8 @@ impl PiiKey {
             return Ok(None);
         };
         let path = PathBuf::from(path);
-        if let (Ok(key), Ok(lake)) = (path.canonicalize(), lake.canonicalize())
+        if let Some(lake) = lake
+            && let (Ok(key), Ok(lake)) = (path.canonicalize(), lake.canonicalize())
             && key.starts_with(&lake)
         {
             return Err(Error::PiiKey(format!(

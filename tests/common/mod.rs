@@ -73,7 +73,7 @@ impl Fixture {
         paths: &[PathBuf],
         options: &IngestOptions,
     ) -> Result<Vec<FileReport>> {
-        ingest::ingest_files(&self.lake, feed, paths, options, &mut |_| {})
+        ingest::ingest_files(&self.location(), feed, paths, options, &mut |_| {})
     }
 
     /// Writes `text` as `name` and ingests it, expecting success.
@@ -95,8 +95,26 @@ impl Fixture {
         generated
     }
 
+    /// The file of the lake's manifest: the highest version in `_manifest/`
+    /// (format 4), else `_manifest.json` (formats 1–3).
+    pub fn manifest_file(&self) -> PathBuf {
+        let versions = std::fs::read_dir(self.lake.join("_manifest"))
+            .map(|entries| entries.flatten().map(|e| e.path()).collect::<Vec<_>>())
+            .unwrap_or_default();
+        versions
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .max()
+            .unwrap_or_else(|| self.lake.join("_manifest.json"))
+    }
+
+    /// The lake, as the library takes it.
+    pub fn location(&self) -> motcua::Location {
+        motcua::Location::Folder(self.lake.clone())
+    }
+
     pub fn manifest(&self) -> lake::Manifest {
-        lake::read_manifest(&self.lake).expect("manifest")
+        lake::read_manifest(&self.location()).expect("manifest")
     }
 
     /// Runs SQL over the committed lake; every value rendered as text, NULL as "∅".
@@ -107,7 +125,7 @@ impl Fixture {
             .unwrap();
         runtime.block_on(async {
             let ctx = SessionContext::new();
-            motcua::sql::tables::register_tables(&ctx, &self.lake, &self.manifest())
+            motcua::sql::tables::register_tables(&ctx, &self.location(), &self.manifest())
                 .await
                 .expect("register");
             let batches = ctx
@@ -285,7 +303,7 @@ pub fn publish_months(
     };
     tokio::runtime::Runtime::new()
         .unwrap()
-        .block_on(motcua::kpi_job::run(&f.lake, &job))
+        .block_on(motcua::kpi_job::run(&f.location(), &job))
         .expect("the KPI job");
 }
 
