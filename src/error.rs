@@ -84,10 +84,11 @@ pub enum Error {
     #[error("lake {path}: {reason}")]
     Lake { path: PathBuf, reason: String },
 
-    /// Another writer committed to the lake while this one worked (only a
-    /// bucket, which has no lock, lets two work at once).
+    /// Another writer committed to the lake, or published the output, while
+    /// this one worked (only a bucket, which has no lock, lets two work at
+    /// once).
     #[error(
-        "lake {path}: another writer committed version {version} while this command ran; nothing of this command was committed; run it again"
+        "{path}: another writer committed version {version} while this command ran; nothing of this command was committed; run it again"
     )]
     Conflict { path: PathBuf, version: u64 },
 

@@ -116,8 +116,9 @@ fn succeed(mut command: Command) -> Output {
     out
 }
 
-/// The rows of `sql` over the lake, as csv.
-fn query(server: &S3Server, lake: &str, out: &FsPath, sql: &str) -> String {
+/// The rows of `sql` over the lake and the outputs published in `out`, as
+/// csv.
+fn query(server: &S3Server, lake: &str, out: impl AsRef<std::ffi::OsStr>, sql: &str) -> String {
     let mut command = motcua(server, lake, &["query", "--format", "csv", "--sql", sql]);
     command.arg("--published").arg(out);
     String::from_utf8(succeed(command).stdout).expect("utf-8")
@@ -136,6 +137,18 @@ fn objects(server: &S3Server, prefix: &str) -> BTreeSet<String> {
         .into_iter()
         .map(|o| o.location.as_ref()[prefix.as_ref().len() + 1..].to_string())
         .collect()
+}
+
+/// The folder a pointer object names (`.kpi_values/v000007-TAG`), by its
+/// folder name.
+fn pointer(server: &S3Server, key: &str) -> String {
+    let store = client(server, SECRET_KEY);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let bytes = runtime
+        .block_on(async { store.get(&Path::from(key)).await?.bytes().await })
+        .expect("read the pointer");
+    let text = String::from_utf8(bytes.to_vec()).expect("utf-8");
+    text.trim().rsplit('/').next().unwrap().to_string()
 }
 
 /// The lake's manifest in the bucket (its highest version), as JSON.
@@ -178,6 +191,26 @@ fn named(manifest: &serde_json::Value) -> BTreeSet<String> {
     names
 }
 
+/// The KPI job over the first half of 2025, published to `out`.
+fn publish(server: &S3Server, lake: &str, out: &str) {
+    let months = [
+        "--grain",
+        "month",
+        "--from",
+        "2025-01-01",
+        "--to",
+        "2025-07-01",
+    ];
+    let mut kpi = motcua(server, lake, &["kpi"]);
+    kpi.args(months).args(["--out", out]);
+    succeed(kpi);
+}
+
+/// Every published row, in order.
+fn sqls_last() -> &'static str {
+    "SELECT * FROM kpi_values ORDER BY period_grain, period_start, unit_code, kpi"
+}
+
 #[test]
 fn a_lake_in_a_bucket_holds_and_answers_what_a_folder_does() {
     let server = S3Server::start();
@@ -200,22 +233,12 @@ fn a_lake_in_a_bucket_holds_and_answers_what_a_folder_does() {
         let mut again = motcua(&server, lake, &["ingest", "dossiers"]);
         again.arg(later.join("dossiers.csv"));
         succeed(again);
-        let out = f.dir.path().join(format!("out{i}"));
-        let mut kpi = motcua(
-            &server,
-            lake,
-            &[
-                "kpi",
-                "--grain",
-                "month",
-                "--from",
-                "2025-01-01",
-                "--to",
-                "2025-07-01",
-            ],
-        );
-        kpi.arg("--out").arg(&out);
-        succeed(kpi);
+        // The folder lake publishes to a folder, the bucket lake to the bucket.
+        let out = match i {
+            0 => f.dir.path().join("out").display().to_string(),
+            _ => format!("s3://{BUCKET}/province-out"),
+        };
+        publish(&server, lake, &out);
         let sqls = [
             "SELECT count(*) AS n FROM dossier_snapshots",
             "SELECT count(*) AS n, count(DISTINCT dossier_id) AS d FROM dossiers",
@@ -223,7 +246,7 @@ fn a_lake_in_a_bucket_holds_and_answers_what_a_folder_does() {
             "SELECT count(*) AS n FROM signatures",
             "SELECT feed, count(*) AS n FROM quarantine GROUP BY feed ORDER BY feed",
             "SELECT status, count(*) AS n, sum(fee_vnd) AS fees FROM dossiers GROUP BY status ORDER BY status",
-            "SELECT * FROM kpi_values ORDER BY period_grain, period_start, unit_code, kpi",
+            sqls_last(),
         ];
         answers.push(
             sqls.iter()
@@ -233,6 +256,27 @@ fn a_lake_in_a_bucket_holds_and_answers_what_a_folder_does() {
     }
     assert!(answers[0][6].lines().count() > 100, "{}", answers[0][6]);
     assert_eq!(answers[0], answers[1]);
+
+    // Published twice more over the same range: each run a new version, the
+    // one before kept for readers still on it, older ones deleted.
+    let out = format!("s3://{BUCKET}/province-out");
+    for _ in 0..2 {
+        publish(&server, &bucket, &out);
+    }
+    assert_eq!(query(&server, &bucket, &out, sqls_last()), answers[0][6]);
+    let published = objects(&server, "province-out");
+    let pointer: Vec<&String> = published
+        .iter()
+        .filter(|o| o.ends_with(".version"))
+        .collect();
+    assert_eq!(pointer, ["kpi_values.version"]);
+    let versions: BTreeSet<&str> = published
+        .iter()
+        .filter_map(|o| o.strip_prefix(".kpi_values/")?.split('/').next())
+        .filter(|v| !v.ends_with(".json"))
+        .collect();
+    assert_eq!(versions.len(), 2, "{published:?}");
+    assert!(published.contains("kpi_catalog.parquet"));
 
     // The bucket holds the lake: a manifest naming files that are there,
     // and nothing else beside them.
@@ -285,23 +329,13 @@ fn of_two_writers_racing_for_one_version_one_commits_and_the_other_leaves_nothin
     let small = signatures(&f, "small.csv", 500_000, 10);
 
     // The slow writer opens the lake, then the quick one commits first.
-    let staging = f.dir.path().join("tmp-slow");
-    std::fs::create_dir_all(&staging).unwrap();
     let mut slow = motcua(&server, &lake, &["ingest", "signatures"]);
-    slow.arg(&big).env("TMPDIR", &staging);
-    let slow = slow.spawn().unwrap();
-    let started = Instant::now();
-    while !has_transaction(&staging) {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the slow writer never began"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    slow.arg(&big);
     let mut quick = motcua(&server, &lake, &["ingest", "signatures"]);
     quick.arg(&small);
-    succeed(quick);
-    let lost = slow.wait_with_output().unwrap();
+    let lost = race(&f, slow, || {
+        succeed(quick);
+    });
     let stderr = String::from_utf8_lossy(&lost.stderr);
     assert_eq!(lost.status.code(), Some(8), "{stderr}");
     assert!(
@@ -334,6 +368,36 @@ fn of_two_writers_racing_for_one_version_one_commits_and_the_other_leaves_nothin
     );
 }
 
+/// Runs `slow` until it has begun writing (its staging folder, under its own
+/// TMPDIR, holds something), holds it still while `quick` runs, whatever the
+/// machine's load, then lets it finish.
+fn race(f: &Fixture, mut slow: Command, quick: impl FnOnce()) -> Output {
+    let staging = f.dir.path().join("tmp-slow");
+    std::fs::create_dir_all(&staging).unwrap();
+    let slow = slow.env("TMPDIR", &staging).spawn().unwrap();
+    let started = Instant::now();
+    while !has_transaction(&staging) {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the slow writer never began"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal(slow.id(), "STOP");
+    quick();
+    signal(slow.id(), "CONT");
+    slow.wait_with_output().unwrap()
+}
+
+/// Sends signal `name` (STOP, CONT) to process `pid`.
+fn signal(pid: u32, name: &str) {
+    let sent = Command::new("kill")
+        .args(["-s", name, &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+}
+
 /// Whether a writer with `TMPDIR=dir` has begun its transaction.
 fn has_transaction(dir: &FsPath) -> bool {
     std::fs::read_dir(dir).is_ok_and(|entries| {
@@ -354,7 +418,7 @@ fn writers_killed_mid_commit_leave_the_previous_or_the_next_lake() {
         query(
             &server,
             lake,
-            &f.dir.path().join("out"),
+            f.dir.path().join("out"),
             "SELECT count(*) AS n FROM dossier_snapshots",
         )
     };
@@ -405,4 +469,64 @@ fn writers_killed_mid_commit_leave_the_previous_or_the_next_lake() {
         kills >= points / 2,
         "only {kills} of {points} kills landed mid-run"
     );
+}
+
+#[test]
+fn of_two_kpi_runs_publishing_at_once_the_second_to_finish_fails_and_leaves_the_first() {
+    let server = S3Server::start();
+    let f = Fixture::new();
+    let exports = f.dir.path().join("exports");
+    motcua::sample::generate(&exports, 3_000, 7).unwrap();
+    let lake = format!("s3://{BUCKET}/two-runs");
+    for (feed, file) in motcua::sample::FILES {
+        let mut ingest = motcua(&server, &lake, &["ingest", feed.name()]);
+        ingest.arg(exports.join(file));
+        succeed(ingest);
+    }
+    let out = format!("s3://{BUCKET}/two-runs-out");
+    let kpi = |from: &str, to: &str| {
+        motcua(
+            &server,
+            &lake,
+            &[
+                "kpi", "--grain", "month", "--from", from, "--to", to, "--out", &out,
+            ],
+        )
+    };
+    // The slow run starts from no output; the quick one publishes first.
+    let lost = race(&f, kpi("2024-01-01", "2026-06-01"), || {
+        succeed(kpi("2025-01-01", "2025-02-01"));
+    });
+    let stderr = String::from_utf8_lossy(&lost.stderr);
+    assert_eq!(lost.status.code(), Some(8), "{stderr}");
+    assert!(
+        stderr.contains("kpi_values.version: another writer committed version 1 while this command ran; nothing of this command was committed; run it again"),
+        "{stderr}"
+    );
+    // The quick run's output, whole, and nothing of the slow one's.
+    let periods = "SELECT count(DISTINCT period_start) AS n FROM kpi_values";
+    assert_eq!(query(&server, &lake, &out, periods), "n\n2\n");
+    let versions = || -> BTreeSet<String> {
+        objects(&server, "two-runs-out")
+            .into_iter()
+            .filter_map(|o| {
+                Some(
+                    o.strip_prefix(".kpi_values/")?
+                        .split('/')
+                        .next()?
+                        .to_string(),
+                )
+            })
+            .filter(|v| !v.ends_with(".json"))
+            .collect()
+    };
+    let current = || pointer(&server, "two-runs-out/kpi_values.version");
+    let quick = current();
+    // The slow run's version was never current; the next run deletes it.
+    assert_eq!(versions().len(), 2, "{:?}", versions());
+    // Run again, it publishes: its months beside the quick run's.
+    succeed(kpi("2024-01-01", "2026-06-01"));
+    let rerun = current();
+    assert_eq!(versions(), BTreeSet::from([quick, rerun]));
+    assert_eq!(query(&server, &lake, &out, periods), "n\n30\n");
 }

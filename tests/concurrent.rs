@@ -45,7 +45,7 @@ fn dossiers(file: u64) -> String {
 /// Seqs of the dossier ingests a finished KPI run lists in its run manifest,
 /// and the `received` value it wrote for P in March 2024.
 fn kpi_run(out: &Path) -> (Vec<u64>, f64) {
-    let run: serde_json::Value = motcua::publish::dataset::run_manifest(out, "kpi_values")
+    let run: serde_json::Value = motcua::publish::dataset::run_manifest(&out.into(), "kpi_values")
         .unwrap()
         .unwrap();
     let seqs = run["lake_ingests"]

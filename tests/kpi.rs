@@ -48,7 +48,7 @@ fn job(f: &Fixture, grain: &str, from: &str, to: &str) -> KpiJob {
         grain: grain.parse().expect("a grain"),
         from: from.parse().unwrap(),
         to: to.parse().unwrap(),
-        out: f.dir.path().join("out"),
+        out: f.dir.path().join("out").into(),
         queries: None,
         session: SessionOptions::default(),
         incremental: false,
@@ -92,7 +92,7 @@ fn output(f: &Fixture, period: &str, unit: &str) -> Vec<(String, Vec<String>)> {
         .unwrap()
         .block_on(sql::run(
             &f.location(),
-            &f.dir.path().join("out"),
+            &f.dir.path().join("out").into(),
             &QuerySource::Sql(sql),
             &[],
         ))
@@ -452,7 +452,7 @@ fn an_incremental_run_recomputes_what_new_ingests_touch_and_gives_the_bytes_of_a
     run(
         &f,
         KpiJob {
-            out: f.dir.path().join("full"),
+            out: f.dir.path().join("full").into(),
             ..job(&f, "month", "2024-02-01", "2024-06-01")
         },
     )

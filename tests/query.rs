@@ -41,7 +41,7 @@ fn run(
         .collect();
     let result = tokio::runtime::Runtime::new().unwrap().block_on(sql::run(
         &f.location(),
-        &f.dir.path().join("out"),
+        &f.dir.path().join("out").into(),
         &source,
         &params,
     ))?;

@@ -221,7 +221,7 @@ fn run_job(f: &Fixture, grain: &str, from: &str, to: &str, units_as_of: Option<&
         grain: grain.parse().expect("a grain"),
         from: from.parse().unwrap(),
         to: to.parse().unwrap(),
-        out: f.dir.path().join("out"),
+        out: f.dir.path().join("out").into(),
         queries: None,
         session: SessionOptions::default(),
         incremental: false,
@@ -255,7 +255,7 @@ fn run_query(f: &Fixture, source: QuerySource, params: &[(String, String)]) -> V
         .unwrap()
         .block_on(sql::run(
             &f.location(),
-            &f.dir.path().join("out"),
+            &f.dir.path().join("out").into(),
             &source,
             params,
         ))
@@ -784,7 +784,7 @@ fn a_quarter_before_the_change_and_a_week_across_it() {
                 grain: "month".parse().unwrap(),
                 from: "2025-06-01".parse().unwrap(),
                 to: "2025-06-01".parse().unwrap(),
-                out: f.dir.path().join("out-old"),
+                out: f.dir.path().join("out-old").into(),
                 queries: Some(old_query),
                 session: SessionOptions::default(),
                 incremental: false,

@@ -65,6 +65,7 @@ pub(super) fn run(args: DemoArgs) -> Result<()> {
     };
     println!("2/5 ingesting into {}", lake_dir.display());
     let lake = crate::Location::Folder(lake_dir.clone());
+    let published = crate::Location::Folder(out.clone());
     let options = IngestOptions {
         zone: args.zone.zone,
         pii_key: Some(pii_key),
@@ -85,7 +86,7 @@ pub(super) fn run(args: DemoArgs) -> Result<()> {
         grain: Grain::Month,
         from: super::value::from_date("2024-01-01")?,
         to: super::value::to_date("2026-06-01")?,
-        out: out.clone(),
+        out: published.clone(),
         queries: None,
         session: SessionOptions::default(),
         incremental: false,
@@ -112,7 +113,7 @@ pub(super) fn run(args: DemoArgs) -> Result<()> {
     ] {
         let source = QuerySource::Sql(RANKING.to_string());
         let params = [("kpi".to_string(), kpi.to_string())];
-        let result = runtime.block_on(sql::run(&lake, &out, &source, &params))?;
+        let result = runtime.block_on(sql::run(&lake, &published, &source, &params))?;
         println!("\nCommunes and wards by {title}, June 2026 (top 3 and bottom 3):");
         print::write(
             &ends(result, 3),
@@ -125,7 +126,7 @@ pub(super) fn run(args: DemoArgs) -> Result<()> {
         "\nPhường Hoàn Kiếm (00070), dossiers received: as reported (until July 2025 the code named Phường Hàng Trống) and restated on the units of {AS_OF} (Hàng Trống's part, Cửa Nam's quarter, Lý Thái Tổ, …):"
     );
     let series = QuerySource::Sql(SERIES.to_string());
-    let result = runtime.block_on(sql::run(&lake, &out, &series, &[]))?;
+    let result = runtime.block_on(sql::run(&lake, &published, &series, &[]))?;
     print::write(&result, OutputFormat::Table, None, &Default::default())?;
     let page = dir.join("report.html");
     println!("\n5/5 the report a director reads: Hà Nội and its wards and communes, June 2026");
@@ -137,7 +138,7 @@ pub(super) fn run(args: DemoArgs) -> Result<()> {
         series: crate::publish::dataset::Series::AsReported,
         min_dossiers: 30,
     };
-    let page_report = runtime.block_on(crate::report::Report::read(&out, request))?;
+    let page_report = runtime.block_on(crate::report::Report::read(&published, request))?;
     crate::storage::write_atomic(&page, page_report.html()?.as_bytes())?;
     println!("    open {}", page.display());
     println!(

@@ -31,9 +31,10 @@ pub(super) struct KpiArgs {
     /// Last period start to compute (YYYY-MM-DD).
     #[arg(long, value_name = "DATE", value_parser = value::to_date)]
     to: NaiveDate,
-    /// Where kpi_values is published (as OUT/kpi_values).
-    #[arg(long, value_name = "OUT", default_value = "out")]
-    out: PathBuf,
+    /// Where kpi_values is published (as OUT/kpi_values): a folder, or
+    /// s3://BUCKET/PREFIX (the bucket's settings as for --lake).
+    #[arg(long, value_name = "OUT", default_value = "out", value_parser = value::location)]
+    out: crate::Location,
     /// A folder of your own saved queries; its kpi_values.sql and
     /// kpi_touched.sql, if any, replace the shipped ones.
     #[arg(long, value_name = "DIR", env = "MOTCUA_QUERIES")]
@@ -73,7 +74,7 @@ pub(super) fn run(args: KpiArgs) -> Result<()> {
     let bar = super::progress::JobBar::start();
     let report = super::runtime()?.block_on(kpi_job::run_watched(&args.lake.path, &job, &bar))?;
     drop(bar);
-    let dataset = job.out.join(job.series().dataset());
+    let dataset = job.out.shown(job.series().dataset());
     println!("{}", print::kpi_report(&job, &report, &dataset));
     Ok(())
 }

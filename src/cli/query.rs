@@ -50,10 +50,16 @@ pub(super) struct QueryArgs {
     /// and replace one of the same name.
     #[arg(long, value_name = "DIR", env = "MOTCUA_QUERIES")]
     queries: Option<PathBuf>,
-    /// The folder `motcua kpi --out` publishes to: its kpi_values is the
-    /// table kpi_values.
-    #[arg(long, value_name = "DIR", default_value = "out", alias = "out")]
-    published: PathBuf,
+    /// The folder (or s3:// prefix) `motcua kpi --out` publishes to: its
+    /// kpi_values is the table kpi_values.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "out",
+        alias = "out",
+        value_parser = super::value::location
+    )]
+    published: crate::Location,
     #[command(flatten)]
     lake: LakeDir,
 }

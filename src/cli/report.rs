@@ -50,9 +50,9 @@ pub(super) struct ReportArgs {
     /// its rank says little.
     #[arg(long, value_name = "N", default_value_t = 30)]
     min_dossiers: u64,
-    /// The folder `motcua kpi --out` publishes to.
-    #[arg(long, value_name = "DIR", default_value = "out")]
-    published: PathBuf,
+    /// The folder (or s3:// prefix) `motcua kpi --out` publishes to.
+    #[arg(long, value_name = "DIR", default_value = "out", value_parser = value::location)]
+    published: crate::Location,
 }
 
 /// What `report` writes.

@@ -37,9 +37,15 @@ pub(super) struct ServeArgs {
     /// A file holding the token (its first line).
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
-    /// The folder `motcua kpi --out` publishes to: its outputs are tables.
-    #[arg(long, value_name = "DIR", default_value = "out")]
-    published: PathBuf,
+    /// The folder (or s3:// prefix) `motcua kpi --out` publishes to: its
+    /// outputs are tables.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "out",
+        value_parser = super::value::location
+    )]
+    published: crate::Location,
     /// A folder of your own saved queries.
     #[arg(long, value_name = "DIR", env = "MOTCUA_QUERIES")]
     queries: Option<PathBuf>,

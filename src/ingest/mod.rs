@@ -311,10 +311,11 @@ pub(crate) fn check_bytes(
         ..options.clone()
     };
     let mut dedup = DedupIndex::new(feed.def());
-    let nowhere = Location::Folder(path.to_path_buf());
+    // No lake: the empty manifest names no file, so nothing is read here.
+    let no_lake = Location::Folder(path.to_path_buf());
     let target = Target {
         manifest: &manifest,
-        location: &nowhere,
+        location: &no_lake,
         staging: None,
     };
     let file = InputFile {

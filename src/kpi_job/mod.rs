@@ -34,7 +34,8 @@ pub struct KpiJob {
     pub grain: Grain,
     pub from: NaiveDate,
     pub to: NaiveDate,
-    pub out: PathBuf,
+    /// Where the outputs are published: a folder, or a bucket's prefix.
+    pub out: Location,
     /// A user folder of saved queries; its `kpi_values.sql` and
     /// `kpi_touched.sql`, if any, replace the shipped ones.
     pub queries: Option<PathBuf>,
@@ -105,9 +106,9 @@ pub async fn run_watched(lake: &Location, job: &KpiJob, watch: &dyn Watch) -> Re
     tokio::select! {
         result = compute(lake, job, watch) => result,
         () = crate::interrupt::stopped() => {
-            let dataset = job.out.join(job.series().dataset());
-            let what = if std::fs::symlink_metadata(&dataset).is_ok() {
-                format!("the KPI run was stopped before it published; {} still holds the previous version", dataset.display())
+            let dataset = job.series().dataset();
+            let what = if let Ok(Some(_)) = dataset::current_version(&job.out, dataset) {
+                format!("the KPI run was stopped before it published; {} still holds the previous version", job.out.shown(dataset).display())
             } else {
                 "the KPI run was stopped; nothing was published".to_string()
             };

@@ -65,7 +65,7 @@ impl RunIngest {
 /// An unreadable run manifest is a warning, not an error: the run then
 /// recomputes its whole range, which is always correct.
 pub(crate) fn published_coverage(
-    out: &Path,
+    out: &crate::Location,
     dataset: &str,
     manifest: &Manifest,
 ) -> BTreeMap<String, Coverage> {
@@ -217,7 +217,7 @@ mod tests {
             grain: Grain::Month,
             from: day(from),
             to: day(to),
-            out: "out".into(),
+            out: crate::Location::Folder("out".into()),
             queries: None,
             session: Default::default(),
             incremental: true,

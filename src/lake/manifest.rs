@@ -61,6 +61,11 @@ pub struct Manifest {
     /// key is refused, so two keys never mix in one lake.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pii_key_check: Option<String>,
+    /// Set only in the `_manifest.json` a format-4 lake leaves for older
+    /// motcuas once its versions are in `_manifest/`: that file then holds
+    /// no manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) kept_in: Option<String>,
 }
 
 impl serde::Serialize for Feed {
@@ -88,6 +93,7 @@ impl Manifest {
             dossier_index: None,
             dossier_index_delta: None,
             pii_key_check: None,
+            kept_in: None,
         }
     }
 

@@ -52,13 +52,17 @@ const STAGING: &str = "_staging";
 pub(crate) const QUARANTINE: &str = "quarantine";
 /// Where versions of the index of current dossiers live (`current/`).
 pub(crate) const CURRENT_DIR: &str = "current";
-/// Files no manifest names are deleted once this old: a reader that opened
-/// an older manifest has long since read them, and a writer still working
-/// has long since committed them.
+/// Index versions no manifest names are deleted once this old: a reader
+/// that opened an older manifest has long since loaded its index.
 pub(crate) const KEEP_UNREFERENCED_SECS: u64 = 15 * 60;
-/// Manifest versions kept beyond the current one (older ones go once they
-/// are `KEEP_UNREFERENCED_SECS` old).
+/// In a bucket, files no manifest names may be another writer's uploads,
+/// not committed yet: they are deleted only once a day old, far longer than
+/// any commit's uploads take.
+pub(crate) const BUCKET_UNREFERENCED_SECS: u64 = 24 * 60 * 60;
+/// Manifest versions kept beyond the current one; older ones go once they
+/// are `KEEP_VERSION_SECS` old.
 pub(crate) const KEEP_VERSIONS: u64 = 10;
+pub(crate) const KEEP_VERSION_SECS: u64 = 60 * 60;
 
 /// The manifest format this motcua writes. 2 added `dossier_index_delta`: a
 /// motcua that reads only format 1 would ignore the delta and see a stale
@@ -102,11 +106,12 @@ pub fn read_manifest(location: &Location) -> Result<Manifest> {
     }
 }
 
-/// The highest version in `_manifest/`, else a format 1–3 `_manifest.json`;
-/// `None` when there is no lake.
+/// The highest version in `_manifest/`, else `_manifest.json` (a format
+/// 1–3 lake, or one whose first version is not written yet); `None` when
+/// there is no lake.
 pub(crate) fn read_committed(location: &Location) -> Result<Option<Committed>> {
-    // A version deleted between the listing and the read (kept 15 minutes),
-    // or a lake upgraded between them, is read again.
+    // A version deleted between the listing and the read (kept an hour), or
+    // a lake upgraded between them, is read again.
     for _ in 0..3 {
         if let Some(version) = latest_version(location)? {
             match location.read(&version_rel(version))? {
@@ -123,7 +128,7 @@ pub(crate) fn read_committed(location: &Location) -> Result<Option<Committed>> {
             return Ok(None);
         };
         let manifest = parse_manifest(location, &bytes)?;
-        if manifest.format_version < 4 {
+        if manifest.kept_in.is_none() {
             return Ok(Some(Committed {
                 version: None,
                 manifest,
@@ -161,7 +166,7 @@ pub(crate) fn version_rel(version: u64) -> String {
 }
 
 /// The versions in `_manifest/`, in order.
-fn versions(location: &Location) -> Result<Vec<(u64, u64)>> {
+pub(crate) fn versions(location: &Location) -> Result<Vec<(u64, u64)>> {
     Ok(location
         .list(LOG)?
         .into_iter()
@@ -214,9 +219,10 @@ impl Lake {
                 lake.version = committed.version;
             }
             None => {
-                let empty = lake.manifest.clone();
+                // A new lake: its empty manifest, then its first version.
                 // Two writers making the same new bucket lake: the second
-                // finds the first's empty manifest, which is the same.
+                // finds the first's empty version, which is the same.
+                let empty = lake.manifest.clone();
                 if let Err(Error::Conflict { .. }) = lake.write_manifest(&empty) {
                     let committed = read_committed(location)?.ok_or_else(|| {
                         Error::lake(location.root_shown(), "the new lake's manifest vanished")
@@ -226,6 +232,7 @@ impl Lake {
                 }
             }
         }
+        location.check_conditional_writes(LOG)?;
         lake.manifest.check_zone(&location.root_shown(), zone)?;
         lake.remove_leftovers()?;
         Ok(lake)
@@ -261,27 +268,44 @@ impl Lake {
     /// lock says no one else is writing; in a bucket another writer may be,
     /// so only files older than any commit in progress go.
     fn remove_leftovers(&self) -> Result<()> {
-        if self.location.folder().is_some() {
-            self.remove_staging()?;
-        }
         let min_age = match self.location {
-            Location::Folder(_) => 0,
-            Location::Bucket(_) => KEEP_UNREFERENCED_SECS,
+            Location::Folder(_) => {
+                self.remove_staging()?;
+                0
+            }
+            Location::Bucket(_) => BUCKET_UNREFERENCED_SECS,
         };
-        let committed = self.manifest.all_paths();
-        let mut removed = 0;
+        let mut unnamed = Vec::new();
         for dir in crate::spec::feeds::ALL_FEEDS
             .iter()
             .map(|d| d.name)
             .chain([QUARANTINE])
         {
-            for file in self.location.list_all(dir)? {
-                if file.rel.ends_with(".parquet")
-                    && !committed.contains(file.rel.as_str())
-                    && file.age_secs >= min_age
-                {
-                    self.location.delete(&file.rel)?;
-                    removed += 1;
+            match self.location.list_all(dir) {
+                Ok(files) => unnamed.extend(
+                    files
+                        .into_iter()
+                        .filter(|f| f.rel.ends_with(".parquet") && f.age_secs >= min_age),
+                ),
+                Err(e) => tracing::warn!("leftovers not cleaned in {dir}: {e}"),
+            }
+        }
+        if unnamed.is_empty() {
+            return Ok(());
+        }
+        // Read again after listing: a commit since this writer opened the
+        // lake names files this one had not seen.
+        let latest = match read_committed(&self.location)? {
+            Some(committed) => committed.manifest,
+            None => self.manifest.clone(),
+        };
+        let committed = latest.all_paths();
+        let mut removed = 0;
+        for file in unnamed {
+            if !committed.contains(file.rel.as_str()) {
+                match self.location.delete(&file.rel) {
+                    Ok(()) => removed += 1,
+                    Err(e) => tracing::warn!("{e}"),
                 }
             }
         }

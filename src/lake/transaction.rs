@@ -9,8 +9,8 @@ use crate::lake::manifest::IndexVersion;
 use crate::lake::manifest::IngestEntry;
 use crate::lake::manifest::Manifest;
 use crate::lake::{
-    CURRENT_DIR, FORMAT_VERSION, KEEP_UNREFERENCED_SECS, KEEP_VERSIONS, LOG, Lake, MANIFEST,
-    version_rel,
+    BUCKET_UNREFERENCED_SECS, CURRENT_DIR, FORMAT_VERSION, KEEP_UNREFERENCED_SECS,
+    KEEP_VERSION_SECS, KEEP_VERSIONS, LOG, Lake, MANIFEST, version_rel,
 };
 use crate::spec::feeds::Retention;
 use crate::storage::location::{Created, Location};
@@ -106,18 +106,20 @@ impl Lake {
         if pii_key_check.is_some() {
             next.pii_key_check = pii_key_check;
         }
-        if let Err(e) = self.write_manifest(&next) {
-            // Nothing names them: no reader will look, and they would only
-            // wait for the next writer's clean-up.
-            for rel in placed.values() {
-                let _ = self.location.delete(rel);
+        self.write_manifest(&next).inspect_err(|e| {
+            // Certainly not committed: nothing names the files, and no one
+            // else will. (An error of unknown outcome leaves them for the
+            // clean-up of unnamed files.)
+            if let Error::Conflict { .. } = e {
+                for rel in placed.values() {
+                    self.warn_on_error(self.location.delete(rel));
+                }
             }
-            return Err(e);
+        })?;
+        if let Some(index) = self.manifest.current_index() {
+            let keep: Vec<&str> = index.files().collect();
+            self.remove_unreferenced_index(&keep);
         }
-        if let Some(index) = next.current_index() {
-            self.remove_unreferenced(CURRENT_DIR, &index.files().collect::<Vec<_>>());
-        }
-        self.manifest = next;
         Ok(())
     }
 
@@ -144,7 +146,7 @@ impl Lake {
                 Ok(BTreeMap::new())
             }
             Location::Bucket(_) => {
-                let tag = writer_tag();
+                let tag = crate::storage::unique_tag();
                 let mut placed: BTreeMap<String, String> = BTreeMap::new();
                 for file in staged {
                     let rel = tagged(&file.rel, &tag);
@@ -161,94 +163,128 @@ impl Lake {
         }
     }
 
-    /// Creates the next manifest version; another writer's version of the
-    /// same number is a [`Error::Conflict`]. The first version of format 4
-    /// also leaves `_manifest.json` saying so, for older motcuas to refuse.
+    /// Commits `manifest` as the next version, created only if no version
+    /// of that number exists: one that does is another writer's, a
+    /// [`Error::Conflict`]. Any other error leaves the outcome unknown.
+    /// Once committed, the rest is housekeeping: its failures are warnings.
     pub(crate) fn write_manifest(&mut self, manifest: &Manifest) -> Result<()> {
         let bytes = serde_json::to_vec_pretty(manifest)
             .map_err(|e| Error::lake(self.location.root_shown(), e.to_string()))?;
-        let version = self.version.map_or(0, |v| v + 1);
-        let conflict = |version| Error::Conflict {
-            path: self.location.root_shown(),
-            version,
+        let version = match self.version {
+            None => 0,
+            Some(base) => self.next_after(base)?,
         };
-        if self.location.create(&version_rel(version), &bytes)? == Created::Exists {
-            return Err(conflict(version));
-        }
-        // A writer slower than the clean-up of old versions could create a
-        // number deleted long ago: behind the latest, no reader would see
-        // it, so it is withdrawn.
-        if let Some(latest) = super::latest_version(&self.location)?
-            && latest > version
-        {
-            let _ = self.location.delete(&version_rel(version));
-            return Err(conflict(latest));
-        }
         if self.version.is_none() {
-            self.location.put(MANIFEST, &pointer(manifest))?;
+            // Before the first version: the state it starts from, as a
+            // format-4 manifest, which older motcuas refuse by its format.
+            let mut base = self.manifest.clone();
+            base.format_version = FORMAT_VERSION;
+            self.location
+                .put(MANIFEST, &to_json(&self.location, &base)?)?;
         }
+        let rel = version_rel(version);
+        let created = match self.location.create(&rel, &bytes) {
+            Ok(created) => created,
+            // A put that failed may still have landed: see what is there.
+            Err(e) => match self.location.read(&rel) {
+                Ok(Some(found)) if found == bytes => Created::Written,
+                Ok(Some(_)) => Created::Exists,
+                _ => return Err(e),
+            },
+        };
+        // A retried put finds its own first attempt.
+        let ours = created == Created::Written
+            || self
+                .location
+                .read(&rel)?
+                .is_some_and(|found| found == bytes);
+        if !ours {
+            return Err(Error::Conflict {
+                path: self.location.root_shown(),
+                version,
+            });
+        }
+        let first = self.version.is_none();
         self.version = Some(version);
+        self.manifest = manifest.clone();
+        if first {
+            // Nothing but the format and where the manifest is kept now.
+            let moved = Manifest {
+                format_version: FORMAT_VERSION,
+                timezone: manifest.timezone.clone(),
+                next_seq: 0,
+                ingests: Vec::new(),
+                current: Default::default(),
+                dossier_index: None,
+                dossier_index_delta: None,
+                pii_key_check: None,
+                kept_in: Some(format!("{LOG}/")),
+            };
+            let written = to_json(&self.location, &moved)
+                .and_then(|bytes| self.location.put(MANIFEST, &bytes));
+            self.warn_on_error(written);
+        }
         self.remove_old_versions(version);
         Ok(())
     }
 
-    /// Deletes manifest versions well behind `current` that no reader can
-    /// still be reading.
+    /// The version after `base`, unless `base` is gone: a writer that slow
+    /// is behind the clean-up of old versions, and the number after it may
+    /// have been deleted and be free again.
+    fn next_after(&self, base: u64) -> Result<u64> {
+        let behind = || Error::Conflict {
+            path: self.location.root_shown(),
+            version: base.saturating_add(1),
+        };
+        if !self.location.exists(&version_rel(base))? {
+            return Err(behind());
+        }
+        base.checked_add(1).ok_or_else(behind)
+    }
+
+    /// Deletes manifest versions well behind `current`, oldest first, once
+    /// no reader can still be reading them.
     fn remove_old_versions(&self, current: u64) {
-        let Ok(listed) = self.location.list(LOG) else {
-            return;
+        let versions = match super::versions(&self.location) {
+            Ok(versions) => versions,
+            Err(e) => return tracing::warn!("old manifest versions kept: {e}"),
         };
-        for file in listed {
-            let old = file
-                .rel
-                .rsplit('/')
-                .next()
-                .and_then(|name| name.strip_suffix(".json"))
-                .and_then(|n| n.parse::<u64>().ok())
-                .is_some_and(|v| v + KEEP_VERSIONS < current);
-            if old && file.age_secs >= KEEP_UNREFERENCED_SECS {
-                let _ = self.location.delete(&file.rel);
+        for (version, age_secs) in versions {
+            if version.saturating_add(KEEP_VERSIONS) < current && age_secs >= KEEP_VERSION_SECS {
+                self.warn_on_error(self.location.delete(&version_rel(version)));
             }
         }
     }
 
-    /// Deletes files in `dir` other than `keep` that no reader can still
-    /// need.
-    fn remove_unreferenced(&self, dir: &str, keep: &[&str]) {
-        let Ok(listed) = self.location.list(dir) else {
-            return;
+    /// Deletes index files that no manifest names and no reader (nor, in a
+    /// bucket, a writer still uploading) can still need.
+    fn remove_unreferenced_index(&self, keep: &[&str]) {
+        let min_age = match self.location {
+            Location::Folder(_) => KEEP_UNREFERENCED_SECS,
+            Location::Bucket(_) => BUCKET_UNREFERENCED_SECS,
+        };
+        let listed = match self.location.list(CURRENT_DIR) {
+            Ok(listed) => listed,
+            Err(e) => return tracing::warn!("old index versions kept: {e}"),
         };
         for file in listed {
-            if !keep.contains(&file.rel.as_str())
-                && file.age_secs >= KEEP_UNREFERENCED_SECS
-                && self.location.delete(&file.rel).is_ok()
-            {
-                tracing::debug!("removed old dossier index {}", file.rel);
+            if !keep.contains(&file.rel.as_str()) && file.age_secs >= min_age {
+                self.warn_on_error(self.location.delete(&file.rel));
             }
+        }
+    }
+
+    /// Housekeeping that failed: said, not fatal (the data is committed).
+    fn warn_on_error(&self, outcome: Result<()>) {
+        if let Err(e) = outcome {
+            tracing::warn!("{e}");
         }
     }
 }
 
-/// What `_manifest.json` holds from format 4 on: enough for a motcua of
-/// formats 1–3 to read it and refuse the format by name.
-fn pointer(manifest: &Manifest) -> Vec<u8> {
-    let pointer = serde_json::json!({
-        "format_version": FORMAT_VERSION,
-        "timezone": manifest.timezone,
-        "next_seq": 0,
-        "ingests": [],
-        "see": "_manifest/: from format 4 the manifest is kept there, one file per version",
-    });
-    serde_json::to_vec_pretty(&pointer).unwrap_or_default()
-}
-
-/// A tag no other writer picks: the name a bucket writer's files carry.
-fn writer_tag() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let seed = format!("{nanos}-{}-{:p}", std::process::id(), &nanos);
-    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(seed.as_bytes()))
+fn to_json(location: &Location, manifest: &Manifest) -> Result<Vec<u8>> {
+    serde_json::to_vec_pretty(manifest)
+        .map_err(|e| Error::lake(location.root_shown(), e.to_string()))
 }
 
 /// `dir/f000007-000.parquet` as `dir/f000007-000-TAG.parquet`.

@@ -22,7 +22,7 @@ pub fn path(out: &Path) -> PathBuf {
 }
 
 /// Writes `OUT/kpi_catalog.parquet` whole or not at all.
-pub(crate) fn publish(out: &Path) -> Result<()> {
+pub(crate) fn publish(out: &crate::Location) -> Result<()> {
     let batch = batch()?;
     let mut writer = ArrowWriter::try_new(
         Vec::new(),
@@ -31,8 +31,10 @@ pub(crate) fn publish(out: &Path) -> Result<()> {
     )?;
     writer.write(&batch)?;
     let bytes = writer.into_inner()?;
-    std::fs::create_dir_all(out).map_err(|e| crate::error::Error::io(out, e))?;
-    crate::storage::write_atomic(&path(out), &bytes)
+    if let Some(folder) = out.folder() {
+        std::fs::create_dir_all(folder).map_err(|e| crate::error::Error::io(folder, e))?;
+    }
+    out.put(&format!("{CATALOG}.parquet"), &bytes)
 }
 
 /// `kpi_catalog` (SPEC §7), from `kpis::CATALOG`: what the SQL session

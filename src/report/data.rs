@@ -3,7 +3,6 @@
 //! periods the report spans, and how many units of each level are ranked.
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type};
@@ -15,6 +14,7 @@ use datafusion::scalar::ScalarValue;
 use super::Request;
 use crate::error::{Error, Result};
 use crate::publish::dataset::Series;
+use crate::storage::Location;
 use crate::validate::time::days_since_epoch;
 
 /// One published row of `kpi_values`.
@@ -51,7 +51,7 @@ pub(crate) struct Rows {
 
 /// Reads the rows for `request` from the outputs published under `out`,
 /// over the periods from `first` to the requested one.
-pub(crate) async fn read(out: &Path, request: &Request, first: NaiveDate) -> Result<Rows> {
+pub(crate) async fn read(out: &Location, request: &Request, first: NaiveDate) -> Result<Rows> {
     let ctx = SessionContext::new();
     let published = crate::sql::tables::register_outputs(&ctx, out).await?;
     let series = request.series;
@@ -67,7 +67,7 @@ pub(crate) async fn read(out: &Path, request: &Request, first: NaiveDate) -> Res
     let Some(read_dir) = read_dir else {
         return Err(Error::Usage(format!(
             "{table} is not published in {} yet; run `motcua kpi --grain {} --from … --to …{flag}` first, or point --published at its directory",
-            out.display(),
+            out.root_shown().display(),
             request.grain
         )));
     };
@@ -139,7 +139,7 @@ async fn series_filter(ctx: &SessionContext, request: &Request) -> Result<DataFr
 
 /// Why the requested unit has no row in the requested period: the period
 /// is not published, or the unit is not among that period's units.
-async fn missing(series_rows: DataFrame, out: &Path, request: &Request, flag: &str) -> Error {
+async fn missing(series_rows: DataFrame, out: &Location, request: &Request, flag: &str) -> Error {
     let range = async {
         let batches = series_rows
             .aggregate(
@@ -162,9 +162,9 @@ async fn missing(series_rows: DataFrame, out: &Path, request: &Request, flag: &s
         Ok::<_, Error>((day(0), day(1)))
     };
     let dataset = match request.series {
-        Series::AsReported => out.join(crate::publish::dataset::DATASET),
+        Series::AsReported => out.shown(crate::publish::dataset::DATASET),
         Series::Restated { units_as_of } => out
-            .join(request.series.dataset())
+            .shown(request.series.dataset())
             .join(format!("units_as_of={units_as_of}")),
     };
     // The units a period's rows hold: its own (as reported), or the as-of day's.

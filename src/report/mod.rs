@@ -44,7 +44,7 @@ pub struct Report(model::Report);
 
 impl Report {
     /// Reads what the report shows from the outputs published under `out`.
-    pub async fn read(out: &Path, request: Request) -> Result<Report> {
+    pub async fn read(out: &crate::Location, request: Request) -> Result<Report> {
         let (_, first) = model::periods(&request);
         let rows = data::read(out, &request, first).await?;
         Ok(Report(model::build(request, rows)))

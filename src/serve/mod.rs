@@ -28,7 +28,7 @@ use crate::error::{Error, Result};
 pub struct ServeOptions {
     pub lake: crate::Location,
     /// Where `motcua kpi` publishes: its outputs are tables too.
-    pub published: PathBuf,
+    pub published: crate::Location,
     /// A folder of the user's saved queries.
     pub queries: Option<PathBuf>,
     /// Where Flight SQL listens.

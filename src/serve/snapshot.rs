@@ -4,7 +4,6 @@
 //! its current-state cache) while queries already running finish on
 //! theirs.
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use futures::FutureExt;
@@ -30,7 +29,7 @@ type Opening = Shared<BoxFuture<'static, std::result::Result<Arc<Snapshot>, Arc<
 
 pub(super) struct Snapshots {
     lake: crate::Location,
-    published: PathBuf,
+    published: crate::Location,
     /// With the runtime all sessions share: one memory pool for every query.
     session: SessionOptions,
     held: Mutex<Option<(Key, Opening)>>,

@@ -1,7 +1,5 @@
 //! Running a query over the lake, its result streamed.
 
-use std::path::{Path, PathBuf};
-
 use datafusion::common::ParamValues;
 use datafusion::dataframe::DataFrame;
 use datafusion::prelude::SessionContext;
@@ -64,7 +62,7 @@ pub struct QueryResult {
 /// When `out` holds a published `kpi_values`, it is a table too.
 pub async fn run(
     lake: &Location,
-    out: &Path,
+    out: &Location,
     source: &QuerySource,
     params: &[(String, String)],
 ) -> Result<QueryResult> {
@@ -79,7 +77,7 @@ pub async fn run(
 /// shown in.
 pub(crate) async fn stream(
     lake: &Location,
-    out: &Path,
+    out: &Location,
     source: &QuerySource,
     params: &[(String, String)],
 ) -> Result<(datafusion::execution::SendableRecordBatchStream, Zone)> {
@@ -96,14 +94,14 @@ pub(crate) struct Snapshot {
     pub(crate) manifest: Manifest,
     pub(crate) zone: Zone,
     pub(crate) published: Published,
-    out: PathBuf,
+    out: Location,
 }
 
 impl Snapshot {
     /// Refuses `sql` when it reads an output that is not published, in a
     /// sentence that says how to publish it; whether it reads `kpi_values`.
     pub(crate) fn check_outputs(&self, sql: &str) -> Result<bool> {
-        let out = self.out.as_path();
+        let out = self.out.root_shown();
         let reads_outputs = reads_table(&self.ctx, sql, crate::publish::dataset::DATASET)?;
         if reads_outputs && self.published.kpi_values.is_none() {
             return Err(Error::Usage(format!(
@@ -124,7 +122,7 @@ impl Snapshot {
 
     pub(crate) async fn open(
         lake: &Location,
-        out: &Path,
+        out: &Location,
         options: &SessionOptions,
     ) -> Result<Self> {
         let (ctx, manifest) = crate::sql::session::open(lake, options).await?;
@@ -135,7 +133,7 @@ impl Snapshot {
             manifest,
             zone,
             published,
-            out: out.to_path_buf(),
+            out: out.clone(),
         })
     }
 
@@ -147,7 +145,7 @@ impl Snapshot {
         source: &QuerySource,
         params: &[(String, String)],
     ) -> Result<DataFrame> {
-        let (ctx, out, zone) = (&self.ctx, self.out.as_path(), &self.zone);
+        let (ctx, out, zone) = (&self.ctx, &self.out, &self.zone);
         let sql = match source {
             QuerySource::Saved(saved) => &saved.sql,
             QuerySource::Sql(sql) => sql,
@@ -183,7 +181,7 @@ async fn check_published(
     ctx: &SessionContext,
     saved: &SavedQuery,
     values: &[(String, ScalarValue)],
-    out: &Path,
+    out: &Location,
 ) -> Result<()> {
     let Some((period, day, grain)) = saved.period_of(values) else {
         return Ok(());
@@ -227,13 +225,13 @@ async fn check_published(
             format!(
                 "parameter {}: the {grain} starting {day} is not published in {} (it holds {first} to {last}); run `motcua kpi --grain {grain}` over it, or pick a published period",
                 period.name,
-                out.join(crate::publish::dataset::DATASET).display()
+                out.shown(crate::publish::dataset::DATASET).display()
             )
         } else {
             format!(
                 "parameter {}: {} holds no {grain} periods; run `motcua kpi --grain {grain} …` first",
                 period.name,
-                out.join(crate::publish::dataset::DATASET).display()
+                out.shown(crate::publish::dataset::DATASET).display()
             )
         },
     ))

@@ -1,6 +1,5 @@
 //! Lake files as DataFusion tables.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, SchemaRef};
@@ -115,9 +114,13 @@ pub fn read_schema(def: &crate::spec::feeds::FeedDef) -> SchemaRef {
 /// published.
 pub(crate) async fn register_outputs(
     ctx: &datafusion::prelude::SessionContext,
-    out: &Path,
+    out: &Location,
 ) -> Result<Published> {
     use crate::publish::dataset::{DATASET, RESTATED};
+    if let Location::Bucket(bucket) = out {
+        let url = datafusion::execution::object_store::ObjectStoreUrl::parse(bucket.store_url())?;
+        ctx.register_object_store(url.as_ref(), bucket.new_store()?);
+    }
     let grain = ("period_grain".to_string(), DataType::Utf8);
     let as_of = ("units_as_of".to_string(), DataType::Date32);
     Ok(Published {
@@ -126,7 +129,7 @@ pub(crate) async fn register_outputs(
     })
 }
 
-/// Which output datasets are published: the version directory each table
+/// Which output datasets are published: the version folder each table
 /// reads (the one `OUT/<name>` pointed at when it was registered).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Published {
@@ -136,32 +139,58 @@ pub(crate) struct Published {
 
 impl Published {
     /// The versions `OUT` points at now, without registering anything.
-    pub(crate) fn now(out: &Path) -> Result<Published> {
+    pub(crate) fn now(out: &Location) -> Result<Published> {
         use crate::publish::dataset::{DATASET, RESTATED};
         Ok(Published {
-            kpi_values: published_dir(out, DATASET)?,
-            restated: published_dir(out, RESTATED)?,
+            kpi_values: published_version(out, DATASET)?.map(|v| v.shown),
+            restated: published_version(out, RESTATED)?.map(|v| v.shown),
         })
     }
 }
 
-/// The version directory `OUT/<name>` points at; None when nothing is
+/// A published version of an output: how messages name it, and the URL
+/// its table reads.
+struct PublishedVersion {
+    shown: std::path::PathBuf,
+    url: String,
+}
+
+/// The version `OUT/<name>` points at; None when nothing complete is
 /// published there.
-fn published_dir(out: &Path, name: &str) -> Result<Option<std::path::PathBuf>> {
-    let dataset = out.join(name);
-    if !dataset.join("_SUCCESS").exists() {
-        return Ok(None);
+fn published_version(out: &Location, name: &str) -> Result<Option<PublishedVersion>> {
+    match out {
+        // Through the symlink, or a folder copied whole in its place.
+        Location::Folder(root) => {
+            let dataset = root.join(name);
+            if !dataset.join("_SUCCESS").exists() {
+                return Ok(None);
+            }
+            let dir = dataset.canonicalize().map_err(|e| Error::io(&dataset, e))?;
+            Ok(Some(PublishedVersion {
+                url: format!("{}/", dir.display()),
+                shown: dir,
+            }))
+        }
+        Location::Bucket(bucket) => {
+            let Some(version) = crate::publish::dataset::current_version(out, name)? else {
+                return Ok(None);
+            };
+            if out.read(&format!("{version}/_SUCCESS"))?.is_none() {
+                return Ok(None);
+            }
+            Ok(Some(PublishedVersion {
+                shown: out.shown(&version),
+                url: format!("{}/", bucket.url_of(&version)),
+            }))
+        }
     }
-    let dir = dataset.canonicalize().map_err(|e| Error::io(&dataset, e))?;
-    Ok(Some(dir))
 }
 
 /// Registers `OUT/<name>` as table `<name>`, with its Hive partition
-/// columns; the version directory it reads, None when nothing is published
-/// there.
+/// columns; the version it reads, None when nothing is published there.
 async fn register_dataset(
     ctx: &datafusion::prelude::SessionContext,
-    out: &Path,
+    out: &Location,
     name: &str,
     partitions: Vec<(String, DataType)>,
 ) -> Result<Option<std::path::PathBuf>> {
@@ -169,10 +198,10 @@ async fn register_dataset(
     use datafusion::datasource::listing::{
         ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
     };
-    let Some(dataset) = published_dir(out, name)? else {
+    let Some(version) = published_version(out, name)? else {
         return Ok(None);
     };
-    let url = ListingTableUrl::parse(format!("{}/", dataset.display()))?;
+    let url = ListingTableUrl::parse(&version.url)?;
     let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
         .with_file_extension(".parquet")
         .with_table_partition_cols(partitions);
@@ -181,5 +210,5 @@ async fn register_dataset(
         .with_listing_options(options)
         .with_schema(schema);
     ctx.register_table(name, Arc::new(ListingTable::try_new(config)?))?;
-    Ok(Some(dataset))
+    Ok(Some(version.shown))
 }

@@ -49,6 +49,14 @@ pub(crate) enum Created {
     Exists,
 }
 
+/// What a conditional replace found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Replaced {
+    Done,
+    /// The file was no longer the version read: another writer replaced it.
+    Lost,
+}
+
 /// A file listed in a folder of a location.
 #[derive(Debug, Clone)]
 pub(crate) struct Listed {
@@ -56,6 +64,18 @@ pub(crate) struct Listed {
     pub rel: String,
     /// Seconds since it was last written.
     pub age_secs: u64,
+}
+
+impl From<PathBuf> for Location {
+    fn from(folder: PathBuf) -> Location {
+        Location::Folder(folder)
+    }
+}
+
+impl From<&Path> for Location {
+    fn from(folder: &Path) -> Location {
+        Location::Folder(folder.to_path_buf())
+    }
 }
 
 impl Location {
@@ -66,7 +86,7 @@ impl Location {
             None => Ok(Location::Folder(PathBuf::from(text))),
             Some(("s3", rest)) => Bucket::open(rest).map(Location::Bucket),
             Some((scheme, _)) => Err(Error::Usage(format!(
-                "{text}: motcua reads lakes from a folder or an s3:// bucket (an S3-compatible server through AWS_ENDPOINT_URL), not {scheme}://"
+                "{text}: motcua keeps lakes and outputs in a folder or an s3:// bucket (an S3-compatible server through AWS_ENDPOINT_URL), not {scheme}://"
             ))),
         }
     }
@@ -112,6 +132,24 @@ impl Location {
                     }
                 })?;
                 got.map_err(|e| b.error(rel, e))
+            }
+        }
+    }
+
+    /// Whether the file `rel` exists.
+    pub(crate) fn exists(&self, rel: &str) -> Result<bool> {
+        match self {
+            Location::Folder(root) => root
+                .join(rel)
+                .try_exists()
+                .map_err(|e| Error::io(root.join(rel), e)),
+            Location::Bucket(b) => {
+                let (store, key) = (b.store.clone(), b.key(rel));
+                match block(async move { store.head(&key).await })? {
+                    Ok(_) => Ok(true),
+                    Err(object_store::Error::NotFound { .. }) => Ok(false),
+                    Err(e) => Err(b.error(rel, e)),
+                }
             }
         }
     }
@@ -194,9 +232,9 @@ impl Location {
     }
 
     /// Writes `bytes` as `rel` unless a file of that name exists. In a
-    /// folder the file is synced, then linked into place (a link fails on an
-    /// existing name) and the folder synced; in a bucket it is one
-    /// conditional put. Either way a reader sees the whole file or none.
+    /// folder the file is synced, then moved into place only if the name is
+    /// free, and the folder synced; in a bucket it is one conditional put.
+    /// Either way a reader sees the whole file or none.
     pub(crate) fn create(&self, rel: &str, bytes: &[u8]) -> Result<Created> {
         match self {
             Location::Folder(root) => create_in_folder(&root.join(rel), bytes),
@@ -225,6 +263,100 @@ impl Location {
                     .map_err(|e| b.error(rel, e))
             }
         }
+    }
+
+    /// The file `rel` with its version tag (a bucket's ETag; none in a
+    /// folder), for a later [`Location::replace`]; `None` when there is none.
+    pub(crate) fn read_tagged(&self, rel: &str) -> Result<Option<(Bytes, Option<String>)>> {
+        match self {
+            Location::Folder(_) => Ok(self.read(rel)?.map(|bytes| (bytes, None))),
+            Location::Bucket(b) => {
+                let (store, key) = (b.store.clone(), b.key(rel));
+                let got = block(async move {
+                    match store.get(&key).await {
+                        Ok(got) => {
+                            let tag = got.meta.e_tag.clone();
+                            got.bytes().await.map(|bytes| Some((bytes, tag)))
+                        }
+                        Err(object_store::Error::NotFound { .. }) => Ok(None),
+                        Err(e) => Err(e),
+                    }
+                })?;
+                got.map_err(|e| b.error(rel, e))
+            }
+        }
+    }
+
+    /// Replaces `rel` with `bytes` only if it is still the version `tag`
+    /// read (`None`: only if there is no file yet); `Exists` when another
+    /// writer replaced it first. In a folder the file is replaced whole,
+    /// unconditionally.
+    pub(crate) fn replace(&self, rel: &str, bytes: &[u8], tag: Option<&str>) -> Result<Replaced> {
+        let Location::Bucket(b) = self else {
+            self.put(rel, bytes)?;
+            return Ok(Replaced::Done);
+        };
+        let (store, key) = (b.store.clone(), b.key(rel));
+        let payload = PutPayload::from(bytes.to_vec());
+        let mode = match tag {
+            None => PutMode::Create,
+            Some(tag) => PutMode::Update(object_store::UpdateVersion {
+                e_tag: Some(tag.to_string()),
+                version: None,
+            }),
+        };
+        match block(async move { store.put_opts(&key, payload, mode.into()).await })? {
+            Ok(_) => Ok(Replaced::Done),
+            Err(
+                object_store::Error::AlreadyExists { .. }
+                | object_store::Error::Precondition { .. },
+            ) => Ok(Replaced::Lost),
+            Err(e) => Err(b.error(rel, e)),
+        }
+    }
+
+    /// Copies `from` to `to` inside the location (a bucket copies on the
+    /// server; a folder links, or copies where it cannot).
+    pub(crate) fn copy(&self, from: &str, to: &str) -> Result<()> {
+        match self {
+            Location::Folder(root) => {
+                let (from, to) = (root.join(from), root.join(to));
+                if let Some(parent) = to.parent() {
+                    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+                }
+                std::fs::hard_link(&from, &to)
+                    .or_else(|_| std::fs::copy(&from, &to).map(|_| ()))
+                    .map_err(|e| Error::io(&to, e))
+            }
+            Location::Bucket(b) => {
+                let (store, from_key, to_key) = (b.store.clone(), b.key(from), b.key(to));
+                block(async move { store.copy(&from_key, &to_key).await })?
+                    .map_err(|e| b.error(to, e))
+            }
+        }
+    }
+
+    /// Refuses a bucket whose server does not honour conditional writes
+    /// (create-if-absent, replace-if-unchanged): two writers could then
+    /// overwrite each other's commits, both exiting 0. Tried on a probe
+    /// object in folder `dir`; a folder needs no check.
+    pub(crate) fn check_conditional_writes(&self, dir: &str) -> Result<()> {
+        if self.folder().is_some() {
+            return Ok(());
+        }
+        let probe = format!("{dir}/probe-{}", crate::storage::unique_tag());
+        let created = (self.create(&probe, b"1")?, self.create(&probe, b"2")?);
+        let replaced = self.replace(&probe, b"3", Some("\"not-its-etag\""))?;
+        if let Err(e) = self.delete(&probe) {
+            tracing::warn!("{e}");
+        }
+        if created == (Created::Written, Created::Exists) && replaced == Replaced::Lost {
+            return Ok(());
+        }
+        Err(Error::lake(
+            self.root_shown(),
+            "the server does not honour conditional writes (If-None-Match: * and If-Match on a put), so two writers could overwrite each other's commits; use a server that does (AWS S3, MinIO, SeaweedFS 4)",
+        ))
     }
 
     /// Deletes `rel`; a file already gone is not an error.
@@ -400,26 +532,33 @@ async fn upload(store: Arc<dyn ObjectStore>, key: Key, from: &Path) -> Result<()
         return Ok(());
     }
     let mut parts = store.put_multipart(&key).await.map_err(Upload::Store)?;
-    loop {
-        let mut part = Vec::with_capacity(PART_BYTES);
-        (&mut file)
-            .take(PART_BYTES as u64)
-            .read_to_end(&mut part)
-            .map_err(read)?;
-        if part.is_empty() {
-            break;
+    let outcome = async {
+        loop {
+            let mut part = Vec::with_capacity(PART_BYTES);
+            (&mut file)
+                .take(PART_BYTES as u64)
+                .read_to_end(&mut part)
+                .map_err(read)?;
+            if part.is_empty() {
+                break;
+            }
+            parts
+                .put_part(PutPayload::from(part))
+                .await
+                .map_err(Upload::Store)?;
         }
-        if let Err(e) = parts.put_part(PutPayload::from(part)).await {
-            let _ = parts.abort().await;
-            return Err(Upload::Store(e));
-        }
+        parts.complete().await.map_err(Upload::Store).map(|_| ())
     }
-    parts.complete().await.map_err(Upload::Store)?;
-    Ok(())
+    .await;
+    if outcome.is_err() {
+        // The parts uploaded so far are kept (and billed) until aborted.
+        let _ = parts.abort().await;
+    }
+    outcome
 }
 
-/// Create-if-absent in a folder: a synced temporary file hard-linked to the
-/// name (the link fails if the name exists), then the folder synced.
+/// Create-if-absent in a folder: a synced temporary file moved to the name
+/// only if the name is free, then the folder synced.
 fn create_in_folder(path: &Path, bytes: &[u8]) -> Result<Created> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -430,12 +569,13 @@ fn create_in_folder(path: &Path, bytes: &[u8]) -> Result<Created> {
     tmp.as_file()
         .sync_all()
         .map_err(|e| Error::io(tmp.path(), e))?;
-    let created = match std::fs::hard_link(tmp.path(), path) {
-        Ok(()) => Created::Written,
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Created::Exists,
-        Err(e) => return Err(Error::io(path, e)),
+    // A rename that refuses an existing name (or a link, where the file
+    // system has no such rename).
+    let created = match tmp.persist_noclobber(path) {
+        Ok(_) => Created::Written,
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Created::Exists,
+        Err(e) => return Err(Error::io(path, e.error)),
     };
-    drop(tmp);
     crate::storage::sync_dir(dir)?;
     Ok(created)
 }

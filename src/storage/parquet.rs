@@ -50,7 +50,7 @@ impl Input {
             Location::Bucket(_) => location.read(rel)?.map(Input::Bytes).ok_or_else(|| {
                 Error::lake(
                     location.shown(rel),
-                    "the manifest names it but the bucket does not hold it: restore it from a backup",
+                    "motcua names it but the bucket does not hold it: restore it from a backup",
                 )
             }),
         }
@@ -115,10 +115,9 @@ pub(crate) fn has_column(location: &Location, rel: &str, name: &str) -> Result<b
     Ok(builder.schema().index_of(name).is_ok())
 }
 
-/// The names of the columns of the Parquet file at `path`, in order.
-pub(crate) fn column_names(path: &Path) -> Result<Vec<String>> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+/// The names of the columns of the Parquet file `rel`, in order.
+pub(crate) fn column_names(location: &Location, rel: &str) -> Result<Vec<String>> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(Input::open(location, rel)?)?;
     Ok(builder
         .schema()
         .fields()

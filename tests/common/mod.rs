@@ -295,7 +295,7 @@ pub fn publish_months(
         grain: motcua::spec::grain::Grain::Month,
         from,
         to,
-        out: out.to_path_buf(),
+        out: out.into(),
         queries: None,
         session: motcua::sql::session::SessionOptions::default(),
         incremental: false,
