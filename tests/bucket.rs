@@ -191,6 +191,15 @@ fn named(manifest: &serde_json::Value) -> BTreeSet<String> {
     names
 }
 
+/// Every feed of the sample in `exports`, ingested into `lake`.
+fn ingest_sample(server: &S3Server, lake: &str, exports: &FsPath) {
+    for (feed, file) in motcua::sample::FILES {
+        let mut ingest = motcua(server, lake, &["ingest", feed.name()]);
+        ingest.arg(exports.join(file));
+        succeed(ingest);
+    }
+}
+
 /// The KPI job over the first half of 2025, published to `out`.
 fn publish(server: &S3Server, lake: &str, out: &str) {
     let months = [
@@ -225,11 +234,7 @@ fn a_lake_in_a_bucket_holds_and_answers_what_a_folder_does() {
     let bucket = format!("s3://{BUCKET}/province");
     let mut answers = Vec::new();
     for (i, lake) in [folder.as_str(), bucket.as_str()].into_iter().enumerate() {
-        for (feed, file) in motcua::sample::FILES {
-            let mut ingest = motcua(&server, lake, &["ingest", feed.name()]);
-            ingest.arg(exports.join(file));
-            succeed(ingest);
-        }
+        ingest_sample(&server, lake, &exports);
         let mut again = motcua(&server, lake, &["ingest", "dossiers"]);
         again.arg(later.join("dossiers.csv"));
         succeed(again);
@@ -478,11 +483,7 @@ fn of_two_kpi_runs_publishing_at_once_the_second_to_finish_fails_and_leaves_the_
     let exports = f.dir.path().join("exports");
     motcua::sample::generate(&exports, 3_000, 7).unwrap();
     let lake = format!("s3://{BUCKET}/two-runs");
-    for (feed, file) in motcua::sample::FILES {
-        let mut ingest = motcua(&server, &lake, &["ingest", feed.name()]);
-        ingest.arg(exports.join(file));
-        succeed(ingest);
-    }
+    ingest_sample(&server, &lake, &exports);
     let out = format!("s3://{BUCKET}/two-runs-out");
     let kpi = |from: &str, to: &str| {
         motcua(

@@ -14,7 +14,7 @@ use crate::lake::{
 };
 use crate::spec::feeds::Retention;
 use crate::storage::location::{Created, Location};
-use crate::storage::sync_dir;
+use crate::storage::{sync_dir, warn_on_error};
 
 /// What one command has staged for the lake and commits in one manifest
 /// replace: ingest entries, the files they name, a new version of the index
@@ -112,7 +112,7 @@ impl Lake {
             // clean-up of unnamed files.)
             if let Error::Conflict { .. } = e {
                 for rel in placed.values() {
-                    self.warn_on_error(self.location.delete(rel));
+                    warn_on_error(self.location.delete(rel));
                 }
             }
         })?;
@@ -222,7 +222,7 @@ impl Lake {
             };
             let written = to_json(&self.location, &moved)
                 .and_then(|bytes| self.location.put(MANIFEST, &bytes));
-            self.warn_on_error(written);
+            warn_on_error(written);
         }
         self.remove_old_versions(version);
         Ok(())
@@ -251,7 +251,7 @@ impl Lake {
         };
         for (version, age_secs) in versions {
             if version.saturating_add(KEEP_VERSIONS) < current && age_secs >= KEEP_VERSION_SECS {
-                self.warn_on_error(self.location.delete(&version_rel(version)));
+                warn_on_error(self.location.delete(&version_rel(version)));
             }
         }
     }
@@ -269,15 +269,8 @@ impl Lake {
         };
         for file in listed {
             if !keep.contains(&file.rel.as_str()) && file.age_secs >= min_age {
-                self.warn_on_error(self.location.delete(&file.rel));
+                warn_on_error(self.location.delete(&file.rel));
             }
-        }
-    }
-
-    /// Housekeeping that failed: said, not fatal (the data is committed).
-    fn warn_on_error(&self, outcome: Result<()>) {
-        if let Err(e) = outcome {
-            tracing::warn!("{e}");
         }
     }
 }

@@ -39,7 +39,7 @@ use crate::error::{Error, Result};
 use crate::publish::parquet::write_parquet;
 use crate::storage::Location;
 use crate::storage::location::Replaced;
-use crate::storage::{sync_dir, write_atomic};
+use crate::storage::{sync_dir, warn_on_error, write_atomic};
 
 pub(crate) const DATASET: &str = "kpi_values";
 pub(crate) const RESTATED: &str = "kpi_values_restated";
@@ -458,13 +458,6 @@ fn remove_version(out: &Location, version: &str) {
         Err(e) => return tracing::warn!("{e}"),
     }
     warn_on_error(out.delete(&format!("{version}.json")));
-}
-
-/// Housekeeping that failed: said, not fatal.
-fn warn_on_error(outcome: Result<()>) {
-    if let Err(e) = outcome {
-        tracing::warn!("{e}");
-    }
 }
 
 /// A version's number, from its folder's name (`…/v000007` or

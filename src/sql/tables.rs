@@ -19,10 +19,7 @@ pub async fn register_tables(
     location: &Location,
     manifest: &Manifest,
 ) -> Result<()> {
-    if let Location::Bucket(bucket) = location {
-        let url = datafusion::execution::object_store::ObjectStoreUrl::parse(bucket.store_url())?;
-        ctx.register_object_store(url.as_ref(), bucket.new_store()?);
-    }
+    register_store(ctx, location)?;
     for def in crate::spec::feeds::ALL_FEEDS {
         let files: Vec<&str> = manifest
             .data_files(def.feed)
@@ -38,6 +35,16 @@ pub async fn register_tables(
         &manifest.quarantine_files(),
         quarantine_schema(),
     )?;
+    Ok(())
+}
+
+/// Gives the session a client of its own for a bucket's files (a folder's
+/// need none).
+fn register_store(ctx: &datafusion::prelude::SessionContext, location: &Location) -> Result<()> {
+    if let Location::Bucket(bucket) = location {
+        let url = datafusion::execution::object_store::ObjectStoreUrl::parse(bucket.store_url())?;
+        ctx.register_object_store(url.as_ref(), bucket.new_store()?);
+    }
     Ok(())
 }
 
@@ -117,10 +124,7 @@ pub(crate) async fn register_outputs(
     out: &Location,
 ) -> Result<Published> {
     use crate::publish::dataset::{DATASET, RESTATED};
-    if let Location::Bucket(bucket) = out {
-        let url = datafusion::execution::object_store::ObjectStoreUrl::parse(bucket.store_url())?;
-        ctx.register_object_store(url.as_ref(), bucket.new_store()?);
-    }
+    register_store(ctx, out)?;
     let grain = ("period_grain".to_string(), DataType::Utf8);
     let as_of = ("units_as_of".to_string(), DataType::Date32);
     Ok(Published {

@@ -122,17 +122,7 @@ impl Location {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(Error::io(root.join(rel), e)),
             },
-            Location::Bucket(b) => {
-                let (store, key) = (b.store.clone(), b.key(rel));
-                let got = block(async move {
-                    match store.get(&key).await {
-                        Ok(got) => got.bytes().await.map(Some),
-                        Err(object_store::Error::NotFound { .. }) => Ok(None),
-                        Err(e) => Err(e),
-                    }
-                })?;
-                got.map_err(|e| b.error(rel, e))
-            }
+            Location::Bucket(_) => Ok(self.read_tagged(rel)?.map(|(bytes, _)| bytes)),
         }
     }
 
@@ -162,15 +152,7 @@ impl Location {
                 let (store, key) = (b.store.clone(), b.key(dir));
                 let found = block(async move { store.list_with_delimiter(Some(&key)).await })?
                     .map_err(|e| b.error(dir, e))?;
-                let now = chrono::Utc::now();
-                found
-                    .objects
-                    .into_iter()
-                    .map(|o| Listed {
-                        rel: b.rel_of(&o.location),
-                        age_secs: (now - o.last_modified).num_seconds().max(0) as u64,
-                    })
-                    .collect()
+                b.listed(found.objects)
             }
         };
         listed.sort_by(|a, b| a.rel.cmp(&b.rel));
@@ -197,14 +179,7 @@ impl Location {
                 let found =
                     block(async move { store.list(Some(&key)).try_collect::<Vec<_>>().await })?
                         .map_err(|e| b.error(dir, e))?;
-                let now = chrono::Utc::now();
-                Ok(found
-                    .into_iter()
-                    .map(|o| Listed {
-                        rel: b.rel_of(&o.location),
-                        age_secs: (now - o.last_modified).num_seconds().max(0) as u64,
-                    })
-                    .collect())
+                Ok(b.listed(found))
             }
         }
     }
@@ -427,6 +402,18 @@ impl Bucket {
         } else {
             Key::from(format!("{}/{rel}", self.prefix))
         }
+    }
+
+    /// Objects as listed files: relative to the prefix, with their age.
+    fn listed(&self, objects: Vec<object_store::ObjectMeta>) -> Vec<Listed> {
+        let now = chrono::Utc::now();
+        objects
+            .into_iter()
+            .map(|o| Listed {
+                rel: self.rel_of(&o.location),
+                age_secs: (now - o.last_modified).num_seconds().max(0) as u64,
+            })
+            .collect()
     }
 
     fn rel_of(&self, key: &Key) -> String {

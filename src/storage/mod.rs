@@ -54,6 +54,14 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
         .map_err(|e| Error::io(dir, e))
 }
 
+/// Housekeeping that failed after the work it follows was committed: said,
+/// not fatal.
+pub(crate) fn warn_on_error(outcome: Result<()>) {
+    if let Err(e) = outcome {
+        tracing::warn!("{e}");
+    }
+}
+
 /// A tag no other writer picks: the name a bucket writer's files carry, so
 /// that two writers never write one name. 64 random bits (the standard
 /// library's per-process random hash keys) over the time and the process.
