@@ -290,6 +290,8 @@ def duckdb_kpi(lake, tables, query, grain, start, end, out, use_index=False):
     sql = open(query).read()
     sql = sql.replace("CAST(d.completed_at AS BIGINT)", "epoch_us(d.completed_at)")
     sql = sql.replace("CAST(d.received_at AS BIGINT)", "epoch_us(d.received_at)")
+    # DataFusion's ordered first_value aggregate is DuckDB's first.
+    sql = sql.replace("first_value(target ORDER BY", "first(target ORDER BY")
     params = {
         "grain": grain,
         "from": datetime.date.fromisoformat(start),

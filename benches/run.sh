@@ -15,14 +15,7 @@ cd "$(dirname "$0")/.."
 DOSSIERS="${1:-1000000}"
 REPEAT="${2:-3}"
 STEPS="${3:-ingest,kpi,nightly,field}"
-CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/motcua"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
-BENCH_DIR="${BENCH_DIR:-$CACHE/bench/$DOSSIERS}"
-VENV="$CACHE/bench-venv"
-
-if [ ! -x "$VENV/bin/python" ]; then
-    python3 -m venv "$VENV"
-fi
+. benches/env.sh
 "$VENV/bin/pip" install --quiet duckdb==2.0.0 polars==2.1.0 fastexcel==0.21.0
 
 cargo build --release --locked

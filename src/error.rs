@@ -95,6 +95,11 @@ pub enum Error {
     #[error("bad argument: {0}")]
     Usage(String),
 
+    /// A Ballista cluster that could not be reached, or whose process
+    /// stopped (`--features distributed`).
+    #[error("cluster: {0}")]
+    Cluster(String),
+
     #[error("Parquet: {0}")]
     Parquet(#[from] parquet::errors::ParquetError),
 
@@ -151,6 +156,7 @@ impl Error {
             Error::PiiKey(_) => 6,
             // Its own code: running the command again is the remedy.
             Error::Conflict { .. } => 8,
+            Error::Cluster(_) => 9,
             // Its own code: the files were fine, a nightly script may want
             // to retry without --strict and read the quarantine.
             Error::StrictRejected { .. }

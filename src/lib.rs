@@ -14,6 +14,8 @@
 //! realistic feeds; `fuzz` holds the properties the fuzz targets check.
 
 pub mod cli;
+#[cfg(feature = "distributed")]
+pub mod cluster;
 pub mod current;
 pub(crate) mod dedupe;
 pub mod error;

@@ -35,8 +35,16 @@ fn init_logging(verbose: u8, quiet: bool) {
         (false, 1) => "info",
         (false, _) => "debug",
     };
+    // Ballista's own messages (through `log`) say why a cluster's process
+    // or job failed.
+    #[cfg(feature = "distributed")]
+    let directives = format!(
+        "motcua={level},ballista_core={level},ballista_scheduler={level},ballista_executor={level}"
+    );
+    #[cfg(not(feature = "distributed"))]
+    let directives = format!("motcua={level}");
     let filter = tracing_subscriber::EnvFilter::try_from_env("MOTCUA_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("motcua={level}")));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(directives));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         // Above a progress bar, when one is drawn.

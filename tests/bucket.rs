@@ -12,8 +12,8 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::s3::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY};
-use common::{Fixture, motcua_command};
+use common::Fixture;
+use common::s3::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY, ingest_sample, motcua, query, succeed};
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutPayload, UpdateVersion};
@@ -93,37 +93,6 @@ async fn the_test_server_lets_exactly_one_conditional_write_win() {
     assert!(intruder.get(&key).await.is_err());
 }
 
-/// `motcua ARGS` on the lake `lake` (a folder or an s3:// URL), with the
-/// server's `AWS_*` settings.
-fn motcua(server: &S3Server, lake: &str, args: &[&str]) -> Command {
-    let mut command = motcua_command(FsPath::new(lake));
-    command
-        .envs(server.env())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
-}
-
-fn succeed(mut command: Command) -> Output {
-    let out = command.output().expect("run motcua");
-    assert!(
-        out.status.success(),
-        "{command:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// The rows of `sql` over the lake and the outputs published in `out`, as
-/// csv.
-fn query(server: &S3Server, lake: &str, out: impl AsRef<std::ffi::OsStr>, sql: &str) -> String {
-    let mut command = motcua(server, lake, &["query", "--format", "csv", "--sql", sql]);
-    command.arg("--published").arg(out);
-    String::from_utf8(succeed(command).stdout).expect("utf-8")
-}
-
 /// Every object under `prefix/` in the test bucket.
 fn objects(server: &S3Server, prefix: &str) -> BTreeSet<String> {
     use futures::TryStreamExt;
@@ -189,15 +158,6 @@ fn named(manifest: &serde_json::Value) -> BTreeSet<String> {
         }
     }
     names
-}
-
-/// Every feed of the sample in `exports`, ingested into `lake`.
-fn ingest_sample(server: &S3Server, lake: &str, exports: &FsPath) {
-    for (feed, file) in motcua::sample::FILES {
-        let mut ingest = motcua(server, lake, &["ingest", feed.name()]);
-        ingest.arg(exports.join(file));
-        succeed(ingest);
-    }
 }
 
 /// The KPI job over the first half of 2025, published to `out`.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 /// In the README's order; `cli`, `fuzz` and `hot` sit on top of everything.
 const ORDER: &[&str] = &[
     "spec", "storage", "read", "validate", "lake", "dedupe", "stage", "current", "ingest",
-    "publish", "sql", "kpi_job", "report", "serve", "sample", "cli", "fuzz", "hot",
+    "publish", "sql", "kpi_job", "report", "serve", "cluster", "sample", "cli", "fuzz", "hot",
 ];
 /// Used throughout; they name nothing but each other.
 const EVERYWHERE: &[&str] = &["error", "interrupt"];

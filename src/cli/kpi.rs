@@ -54,6 +54,9 @@ pub(super) struct KpiArgs {
     units_as_of: Option<NaiveDate>,
     #[command(flatten)]
     lake: LakeDir,
+    #[cfg(feature = "distributed")]
+    #[command(flatten)]
+    cluster: super::ClusterArg,
 }
 
 pub(super) fn run(args: KpiArgs) -> Result<()> {
@@ -66,6 +69,8 @@ pub(super) fn run(args: KpiArgs) -> Result<()> {
         queries: args.queries,
         session: SessionOptions {
             memory_limit: args.memory_limit,
+            #[cfg(feature = "distributed")]
+            cluster: args.cluster.cluster,
             ..Default::default()
         },
         incremental: args.incremental,

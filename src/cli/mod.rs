@@ -2,6 +2,8 @@
 //! `run`, which dispatches. `main.rs` only parses and exits with the code a
 //! failure carries; what a command prints lives in `print.rs`.
 
+#[cfg(feature = "distributed")]
+mod cluster;
 mod demo;
 mod feeds;
 mod ingest;
@@ -62,6 +64,8 @@ enum Command {
     Units(units::UnitsArgs),
     Sample(sample::SampleArgs),
     Demo(demo::DemoArgs),
+    #[cfg(feature = "distributed")]
+    Cluster(cluster::ClusterArgs),
 }
 
 /// The lake a command reads or writes.
@@ -80,6 +84,18 @@ struct LakeDir {
         value_parser = value::location
     )]
     path: crate::Location,
+}
+
+/// The cluster a command's SQL runs on (`--features distributed`).
+#[cfg(feature = "distributed")]
+#[derive(Args)]
+struct ClusterArg {
+    /// Run the SQL on the Ballista cluster whose scheduler is at
+    /// df://HOST:PORT (`motcua cluster`) instead of in this process. Its
+    /// executors read the lake themselves: it must be in a bucket, or in a
+    /// folder they all mount at the same absolute path.
+    #[arg(long, value_name = "df://HOST:PORT", value_parser = crate::cluster::ClusterUrl::parse)]
+    cluster: Option<crate::cluster::ClusterUrl>,
 }
 
 /// The zone local times and calendar periods are read in.
@@ -115,12 +131,20 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Units(args) => units::run(args),
         Command::Sample(args) => sample::run(args),
         Command::Demo(args) => demo::run(args),
+        #[cfg(feature = "distributed")]
+        Command::Cluster(args) => cluster::run(args),
     }
 }
 
-/// The async runtime of the commands that run SQL.
+/// The async runtime of the commands that run SQL. In a `distributed`
+/// build its threads have room for deep recursion: a cluster's scheduler
+/// and executors decode a plan recursively, one level per plan node, and
+/// the KPI query's plan is deep (address space reserved, not memory used).
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    #[cfg(feature = "distributed")]
+    builder.thread_stack_size(64 << 20);
+    builder
         .enable_all()
         .build()
         .map_err(|e| Error::io("tokio runtime", e))

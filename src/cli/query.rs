@@ -62,6 +62,9 @@ pub(super) struct QueryArgs {
     published: crate::Location,
     #[command(flatten)]
     lake: LakeDir,
+    #[cfg(feature = "distributed")]
+    #[command(flatten)]
+    cluster: super::ClusterArg,
 }
 
 pub(super) fn run(args: QueryArgs) -> Result<()> {
@@ -99,7 +102,12 @@ pub(super) fn run(args: QueryArgs) -> Result<()> {
     let params: Vec<(String, String)> =
         args.params.into_iter().map(|p| (p.name, p.value)).collect();
     super::runtime()?.block_on(async {
-        let (rows, zone) = sql::stream(lake, &args.published, &source, &params).await?;
+        let options = crate::sql::session::SessionOptions {
+            #[cfg(feature = "distributed")]
+            cluster: args.cluster.cluster,
+            ..Default::default()
+        };
+        let (rows, zone) = sql::stream(lake, &args.published, &source, &params, &options).await?;
         let style = Style {
             bom: args.bom,
             lang: args.lang,

@@ -298,9 +298,20 @@ async fn write_slices(
         .collect();
     let mut version = Version::begin(&job.out, job.series(), file_schema.clone(), &replaced)?;
     let write = |version: &mut Version, day: i32, batches: Vec<RecordBatch>| -> Result<()> {
+        // A period's rows must come together: a second run of them would
+        // replace the first's slice.
+        let period = date_from_days(day).to_string();
+        if version
+            .written()
+            .contains_key(&job.series().slice_path(job.grain.name(), &period))
+        {
+            return Err(Error::Sql(format!(
+                "the KPI query returned the rows of period {period} apart; it must order its rows by period_start"
+            )));
+        }
         version.write_slice(&Slice {
             grain: job.grain.name().to_string(),
-            period_start: date_from_days(day).to_string(),
+            period_start: period,
             batches,
         })?;
         watch.period_written();

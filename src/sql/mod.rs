@@ -1,6 +1,10 @@
 //! The lake as SQL: sessions, tables, views, saved queries, read-only runs.
 
 pub mod cache;
+#[cfg(feature = "distributed")]
+pub mod cluster;
+#[cfg(feature = "distributed")]
+pub(crate) mod codec;
 pub(crate) mod lineage;
 pub mod plan;
 pub(crate) mod registry;

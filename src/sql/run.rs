@@ -66,7 +66,7 @@ pub async fn run(
     source: &QuerySource,
     params: &[(String, String)],
 ) -> Result<QueryResult> {
-    let (stream, _) = stream(lake, out, source, params).await?;
+    let (stream, _) = stream(lake, out, source, params, &SessionOptions::default()).await?;
     let schema = stream.schema();
     let batches = stream.try_collect().await.map_err(sql_error)?;
     Ok(QueryResult { schema, batches })
@@ -80,8 +80,9 @@ pub(crate) async fn stream(
     out: &Location,
     source: &QuerySource,
     params: &[(String, String)],
+    options: &SessionOptions,
 ) -> Result<(datafusion::execution::SendableRecordBatchStream, Zone)> {
-    let snapshot = Snapshot::open(lake, out, &SessionOptions::default()).await?;
+    let snapshot = Snapshot::open(lake, out, options).await?;
     let df = snapshot.plan(source, params).await?;
     let rows = df.execute_stream().await.map_err(sql_error)?;
     Ok((rows, snapshot.zone))

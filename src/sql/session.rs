@@ -23,8 +23,9 @@ use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
+use crate::current::CurrentSet;
 use crate::error::Result;
-use crate::lake::{self, Manifest};
+use crate::lake::{self, IndexVersion, Manifest};
 use crate::publish::catalog::CATALOG;
 use crate::sql::cache::CachedView;
 use crate::sql::cache::DEFAULT_CACHE_BUDGET;
@@ -55,29 +56,102 @@ JOIN dossier_snapshots s ON s.ingest_seq = latest.ingest_seq AND s.source_line =
 const CURRENT_FROM_INDEX: &str =
     "SELECT * FROM dossier_snapshots WHERE is_current_snapshot(ingest_seq, source_line)";
 
+/// Where an index of current snapshots is read from: a lake (as
+/// `Location::parse` reads it) and the index version its manifest names.
+/// What the function below is rebuilt from on a cluster's machines.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub(crate) struct IndexSource {
+    pub(crate) lake: String,
+    pub(crate) base: String,
+    pub(crate) delta: Option<String>,
+}
+
+impl IndexSource {
+    fn of(location: &Location, index: &IndexVersion) -> Self {
+        IndexSource {
+            lake: location.root_shown().display().to_string(),
+            base: index.base.clone(),
+            delta: index.delta.clone(),
+        }
+    }
+
+    /// The index, loaded once per process for the last source asked for:
+    /// every task of a query on a cluster's executor decodes its own copy
+    /// of the function, and they share one set.
+    fn load_shared(&self) -> Result<Arc<CurrentSet>> {
+        static LAST: std::sync::Mutex<Option<(IndexSource, Arc<CurrentSet>)>> =
+            std::sync::Mutex::new(None);
+        let mut last = LAST
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((source, set)) = last.as_ref()
+            && source == self
+        {
+            return Ok(set.clone());
+        }
+        let index = IndexVersion {
+            base: self.base.clone(),
+            delta: self.delta.clone(),
+        };
+        let set = Arc::new(CurrentSet::load(&Location::parse(&self.lake)?, &index)?);
+        *last = Some((self.clone(), set.clone()));
+        Ok(set)
+    }
+}
+
 /// `is_current_snapshot(ingest_seq, source_line)`: whether the snapshot is
-/// its dossier's current state, by the index loaded with the session.
+/// its dossier's current state, by the index the session was opened on.
 #[derive(Debug)]
-struct IsCurrentSnapshot {
-    pub(crate) set: Arc<crate::current::CurrentSet>,
-    pub(crate) signature: datafusion::logical_expr::Signature,
+pub(crate) struct IsCurrentSnapshot {
+    source: IndexSource,
+    /// Loaded with the session, or on first use where the function was
+    /// rebuilt from its source (a cluster's executor).
+    set: std::sync::OnceLock<Arc<CurrentSet>>,
+    signature: datafusion::logical_expr::Signature,
 }
 
 impl IsCurrentSnapshot {
-    pub(crate) fn new(set: Arc<crate::current::CurrentSet>) -> Self {
+    fn new(source: IndexSource, set: Option<Arc<CurrentSet>>) -> Self {
+        let loaded = std::sync::OnceLock::new();
+        if let Some(set) = set {
+            let _ = loaded.set(set);
+        }
         IsCurrentSnapshot {
-            set,
+            source,
+            set: loaded,
             signature: datafusion::logical_expr::Signature::exact(
                 vec![DataType::Int64, DataType::Int64],
                 datafusion::logical_expr::Volatility::Immutable,
             ),
         }
     }
+
+    /// The function over the index at `source`, loaded when first called.
+    #[cfg(feature = "distributed")]
+    pub(crate) fn from_source(source: IndexSource) -> Self {
+        IsCurrentSnapshot::new(source, None)
+    }
+
+    #[cfg(feature = "distributed")]
+    pub(crate) fn source(&self) -> &IndexSource {
+        &self.source
+    }
+
+    fn set(&self) -> datafusion::error::Result<Arc<CurrentSet>> {
+        if let Some(set) = self.set.get() {
+            return Ok(set.clone());
+        }
+        let set = self
+            .source
+            .load_shared()
+            .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+        Ok(self.set.get_or_init(|| set).clone())
+    }
 }
 
 impl PartialEq for IsCurrentSnapshot {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.set, &other.set)
+        self.source == other.source
     }
 }
 
@@ -85,7 +159,7 @@ impl Eq for IsCurrentSnapshot {}
 
 impl std::hash::Hash for IsCurrentSnapshot {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        Arc::as_ptr(&self.set).hash(state);
+        self.source.hash(state);
     }
 }
 
@@ -122,7 +196,7 @@ impl datafusion::logical_expr::ScalarUDFImpl for IsCurrentSnapshot {
                     .into(),
             ));
         };
-        let marked = self.set.mark(seqs, lines);
+        let marked = self.set()?.mark(seqs, lines);
         Ok(datafusion::logical_expr::ColumnarValue::Array(Arc::new(
             marked,
         )))
@@ -141,6 +215,10 @@ pub struct SessionOptions {
     /// draw on (`motcua serve`); by default each session has its own, of
     /// `memory_limit`.
     pub runtime: Option<Arc<RuntimeEnv>>,
+    /// Run the session's queries on this Ballista cluster instead of in
+    /// this process (`--cluster`).
+    #[cfg(feature = "distributed")]
+    pub cluster: Option<crate::sql::cluster::ClusterUrl>,
 }
 
 /// A runtime whose engine may use `memory_limit` bytes before spilling.
@@ -165,6 +243,10 @@ pub async fn open(
     location: &Location,
     options: &SessionOptions,
 ) -> Result<(SessionContext, Manifest)> {
+    #[cfg(feature = "distributed")]
+    if let Some(cluster) = &options.cluster {
+        crate::sql::cluster::check(cluster, location)?;
+    }
     let manifest = lake::read_manifest(location)?;
     let zone = manifest.zone()?;
     let mut config = SessionConfig::new()
@@ -185,11 +267,26 @@ pub async fn open(
         // Kept at ingest: a filter on the snapshots, cheap enough to run for
         // each reference (faster, and less memory, than caching the state).
         Some(index) => {
-            let set = crate::current::CurrentSet::load(location, &index)?;
+            // On a cluster only the executors call it: they load the index.
+            #[cfg(feature = "distributed")]
+            let on_cluster = options.cluster.is_some();
+            #[cfg(not(feature = "distributed"))]
+            let on_cluster = false;
+            let set = match on_cluster {
+                true => None,
+                false => Some(Arc::new(CurrentSet::load(location, &index)?)),
+            };
             ctx.register_udf(datafusion::logical_expr::ScalarUDF::new_from_impl(
-                IsCurrentSnapshot::new(Arc::new(set)),
+                IsCurrentSnapshot::new(IndexSource::of(location, &index), set),
             ));
             let current = ctx.sql(CURRENT_FROM_INDEX).await?;
+            ctx.register_table("dossiers", current.into_view())?;
+        }
+        // A lake whose dossiers predate the index, on a cluster: a view (a
+        // cluster cannot ship a cache).
+        #[cfg(feature = "distributed")]
+        None if options.cluster.is_some() => {
+            let current = ctx.sql(CURRENT_DOSSIERS).await?;
             ctx.register_table("dossiers", current.into_view())?;
         }
         // A lake whose dossiers predate the index: computed once per session.
@@ -207,5 +304,9 @@ pub async fn open(
     crate::sql::unit_tables::register(&ctx, &zone).await?;
     ctx.register_batch("calendar", calendar(&zone)?)?;
     ctx.register_batch(CATALOG, crate::publish::catalog::batch()?)?;
+    #[cfg(feature = "distributed")]
+    if let Some(cluster) = &options.cluster {
+        return Ok((crate::sql::cluster::connect(&ctx, cluster)?, manifest));
+    }
     Ok((ctx, manifest))
 }

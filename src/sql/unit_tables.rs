@@ -193,18 +193,25 @@ fn lineage_batch(registry: &Registry) -> Result<RecordBatch> {
 /// `unit_lineage.active_from`. A lookup, so that grouping activity by era
 /// costs no join: the KPI job calls it once per row.
 #[derive(Debug)]
-struct UnitEra {
+pub(crate) struct UnitEra {
     /// The first day of every era, ascending; the first is the calendar's.
     starts: Arc<Vec<i32>>,
     signature: Signature,
 }
 
 impl UnitEra {
-    fn new(starts: Vec<i32>) -> Self {
+    pub(crate) fn new(starts: Vec<i32>) -> Self {
         UnitEra {
             starts: Arc::new(starts),
             signature: Signature::exact(vec![DataType::Date32], Volatility::Immutable),
         }
+    }
+
+    /// The first day of every era: what the function is rebuilt from on a
+    /// cluster's machines.
+    #[cfg(feature = "distributed")]
+    pub(crate) fn starts(&self) -> &[i32] {
+        &self.starts
     }
 
     fn era_of(&self, day: i32) -> i32 {

@@ -440,7 +440,7 @@ impl Bucket {
 }
 
 /// An S3 client configured from the `AWS_*` variables.
-fn s3_store(store_url: &str, url: &str) -> Result<object_store::aws::AmazonS3> {
+pub(crate) fn s3_store(store_url: &str, url: &str) -> Result<object_store::aws::AmazonS3> {
     object_store::aws::AmazonS3Builder::from_env()
         .with_url(store_url)
         .build()

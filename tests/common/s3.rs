@@ -8,8 +8,11 @@
 //! 412, also under concurrent writers — what a lake's commit relies on.
 
 use std::io::Read;
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use super::motcua_command;
 
 pub const ACCESS_KEY: &str = "motcua";
 pub const SECRET_KEY: &str = "motcua-test-secret";
@@ -118,5 +121,46 @@ impl Drop for S3Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// `motcua ARGS` on the lake `lake` (a folder or an s3:// URL), with the
+/// server's `AWS_*` settings.
+pub fn motcua(server: &S3Server, lake: &str, args: &[&str]) -> Command {
+    let mut command = motcua_command(Path::new(lake));
+    command
+        .envs(server.env())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Runs `command`, failing the test with its standard error unless it succeeds.
+pub fn succeed(mut command: Command) -> Output {
+    let out = command.output().expect("run motcua");
+    assert!(
+        out.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The rows of `sql` over the lake and the outputs published in `out`, as
+/// csv.
+pub fn query(server: &S3Server, lake: &str, out: impl AsRef<std::ffi::OsStr>, sql: &str) -> String {
+    let mut command = motcua(server, lake, &["query", "--format", "csv", "--sql", sql]);
+    command.arg("--published").arg(out);
+    String::from_utf8(succeed(command).stdout).expect("utf-8")
+}
+
+/// Every feed of the sample in `exports`, ingested into `lake`.
+pub fn ingest_sample(server: &S3Server, lake: &str, exports: &Path) {
+    for (feed, file) in motcua::sample::FILES {
+        let mut ingest = motcua(server, lake, &["ingest", feed.name()]);
+        ingest.arg(exports.join(file));
+        succeed(ingest);
     }
 }
