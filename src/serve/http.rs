@@ -127,7 +127,8 @@ async fn authorize(
 }
 
 async fn health(State(served): State<Arc<Served>>) -> Response {
-    match crate::lake::read_manifest(&served.options.lake) {
+    let lake = served.options.lake.clone();
+    match super::off_workers(move || crate::lake::read_manifest(&lake)).await {
         Ok(manifest) => {
             let body = serde_json::json!({
                 "status": "ok",

@@ -194,3 +194,13 @@ fn same_token(given: &str, token: &str) -> bool {
     let (a, b) = (given.trim().as_bytes(), token.trim().as_bytes());
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
+
+/// Runs `read` on the runtime's blocking threads, not on the workers that
+/// answer clients: a lake or outputs in a bucket are read over the network.
+pub(super) async fn off_workers<T: Send + 'static>(
+    read: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(read)
+        .await
+        .map_err(|e| Error::io("serve", std::io::Error::other(e.to_string())))?
+}

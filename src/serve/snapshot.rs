@@ -55,13 +55,17 @@ impl Snapshots {
     /// gives up waiting (its deadline, its client gone) does not stop it for
     /// the others.
     pub(super) async fn now(&self) -> Result<Arc<Snapshot>> {
-        let manifest = crate::lake::read_manifest(&self.lake)?;
-        let zone = manifest.zone()?;
-        let key = Key {
-            manifest,
-            published: Published::now(&self.published)?,
-            today: zone.local_days(chrono::Utc::now().timestamp_micros()),
-        };
+        let (lake, out) = (self.lake.clone(), self.published.clone());
+        let key = super::off_workers(move || {
+            let manifest = crate::lake::read_manifest(&lake)?;
+            let zone = manifest.zone()?;
+            Ok(Key {
+                manifest,
+                published: Published::now(&out)?,
+                today: zone.local_days(chrono::Utc::now().timestamp_micros()),
+            })
+        })
+        .await?;
         let opening = {
             let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
             match held.as_ref() {
