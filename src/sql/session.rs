@@ -75,26 +75,34 @@ impl IndexSource {
         }
     }
 
-    /// The index, loaded once per process for the last source asked for:
-    /// every task of a query on a cluster's executor decodes its own copy
-    /// of the function, and they share one set.
+    /// The index, loaded once per process and shared: every task of a
+    /// query on a cluster's executor decodes its own copy of the function.
+    /// The two sources last asked for are kept, so that a job still on the
+    /// lake's previous version and one on its new version (a nightly ingest
+    /// while a query runs) do not take turns reloading.
     fn load_shared(&self) -> Result<Arc<CurrentSet>> {
-        static LAST: std::sync::Mutex<Option<(IndexSource, Arc<CurrentSet>)>> =
-            std::sync::Mutex::new(None);
-        let mut last = LAST
+        const KEPT: usize = 2;
+        static LOADED: std::sync::Mutex<Vec<(IndexSource, Arc<CurrentSet>)>> =
+            std::sync::Mutex::new(Vec::new());
+        let mut loaded = LOADED
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((source, set)) = last.as_ref()
-            && source == self
-        {
-            return Ok(set.clone());
+        if let Some(at) = loaded.iter().position(|(source, _)| source == self) {
+            // The most recently used last.
+            let entry = loaded.remove(at);
+            let set = entry.1.clone();
+            loaded.push(entry);
+            return Ok(set);
         }
         let index = IndexVersion {
             base: self.base.clone(),
             delta: self.delta.clone(),
         };
         let set = Arc::new(CurrentSet::load(&Location::parse(&self.lake)?, &index)?);
-        *last = Some((self.clone(), set.clone()));
+        if loaded.len() == KEPT {
+            loaded.remove(0);
+        }
+        loaded.push((self.clone(), set.clone()));
         Ok(set)
     }
 }
