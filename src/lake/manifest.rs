@@ -195,7 +195,7 @@ impl Manifest {
 }
 
 /// The committed index of current dossiers, relative to the lake root.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct IndexVersion {
     pub base: String,
     /// The entries that changed since `base` was written.

@@ -61,17 +61,15 @@ const CURRENT_FROM_INDEX: &str =
 /// What the function below is rebuilt from on a cluster's machines.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub(crate) struct IndexSource {
-    pub(crate) lake: String,
-    pub(crate) base: String,
-    pub(crate) delta: Option<String>,
+    lake: String,
+    index: IndexVersion,
 }
 
 impl IndexSource {
     fn of(location: &Location, index: &IndexVersion) -> Self {
         IndexSource {
             lake: location.root_shown().display().to_string(),
-            base: index.base.clone(),
-            delta: index.delta.clone(),
+            index: index.clone(),
         }
     }
 
@@ -94,11 +92,10 @@ impl IndexSource {
             loaded.push(entry);
             return Ok(set);
         }
-        let index = IndexVersion {
-            base: self.base.clone(),
-            delta: self.delta.clone(),
-        };
-        let set = Arc::new(CurrentSet::load(&Location::parse(&self.lake)?, &index)?);
+        let set = Arc::new(CurrentSet::load(
+            &Location::parse(&self.lake)?,
+            &self.index,
+        )?);
         if loaded.len() == KEPT {
             loaded.remove(0);
         }
@@ -229,6 +226,16 @@ pub struct SessionOptions {
     pub cluster: Option<crate::sql::cluster::ClusterUrl>,
 }
 
+impl SessionOptions {
+    /// Whether the session's queries run on a cluster.
+    fn on_cluster(&self) -> bool {
+        #[cfg(feature = "distributed")]
+        return self.cluster.is_some();
+        #[cfg(not(feature = "distributed"))]
+        false
+    }
+}
+
 /// A runtime whose engine may use `memory_limit` bytes before spilling.
 pub fn runtime(memory_limit: Option<usize>) -> Result<Arc<RuntimeEnv>> {
     let mut runtime = RuntimeEnvBuilder::new();
@@ -276,11 +283,7 @@ pub async fn open(
         // each reference (faster, and less memory, than caching the state).
         Some(index) => {
             // On a cluster only the executors call it: they load the index.
-            #[cfg(feature = "distributed")]
-            let on_cluster = options.cluster.is_some();
-            #[cfg(not(feature = "distributed"))]
-            let on_cluster = false;
-            let set = match on_cluster {
+            let set = match options.on_cluster() {
                 true => None,
                 false => Some(Arc::new(CurrentSet::load(location, &index)?)),
             };
@@ -290,22 +293,20 @@ pub async fn open(
             let current = ctx.sql(CURRENT_FROM_INDEX).await?;
             ctx.register_table("dossiers", current.into_view())?;
         }
-        // A lake whose dossiers predate the index, on a cluster: a view (a
-        // cluster cannot ship a cache).
-        #[cfg(feature = "distributed")]
-        None if options.cluster.is_some() => {
-            let current = ctx.sql(CURRENT_DOSSIERS).await?;
-            ctx.register_table("dossiers", current.into_view())?;
-        }
-        // A lake whose dossiers predate the index: computed once per session.
+        // A lake whose dossiers predate the index: computed once per session,
+        // or on a cluster (which cannot ship a cache) a view.
         None => {
             let current = ctx.sql(CURRENT_DOSSIERS).await?;
-            let budget = options.cache_budget.unwrap_or(
-                options
-                    .memory_limit
-                    .map_or(DEFAULT_CACHE_BUDGET, |limit| limit / 4),
-            );
-            ctx.register_table("dossiers", Arc::new(CachedView::new(current, budget)))?;
+            if options.on_cluster() {
+                ctx.register_table("dossiers", current.into_view())?;
+            } else {
+                let budget = options.cache_budget.unwrap_or(
+                    options
+                        .memory_limit
+                        .map_or(DEFAULT_CACHE_BUDGET, |limit| limit / 4),
+                );
+                ctx.register_table("dossiers", Arc::new(CachedView::new(current, budget)))?;
+            }
         }
     }
 
