@@ -243,6 +243,31 @@ fn a_lake_in_a_bucket_holds_and_answers_what_a_folder_does() {
     assert_eq!(versions.len(), 2, "{published:?}");
     assert!(published.contains("kpi_catalog.parquet"));
 
+    // A second range, then an incremental run over both: each keeps the
+    // slices it does not compute (in a bucket copied on the server, their
+    // columns checked from their footers), and the bucket's output stays
+    // the folder's.
+    let folder_out = f.dir.path().join("out").display().to_string();
+    for (lake, out) in [(&folder, &folder_out), (&bucket, &out)] {
+        for (from, to, incremental) in [
+            ("2024-01-01", "2024-04-01", false),
+            ("2024-01-01", "2025-07-01", true),
+        ] {
+            let mut kpi = motcua(&server, lake, &["kpi", "--grain", "month"]);
+            kpi.args(["--from", from, "--to", to, "--out", out]);
+            if incremental {
+                kpi.arg("--incremental");
+            }
+            succeed(kpi);
+        }
+    }
+    let periods = "SELECT count(DISTINCT period_start) AS n FROM kpi_values";
+    assert_eq!(query(&server, &bucket, &out, periods), "n\n19\n");
+    assert_eq!(
+        query(&server, &bucket, &out, sqls_last()),
+        query(&server, &folder, &folder_out, sqls_last())
+    );
+
     // The bucket holds the lake: a manifest naming files that are there,
     // and nothing else beside them.
     let manifest = manifest(&server, "province");

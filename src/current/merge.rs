@@ -9,7 +9,6 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, FixedSizeBinaryArray, Int64Array, RecordBatch};
 use arrow::datatypes::SchemaRef;
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::current::DELTA_MIN_ENTRIES;
 use crate::current::DELTA_SHARE_OF_BASE;
@@ -24,7 +23,6 @@ use crate::current::{BATCH_ROWS, Latest};
 use crate::error::{Error, Result};
 use crate::lake::{CURRENT_DIR, IndexVersion, Staged};
 use crate::storage::Location;
-use crate::storage::parquet::Input;
 
 /// What `update` staged: the new index version and the one file it wrote.
 #[derive(Debug)]
@@ -65,8 +63,8 @@ pub(crate) fn update(
 
 /// The entries of an index file.
 pub(crate) fn rows(location: &Location, rel: &str) -> Result<u64> {
-    let builder = ParquetRecordBatchReaderBuilder::try_new(Input::open(location, rel)?)?;
-    Ok(builder.metadata().file_metadata().num_rows() as u64)
+    let metadata = crate::storage::parquet::metadata_of(location, rel)?;
+    Ok(metadata.file_metadata().num_rows() as u64)
 }
 
 pub(crate) fn update_as(

@@ -165,7 +165,8 @@ pub(crate) async fn compute(lake: &Location, job: &KpiJob, watch: &dyn Watch) ->
     let zone = manifest.zone()?;
     let series = job.series();
     let coverage_key = series.coverage_key(job.grain.name());
-    let mut coverage = published_coverage(&job.out, series.dataset(), &manifest);
+    let published = published_coverage(&job.out, series.dataset(), &manifest);
+    let mut coverage = published.coverage;
     let planned = match coverage.get(&coverage_key) {
         Some(covered) if job.incremental => {
             plan_incremental(&ctx, &manifest, job, covered, &zone).await?
@@ -205,7 +206,7 @@ pub(crate) async fn compute(lake: &Location, job: &KpiJob, watch: &dyn Watch) ->
         job.grain
     ));
     watch.periods(periods.len());
-    let (version, rows) = write_slices(job, df, &periods, watch).await?;
+    let (version, rows) = write_slices(job, df, &periods, published.version, watch).await?;
     watch.stage("publishing");
     let seconds = started.elapsed().as_secs_f64();
     tracing::info!("{rows} KPI rows computed and written in {seconds:.2} s in all");
@@ -281,6 +282,7 @@ async fn write_slices(
     job: &KpiJob,
     df: datafusion::dataframe::DataFrame,
     periods: &[NaiveDate],
+    based_on: Option<String>,
     watch: &dyn Watch,
 ) -> Result<(Version, usize)> {
     // The output files leave out period_grain: it is the Hive partition.
@@ -296,11 +298,24 @@ async fn write_slices(
         .iter()
         .map(|p| job.series().slice_path(job.grain.name(), &p.to_string()))
         .collect();
-    let mut version = Version::begin(&job.out, job.series(), file_schema.clone(), &replaced)?;
+    let mut version = Version::begin(
+        &job.out,
+        job.series(),
+        file_schema.clone(),
+        &replaced,
+        based_on.as_deref(),
+    )?;
     let write = |version: &mut Version, day: i32, batches: Vec<RecordBatch>| -> Result<()> {
         // A period's rows must come together: a second run of them would
         // replace the first's slice.
-        let period = date_from_days(day).to_string();
+        let day = date_from_days(day);
+        let period = day.to_string();
+        // A slice outside them would clash with one the version keeps.
+        if !periods.contains(&day) {
+            return Err(Error::Sql(format!(
+                "the KPI query returned rows of period {period}, which this run does not compute; it must return only the periods from :from up to :to",
+            )));
+        }
         if version
             .written()
             .contains_key(&job.series().slice_path(job.grain.name(), &period))

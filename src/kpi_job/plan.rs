@@ -68,13 +68,23 @@ pub(crate) fn published_coverage(
     out: &crate::Location,
     dataset: &str,
     manifest: &Manifest,
-) -> BTreeMap<String, Coverage> {
-    let run: RunRecord = match dataset::run_manifest(out, dataset) {
-        Ok(Some(run)) => run,
-        Ok(None) => return BTreeMap::new(),
+) -> Published {
+    let nothing = Published {
+        version: None,
+        coverage: BTreeMap::new(),
+    };
+    let read = dataset::current_version(out, dataset).and_then(|version| match version {
+        Some(version) => {
+            Ok(dataset::run_manifest_of::<RunRecord>(out, &version)?.map(|run| (version, run)))
+        }
+        None => Ok(None),
+    });
+    let (version, run) = match read {
+        Ok(Some(found)) => found,
+        Ok(None) => return nothing,
         Err(e) => {
             tracing::warn!("{e}; recomputing the whole range");
-            return BTreeMap::new();
+            return nothing;
         }
     };
     let same_lake = run.lake_ingests.iter().all(|i| {
@@ -83,11 +93,22 @@ pub(crate) fn published_coverage(
             .iter()
             .any(|e| e.seq == i.seq && e.content_hash == i.content_hash)
     });
-    if same_lake {
-        run.coverage
-    } else {
-        BTreeMap::new()
+    if !same_lake {
+        return nothing;
     }
+    Published {
+        version: Some(version),
+        coverage: run.coverage,
+    }
+}
+
+/// What a run plans from: the published version it read and that
+/// version's coverage.
+pub(crate) struct Published {
+    /// The version's folder, relative to OUT; `None` when nothing of it is
+    /// reused.
+    pub(crate) version: Option<String>,
+    pub(crate) coverage: BTreeMap<String, Coverage>,
 }
 
 /// The first period an incremental run must compute, and the coverage it

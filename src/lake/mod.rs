@@ -52,8 +52,8 @@ const STAGING: &str = "_staging";
 pub(crate) const QUARANTINE: &str = "quarantine";
 /// Where versions of the index of current dossiers live (`current/`).
 pub(crate) const CURRENT_DIR: &str = "current";
-/// Index versions no manifest names are deleted once this old: a reader
-/// that opened an older manifest has long since loaded its index.
+/// Index files no kept manifest version names are deleted once this old
+/// (a version's files are kept while the version is: see `KEEP_VERSIONS`).
 pub(crate) const KEEP_UNREFERENCED_SECS: u64 = 15 * 60;
 /// In a bucket, files no manifest names may be another writer's uploads,
 /// not committed yet: they are deleted only once a day old, far longer than
@@ -205,6 +205,9 @@ impl Lake {
             }
         };
         let committed = read_committed(location)?;
+        // Before anything is written: a server that ignores conditional
+        // puts would let two writers overwrite each other's commits.
+        location.check_conditional_writes(LOG)?;
         let mut lake = Lake {
             location: location.clone(),
             manifest: Manifest::new(zone),
@@ -223,16 +226,19 @@ impl Lake {
                 // Two writers making the same new bucket lake: the second
                 // finds the first's empty version, which is the same.
                 let empty = lake.manifest.clone();
-                if let Err(Error::Conflict { .. }) = lake.write_manifest(&empty) {
-                    let committed = read_committed(location)?.ok_or_else(|| {
-                        Error::lake(location.root_shown(), "the new lake's manifest vanished")
-                    })?;
-                    lake.manifest = committed.manifest;
-                    lake.version = committed.version;
+                match lake.write_manifest(&empty) {
+                    Ok(()) => {}
+                    Err(Error::Conflict { .. }) => {
+                        let committed = read_committed(location)?.ok_or_else(|| {
+                            Error::lake(location.root_shown(), "the new lake's manifest vanished")
+                        })?;
+                        lake.manifest = committed.manifest;
+                        lake.version = committed.version;
+                    }
+                    Err(e) => return Err(e),
                 }
             }
         }
-        location.check_conditional_writes(LOG)?;
         lake.manifest.check_zone(&location.root_shown(), zone)?;
         lake.remove_leftovers()?;
         Ok(lake)

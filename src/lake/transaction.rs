@@ -116,9 +116,8 @@ impl Lake {
                 }
             }
         })?;
-        if let Some(index) = self.manifest.current_index() {
-            let keep: Vec<&str> = index.files().collect();
-            self.remove_unreferenced_index(&keep);
+        if self.manifest.current_index().is_some() {
+            self.remove_unreferenced_index();
         }
         Ok(())
     }
@@ -152,7 +151,7 @@ impl Lake {
                     let rel = tagged(&file.rel, &tag);
                     if let Err(e) = self.location.upload(&file.path, &rel) {
                         for rel in placed.values() {
-                            let _ = self.location.delete(rel);
+                            warn_on_error(self.location.delete(rel));
                         }
                         return Err(e);
                     }
@@ -228,18 +227,19 @@ impl Lake {
         Ok(())
     }
 
-    /// The version after `base`, unless `base` is gone: a writer that slow
-    /// is behind the clean-up of old versions, and the number after it may
-    /// have been deleted and be free again.
+    /// The version after `base`, unless `base` is no longer the latest.
+    /// Creating `base + 1` only if absent is not enough alone: a writer far
+    /// behind may find that number free again, deleted by the clean-up of
+    /// old versions, and commit below the newest, where no reader looks.
     fn next_after(&self, base: u64) -> Result<u64> {
-        let behind = || Error::Conflict {
+        let behind = |version: u64| Error::Conflict {
             path: self.location.root_shown(),
-            version: base.saturating_add(1),
+            version,
         };
-        if !self.location.exists(&version_rel(base))? {
-            return Err(behind());
+        match super::latest_version(&self.location)? {
+            Some(latest) if latest > base => Err(behind(latest)),
+            _ => base.checked_add(1).ok_or_else(|| behind(base)),
         }
-        base.checked_add(1).ok_or_else(behind)
     }
 
     /// Deletes manifest versions well behind `current`, oldest first, once
@@ -256,22 +256,68 @@ impl Lake {
         }
     }
 
-    /// Deletes index files that no manifest names and no reader (nor, in a
-    /// bucket, a writer still uploading) can still need.
-    fn remove_unreferenced_index(&self, keep: &[&str]) {
-        let min_age = match self.location {
-            Location::Folder(_) => KEEP_UNREFERENCED_SECS,
-            Location::Bucket(_) => BUCKET_UNREFERENCED_SECS,
-        };
+    /// Deletes index files that no kept manifest version names and no
+    /// writer (in a bucket, one still uploading) can still need. A reader
+    /// on an older version may not have loaded its index yet — a cluster's
+    /// executors load it at their first task — so every version kept for
+    /// readers keeps its index files.
+    fn remove_unreferenced_index(&self) {
+        let min_age = unreferenced_min_age(&self.location);
         let listed = match self.location.list(CURRENT_DIR) {
             Ok(listed) => listed,
             Err(e) => return tracing::warn!("old index versions kept: {e}"),
         };
-        for file in listed {
-            if !keep.contains(&file.rel.as_str()) && file.age_secs >= min_age {
-                warn_on_error(self.location.delete(&file.rel));
+        let candidates: Vec<&str> = listed
+            .iter()
+            .filter(|file| file.age_secs >= min_age)
+            .map(|file| file.rel.as_str())
+            .collect();
+        if candidates.is_empty() {
+            return;
+        }
+        let named = match self.named_index_files() {
+            Ok(named) => named,
+            Err(e) => return tracing::warn!("old index versions kept: {e}"),
+        };
+        for rel in candidates {
+            if !named.contains(rel) {
+                warn_on_error(self.location.delete(rel));
             }
         }
+    }
+
+    /// The index files the current manifest and every older version still
+    /// in `_manifest/` name.
+    fn named_index_files(&self) -> Result<BTreeSet<String>> {
+        let mut named: BTreeSet<String> = self
+            .manifest
+            .current_index()
+            .iter()
+            .flat_map(|index| index.files().map(str::to_string).collect::<Vec<_>>())
+            .collect();
+        for (version, _) in super::versions(&self.location)? {
+            if Some(version) == self.version {
+                continue;
+            }
+            // A version deleted since the listing names nothing a reader can open.
+            let Some(bytes) = self.location.read(&version_rel(version))? else {
+                continue;
+            };
+            let manifest = super::parse_manifest(&self.location, &bytes)?;
+            if let Some(index) = manifest.current_index() {
+                named.extend(index.files().map(str::to_string));
+            }
+        }
+        Ok(named)
+    }
+}
+
+/// How old a file no manifest names must be before it is deleted. In a
+/// bucket it may be another writer's upload, not committed yet.
+fn unreferenced_min_age(location: &Location) -> u64 {
+    match location {
+        Location::Folder(_) => KEEP_UNREFERENCED_SECS,
+        Location::Bucket(_) => BUCKET_UNREFERENCED_SECS,
     }
 }
 

@@ -38,7 +38,7 @@ use arrow::record_batch::RecordBatch;
 use crate::error::{Error, Result};
 use crate::publish::parquet::write_parquet;
 use crate::storage::Location;
-use crate::storage::location::Replaced;
+use crate::storage::location::{Listed, Replaced};
 use crate::storage::{sync_dir, warn_on_error, write_atomic};
 
 pub(crate) const DATASET: &str = "kpi_values";
@@ -159,9 +159,17 @@ pub fn run_manifest<T: serde::de::DeserializeOwned>(
     out: &Location,
     dataset: &str,
 ) -> Result<Option<T>> {
-    let Some(version) = current_version(out, dataset)? else {
-        return Ok(None);
-    };
+    match current_version(out, dataset)? {
+        Some(version) => run_manifest_of(out, &version),
+        None => Ok(None),
+    }
+}
+
+/// The run manifest of `version` (a folder relative to OUT), if it has one.
+pub(crate) fn run_manifest_of<T: serde::de::DeserializeOwned>(
+    out: &Location,
+    version: &str,
+) -> Result<Option<T>> {
     // A version published before the manifest moved out keeps it inside.
     for rel in [format!("{version}.json"), format!("{version}/_run.json")] {
         if let Some(bytes) = out.read(&rel)? {
@@ -181,11 +189,15 @@ fn manifest_path(version_dir: &Path) -> PathBuf {
 impl Version {
     /// Starts a version that keeps every slice of the current one except the
     /// `replaced` ones (paths such as `period_grain=month/2024-03-01.parquet`).
+    /// `based_on` is the version the run planned from (its coverage): if
+    /// another run has published since, the slices kept would not be the
+    /// ones the plan describes, and the run is a [`Error::Conflict`].
     pub fn begin(
         out: &Location,
         series: Series,
         schema: SchemaRef,
         replaced: &[String],
+        based_on: Option<&str>,
     ) -> Result<Version> {
         let dataset = series.dataset();
         // In a bucket, the version kept from and the tag the commit checks
@@ -203,6 +215,17 @@ impl Version {
                 }
             },
         };
+        if let Some(planned) = based_on
+            && current.as_deref() != Some(planned)
+        {
+            return Err(Error::Conflict {
+                path: out.shown(dataset),
+                version: current
+                    .as_deref()
+                    .and_then(version_number)
+                    .unwrap_or_default(),
+            });
+        }
         let kept: Vec<String> = match &current {
             Some(current) => out
                 .list_all(current)?
@@ -336,20 +359,31 @@ impl Version {
 
     /// Uploads the version, copies the kept slices on the server, then
     /// replaces the pointer if it still names the version this run started
-    /// from. Losing that race withdraws everything uploaded.
+    /// from. A run that loses that race leaves its version to the next
+    /// run's clean-up of old versions: a put retried after it landed may
+    /// have made it current for a moment.
     fn commit_in_bucket(&self, bucket: &InBucket, manifest: &[u8]) -> Result<PathBuf> {
         let out = &bucket.out;
         let dataset = self.series.dataset();
         let version = format!("{}/{}", versions_rel(dataset), self.name);
         let mut placed = Vec::new();
+        let pointer = pointer_rel(dataset);
         if let Err(e) = self.place_in_bucket(bucket, &version, manifest, &mut placed) {
             // The pointer was never touched: no reader can be on these.
             for rel in &placed {
                 warn_on_error(out.delete(rel));
             }
+            // A slice to copy may be gone because another run published
+            // and cleaned up: that is a conflict to retry, not a bad bucket.
+            let now = out.read(&pointer).ok().flatten().map(|b| pointer_text(&b));
+            if now != bucket.current {
+                return Err(Error::Conflict {
+                    path: out.shown(&pointer),
+                    version: now.as_deref().and_then(version_number).unwrap_or_default(),
+                });
+            }
             return Err(e);
         }
-        let pointer = pointer_rel(dataset);
         let swapped = out.replace(&pointer, version.as_bytes(), bucket.pointer_tag.as_deref());
         if !matches!(swapped, Ok(Replaced::Done)) {
             // A put that failed, or was retried after landing, may still be
@@ -373,6 +407,7 @@ impl Version {
         let number = version_number(&version).unwrap_or_default();
         match bucket_versions(out, dataset) {
             Ok(versions) => {
+                remove_abandoned(out, dataset, &versions);
                 for (n, old) in versions {
                     if n < number && !keep.contains(&Some(old.as_str())) {
                         remove_version(out, &old);
@@ -458,6 +493,50 @@ fn remove_version(out: &Location, version: &str) {
         Err(e) => return tracing::warn!("{e}"),
     }
     warn_on_error(out.delete(&format!("{version}.json")));
+}
+
+/// Deletes the version folders in a bucket that have no run manifest: a
+/// run killed while uploading left them. A young one may be a run still
+/// uploading, so only those a day old go, as in the lake.
+fn remove_abandoned(out: &Location, dataset: &str, finished: &[(u64, String)]) {
+    match out.list_all(&versions_rel(dataset)) {
+        Ok(files) => {
+            let min_age = crate::lake::BUCKET_UNREFERENCED_SECS;
+            for folder in abandoned(&files, &versions_rel(dataset), finished, min_age) {
+                remove_version(out, &folder);
+            }
+        }
+        Err(e) => tracing::warn!("unfinished versions kept: {e}"),
+    }
+}
+
+/// The version folders among `files` (everything below `root`) that no
+/// finished version names and whose youngest file is `min_age` old.
+fn abandoned(
+    files: &[Listed],
+    root: &str,
+    finished: &[(u64, String)],
+    min_age: u64,
+) -> Vec<String> {
+    let mut youngest: BTreeMap<String, u64> = BTreeMap::new();
+    for file in files {
+        let Some(inside) = file.rel.strip_prefix(&format!("{root}/")) else {
+            continue;
+        };
+        // Run manifests sit beside the folders, not in them.
+        let Some((folder, _)) = inside.split_once('/') else {
+            continue;
+        };
+        let age = youngest
+            .entry(format!("{root}/{folder}"))
+            .or_insert(u64::MAX);
+        *age = (*age).min(file.age_secs);
+    }
+    youngest
+        .into_iter()
+        .filter(|(folder, age)| *age >= min_age && !finished.iter().any(|(_, f)| f == folder))
+        .map(|(folder, _)| folder)
+        .collect()
 }
 
 /// A version's number, from its folder's name (`…/v000007` or
@@ -580,4 +659,61 @@ pub(crate) fn entries(dir: &Path, dirs: bool) -> Result<Vec<PathBuf>> {
     }
     out.sort();
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(rel: &str, age_secs: u64) -> Listed {
+        Listed {
+            rel: rel.to_string(),
+            age_secs,
+        }
+    }
+
+    #[test]
+    fn only_old_folders_without_a_run_manifest_are_abandoned() {
+        let root = ".kpi_values";
+        let files = [
+            // Finished: its manifest beside it.
+            file(
+                ".kpi_values/v000001-a/period_grain=month/2024-01-01.parquet",
+                90_000,
+            ),
+            file(".kpi_values/v000001-a.json", 90_000),
+            // Killed while uploading, two days ago.
+            file(
+                ".kpi_values/v000002-b/period_grain=month/2024-01-01.parquet",
+                200_000,
+            ),
+            file(
+                ".kpi_values/v000002-b/period_grain=month/2024-02-01.parquet",
+                180_000,
+            ),
+            // Uploading now, or a day old only in its first file.
+            file(
+                ".kpi_values/v000003-c/period_grain=month/2024-01-01.parquet",
+                100_000,
+            ),
+            file(
+                ".kpi_values/v000003-c/period_grain=month/2024-02-01.parquet",
+                30,
+            ),
+            // Another dataset's, whose name starts the same.
+            file(".kpi_values_restated/v000009-d/x.parquet", 200_000),
+        ];
+        let finished = [(1, ".kpi_values/v000001-a".to_string())];
+        assert_eq!(
+            abandoned(&files, root, &finished, 86_400),
+            vec![".kpi_values/v000002-b".to_string()]
+        );
+        assert_eq!(
+            abandoned(&files, root, &finished, 10),
+            vec![
+                ".kpi_values/v000002-b".to_string(),
+                ".kpi_values/v000003-c".to_string()
+            ]
+        );
+    }
 }

@@ -11,7 +11,6 @@ use datafusion::execution::registry::FunctionRegistry;
 use datafusion::prelude::SessionContext;
 
 use crate::error::{Error, Result};
-use crate::storage::Location;
 
 /// A scheduler's address, `df://HOST:PORT`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,20 +48,6 @@ impl std::fmt::Display for ClusterUrl {
     }
 }
 
-/// Refuses, before anything is read, a cluster no scheduler answers at and
-/// a lake its executors cannot find (a relative folder).
-pub(crate) fn check(url: &ClusterUrl, lake: &Location) -> Result<()> {
-    if let Location::Folder(root) = lake
-        && root.is_relative()
-    {
-        return Err(Error::Usage(format!(
-            "--lake {}: a cluster's executors read the lake themselves; give it as s3://BUCKET/PREFIX or as the absolute path of a folder they all mount",
-            root.display()
-        )));
-    }
-    check_reachable(url)
-}
-
 /// The session `ctx`, its tables and functions registered, with its
 /// queries planned and run on the cluster at `url`.
 pub(crate) fn connect(ctx: &SessionContext, url: &ClusterUrl) -> Result<SessionContext> {
@@ -91,9 +76,9 @@ pub(crate) fn connect(ctx: &SessionContext, url: &ClusterUrl) -> Result<SessionC
     Ok(SessionContext::new_with_state(state))
 }
 
-/// Refuses a scheduler no one answers at, in one sentence (Ballista would
-/// fail the first query with a transport error).
-fn check_reachable(url: &ClusterUrl) -> Result<()> {
+/// Refuses, before anything is read, a scheduler no one answers at, in one
+/// sentence (Ballista would fail the first query with a transport error).
+pub(crate) fn check_reachable(url: &ClusterUrl) -> Result<()> {
     use std::net::ToSocketAddrs;
     let refuse = |why: String| {
         Error::Cluster(format!(

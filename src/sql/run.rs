@@ -96,6 +96,7 @@ pub(crate) struct Snapshot {
     pub(crate) zone: Zone,
     pub(crate) published: Published,
     out: Location,
+    options: SessionOptions,
 }
 
 impl Snapshot {
@@ -104,15 +105,17 @@ impl Snapshot {
     pub(crate) fn check_outputs(&self, sql: &str) -> Result<bool> {
         let out = self.out.root_shown();
         let reads_outputs = reads_table(&self.ctx, sql, crate::publish::dataset::DATASET)?;
+        let reads_restated = reads_table(&self.ctx, sql, crate::publish::dataset::RESTATED)?;
+        if reads_outputs || reads_restated {
+            self.options.executors_reach("--published", &self.out)?;
+        }
         if reads_outputs && self.published.kpi_values.is_none() {
             return Err(Error::Usage(format!(
                 "kpi_values is not published in {} yet; run `motcua kpi --from … --to …` first, or point --published at its directory",
                 out.display()
             )));
         }
-        if reads_table(&self.ctx, sql, crate::publish::dataset::RESTATED)?
-            && self.published.restated.is_none()
-        {
+        if reads_restated && self.published.restated.is_none() {
             return Err(Error::Usage(format!(
                 "kpi_values_restated is not published in {} yet; run `motcua kpi --from … --to … --units-as-of DATE` first, or point --published at its directory",
                 out.display()
@@ -135,6 +138,7 @@ impl Snapshot {
             zone,
             published,
             out: out.clone(),
+            options: options.clone(),
         })
     }
 

@@ -24,7 +24,7 @@ use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::current::CurrentSet;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::lake::{self, IndexVersion, Manifest};
 use crate::publish::catalog::CATALOG;
 use crate::sql::cache::CachedView;
@@ -63,14 +63,41 @@ const CURRENT_FROM_INDEX: &str =
 pub(crate) struct IndexSource {
     lake: String,
     index: IndexVersion,
+    /// In a folder, the base file as the command saw it. A folder's index
+    /// names repeat in a new lake made at the same path, and an executor
+    /// keeps an index between jobs: the stamp tells the two apart. (In a
+    /// bucket every name carries a random tag.)
+    stamp: Option<FileStamp>,
+}
+
+/// A file's size and modification time.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+struct FileStamp {
+    len: u64,
+    modified_ns: u128,
 }
 
 impl IndexSource {
-    fn of(location: &Location, index: &IndexVersion) -> Self {
-        IndexSource {
+    fn of(location: &Location, index: &IndexVersion) -> Result<Self> {
+        let stamp = match location {
+            Location::Folder(root) => {
+                let path = root.join(&index.base);
+                let meta = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?;
+                let modified = meta.modified().map_err(|e| Error::io(&path, e))?;
+                Some(FileStamp {
+                    len: meta.len(),
+                    modified_ns: modified
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_nanos()),
+                })
+            }
+            Location::Bucket(_) => None,
+        };
+        Ok(IndexSource {
             lake: location.root_shown().display().to_string(),
             index: index.clone(),
-        }
+            stamp,
+        })
     }
 
     /// The index, loaded once per process and shared: every task of a
@@ -228,11 +255,25 @@ pub struct SessionOptions {
 
 impl SessionOptions {
     /// Whether the session's queries run on a cluster.
-    fn on_cluster(&self) -> bool {
+    pub(crate) fn on_cluster(&self) -> bool {
         #[cfg(feature = "distributed")]
         return self.cluster.is_some();
         #[cfg(not(feature = "distributed"))]
         false
+    }
+
+    /// On a cluster, refuses a relative folder given as `flag`: the
+    /// executors read it themselves, on other machines.
+    pub(crate) fn executors_reach(&self, flag: &str, location: &Location) -> Result<()> {
+        match location {
+            Location::Folder(root) if self.on_cluster() && root.is_relative() => {
+                Err(Error::Usage(format!(
+                    "{flag} {}: a cluster's executors read it themselves; give it as s3://BUCKET/PREFIX or as the absolute path of a folder they all mount",
+                    root.display()
+                )))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -258,9 +299,10 @@ pub async fn open(
     location: &Location,
     options: &SessionOptions,
 ) -> Result<(SessionContext, Manifest)> {
+    options.executors_reach("--lake", location)?;
     #[cfg(feature = "distributed")]
     if let Some(cluster) = &options.cluster {
-        crate::sql::cluster::check(cluster, location)?;
+        crate::sql::cluster::check_reachable(cluster)?;
     }
     let manifest = lake::read_manifest(location)?;
     let zone = manifest.zone()?;
@@ -288,7 +330,7 @@ pub async fn open(
                 false => Some(Arc::new(CurrentSet::load(location, &index)?)),
             };
             ctx.register_udf(datafusion::logical_expr::ScalarUDF::new_from_impl(
-                IsCurrentSnapshot::new(IndexSource::of(location, &index), set),
+                IsCurrentSnapshot::new(IndexSource::of(location, &index)?, set),
             ));
             let current = ctx.sql(CURRENT_FROM_INDEX).await?;
             ctx.register_table("dossiers", current.into_view())?;

@@ -126,19 +126,49 @@ impl Location {
         }
     }
 
-    /// Whether the file `rel` exists.
-    pub(crate) fn exists(&self, rel: &str) -> Result<bool> {
+    /// The last `len` bytes of the file `rel` (all of it when it is
+    /// shorter) and the file's size; `None` when there is none. From a
+    /// bucket this is one ranged request, not the whole object.
+    pub(crate) fn read_tail(&self, rel: &str, len: u64) -> Result<Option<(Bytes, u64)>> {
         match self {
-            Location::Folder(root) => root
-                .join(rel)
-                .try_exists()
-                .map_err(|e| Error::io(root.join(rel), e)),
+            Location::Folder(root) => {
+                use std::io::{Read, Seek, SeekFrom};
+                let path = root.join(rel);
+                let mut file = match std::fs::File::open(&path) {
+                    Ok(file) => file,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                    Err(e) => return Err(Error::io(path, e)),
+                };
+                let size = file.metadata().map_err(|e| Error::io(&path, e))?.len();
+                let mut tail = Vec::with_capacity(len.min(size) as usize);
+                file.seek(SeekFrom::Start(size.saturating_sub(len)))
+                    .and_then(|_| file.read_to_end(&mut tail))
+                    .map_err(|e| Error::io(&path, e))?;
+                Ok(Some((Bytes::from(tail), size)))
+            }
             Location::Bucket(b) => {
                 let (store, key) = (b.store.clone(), b.key(rel));
-                match block(async move { store.head(&key).await })? {
-                    Ok(_) => Ok(true),
-                    Err(object_store::Error::NotFound { .. }) => Ok(false),
-                    Err(e) => Err(b.error(rel, e)),
+                let options = object_store::GetOptions::default()
+                    .with_range(Some(object_store::GetRange::Suffix(len)));
+                let got = block(async move {
+                    match store.get_opts(&key, options).await {
+                        Ok(got) => {
+                            let size = got.meta.size;
+                            got.bytes().await.map(|bytes| Some((bytes, size)))
+                        }
+                        Err(object_store::Error::NotFound { .. }) => Ok(None),
+                        Err(e) => Err(e),
+                    }
+                })?;
+                match got {
+                    Ok(got) => Ok(got),
+                    // Some servers answer a range longer than the object
+                    // with all of it, not as a range: read it whole (an
+                    // error that is not that one comes back from the read).
+                    Err(_) => Ok(self.read(rel)?.map(|bytes| {
+                        let size = bytes.len() as u64;
+                        (bytes, size)
+                    })),
                 }
             }
         }
@@ -263,7 +293,7 @@ impl Location {
     }
 
     /// Replaces `rel` with `bytes` only if it is still the version `tag`
-    /// read (`None`: only if there is no file yet); `Exists` when another
+    /// read (`None`: only if there is no file yet); `Lost` when another
     /// writer replaced it first. In a folder the file is replaced whole,
     /// unconditionally.
     pub(crate) fn replace(&self, rel: &str, bytes: &[u8], tag: Option<&str>) -> Result<Replaced> {
@@ -374,25 +404,20 @@ impl Bucket {
         })
     }
 
-    /// `s3://bucket/prefix`.
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
     /// `s3://bucket`, under which DataFusion finds [`Bucket::new_store`].
-    pub fn store_url(&self) -> &str {
+    pub(crate) fn store_url(&self) -> &str {
         &self.store_url
     }
 
     /// A client of its own for DataFusion's scans: a client's connections
     /// belong to the runtime that made them, and DataFusion's is not the one
     /// motcua's own reads run on.
-    pub fn new_store(&self) -> Result<Arc<dyn ObjectStore>> {
+    pub(crate) fn new_store(&self) -> Result<Arc<dyn ObjectStore>> {
         Ok(Arc::new(s3_store(&self.store_url, &self.url)?))
     }
 
     /// The URL of `rel` for DataFusion.
-    pub fn url_of(&self, rel: &str) -> String {
+    pub(crate) fn url_of(&self, rel: &str) -> String {
         format!("{}/{}", self.store_url, self.key(rel))
     }
 

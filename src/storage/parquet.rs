@@ -3,9 +3,11 @@
 use std::fs::File;
 use std::path::Path;
 
-use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::{ProjectionMask, parquet_to_arrow_schema};
 use parquet::basic::{Compression, ZstdLevel};
+use parquet::errors::ParquetError;
+use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::reader::{ChunkReader, Length};
 
@@ -47,12 +49,10 @@ impl Input {
                     .map(Input::File)
                     .map_err(|e| Error::io(path, e))
             }
-            Location::Bucket(_) => location.read(rel)?.map(Input::Bytes).ok_or_else(|| {
-                Error::lake(
-                    location.shown(rel),
-                    "motcua names it but the bucket does not hold it: restore it from a backup",
-                )
-            }),
+            Location::Bucket(_) => location
+                .read(rel)?
+                .map(Input::Bytes)
+                .ok_or_else(|| missing(location, rel)),
         }
     }
 }
@@ -111,19 +111,59 @@ pub(crate) fn read_columns(
 /// Whether the lake file `rel` has a column `name` (files written before a
 /// column was added lack it).
 pub(crate) fn has_column(location: &Location, rel: &str, name: &str) -> Result<bool> {
-    let builder = ParquetRecordBatchReaderBuilder::try_new(Input::open(location, rel)?)?;
-    Ok(builder.schema().index_of(name).is_ok())
+    Ok(schema_of(location, rel)?.index_of(name).is_ok())
 }
 
 /// The names of the columns of the Parquet file `rel`, in order.
 pub(crate) fn column_names(location: &Location, rel: &str) -> Result<Vec<String>> {
-    let builder = ParquetRecordBatchReaderBuilder::try_new(Input::open(location, rel)?)?;
-    Ok(builder
-        .schema()
+    Ok(schema_of(location, rel)?
         .fields()
         .iter()
         .map(|f| f.name().clone())
         .collect())
+}
+
+/// Bytes read from a file's end for its footer at first: motcua's footers
+/// fit, so one read (one request to a bucket) usually does.
+const FOOTER_GUESS: u64 = 64 * 1024;
+
+/// The Arrow schema of the Parquet file `rel`, from its footer alone.
+fn schema_of(location: &Location, rel: &str) -> Result<arrow::datatypes::SchemaRef> {
+    let metadata = metadata_of(location, rel)?;
+    let file = metadata.file_metadata();
+    Ok(std::sync::Arc::new(parquet_to_arrow_schema(
+        file.schema_descr(),
+        file.key_value_metadata(),
+    )?))
+}
+
+/// The footer of the Parquet file `rel`, read alone: from a bucket, one
+/// ranged request (two when the footer is longer than the first guess), not
+/// the object.
+pub(crate) fn metadata_of(location: &Location, rel: &str) -> Result<ParquetMetaData> {
+    let mut want = FOOTER_GUESS;
+    loop {
+        let (tail, size) = location
+            .read_tail(rel, want)?
+            .ok_or_else(|| missing(location, rel))?;
+        let mut reader = ParquetMetaDataReader::new();
+        match reader.try_parse_sized(&tail, size) {
+            Ok(()) => return Ok(reader.finish()?),
+            // The footer is longer than the first read: read what it needs.
+            Err(ParquetError::NeedMoreData(needed)) if (needed as u64) > want => {
+                want = needed as u64
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// A file the lake names that its storage does not hold.
+fn missing(location: &Location, rel: &str) -> Error {
+    Error::lake(
+        location.shown(rel),
+        "motcua names it but it is not there: restore it from a backup",
+    )
 }
 
 /// The error for a column of a lake file that is not of its declared type.
