@@ -29,6 +29,7 @@ FEEDS = [
     ("signatures", "signatures.csv"),
 ]
 KEY, SECRET, BUCKET = "bench", "bench-secret", "lake"
+LABELS = {"folder": "folder", "bucket": "bucket (one process)", "cluster": "cluster (2 executors)"}
 
 
 def free_ports(n):
@@ -99,7 +100,16 @@ def main():
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--from", dest="start", default="2024-01-01")
     p.add_argument("--to", dest="end", default="2024-12-01")
+    p.add_argument("--more", nargs="*", default=[],
+                   help="more dossier exports (other seeds) ingested into the bucket's lake after the first")
+    p.add_argument("--setups", default="folder,bucket,cluster",
+                   help="which KPI runs to time, of folder, bucket, cluster")
     a = p.parse_args()
+    setups = a.setups.split(",")
+    if not setups or any(s not in LABELS for s in setups):
+        p.error(f"--setups: a comma-separated list of {', '.join(LABELS)}")
+    if a.more and "folder" in setups:
+        p.error("--more adds dossiers to the bucket's lake only: leave folder out of --setups")
     os.environ["MOTCUA_PII_KEY"] = "bench-key-0123456789abcdef"
     exports = os.path.join(a.work, "exports")
     weed, s3_env = start_weed(a.weed, a.work)
@@ -108,12 +118,16 @@ def main():
     bucket = f"s3://{BUCKET}/bench"
     processes = []
     try:
-        for lake in (folder, bucket):
+        lakes = ([folder] if "folder" in setups else []) + [bucket]
+        for lake in lakes:
             if lake == folder:
                 fresh(folder)
             for feed, name in FEEDS:
-                wall, _, _ = measure([a.bin, "-q", "ingest", "--lake", lake, feed, os.path.join(exports, name)])
-                print(f"  ingest {feed} → {lake}: {wall:.1f} s", flush=True)
+                wall, _, rss = measure([a.bin, "-q", "ingest", "--lake", lake, feed, os.path.join(exports, name)])
+                print(f"  ingest {feed} → {lake}: {wall:.1f} s, {rss:.0f} MB", flush=True)
+        for more in a.more:
+            wall, _, rss = measure([a.bin, "-q", "ingest", "--lake", bucket, "dossiers", more])
+            print(f"  ingest dossiers {more} → {bucket}: {wall:.1f} s, {rss:.0f} MB", flush=True)
         scheduler, line = announce([a.bin, "cluster", "scheduler", "--bind", "127.0.0.1:0"], a.work, "scheduler")
         processes.append(scheduler)
         url = line.rsplit(" ", 1)[-1]
@@ -128,19 +142,14 @@ def main():
         time.sleep(2)
         span = ["--grain", "month", "--from", a.start, "--to", a.end]
         outs = {"folder": os.path.join(a.work, "out-folder")}
-        results = step(
-            "kpi",
-            {
-                "folder": (lambda: fresh(outs["folder"]),
-                           [a.bin, "-q", "kpi", "--lake", folder, "--out", outs["folder"], *span]),
-                "bucket (one process)": (None,
-                                         [a.bin, "-q", "kpi", "--lake", bucket, "--out", f"s3://{BUCKET}/out-bucket",
-                                          *span]),
-                "cluster (2 executors)": (None, [a.bin, "-q", "kpi", "--lake", bucket, "--out",
-                                                 f"s3://{BUCKET}/out-cluster", "--cluster", url, *span]),
-            },
-            a.repeat,
-        )
+        runs = {
+            "folder": (lambda: fresh(outs["folder"]),
+                       [a.bin, "-q", "kpi", "--lake", folder, "--out", outs["folder"], *span]),
+            "bucket": (None, [a.bin, "-q", "kpi", "--lake", bucket, "--out", f"s3://{BUCKET}/out-bucket", *span]),
+            "cluster": (None, [a.bin, "-q", "kpi", "--lake", bucket, "--out", f"s3://{BUCKET}/out-cluster",
+                               "--cluster", url, *span]),
+        }
+        results = step("kpi", {LABELS[s]: runs[s] for s in setups}, a.repeat)
         peaks = [stop(p) for p in processes]
     finally:
         for proc in processes:
@@ -150,8 +159,8 @@ def main():
         weed.wait()
         for i in range(2):
             fresh(os.path.join(a.work, f"executor-{i}"))
-    base = results["folder"][0]
-    lines = ["| KPI job | wall s | CPU s (the command) | peak RSS MB (the command) | wall / folder |",
+    base = next(iter(results.values()))[0]
+    lines = [f"| KPI job | wall s | CPU s (the command) | peak RSS MB (the command) | wall / {next(iter(results))} |",
              "|---|---|---|---|---|"]
     for name, (wall, cpu, rss) in results.items():
         lines.append(f"| {name} | {wall:.2f} | {cpu:.2f} | {rss:.0f} | {wall / base:.2f} |")
@@ -160,7 +169,8 @@ def main():
                  + ", ".join(f"{x:.0f} MB" for x in peaks[1:]))
     table = "\n".join(lines)
     print(table)
-    with open(os.path.join(a.work, "cluster-results.md"), "w") as f:
+    name = "cluster-results.md" if not a.more else f"cluster-results-{1 + len(a.more)}-samples.md"
+    with open(os.path.join(a.work, name), "w") as f:
         f.write(table + "\n")
 
 
