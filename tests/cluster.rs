@@ -152,6 +152,20 @@ fn a_cluster_computes_the_rows_one_process_does() {
     assert_eq!(refused.status.code(), Some(2));
     let said = String::from_utf8_lossy(&refused.stderr);
     assert!(said.contains("absolute path"), "{said}");
+    // Outputs in a folder named relatively, which a query reads: refused
+    // the same way; a query that does not read them runs.
+    let mut relative = motcua(&server, &lake, &["query", "--format", "csv", "--sql", all]);
+    relative.args(["--published", "relative-out", "--cluster", &url]);
+    let refused = relative.output().unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("--published relative-out"), "{said}");
+    let mut lake_only = motcua(&server, &lake, &["query", "--format", "csv", "--sql", sql]);
+    lake_only.args(["--published", "relative-out", "--cluster", &url]);
+    assert_eq!(
+        String::from_utf8(succeed(lake_only).stdout).unwrap(),
+        answer
+    );
     let gone = kpi(&server, &lake, &distributed, Some("df://127.0.0.1:1"))
         .output()
         .unwrap();

@@ -86,6 +86,9 @@ pub struct Lake {
     staging: PathBuf,
     _temporary: Option<tempfile::TempDir>,
     pub(crate) _lock: Option<File>,
+    /// The index files each older manifest version names, as read by the
+    /// clean-up after a commit.
+    index_names: std::collections::BTreeMap<u64, Vec<String>>,
 }
 
 /// A committed manifest and its version (`None`: a format 1–3 manifest).
@@ -215,6 +218,7 @@ impl Lake {
             staging,
             _temporary: temporary,
             _lock: lock,
+            index_names: Default::default(),
         };
         match committed {
             Some(committed) => {

@@ -243,15 +243,22 @@ impl Lake {
     }
 
     /// Deletes manifest versions well behind `current`, oldest first, once
-    /// no reader can still be reading them.
+    /// no reader can still be reading them: a version is retired by how
+    /// long ago the next one replaced it, not by its own age (a reader may
+    /// have opened an old version just before a burst of commits).
     fn remove_old_versions(&self, current: u64) {
         let versions = match super::versions(&self.location) {
             Ok(versions) => versions,
             Err(e) => return tracing::warn!("old manifest versions kept: {e}"),
         };
-        for (version, age_secs) in versions {
-            if version.saturating_add(KEEP_VERSIONS) < current && age_secs >= KEEP_VERSION_SECS {
-                warn_on_error(self.location.delete(&version_rel(version)));
+        for pair in versions.windows(2) {
+            let [(version, _), (_, replaced_secs_ago)] = pair else {
+                continue;
+            };
+            if version.saturating_add(KEEP_VERSIONS) < current
+                && *replaced_secs_ago >= KEEP_VERSION_SECS
+            {
+                warn_on_error(self.location.delete(&version_rel(*version)));
             }
         }
     }
@@ -261,15 +268,20 @@ impl Lake {
     /// on an older version may not have loaded its index yet — a cluster's
     /// executors load it at their first task — so every version kept for
     /// readers keeps its index files.
-    fn remove_unreferenced_index(&self) {
+    fn remove_unreferenced_index(&mut self) {
         let min_age = unreferenced_min_age(&self.location);
         let listed = match self.location.list(CURRENT_DIR) {
             Ok(listed) => listed,
             Err(e) => return tracing::warn!("old index versions kept: {e}"),
         };
+        let current: Vec<String> = self
+            .manifest
+            .current_index()
+            .map(|index| index.files().map(str::to_string).collect())
+            .unwrap_or_default();
         let candidates: Vec<&str> = listed
             .iter()
-            .filter(|file| file.age_secs >= min_age)
+            .filter(|file| file.age_secs >= min_age && !current.contains(&file.rel))
             .map(|file| file.rel.as_str())
             .collect();
         if candidates.is_empty() {
@@ -287,26 +299,36 @@ impl Lake {
     }
 
     /// The index files the current manifest and every older version still
-    /// in `_manifest/` name.
-    fn named_index_files(&self) -> Result<BTreeSet<String>> {
+    /// in `_manifest/` name. A version never changes once written, so what
+    /// each names is read once per writer (an ingest of many files commits
+    /// once per file).
+    fn named_index_files(&mut self) -> Result<BTreeSet<String>> {
         let mut named: BTreeSet<String> = self
             .manifest
             .current_index()
             .iter()
             .flat_map(|index| index.files().map(str::to_string).collect::<Vec<_>>())
             .collect();
-        for (version, _) in super::versions(&self.location)? {
+        let kept = super::versions(&self.location)?;
+        self.index_names
+            .retain(|version, _| kept.iter().any(|(v, _)| v == version));
+        for (version, _) in kept {
             if Some(version) == self.version {
                 continue;
             }
-            // A version deleted since the listing names nothing a reader can open.
-            let Some(bytes) = self.location.read(&version_rel(version))? else {
-                continue;
-            };
-            let manifest = super::parse_manifest(&self.location, &bytes)?;
-            if let Some(index) = manifest.current_index() {
-                named.extend(index.files().map(str::to_string));
+            if !self.index_names.contains_key(&version) {
+                // A version deleted since the listing names nothing a reader can open.
+                let Some(bytes) = self.location.read(&version_rel(version))? else {
+                    continue;
+                };
+                let manifest = super::parse_manifest(&self.location, &bytes)?;
+                let files = manifest
+                    .current_index()
+                    .map(|index| index.files().map(str::to_string).collect())
+                    .unwrap_or_default();
+                self.index_names.insert(version, files);
             }
+            named.extend(self.index_names[&version].iter().cloned());
         }
         Ok(named)
     }

@@ -375,12 +375,15 @@ impl Version {
             }
             // A slice to copy may be gone because another run published
             // and cleaned up: that is a conflict to retry, not a bad bucket.
-            let now = out.read(&pointer).ok().flatten().map(|b| pointer_text(&b));
-            if now != bucket.current {
-                return Err(Error::Conflict {
-                    path: out.shown(&pointer),
-                    version: now.as_deref().and_then(version_number).unwrap_or_default(),
-                });
+            if let Ok(now) = out.read(&pointer) {
+                let now = now.map(|b| pointer_text(&b));
+                if now != bucket.current {
+                    tracing::warn!("{e}");
+                    return Err(Error::Conflict {
+                        path: out.shown(&pointer),
+                        version: now.as_deref().and_then(version_number).unwrap_or_default(),
+                    });
+                }
             }
             return Err(e);
         }
@@ -407,7 +410,7 @@ impl Version {
         let number = version_number(&version).unwrap_or_default();
         match bucket_versions(out, dataset) {
             Ok(versions) => {
-                remove_abandoned(out, dataset, &versions);
+                remove_abandoned(out, dataset, &versions, &keep);
                 for (n, old) in versions {
                     if n < number && !keep.contains(&Some(old.as_str())) {
                         remove_version(out, &old);
@@ -498,12 +501,19 @@ fn remove_version(out: &Location, version: &str) {
 /// Deletes the version folders in a bucket that have no run manifest: a
 /// run killed while uploading left them. A young one may be a run still
 /// uploading, so only those a day old go, as in the lake.
-fn remove_abandoned(out: &Location, dataset: &str, finished: &[(u64, String)]) {
+fn remove_abandoned(
+    out: &Location,
+    dataset: &str,
+    finished: &[(u64, String)],
+    keep: &[Option<&str>],
+) {
     match out.list_all(&versions_rel(dataset)) {
         Ok(files) => {
             let min_age = crate::lake::BUCKET_UNREFERENCED_SECS;
             for folder in abandoned(&files, &versions_rel(dataset), finished, min_age) {
-                remove_version(out, &folder);
+                if !keep.contains(&Some(folder.as_str())) {
+                    remove_version(out, &folder);
+                }
             }
         }
         Err(e) => tracing::warn!("unfinished versions kept: {e}"),

@@ -128,7 +128,8 @@ impl Location {
 
     /// The last `len` bytes of the file `rel` (all of it when it is
     /// shorter) and the file's size; `None` when there is none. From a
-    /// bucket this is one ranged request, not the whole object.
+    /// bucket: its size, then a bounded range (servers differ on a suffix
+    /// range longer than the object), not the whole object.
     pub(crate) fn read_tail(&self, rel: &str, len: u64) -> Result<Option<(Bytes, u64)>> {
         match self {
             Location::Folder(root) => {
@@ -148,28 +149,20 @@ impl Location {
             }
             Location::Bucket(b) => {
                 let (store, key) = (b.store.clone(), b.key(rel));
-                let options = object_store::GetOptions::default()
-                    .with_range(Some(object_store::GetRange::Suffix(len)));
                 let got = block(async move {
-                    match store.get_opts(&key, options).await {
-                        Ok(got) => {
-                            let size = got.meta.size;
-                            got.bytes().await.map(|bytes| Some((bytes, size)))
-                        }
-                        Err(object_store::Error::NotFound { .. }) => Ok(None),
-                        Err(e) => Err(e),
+                    let size = match store.head(&key).await {
+                        Ok(meta) => meta.size,
+                        Err(object_store::Error::NotFound { .. }) => return Ok(None),
+                        Err(e) => return Err(e),
+                    };
+                    if size == 0 {
+                        return Ok(Some((Bytes::new(), 0)));
                     }
+                    let range = size.saturating_sub(len)..size;
+                    let bytes = store.get_range(&key, range).await?;
+                    Ok(Some((bytes, size)))
                 })?;
-                match got {
-                    Ok(got) => Ok(got),
-                    // Some servers answer a range longer than the object
-                    // with all of it, not as a range: read it whole (an
-                    // error that is not that one comes back from the read).
-                    Err(_) => Ok(self.read(rel)?.map(|bytes| {
-                        let size = bytes.len() as u64;
-                        (bytes, size)
-                    })),
-                }
+                got.map_err(|e| b.error(rel, e))
             }
         }
     }

@@ -147,13 +147,19 @@ pub(crate) fn metadata_of(location: &Location, rel: &str) -> Result<ParquetMetaD
             .read_tail(rel, want)?
             .ok_or_else(|| missing(location, rel))?;
         let mut reader = ParquetMetaDataReader::new();
+        let damaged = |e: ParquetError| {
+            Error::lake(
+                location.shown(rel),
+                format!("is not a readable Parquet file ({e}); restore it from a backup"),
+            )
+        };
         match reader.try_parse_sized(&tail, size) {
-            Ok(()) => return Ok(reader.finish()?),
+            Ok(()) => return reader.finish().map_err(damaged),
             // The footer is longer than the first read: read what it needs.
             Err(ParquetError::NeedMoreData(needed)) if (needed as u64) > want => {
                 want = needed as u64
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(damaged(e)),
         }
     }
 }
