@@ -66,9 +66,10 @@ fn every_row_read_is_accepted_quarantined_or_a_duplicate() {
 
 /// The same activity written as field exports — a tracking book with titles,
 /// a two-row header and a footer, or a vi-VN `;` CSV; units as a Vietnamese
-/// register — gives the same lake and the same KPIs as the system export.
+/// register — or written canonically gives the same lake and the same KPIs
+/// as the system export.
 #[test]
-fn field_exports_give_the_same_lake_and_kpis_as_the_system_export() {
+fn every_style_gives_the_same_lake_and_kpis_as_the_system_export() {
     use motcua::sample::Style;
     let lake_of = |style: Style| {
         let f = Fixture::new();
@@ -129,7 +130,7 @@ fn field_exports_give_the_same_lake_and_kpis_as_the_system_export() {
     };
     let (system, system_tables, system_kpis) = lake_of(Style::System);
     assert!(system_kpis.len() >= 13, "{}", system_kpis.len());
-    for style in [Style::Field, Style::FieldCsv] {
+    for style in [Style::Canonical, Style::Field, Style::FieldCsv] {
         let (field, tables, kpis) = lake_of(style);
         assert_eq!(field.dossier_rows, system.dossier_rows);
         // More rows than one batch of the sheet reader (4,096).
@@ -144,4 +145,65 @@ fn field_exports_give_the_same_lake_and_kpis_as_the_system_export() {
         }
         assert!(kpis == system_kpis, "{style:?}: the KPIs differ");
     }
+}
+
+/// The canonical style writes every time as RFC 3339 with its offset (a
+/// deadline given as a day, as an ISO date) and every flag as true/false:
+/// what a clean export looks like.
+#[test]
+fn the_canonical_style_writes_only_canonical_values() {
+    use motcua::sample::Style;
+    let f = Fixture::new();
+    let exports = f.dir.path().join("exports");
+    motcua::sample::generate_styled(&exports, 1_000, 3, Style::Canonical).unwrap();
+    let check = |file: &str, times: &[&str], flags: &[&str]| {
+        let mut reader = csv::Reader::from_path(exports.join(file)).unwrap();
+        let header = reader.headers().unwrap().clone();
+        let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+        let mut rows = 0;
+        for record in reader.records() {
+            let record = record.unwrap();
+            for name in times {
+                let value = &record[at(name)];
+                let day = *name == "due_at"
+                    && chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").is_ok();
+                assert!(
+                    value.is_empty() || day || chrono::DateTime::parse_from_rfc3339(value).is_ok(),
+                    "{file} {name}: {value}"
+                );
+            }
+            for name in flags {
+                let value = &record[at(name)];
+                assert!(
+                    ["", "true", "false"].contains(&value),
+                    "{file} {name}: {value}"
+                );
+            }
+            rows += 1;
+        }
+        assert!(rows > 500, "{file}: {rows}");
+    };
+    check(
+        "dossiers.csv",
+        &[
+            "received_at",
+            "due_at",
+            "completed_at",
+            "returned_at",
+            "updated_at",
+        ],
+        &[
+            "processed_online",
+            "digitized",
+            "e_result",
+            "applicant_signed",
+            "result_signed",
+            "paid_online",
+        ],
+    );
+    check(
+        "signatures.csv",
+        &["occurred_at"],
+        &["signed", "free_of_charge"],
+    );
 }

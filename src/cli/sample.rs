@@ -25,7 +25,8 @@ pub(super) struct SampleArgs {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// How the files look: `system` (each feed's own headers, values in
-    /// mixed forms), `field` (dossiers as an .xlsx tracking book with titles,
+    /// mixed forms), `canonical` (the same files, every value in its
+    /// canonical form: ISO times with offsets, codes), `field` (dossiers as an .xlsx tracking book with titles,
     /// a two-row header and a footer; units as a Vietnamese `;` register) or
     /// `field-csv` (that tracking book as a vi-VN `;` CSV). The same
     /// activity in every style.

@@ -195,7 +195,12 @@ impl ValueEnum for Format {
 impl ValueEnum for crate::sample::Style {
     fn value_variants<'a>() -> &'a [Self] {
         use crate::sample::Style;
-        &[Style::System, Style::Field, Style::FieldCsv]
+        &[
+            Style::System,
+            Style::Canonical,
+            Style::Field,
+            Style::FieldCsv,
+        ]
     }
 
     fn to_possible_value(&self) -> Option<PossibleValue> {

@@ -97,7 +97,7 @@ impl Writers {
         ];
         let portal_file = File::create(&paths[1]).map_err(|e| Error::io(&paths[1], e))?;
         let dossiers = match style {
-            Style::System => {
+            Style::System | Style::Canonical => {
                 let mut w = csv_writer(&paths[0])?;
                 w.write_record(DOSSIER_HEADER)
                     .map_err(|e| csv_error(&paths[0], e))?;
@@ -259,6 +259,7 @@ pub(crate) fn write_activity(
         event_seq: 0,
         buf: Default::default(),
         end,
+        canonical: style == Style::Canonical,
     };
     let days = (end - start) / 86_400;
     for i in 0..dossiers {
@@ -292,6 +293,9 @@ pub(crate) struct Generator {
     pub(crate) event_seq: u64,
     pub(crate) buf: [String; 5],
     pub(crate) end: i64,
+    /// Every value in its canonical form (`Style::Canonical`); the draws
+    /// are the same, so the activity is too.
+    pub(crate) canonical: bool,
 }
 
 /// Seconds into the day: office hours at a counter, any time online.
@@ -603,30 +607,49 @@ impl Generator {
             }
             return Ok(());
         }
+        let canonical = self.canonical;
+        let day_first = d.day_first && !canonical;
+        let vietnamese = d.vietnamese && !canonical;
         let [b_received, b_due, b_completed, b_returned, b_updated] = &mut self.buf;
-        format_local(d.received, d.day_first, b_received);
+        format_local(d.received, day_first, b_received);
         match d.due {
+            // A day alone: the deadline is its end.
+            Some(due) if d.due_as_date && canonical => {
+                *b_due = crate::sample::iso_day(Some(due));
+            }
             Some(due) if d.due_as_date => format_date(due, b_due),
-            Some(due) => format_local(due, d.day_first, b_due),
+            Some(due) => format_local(due, day_first, b_due),
             None => b_due.clear(),
         }
         b_completed.clear();
         if resolved {
-            format_local(d.completed, d.day_first, b_completed);
+            format_local(d.completed, day_first, b_completed);
         }
         b_returned.clear();
         if status == "returned" {
-            format_local(d.returned, d.day_first, b_returned);
+            format_local(d.returned, day_first, b_returned);
         }
-        format_local(updated, d.day_first, b_updated);
-        let yes_no = |v: bool| yes_no(v, d.vietnamese);
-        let fee_text = format_fee(d.fee, d.fee_style);
+        format_local(updated, day_first, b_updated);
+        let yes_no = |v: bool| match canonical {
+            true => {
+                if v {
+                    "true"
+                } else {
+                    "false"
+                }
+            }
+            false => yes_no(v, vietnamese),
+        };
+        let fee_text = match canonical {
+            true => d.fee.to_string(),
+            false => format_fee(d.fee, d.fee_style),
+        };
         let record: [&str; 22] = [
             &d.id,
             &d.procedure.code,
             &d.unit.code,
-            channel_text(d.channel, d.vietnamese),
-            level_text(d.procedure.online_level, d.vietnamese),
+            channel_text(d.channel, vietnamese),
+            level_text(d.procedure.online_level, vietnamese),
             status,
             b_received,
             b_due,

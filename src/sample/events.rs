@@ -112,7 +112,7 @@ impl Generator {
         let signed = self.rng.chance(if unit.pilot { 0.99 } else { 0.8 });
         let event_id = self.next_event_id("SG");
         let [b, ..] = &mut self.buf;
-        format_local(at, true, b);
+        format_local(at, !self.canonical, b);
         let record = [
             event_id.as_str(),
             b.as_str(),
@@ -161,7 +161,12 @@ impl Generator {
             "",
             signer,
             provider,
-            if free { "yes" } else { "no" },
+            match (free, self.canonical) {
+                (true, true) => "true",
+                (false, true) => "false",
+                (true, false) => "yes",
+                (false, false) => "no",
+            },
         ];
         w.signatures
             .write_record(record)

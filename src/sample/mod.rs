@@ -55,6 +55,10 @@ pub enum Style {
     /// codes and Vietnamese, grouped fees).
     #[default]
     System,
+    /// As a system that exports well writes them: the `system` files and
+    /// headers with every value in its canonical form (ISO 8601 times with
+    /// their offset, codes, `true`/`false`, plain numbers).
+    Canonical,
     /// Dossiers as a report screen's tracking book (`dossiers.xlsx`; more
     /// books past 1,000,000 rows) and units as a province's register (`;`
     /// CSV, Vietnamese headers and values, titles and footers).
@@ -67,6 +71,7 @@ impl Style {
     pub fn name(self) -> &'static str {
         match self {
             Style::System => "system",
+            Style::Canonical => "canonical",
             Style::Field => "field",
             Style::FieldCsv => "field-csv",
         }
@@ -78,10 +83,11 @@ impl std::str::FromStr for Style {
     fn from_str(s: &str) -> Result<Self> {
         match s {
             "system" => Ok(Style::System),
+            "canonical" => Ok(Style::Canonical),
             "field" => Ok(Style::Field),
             "field-csv" => Ok(Style::FieldCsv),
             _ => Err(Error::Usage(format!(
-                "unknown style '{s}'; use system, field or field-csv"
+                "unknown style '{s}'; use system, canonical, field or field-csv"
             ))),
         }
     }
@@ -132,7 +138,7 @@ pub fn generate_styled(out: &Path, dossiers: u64, seed: u64, style: Style) -> Re
     let registry = unit_tree(seed);
     let units = &registry.units;
     let mut report = SampleReport::default();
-    if style == Style::System {
+    if matches!(style, Style::System | Style::Canonical) {
         write_units(out, units, &mut report)?;
     } else {
         let path = file_of(out, Feed::Units);
