@@ -126,8 +126,10 @@ def main():
     p.add_argument("--work", required=True)
     p.add_argument("--queries", required=True)
     p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--steps", default="ingest,kpi,nightly,field",
+    p.add_argument("--steps", default="ingest,canonical,kpi,nightly,field",
                    help="which steps to run, comma-separated")
+    p.add_argument("--dossiers", type=int, default=1_000_000,
+                   help="dossiers of the samples this script generates itself (the canonical export)")
     p.add_argument("--field-dossiers", type=int, default=510_000,
                    help="dossiers of the field exports (510,000 make about 1,000,000 rows)")
     a = p.parse_args()
@@ -140,6 +142,8 @@ def main():
 
     if "ingest" in steps:
         rows.append(ingest_step(a, work, exports))
+    if "canonical" in steps:
+        rows.append(canonical_step(a, work))
     if "kpi" in steps:
         rows.append(kpi_step(a, work, exports))
     nightly_share = None
@@ -183,6 +187,30 @@ def ingest_step(a, work, exports):
         inputs=[dossiers],
     )
     return ("ingest dossiers.csv → Parquet", ingest)
+
+
+def canonical_step(a, work):
+    """1b. The same ingest from a clean export: the same activity with every
+    value canonical (`motcua sample --style canonical`), which DuckDB reads
+    with a plain typed read_csv."""
+    print("canonical", flush=True)
+    exports = os.path.join(work, "canonical")
+    dossiers = os.path.join(exports, "dossiers.csv")
+    if not os.path.exists(dossiers):
+        subprocess.run([a.bin, "sample", "--out", exports, "--dossiers", str(a.dossiers), "--seed", "1",
+                        "--style", "canonical"], check=True, stdout=subprocess.DEVNULL)
+    lake = os.path.join(work, "canonical-lake")
+    ingest = step(
+        "canonical ingest",
+        {
+            "motcua": (lambda: fresh(lake), [a.bin, "-q", "ingest", "--lake", lake, "dossiers", dossiers]),
+            "DuckDB": (None, [a.python, PEERS, "duckdb-ingest-canonical", dossiers,
+                              os.path.join(work, "duckdb-canonical.parquet")]),
+        },
+        a.repeat,
+        inputs=[dossiers],
+    )
+    return ("ingest a clean canonical dossiers.csv → Parquet", ingest)
 
 
 def kpi_step(a, work, exports):

@@ -2,6 +2,7 @@
 its own process (wall time, CPU time and peak RSS are the process's).
 
     peers.py duckdb-ingest CSV OUT.parquet
+    peers.py duckdb-ingest-canonical CSV OUT.parquet
     peers.py polars-ingest CSV OUT.parquet
     peers.py duckdb-kpi LAKE TABLES_DIR QUERY.sql GRAIN FROM TO OUT.parquet
     peers.py duckdb-kpi-index LAKE TABLES_DIR QUERY.sql GRAIN FROM TO OUT.parquet
@@ -35,6 +36,33 @@ ALIASES = {
 TIMESTAMPS = ["received_at", "due_at", "completed_at", "returned_at", "updated_at"]
 BOOLS = ["processed_online", "digitized", "e_result", "applicant_signed", "result_signed", "paid_online"]
 TEXT = ["dossier_id", "procedure_code", "unit_code", "status", "satisfaction", "applicant_type"]
+
+
+def duckdb_ingest_canonical(csv, out):
+    """The clean export (`motcua sample --style canonical`): DuckDB's plain
+    typed read_csv, every value already canonical. A deadline given as a
+    day (an ISO date) is its last microsecond, local time, as motcua reads it."""
+    import duckdb
+
+    types = {c: "VARCHAR" for c in TEXT + ["channel", "online_level", "payment_method", "applicant_id", "due_at"]}
+    types.update({c: "TIMESTAMPTZ" for c in TIMESTAMPS if c != "due_at"})
+    types.update({c: "BOOLEAN" for c in BOOLS})
+    types["fee_vnd"] = "BIGINT"
+    due = (
+        "CASE WHEN length(due_at) = 10 THEN timezone('UTC', (due_at::DATE + INTERVAL 1 DAY - INTERVAL 7 HOUR"
+        " - INTERVAL 1 MICROSECOND)::TIMESTAMP) ELSE due_at::TIMESTAMPTZ END AS due_at"
+    )
+    applicant = f"CASE WHEN applicant_id IS NULL THEN NULL ELSE sha256('{KEY}' || applicant_id) END AS applicant_key"
+    columns = (
+        TEXT + ["channel", "online_level", "payment_method"]
+        + [c for c in TIMESTAMPS if c != "due_at"] + [due] + BOOLS + ["fee_vnd", applicant]
+    )
+    con = duckdb.connect()
+    con.execute("SET preserve_insertion_order = false")
+    con.execute(
+        f"COPY (SELECT {', '.join(columns)} FROM read_csv('{csv}', header = true, types = {types})) "
+        f"TO '{out}' (FORMAT parquet, COMPRESSION zstd)"
+    )
 
 
 def duckdb_ingest(csv, out):
@@ -627,6 +655,7 @@ if __name__ == "__main__":
     job, *args = sys.argv[1:]
     {
         "duckdb-ingest": duckdb_ingest,
+        "duckdb-ingest-canonical": duckdb_ingest_canonical,
         "polars-ingest": polars_ingest,
         "duckdb-kpi": duckdb_kpi,
         "duckdb-kpi-index": lambda *a: duckdb_kpi(*a, use_index=True),

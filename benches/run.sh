@@ -2,7 +2,7 @@
 # The benchmark: motcua beside DuckDB and Polars on the same generated files.
 #
 #   bash benches/run.sh [DOSSIERS] [REPEAT] [STEPS]
-#       (defaults: 1000000, 3, ingest,kpi,nightly,field)
+#       (defaults: 1000000, 3, ingest,canonical,kpi,nightly,field)
 #
 # Installs the peers into a virtual environment of its own (DuckDB and
 # Polars from PyPI), builds motcua in release mode, generates DOSSIERS
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 
 DOSSIERS="${1:-1000000}"
 REPEAT="${2:-3}"
-STEPS="${3:-ingest,kpi,nightly,field}"
+STEPS="${3:-ingest,canonical,kpi,nightly,field}"
 . benches/env.sh
 "$VENV/bin/pip" install --quiet duckdb==2.0.0 polars==2.1.0 fastexcel==0.21.0
 
@@ -27,4 +27,4 @@ if [[ "$STEPS" =~ ingest|kpi|nightly ]] && [ ! -f "$BENCH_DIR/exports/portal_eve
 fi
 echo "motcua $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(date -u +%Y-%m-%d), $(nproc) cores, $DOSSIERS dossiers"
 "$VENV/bin/python" benches/bench.py --bin "$BIN" --python "$VENV/bin/python" \
-    --work "$BENCH_DIR" --queries "$PWD/queries" --repeat "$REPEAT" --steps "$STEPS"
+    --work "$BENCH_DIR" --queries "$PWD/queries" --repeat "$REPEAT" --steps "$STEPS" --dossiers "$DOSSIERS"
