@@ -271,3 +271,51 @@ fn write_targets(out: &Path, units: &[Unit], report: &mut SampleReport) -> Resul
     report.files.push((Feed::Targets, path));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::feeds::ColumnType;
+    use chrono::DateTime;
+
+    /// The canonical style writes every column the feeds declare a
+    /// timestamp as RFC 3339 with its offset (a deadline given as a day, as
+    /// an ISO date) and every flag as true/false: a clean export.
+    #[test]
+    fn the_canonical_style_writes_only_canonical_values() {
+        let dir = tempfile::tempdir().unwrap();
+        generate_styled(dir.path(), 1_000, 3, Style::Canonical).unwrap();
+        for feed in [Feed::Dossiers, Feed::Signatures] {
+            let path = file_of(dir.path(), feed);
+            let mut reader = csv::Reader::from_path(&path).unwrap();
+            let header = reader.headers().unwrap().clone();
+            let checked: Vec<(usize, &str, ColumnType)> = feed
+                .def()
+                .columns
+                .iter()
+                .filter(|c| matches!(c.ty, ColumnType::Timestamp { .. } | ColumnType::Bool))
+                .filter_map(|c| Some((header.iter().position(|h| h == c.name)?, c.name, c.ty)))
+                .collect();
+            assert!(checked.len() >= 2, "{feed:?}: {checked:?}");
+            let mut rows = 0;
+            for record in reader.records() {
+                let record = record.unwrap();
+                for (at, name, ty) in &checked {
+                    let value = &record[*at];
+                    let canonical = value.is_empty()
+                        || match ty {
+                            ColumnType::Timestamp { deadline } => {
+                                DateTime::parse_from_rfc3339(value).is_ok()
+                                    || (*deadline
+                                        && NaiveDate::parse_from_str(value, "%Y-%m-%d").is_ok())
+                            }
+                            _ => ["true", "false"].contains(&value),
+                        };
+                    assert!(canonical, "{feed:?} {name}: {value}");
+                }
+                rows += 1;
+            }
+            assert!(rows > 500, "{feed:?}: {rows}");
+        }
+    }
+}
