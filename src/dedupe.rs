@@ -23,7 +23,7 @@ pub(crate) fn row_hash(row: &[Cell]) -> u128 {
             match cell {
                 Cell::Null => bytes.push(0),
                 Cell::Text(s) => hash_text(bytes, s),
-                Cell::Key(s) => hash_text(bytes, s),
+                Cell::Key(k) => hash_text(bytes, &k.hex()),
                 Cell::Enum(v) => bytes.extend_from_slice(&[2, *v]),
                 Cell::Bool(v) => bytes.extend_from_slice(&[3, u8::from(*v)]),
                 Cell::Int(v) | Cell::Ts(v) => {
@@ -120,41 +120,27 @@ impl std::hash::Hasher for PassThroughHasher {
     }
 }
 
-/// Which rows the lake already holds, for SPEC §4's duplicate rules. Keys are
-/// 128-bit hashes; keys of the file being ingested stay pending until it
-/// commits, so a failed file leaves no trace.
-pub(crate) struct DedupIndex {
-    pub(crate) feed: Feed,
-    pub(crate) rule: DedupRule,
+/// The key a feed's rows are de-duplicated on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeyRule {
+    rule: DedupRule,
     id_column: Option<usize>,
-    pub(crate) committed: KeySet,
-    pub(crate) pending: KeySet,
-    loaded_months: HashSet<String>,
-    loaded_all: bool,
 }
 
-impl DedupIndex {
-    pub(crate) fn new(def: &FeedDef) -> Self {
+impl KeyRule {
+    fn of(def: &FeedDef) -> Self {
         let id_column = match def.dedup {
             DedupRule::UniqueId(column) => def.column_index(column),
             _ => None,
         };
-        DedupIndex {
-            feed: def.feed,
+        KeyRule {
             rule: def.dedup,
             id_column,
-            committed: KeySet::default(),
-            pending: KeySet::default(),
-            loaded_months: HashSet::new(),
-            loaded_all: false,
         }
     }
 
-    /// The row hash, when `key` (from `key_of`) is one.
-    pub(crate) fn row_hash(&self, key: Option<u128>) -> Option<u128> {
-        key.filter(|_| matches!(self.rule, DedupRule::IdenticalRow))
-    }
-
+    /// The row's key: its hash, or its ID's; None for a feed without
+    /// duplicates (or a row without an ID).
     pub(crate) fn key_of(&self, row: &[Cell]) -> Option<u128> {
         match self.rule {
             DedupRule::IdenticalRow => Some(row_hash(row)),
@@ -164,6 +150,46 @@ impl DedupIndex {
             },
             DedupRule::None => None,
         }
+    }
+}
+
+/// Which rows the lake already holds, for SPEC §4's duplicate rules. Keys are
+/// 128-bit hashes; keys of the file being ingested stay pending until it
+/// commits, so a failed file leaves no trace.
+pub(crate) struct DedupIndex {
+    pub(crate) feed: Feed,
+    pub(crate) rule: DedupRule,
+    keys: KeyRule,
+    pub(crate) committed: KeySet,
+    pub(crate) pending: KeySet,
+    loaded_months: HashSet<String>,
+    /// The month loaded or found loaded last.
+    last_month: String,
+    loaded_all: bool,
+}
+
+impl DedupIndex {
+    pub(crate) fn new(def: &FeedDef) -> Self {
+        DedupIndex {
+            feed: def.feed,
+            rule: def.dedup,
+            keys: KeyRule::of(def),
+            committed: KeySet::default(),
+            pending: KeySet::default(),
+            loaded_months: HashSet::new(),
+            last_month: String::new(),
+            loaded_all: false,
+        }
+    }
+
+    /// The row hash, when `key` (from `key_of`) is one.
+    pub(crate) fn row_hash(&self, key: Option<u128>) -> Option<u128> {
+        key.filter(|_| matches!(self.rule, DedupRule::IdenticalRow))
+    }
+
+    /// How a row's key is made, for the threads that type rows.
+    pub(crate) fn key_rule(&self) -> KeyRule {
+        self.keys
     }
 
     /// Loads the committed keys a row's check needs: the row's month for
@@ -177,7 +203,13 @@ impl DedupIndex {
         let (column, files): (&str, Vec<&DataFile>) = match self.rule {
             DedupRule::IdenticalRow => {
                 let Some(month) = month else { return Ok(()) };
-                // Asked once per row: no allocation unless the month is new.
+                // Asked once per row: no allocation unless the month is new,
+                // and no hashing when it is the last row's.
+                if self.last_month == month {
+                    return Ok(());
+                }
+                self.last_month.clear();
+                self.last_month.push_str(month);
                 if self.loaded_months.contains(month) {
                     return Ok(());
                 }

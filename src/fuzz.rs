@@ -67,9 +67,11 @@ pub fn rows(data: &[u8], format: Format) {
         no_wait: false,
         max_rejected: None,
         run_records: None,
+        chunk_bytes: None,
         progress: None,
     };
-    match ingest::check_bytes(def.feed, format, &input, &options) {
+    let checked = ingest::check_bytes(def.feed, format, &input, &options);
+    match &checked {
         Ok(report) => assert_eq!(
             report.rows_read,
             report.accepted + report.quarantined + report.duplicates,
@@ -77,6 +79,53 @@ pub fn rows(data: &[u8], format: Format) {
         ),
         Err(Error::BadFile { .. } | Error::Refused { .. }) => {}
         Err(other) => panic!("a file may be refused, but not with this error: {other}"),
+    }
+    if format == Format::Csv {
+        same_in_chunks(def, &input, &options, &checked);
+    }
+}
+
+/// A CSV file read in chunks on several threads gives what it gives read
+/// record by record: the same report, rejections and lines included, or
+/// the same refusal. Chunks of 7 bytes cut the file at nearly every record
+/// end.
+fn same_in_chunks(
+    def: &FeedDef,
+    input: &[u8],
+    options: &IngestOptions,
+    chunked: &crate::error::Result<ingest::FileReport>,
+) {
+    let serial = IngestOptions {
+        chunk_bytes: Some(0),
+        ..options.clone()
+    };
+    let serial = ingest::check_bytes(def.feed, Format::Csv, input, &serial);
+    for chunk_bytes in [None, Some(7)] {
+        let options = IngestOptions {
+            chunk_bytes,
+            ..options.clone()
+        };
+        let chunked_here;
+        let chunked = match chunk_bytes {
+            None => chunked,
+            Some(_) => {
+                chunked_here = ingest::check_bytes(def.feed, Format::Csv, input, &options);
+                &chunked_here
+            }
+        };
+        match (&serial, chunked) {
+            (Ok(serial), Ok(chunked)) => assert_eq!(serial, chunked, "chunks of {chunk_bytes:?}"),
+            (Err(serial), Err(chunked)) => assert_eq!(
+                serial.to_string(),
+                chunked.to_string(),
+                "chunks of {chunk_bytes:?}"
+            ),
+            (serial, chunked) => panic!(
+                "record by record {:?}, in chunks of {chunk_bytes:?} {:?}",
+                serial.as_ref().map(|r| r.rows_read),
+                chunked.as_ref().map(|r| r.rows_read)
+            ),
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use motcua::ingest::IngestOptions;
 use motcua::spec::feeds::Feed;
 use std::path::PathBuf;
 
@@ -144,5 +145,71 @@ fn every_style_gives_the_same_lake_and_kpis_as_the_system_export() {
             );
         }
         assert!(kpis == system_kpis, "{style:?}: the KPIs differ");
+    }
+}
+
+/// A CSV file read in chunks on one thread per core writes the lake it
+/// writes read record by record on one: every data, quarantine and index
+/// file the same bytes. Chunks of 1,000 bytes cut the files at thousands of
+/// places; chunks of a byte hold one record each, so the rows of the field
+/// CSV's signature block are parsed again once the block is known to have
+/// begun in an earlier chunk.
+#[test]
+fn reading_in_chunks_writes_the_lake_reading_record_by_record_writes() {
+    use motcua::sample::Style;
+    // One set of exports: quarantine records name the file read.
+    let exports = Fixture::new();
+    let files: Vec<(Feed, PathBuf)> = [Style::System, Style::FieldCsv]
+        .into_iter()
+        .flat_map(|style| {
+            let dir = exports.dir.path().join(format!("{style:?}"));
+            motcua::sample::generate_styled(&dir, 1_500, 11, style)
+                .unwrap()
+                .files
+        })
+        .collect();
+    let lake_files = |chunk_bytes: Option<usize>| {
+        let f = Fixture::new();
+        let mut counts = Vec::new();
+        for (feed, path) in &files {
+            let options = IngestOptions {
+                chunk_bytes,
+                ..f.options()
+            };
+            let report = f
+                .ingest_with(*feed, std::slice::from_ref(path), &options)
+                .unwrap()
+                .remove(0);
+            counts.push(report_counts(&report));
+        }
+        let mut lake: Vec<(PathBuf, Vec<u8>)> = all_files(&f.lake)
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+            .map(|p| {
+                (
+                    p.strip_prefix(&f.lake).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                )
+            })
+            .collect();
+        lake.sort();
+        (counts, lake)
+    };
+    let (serial_counts, serial_files) = lake_files(Some(0));
+    assert!(serial_files.len() > 20, "{}", serial_files.len());
+    // The footer rows were quarantined.
+    assert!(serial_counts.iter().any(|c| c.2 > 0), "{serial_counts:?}");
+    for chunk_bytes in [None, Some(1_000), Some(1)] {
+        let (counts, files) = lake_files(chunk_bytes);
+        assert_eq!(counts, serial_counts, "{chunk_bytes:?}");
+        assert_eq!(files.len(), serial_files.len(), "{chunk_bytes:?}");
+        for ((path, bytes), (serial_path, serial_bytes)) in files.iter().zip(&serial_files) {
+            assert_eq!(path, serial_path);
+            assert!(
+                bytes == serial_bytes,
+                "{} differs in chunks of {chunk_bytes:?}",
+                path.display()
+            );
+        }
     }
 }

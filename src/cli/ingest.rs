@@ -91,6 +91,7 @@ pub(super) fn run(args: IngestArgs) -> Result<()> {
         no_wait: args.no_wait,
         max_rejected: args.max_rejected,
         run_records: None,
+        chunk_bytes: None,
         // Counted only for a bar that is drawn: the count is on the row path.
         progress: super::progress::drawn().then(|| Arc::new(ingest::Progress::default())),
     };

@@ -19,12 +19,21 @@ use crate::read::naming::UnitNames;
 use crate::read::{self, Format, ProblemKind, RawRecord};
 use crate::spec::feeds::{ColumnType, Feed, FeedDef, Retention};
 use crate::stage::partitions::PartitionSinks;
+use crate::stage::partitions::Partitioner;
 use crate::stage::quarantine::QuarantineSink;
+use crate::stage::writer::Partition;
 use crate::storage::parquet::{column_as, has_column, read_columns};
 use crate::validate::changes::{ChangesCheck, RegisteredUnit};
 use crate::validate::privacy;
 use crate::validate::registry::{RegistryCheck, UnitCheck};
 use crate::validate::row::{Cell, Detached, RowErrors, RowParser, attach};
+
+/// Where a valid row goes, as worked out on a reading thread: the key it
+/// is de-duplicated on, and its partition.
+struct Routing {
+    key: Option<u128>,
+    partition: Partition,
+}
 
 /// The lake a file is checked against and staged for.
 pub(crate) struct Target<'a> {
@@ -73,9 +82,10 @@ pub(crate) fn stage_file(
             ))
         });
     }
-    // Values are typed on the reading thread; rows are checked for
+    // Values are typed, and rows hashed and given their partition, on the
+    // reading threads, each with a parser of its own; rows are checked for
     // duplicates and written on this one.
-    let mut parser = RowParser::new(def, options.zone, options.pii_key.clone());
+    let (zone, pii_key, keys) = (options.zone, options.pii_key.clone(), dedup.key_rule());
     let (mut source, layout) = read::open(
         file.path,
         data,
@@ -83,12 +93,19 @@ pub(crate) fn stage_file(
         def,
         file.scan,
         &overrides,
-        move |record| match &record.problem {
-            Some(problem) => Err(RowErrors::Rejected(vec![(
-                problem.column.clone(),
-                problem.reason.clone(),
-            )])),
-            None => parser.parse_detached(record),
+        move || {
+            let mut parser = RowParser::new(def, zone, pii_key.clone());
+            let mut partitioner = Partitioner::new(def, zone);
+            move |record: &RawRecord| match &record.problem {
+                Some(problem) => Err(RowErrors::Rejected(vec![(
+                    problem.column.clone(),
+                    problem.reason.clone(),
+                )])),
+                None => parser.parse_detached(record, |row| Routing {
+                    key: keys.key_of(row),
+                    partition: partitioner.partition_of(row),
+                }),
+            }
         },
     )?;
     tracing::info!(
@@ -100,13 +117,16 @@ pub(crate) fn stage_file(
     let sheet = layout.as_ref().and_then(|l| l.sheet.as_deref());
     let mut stager = FileStager::new(target, file, options, dedup, sheet, registry)?;
     stager.report.layout = layout;
-    let mut record = RawRecord::default();
-    while let Some(typed) = source.next(&mut record)? {
-        stager.take(typed, &record)?;
+    while let Some((records, typed)) = source.next_batch()? {
+        let rows = records.len() as u64;
+        for (record, typed) in records.iter().zip(typed) {
+            stager.take(typed, record)?;
+        }
+        source.recycle(records);
         if let Some(progress) = &options.progress {
             progress
                 .rows
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                .fetch_add(rows, std::sync::atomic::Ordering::Relaxed);
         }
     }
     stager.finish(source.unknown_columns())
@@ -125,6 +145,7 @@ fn overrides(options: &IngestOptions) -> read::Overrides {
         header_row: profile.and_then(|p| p.header_row),
         profile: options.profile.clone(),
         unit_names: None,
+        chunk_bytes: options.chunk_bytes,
     }
 }
 
@@ -222,7 +243,7 @@ impl<'a> FileStager<'a> {
     }
 
     /// One record read, with its values as typed on the reading thread.
-    fn take(&mut self, typed: Detached, record: &RawRecord) -> Result<()> {
+    fn take(&mut self, typed: Detached<Routing>, record: &RawRecord) -> Result<()> {
         if crate::interrupt::requested() {
             return Err(Error::Interrupted {
                 what: format!(
@@ -234,8 +255,8 @@ impl<'a> FileStager<'a> {
         }
         self.report.rows_read += 1;
         self.check_encoding(record)?;
-        match typed.map(|cells| attach(cells, record)) {
-            Ok(row) => self.accept(&row, record.line),
+        match typed.map(|(cells, routing)| (attach(cells, record), routing)) {
+            Ok((row, routing)) => self.accept(&row, record.line, routing),
             Err(RowErrors::NoPiiKey) => Err(Error::PiiKey(format!(
                 "{}: {}",
                 self.path.display(),
@@ -290,9 +311,8 @@ impl<'a> FileStager<'a> {
     }
 
     /// A valid row: counted as a duplicate, or checked and staged.
-    fn accept(&mut self, row: &[Cell], line: u64) -> Result<()> {
-        let partition = self.sinks.partition_of(row);
-        let key = self.dedup.key_of(row);
+    fn accept(&mut self, row: &[Cell], line: u64, routing: Routing) -> Result<()> {
+        let Routing { key, partition } = routing;
         if let Some(key) = key {
             let Target {
                 manifest, location, ..

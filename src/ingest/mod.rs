@@ -58,6 +58,10 @@ pub struct IngestOptions {
     /// state spills to disk (`current::RUN_RECORDS` when None); tests make
     /// it small to exercise many runs.
     pub run_records: Option<usize>,
+    /// The size of the chunks a CSV file is cut into to be parsed on one
+    /// thread per core (0: record by record, on one thread; None: 1 MiB).
+    /// Tests cut small ones, to compare the two.
+    pub chunk_bytes: Option<usize>,
     /// Counters a caller watches while the files are read (a progress bar).
     pub progress: Option<Arc<Progress>>,
 }

@@ -21,6 +21,7 @@ fn spreadsheet_error(value: &str) -> Option<&str> {
 }
 
 /// Where each field of an export's records goes.
+#[derive(Clone)]
 pub(crate) struct ColumnMap {
     /// For each input position: the feed column it feeds, if any.
     position_to_column: Vec<Option<usize>>,
@@ -39,7 +40,7 @@ pub(crate) struct ColumnMap {
     constant: Option<(usize, String)>,
     /// A signature block has begun: every row from it on that lacks data
     /// is footer.
-    in_signatures: bool,
+    pub(crate) in_signatures: bool,
 }
 
 impl ColumnMap {

@@ -9,6 +9,7 @@ use crate::read::Input;
 use crate::read::RawRecord;
 use crate::read::RecordSource;
 use crate::read::blank_lines::MarkBlankLines;
+use crate::read::chunked::ChunkedCsv;
 use crate::read::columns::ColumnMap;
 use crate::read::decoded;
 use crate::read::footer::is_blank;
@@ -20,6 +21,68 @@ const NOT_UTF8: &str = "the header row is not valid UTF-8; convert the file to U
 
 /// The decoded input, its blank lines marked (see `blank_lines`).
 type Marked = BufReader<MarkBlankLines<BufReader<Decoded>>>;
+
+/// How a CSV export's records are read, past its header.
+pub(crate) enum CsvBody {
+    /// Record by record, on one thread.
+    Serial(Box<CsvSource>),
+    /// In chunks of whole records, on several.
+    Chunked(Box<ChunkedCsv>),
+}
+
+/// The input past the header, before it is given its reader.
+enum Body {
+    Serial(::csv::Reader<std::io::Chain<std::io::Cursor<Vec<u8>>, Marked>>),
+    Chunked {
+        head: Vec<u8>,
+        rest: Marked,
+        lines_before: u64,
+    },
+}
+
+/// How every CSV record is split: records end at LF (a CR before it is
+/// trimmed with the value; with CRLF terminators the csv crate reports a
+/// record's line one short), quotes as RFC 4180, rows of any width.
+pub(crate) fn reader_builder(delimiter: u8) -> ::csv::ReaderBuilder {
+    let mut builder = ::csv::ReaderBuilder::new();
+    builder
+        .terminator(::csv::Terminator::Any(b'\n'))
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true);
+    builder
+}
+
+/// The header rows, after the `skipped` rows above them (`rows` in all).
+fn read_header<R: Read>(
+    reader: &mut ::csv::Reader<R>,
+    rows: usize,
+    skipped: usize,
+    path: &Path,
+) -> Result<Vec<layout::Row>> {
+    let bad = |reason: String| Error::BadFile {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut header = Vec::with_capacity(rows - skipped);
+    let mut record = ::csv::ByteRecord::new();
+    for row in 0..rows {
+        reader
+            .read_byte_record(&mut record)
+            .map_err(|e| bad(format!("cannot read the header row: {e}")))?;
+        if row < skipped {
+            continue;
+        }
+        let cells = record
+            .iter()
+            .map(|c| std::str::from_utf8(c).map(|c| c.trim().to_string()))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|_| bad(NOT_UTF8.into()))?;
+        let line = record.position().map_or(1, |p| p.line());
+        header.push(layout::Row { line, cells });
+    }
+    Ok(header)
+}
 
 pub(crate) struct CsvSource {
     pub(crate) path: PathBuf,
@@ -35,15 +98,19 @@ pub(crate) struct CsvSource {
 }
 
 impl CsvSource {
-    /// `unclosed_quote`: the file's [`FileScan::quote_left_open`];
-    /// the delimiter is `--delimiter`, else detected with the header row.
+    /// Reads the header and returns how to read the records after it, and
+    /// the file's layout. `unclosed_quote`: the file's
+    /// [`FileScan::quote_left_open`]; the delimiter is `--delimiter`, else
+    /// detected with the header row; `chunk_bytes`: the size of the chunks
+    /// read on several threads (0: record by record, on one).
     pub fn open(
         path: &Path,
         input: Input,
         naming: &Naming,
         unclosed_quote: bool,
         overrides: &Overrides,
-    ) -> Result<Self> {
+        chunk_bytes: usize,
+    ) -> Result<(CsvBody, InputLayout)> {
         let bad = |reason: String| Error::BadFile {
             path: path.to_path_buf(),
             reason,
@@ -70,32 +137,42 @@ impl CsvSource {
         let splits = layout::csv_splits(&prefix, overrides.delimiter);
         let found = layout::find(&splits, search).map_err(bad)?;
         let delimiter = splits[found.split].delimiter.unwrap_or(b',');
-        // Records end at LF; a CR before it is trimmed with the value. (With
-        // CRLF terminators the csv crate reports a record's line one short.)
-        let mut reader = ::csv::ReaderBuilder::new()
-            .terminator(::csv::Terminator::Any(b'\n'))
-            .delimiter(delimiter)
-            .has_headers(false)
-            .flexible(true)
-            .buffer_capacity(1 << 20)
-            .from_reader(std::io::Cursor::new(prefix).chain(decoded));
-        let mut header = Vec::with_capacity(found.header_rows);
-        let mut record = ::csv::ByteRecord::new();
-        for row in 0..found.skipped + found.header_rows {
-            reader
-                .read_byte_record(&mut record)
-                .map_err(|e| bad(format!("cannot read the header row: {e}")))?;
-            if row < found.skipped {
-                continue;
+        let rows = found.skipped + found.header_rows;
+        // A file whose header ends within the lines read ahead is read in
+        // chunks on several threads; one whose quoting runs to its end (or
+        // whose header does not end there) record by record, on one.
+        let chunked = (chunk_bytes > 0 && !unclosed_quote)
+            .then(|| {
+                let mut reader = reader_builder(delimiter).from_reader(prefix.as_slice());
+                let header = read_header(&mut reader, rows, found.skipped, path);
+                let after = reader.position().byte() as usize;
+                let lines_before = reader.position().line() - 1;
+                let ends = after > 0 && after <= prefix.len() && prefix[after - 1] == b'\n';
+                ends.then_some((header, after, lines_before))
+            })
+            .flatten();
+        let (header, body) = match chunked {
+            Some((header, after, lines_before)) => {
+                let head = prefix[after..].to_vec();
+                (
+                    header?,
+                    Body::Chunked {
+                        head,
+                        rest: decoded,
+                        lines_before,
+                    },
+                )
             }
-            let cells = record
-                .iter()
-                .map(|c| std::str::from_utf8(c).map(|c| c.trim().to_string()))
-                .collect::<std::result::Result<_, _>>()
-                .map_err(|_| bad(NOT_UTF8.into()))?;
-            let line = record.position().map_or(1, |p| p.line());
-            header.push(layout::Row { line, cells });
-        }
+            None => {
+                let mut reader = reader_builder(delimiter)
+                    .buffer_capacity(1 << 20)
+                    .from_reader(std::io::Cursor::new(prefix).chain(decoded));
+                (
+                    read_header(&mut reader, rows, found.skipped, path)?,
+                    Body::Serial(reader),
+                )
+            }
+        };
         let header_line = header.first().map_or(1, |r| r.line);
         if found.skipped > 0 || delimiter != b',' || found.header_rows > 1 {
             tracing::info!(
@@ -115,15 +192,31 @@ impl CsvSource {
             sheet: None,
             columns: columns.mapping(),
         };
-        Ok(CsvSource {
-            path: path.to_path_buf(),
-            reader,
-            record: ::csv::ByteRecord::new(),
-            columns,
-            unclosed_quote,
-            ahead: None,
-            layout,
-        })
+        let body = match body {
+            Body::Serial(reader) => CsvBody::Serial(Box::new(CsvSource {
+                path: path.to_path_buf(),
+                reader,
+                record: ::csv::ByteRecord::new(),
+                columns,
+                unclosed_quote,
+                ahead: None,
+                layout: layout.clone(),
+            })),
+            Body::Chunked {
+                head,
+                rest,
+                lines_before,
+            } => CsvBody::Chunked(Box::new(ChunkedCsv {
+                path: path.to_path_buf(),
+                head,
+                rest: Box::new(rest),
+                lines_before,
+                delimiter,
+                columns,
+                chunk_bytes,
+            })),
+        };
+        Ok((body, layout))
     }
 
     /// Reads the next record into `self.record`, from the read-ahead first.

@@ -4,6 +4,7 @@
 //! in `validate`.
 
 mod blank_lines;
+mod chunked;
 mod columns;
 mod csv;
 mod footer;
@@ -12,10 +13,11 @@ pub(crate) mod naming;
 mod ndjson;
 mod profile;
 mod read_ahead;
+mod record_ends;
 mod scan;
 mod workbook;
 
-pub(crate) use csv::CsvSource;
+pub(crate) use csv::{CsvBody, CsvSource};
 pub(crate) use ndjson::NdjsonSource;
 pub use profile::Profile;
 pub(crate) use read_ahead::*;
@@ -272,6 +274,10 @@ pub(crate) struct Overrides {
     pub(crate) profile: Option<std::sync::Arc<Profile>>,
     /// The units registry by name, for exports that name units.
     pub(crate) unit_names: Option<std::sync::Arc<naming::UnitNames>>,
+    /// The size of the chunks a CSV file is cut into to be parsed on
+    /// several threads (0: record by record on one; None: the default).
+    /// Tests cut small ones.
+    pub(crate) chunk_bytes: Option<usize>,
 }
 
 impl Overrides {
@@ -296,32 +302,47 @@ pub(crate) trait RecordSource: Send {
 }
 
 /// Opens a record source over `input`; `path` names it in messages and
-/// `scan` is its [`scan`]. The records are split, decoded and handed to
-/// `prepare` on a thread of their own (see [`ReadAhead`]).
-pub(crate) fn open<T: Send + 'static>(
+/// `scan` is its [`scan`]. The records are split, decoded and handed to a
+/// `prepare` made by `make_prepare` on threads of their own (see
+/// [`ReadAhead`]): a CSV file's in chunks on one thread per core, other
+/// files' on one.
+pub(crate) fn open<T: Send + 'static, P>(
     path: &Path,
     input: Input,
     format: Format,
     feed: &'static FeedDef,
     scan: &FileScan,
     overrides: &Overrides,
-    prepare: impl FnMut(&RawRecord) -> T + Send + 'static,
-) -> Result<(ReadAhead<T>, Option<InputLayout>)> {
+    make_prepare: impl Fn() -> P,
+) -> Result<(ReadAhead<T>, Option<InputLayout>)>
+where
+    P: FnMut(&RawRecord) -> T + Send + 'static,
+{
     let naming = Naming {
         unit_names: overrides.unit_names.clone(),
         ..Naming::new(feed, overrides.profile.clone())
     };
     let source: Box<dyn RecordSource> = match format {
-        Format::Csv => Box::new(CsvSource::open(
-            path,
-            input,
-            &naming,
-            scan.quote_left_open,
-            overrides,
-        )?),
+        Format::Csv => {
+            let chunk_bytes = overrides.chunk_bytes.unwrap_or(chunked::CHUNK_BYTES);
+            let (body, layout) = CsvSource::open(
+                path,
+                input,
+                &naming,
+                scan.quote_left_open,
+                overrides,
+                chunk_bytes,
+            )?;
+            match body {
+                CsvBody::Serial(source) => source,
+                CsvBody::Chunked(chunked) => {
+                    return Ok(((*chunked).spawn(make_prepare), Some(layout)));
+                }
+            }
+        }
         Format::Ndjson => Box::new(NdjsonSource::open(path, input, naming, overrides)),
         Format::Workbook => Box::new(WorkbookSource::open(path, input, &naming, overrides)?),
     };
     let layout = source.layout();
-    Ok((ReadAhead::spawn(path, source, prepare), layout))
+    Ok((ReadAhead::spawn(path, source, make_prepare()), layout))
 }

@@ -36,18 +36,29 @@ pub(crate) enum ColumnBuilder {
 }
 
 impl ColumnBuilder {
-    fn for_type(data_type: &DataType) -> Self {
+    /// A builder with room for `rows` values (and `bytes` of text).
+    fn for_type(data_type: &DataType, rows: usize, bytes: usize) -> Self {
         match data_type {
-            DataType::Utf8 => ColumnBuilder::Str(StringBuilder::new()),
-            DataType::Boolean => ColumnBuilder::Bool(BooleanBuilder::new()),
-            DataType::Int64 => ColumnBuilder::Int(Int64Builder::new()),
-            DataType::Timestamp(_, _) => {
-                ColumnBuilder::Ts(TimestampMicrosecondBuilder::new().with_timezone("UTC"))
+            DataType::Utf8 => ColumnBuilder::Str(StringBuilder::with_capacity(rows, bytes)),
+            DataType::Boolean => ColumnBuilder::Bool(BooleanBuilder::with_capacity(rows)),
+            DataType::Int64 => ColumnBuilder::Int(Int64Builder::with_capacity(rows)),
+            DataType::Timestamp(_, _) => ColumnBuilder::Ts(
+                TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC"),
+            ),
+            DataType::Float64 => ColumnBuilder::Float(Float64Builder::with_capacity(rows)),
+            DataType::Date32 => ColumnBuilder::Date(Date32Builder::with_capacity(rows)),
+            DataType::FixedSizeBinary(n) => {
+                ColumnBuilder::Hash(FixedSizeBinaryBuilder::with_capacity(rows, *n))
             }
-            DataType::Float64 => ColumnBuilder::Float(Float64Builder::new()),
-            DataType::Date32 => ColumnBuilder::Date(Date32Builder::new()),
-            DataType::FixedSizeBinary(n) => ColumnBuilder::Hash(FixedSizeBinaryBuilder::new(*n)),
             other => unreachable!("lake schemas use no {other}"),
+        }
+    }
+
+    /// Bytes of text held.
+    fn text_bytes(&self) -> usize {
+        match self {
+            ColumnBuilder::Str(b) => b.values_slice().len(),
+            _ => 0,
         }
     }
 
@@ -82,7 +93,7 @@ impl BatchBuilder {
         let columns = schema
             .fields()
             .iter()
-            .map(|f| ColumnBuilder::for_type(f.data_type()))
+            .map(|f| ColumnBuilder::for_type(f.data_type(), 0, 0))
             .collect();
         BatchBuilder {
             schema,
@@ -116,7 +127,7 @@ impl BatchBuilder {
         for (i, (cell, builder)) in row.iter().zip(self.columns.iter_mut()).enumerate() {
             match (builder, cell) {
                 (ColumnBuilder::Str(b), Cell::Text(s)) => b.append_value(s),
-                (ColumnBuilder::Str(b), Cell::Key(s)) => b.append_value(s),
+                (ColumnBuilder::Str(b), Cell::Key(k)) => b.append_value(&*k.hex()),
                 (ColumnBuilder::Str(b), Cell::Enum(v)) => {
                     let ColumnType::Enum(e) = def.columns[i].ty else {
                         unreachable!("enum cell in a non-enum column")
@@ -161,8 +172,23 @@ impl BatchBuilder {
         }
     }
 
+    /// The rows appended since the last batch, as one; the builders start
+    /// again with room for a batch as large (growing them row by row
+    /// copies every buffer several times).
     pub(crate) fn finish(&mut self) -> Result<RecordBatch> {
-        let arrays = self.columns.iter_mut().map(ColumnBuilder::finish).collect();
+        let rows = self.len();
+        let fields = self.schema.fields();
+        let arrays = self
+            .columns
+            .iter_mut()
+            .zip(fields.iter())
+            .map(|(column, field)| {
+                let bytes = column.text_bytes();
+                let array = column.finish();
+                *column = ColumnBuilder::for_type(field.data_type(), rows, bytes);
+                array
+            })
+            .collect();
         Ok(RecordBatch::try_new(self.schema.clone(), arrays)?)
     }
 }

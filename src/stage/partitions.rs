@@ -27,11 +27,32 @@ pub(crate) struct PartitionSinks {
     pub(crate) staging: Option<PathBuf>,
     pub(crate) seq: u64,
     pub(crate) builders: HashMap<Partition, BatchBuilder>,
-    /// Rows appended per partition.
+    /// Rows handed on per partition (at each full batch, and at the end).
     pub(crate) rows: HashMap<Partition, u64>,
-    partition_column: Option<usize>,
-    pub(crate) months: MonthLookup,
+    pub(crate) zone: Zone,
     pub(crate) writer: Option<WriterThread>,
+}
+
+/// Which partition (local month) a feed's row goes to; one per thread.
+pub(crate) struct Partitioner {
+    column: Option<usize>,
+    months: MonthLookup,
+}
+
+impl Partitioner {
+    pub(crate) fn new(def: &FeedDef, zone: Zone) -> Self {
+        Partitioner {
+            column: def.partition_by.and_then(|c| def.column_index(c)),
+            months: MonthLookup::new(zone),
+        }
+    }
+
+    pub(crate) fn partition_of(&mut self, row: &[Cell]) -> Partition {
+        match self.column.map(|i| &row[i]) {
+            Some(Cell::Ts(t)) => Some(self.months.key(*t)),
+            _ => None,
+        }
+    }
 }
 
 impl PartitionSinks {
@@ -42,16 +63,8 @@ impl PartitionSinks {
             seq,
             builders: HashMap::new(),
             rows: HashMap::new(),
-            partition_column: def.partition_by.and_then(|c| def.column_index(c)),
-            months: MonthLookup::new(zone),
+            zone,
             writer: None,
-        }
-    }
-
-    pub(crate) fn partition_of(&mut self, row: &[Cell]) -> Partition {
-        match self.partition_column.map(|i| &row[i]) {
-            Some(Cell::Ts(t)) => Some(self.months.key(*t)),
-            _ => None,
         }
     }
 
@@ -70,7 +83,7 @@ impl PartitionSinks {
         if self.builders.contains_key(month) {
             return Ok(());
         }
-        let builder = BatchBuilder::new(self.def, self.months.zone);
+        let builder = BatchBuilder::new(self.def, self.zone);
         if let Some(staging) = &self.staging {
             let rel = self.rel_path(month.as_deref());
             let staged = staging.join(&rel);
@@ -89,6 +102,7 @@ impl PartitionSinks {
 
     /// Hands a full batch to the writer thread (dropped in a dry run).
     fn send_batch(&mut self, month: Partition, batch: RecordBatch) -> Result<()> {
+        *self.rows.entry(month.clone()).or_default() += batch.num_rows() as u64;
         if self.staging.is_some() {
             self.writer().send(WriterMessage::Batch { month, batch })?;
         }
@@ -102,16 +116,16 @@ impl PartitionSinks {
         line: u64,
         hash: Option<u128>,
     ) -> Result<()> {
-        self.open(&month)?;
+        if !self.builders.contains_key(&month) {
+            self.open(&month)?;
+        }
         let (def, seq) = (self.def, self.seq);
         let builder = self
             .builders
             .get_mut(&month)
             .expect("partition opened above");
         builder.append(def, row, seq, line, hash);
-        let full = builder.len() >= BATCH_ROWS;
-        *self.rows.entry(month.clone()).or_default() += 1;
-        if full {
+        if builder.len() >= BATCH_ROWS {
             let batch = builder.finish()?;
             self.send_batch(month, batch)?;
         }

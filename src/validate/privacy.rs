@@ -89,10 +89,48 @@ impl PiiKey {
     /// The stored key of one applicant: HMAC-SHA-256 of the trimmed ID,
     /// truncated to 128 bits (RFC 2104 §5), as 32 lower-case hex digits.
     pub fn applicant_key(&self, applicant_id: &str) -> String {
+        self.applicant_digest(applicant_id).hex().to_string()
+    }
+
+    /// [`applicant_key`](Self::applicant_key) before it is written out.
+    pub(crate) fn applicant_digest(&self, applicant_id: &str) -> ApplicantKey {
         let mut mac = self.mac.clone();
         mac.update(applicant_id.as_bytes());
         let digest = mac.finalize().into_bytes();
-        hex::encode(&digest[..16])
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&digest[..16]);
+        ApplicantKey(key)
+    }
+}
+
+/// An applicant's key as 16 bytes: a value that costs no allocation per row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ApplicantKey([u8; 16]);
+
+impl ApplicantKey {
+    /// The key as stored: 32 lower-case hex digits.
+    pub(crate) fn hex(&self) -> HexKey {
+        let mut digits = [0u8; 32];
+        // 16 bytes always fit 32 digits.
+        let _ = hex::encode_to_slice(self.0, &mut digits);
+        HexKey(digits)
+    }
+}
+
+/// An applicant key's hex digits, on the stack.
+pub(crate) struct HexKey([u8; 32]);
+
+impl std::ops::Deref for HexKey {
+    type Target = str;
+    fn deref(&self) -> &str {
+        // Hex digits are ASCII.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for HexKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self)
     }
 }
 

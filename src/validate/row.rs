@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use crate::read::RawRecord;
 use crate::spec::feeds::{ColumnDef, ColumnType, FeedDef, RowRule};
 use crate::spec::kpis::{self, KpiKind};
-use crate::validate::privacy::PiiKey;
+use crate::validate::privacy::{ApplicantKey, PiiKey};
 use crate::validate::time::{self, Zone};
 use crate::validate::values::{self, EnumMatcher};
 
@@ -30,7 +30,7 @@ pub(crate) enum Cell<'a> {
     /// A target and whether it was written as a percentage.
     Target(f64, bool),
     /// The keyed hash that replaces a personal ID.
-    Key(String),
+    Key(ApplicantKey),
     /// A local date, as days since 1970-01-01.
     Date(i32),
 }
@@ -53,9 +53,10 @@ impl Cell<'_> {
     }
 }
 
-/// A record's values as typed on the reading thread, per column (None:
-/// the record's own text), or why the record is rejected.
-pub(crate) type Detached = std::result::Result<Vec<Option<Cell<'static>>>, RowErrors>;
+/// A record's values as typed on a reading thread, per column (None: the
+/// record's own text), with what was made of the row there (`R`), or why
+/// the record is rejected.
+pub(crate) type Detached<R> = std::result::Result<(Vec<Option<Cell<'static>>>, R), RowErrors>;
 
 /// The row of `record` from its detached values.
 pub(crate) fn attach<'a>(
@@ -91,7 +92,7 @@ pub(crate) struct ColumnParser {
     pub(crate) def: &'static ColumnDef,
     pub(crate) matcher: Option<EnumMatcher>,
     /// The last personal ID seen and its key.
-    last_key: Option<(String, String)>,
+    last_key: Option<(String, ApplicantKey)>,
 }
 
 /// A feed's `RowRule` with column names resolved to indexes and enum
@@ -260,18 +261,25 @@ impl RowParser {
         }
     }
 
-    /// `parse`, with each value detached from the record (text read from
-    /// the record itself is left for `attach`; a default's is kept).
-    pub(crate) fn parse_detached(&mut self, record: &RawRecord) -> Detached {
+    /// `parse`, and what `with` makes of the row, with each value detached
+    /// from the record (text read from the record itself is left for
+    /// `attach`; a default's is kept).
+    pub(crate) fn parse_detached<R>(
+        &mut self,
+        record: &RawRecord,
+        with: impl FnOnce(&[Cell]) -> R,
+    ) -> Detached<R> {
         let row = self.parse(record)?;
-        Ok(row
+        let made = with(&row);
+        let cells = row
             .into_iter()
             .enumerate()
             .map(|(i, cell)| match cell {
                 Cell::Text(_) if record.get(i).is_none() => self.defaults[i].clone(),
                 cell => cell.detached(),
             })
-            .collect())
+            .collect();
+        Ok((cells, made))
     }
 
     pub(crate) fn name(&self, i: usize) -> &'static str {
@@ -432,10 +440,17 @@ fn parse_value<'a>(
                 if let Some((id, hashed)) = &column.last_key
                     && id == raw
                 {
-                    return Ok(Cell::Key(hashed.clone()));
+                    return Ok(Cell::Key(*hashed));
                 }
-                let hashed = key.applicant_key(raw);
-                column.last_key = Some((raw.to_string(), hashed.clone()));
+                let hashed = key.applicant_digest(raw);
+                match &mut column.last_key {
+                    Some((id, last)) => {
+                        id.clear();
+                        id.push_str(raw);
+                        *last = hashed;
+                    }
+                    None => column.last_key = Some((raw.to_string(), hashed)),
+                }
                 Cell::Key(hashed)
             }
             None => return Err(ValueError::NoPiiKey),
