@@ -151,9 +151,10 @@ fn every_style_gives_the_same_lake_and_kpis_as_the_system_export() {
 /// A CSV file read in chunks on one thread per core writes the lake it
 /// writes read record by record on one: every data, quarantine and index
 /// file the same bytes. Chunks of 1,000 bytes cut the files at thousands of
-/// places; chunks of a byte hold one record each, so the rows of the field
-/// CSV's signature block are parsed again once the block is known to have
-/// begun in an earlier chunk.
+/// places; chunks asked to be a byte long hold a record or a few (each
+/// cut at the first record end), so the last rows of the field CSV's
+/// signature block are parsed again once the block is known to have begun
+/// in an earlier chunk.
 #[test]
 fn reading_in_chunks_writes_the_lake_reading_record_by_record_writes() {
     use motcua::sample::Style;

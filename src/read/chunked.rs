@@ -5,12 +5,14 @@
 
 use std::io::Read;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 
 use crate::error::Error;
 use crate::read::RawRecord;
 use crate::read::columns::ColumnMap;
+use crate::read::csv::reader_builder;
 use crate::read::footer::is_blank;
 use crate::read::read_ahead::internal_error;
 use crate::read::read_ahead::{Batch, Body, Chunk, ChunkLinks, Message, ReadAhead, Spares};
@@ -20,8 +22,13 @@ use crate::read::record_ends::last_record_end;
 /// enough that a few in flight per thread stay small beside the rest.
 pub(crate) const CHUNK_BYTES: usize = 1 << 20;
 
-/// Chunks cut and not yet taken by the consumer, per worker.
+/// Chunks cut and not yet taken by the consumer, per worker: each holds its
+/// bytes and records (a few times the chunk) until it is taken.
 const IN_FLIGHT_PER_WORKER: usize = 3;
+
+/// Workers at most, whatever the cores: the consumer and the Parquet writer
+/// need cores too, and chunks in flight grow with the workers.
+const MAX_WORKERS: usize = 8;
 
 /// The body of a CSV file, past its header, to be read in chunks.
 pub(crate) struct ChunkedCsv {
@@ -46,7 +53,9 @@ impl ChunkedCsv {
         T: Send + 'static,
         P: FnMut(&RawRecord) -> T + Send + 'static,
     {
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(MAX_WORKERS);
         let (sender, messages) =
             std::sync::mpsc::sync_channel::<Message<T>>(workers * IN_FLIGHT_PER_WORKER + 1);
         let (spare, spares) = std::sync::mpsc::sync_channel::<Vec<RawRecord>>(8);
@@ -71,18 +80,33 @@ impl ChunkedCsv {
         let lines_before = self.lines_before;
         let unknown = self.columns.unknown.clone();
         let (buffers, free) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
-        let cutter = Cutter {
+        let signatures = Arc::new(AtomicBool::new(false));
+        let mut cutter = Cutter {
             jobs: jobs.clone(),
             tokens: token,
             sender,
             free,
+            signatures: signatures.clone(),
             unknown,
+            seq: 0,
         };
-        std::thread::spawn(move || cutter.run(self));
+        std::thread::spawn(move || {
+            // The consumer waits for every message in turn: a panic must
+            // still answer, or it would wait for ever.
+            let path = self.path.clone();
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cutter.run(self)));
+            if run.is_err() {
+                let _ = cutter.sender.send(Message {
+                    seq: cutter.seq,
+                    body: Body::Failed(internal_error(&path)),
+                });
+            }
+        });
         let links = ChunkLinks {
             again: jobs,
             tokens,
             buffers,
+            signatures,
         };
         ReadAhead::new(&path, messages, spare, Some(links), lines_before)
     }
@@ -95,21 +119,29 @@ struct Cutter<T> {
     sender: SyncSender<Message<T>>,
     /// Buffers of chunks taken, to cut the next ones into.
     free: Receiver<Vec<u8>>,
+    /// Set once the consumer has seen a signature block begin: the chunks
+    /// cut after that are parsed knowing it.
+    signatures: Arc<AtomicBool>,
     unknown: Vec<String>,
+    /// The next chunk's number.
+    seq: u64,
 }
 
 impl<T> Cutter<T> {
-    fn run(self, mut csv: ChunkedCsv) {
-        let mut seq = 0;
+    fn run(&mut self, mut csv: ChunkedCsv) {
         let mut buffer = std::mem::take(&mut csv.head);
         let mut want = csv.chunk_bytes.max(1);
         loop {
             let more = match fill(&mut csv.rest, &mut buffer, want) {
                 Ok(more) => more,
                 Err(e) => {
-                    let failed = Error::io(&csv.path, e);
+                    // Worded as when the file is read record by record.
+                    let failed = Error::BadFile {
+                        path: csv.path.clone(),
+                        reason: format!("cannot read CSV: {e}"),
+                    };
                     let _ = self.sender.send(Message {
-                        seq,
+                        seq: self.seq,
                         body: Body::Failed(failed),
                     });
                     return;
@@ -137,20 +169,20 @@ impl<T> Cutter<T> {
                     || self
                         .jobs
                         .send(Chunk {
-                            seq,
+                            seq: self.seq,
                             bytes,
-                            in_signatures: false,
+                            in_signatures: self.signatures.load(Ordering::Acquire),
                         })
                         .is_err()
                 {
                     return;
                 }
-                seq += 1;
+                self.seq += 1;
             }
             if !more {
                 let _ = self.sender.send(Message {
-                    seq,
-                    body: Body::End(self.unknown),
+                    seq: self.seq,
+                    body: Body::End(std::mem::take(&mut self.unknown)),
                 });
                 return;
             }
@@ -158,29 +190,13 @@ impl<T> Cutter<T> {
     }
 }
 
-/// Reads into `buffer` until it holds `want` bytes; false at the input's
-/// end. (Reads may return a line at a time: the buffer is sized once.)
+/// Reads into `buffer` until it holds `want` bytes; false at the input's end.
 fn fill(input: &mut dyn Read, buffer: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
-    let mut filled = buffer.len();
-    if filled >= want {
+    let Some(wanted) = want.checked_sub(buffer.len()).filter(|&w| w > 0) else {
         return Ok(true);
-    }
-    buffer.resize(want, 0);
-    let more = loop {
-        match input.read(&mut buffer[filled..]) {
-            Ok(0) => break Ok(false),
-            Ok(n) => {
-                filled += n;
-                if filled >= want {
-                    break Ok(true);
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => break Err(e),
-        }
     };
-    buffer.truncate(filled);
-    more
+    let read = input.take(wanted as u64).read_to_end(buffer)?;
+    Ok(read == wanted)
 }
 
 /// A thread that parses chunks.
@@ -226,13 +242,8 @@ impl<T, P: FnMut(&RawRecord) -> T> Worker<T, P> {
             .ok()
             .and_then(|spares| spares.try_recv().ok())
             .unwrap_or_default();
-        self.columns.in_signatures = chunk.in_signatures;
-        let mut reader = ::csv::ReaderBuilder::new()
-            .terminator(::csv::Terminator::Any(b'\n'))
-            .delimiter(self.delimiter)
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(chunk.bytes.as_slice());
+        self.columns.resume(chunk.in_signatures);
+        let mut reader = reader_builder(self.delimiter).from_reader(chunk.bytes.as_slice());
         let mut records = Vec::with_capacity(self.last_records);
         let mut prepared = Vec::with_capacity(self.last_records);
         let mut record = recycled.pop().unwrap_or_default();
@@ -264,7 +275,7 @@ impl<T, P: FnMut(&RawRecord) -> T> Worker<T, P> {
             prepared,
             // The reader's own count: it skips the line end of a blank line.
             lines: reader.position().line() - 1,
-            in_signatures: self.columns.in_signatures,
+            in_signatures: self.columns.in_signatures(),
             chunk: Some(chunk),
         })
     }

@@ -40,7 +40,7 @@ pub(crate) struct ColumnMap {
     constant: Option<(usize, String)>,
     /// A signature block has begun: every row from it on that lacks data
     /// is footer.
-    pub(crate) in_signatures: bool,
+    in_signatures: bool,
 }
 
 impl ColumnMap {
@@ -147,6 +147,17 @@ impl ColumnMap {
             constant,
             in_signatures: false,
         })
+    }
+
+    /// Whether a signature block has begun by the last record sorted.
+    pub(crate) fn in_signatures(&self) -> bool {
+        self.in_signatures
+    }
+
+    /// Sorts records from the middle of a file on: `in_signatures` says
+    /// whether a signature block began before them.
+    pub(crate) fn resume(&mut self, in_signatures: bool) {
+        self.in_signatures = in_signatures;
     }
 
     /// Each export header and the feed column it feeds (None: left out).

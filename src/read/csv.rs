@@ -31,7 +31,7 @@ pub(crate) enum CsvBody {
 }
 
 /// The input past the header, before it is given its reader.
-enum Body {
+enum Rest {
     Serial(::csv::Reader<std::io::Chain<std::io::Cursor<Vec<u8>>, Marked>>),
     Chunked {
         head: Vec<u8>,
@@ -147,7 +147,9 @@ impl CsvSource {
                 let header = read_header(&mut reader, rows, found.skipped, path);
                 let after = reader.position().byte() as usize;
                 let lines_before = reader.position().line() - 1;
-                let ends = after > 0 && after <= prefix.len() && prefix[after - 1] == b'\n';
+                // The header ended before the lines read ahead did: a quoted
+                // header cell running past them would be cut short here.
+                let ends = after > 0 && after < prefix.len() && prefix[after - 1] == b'\n';
                 ends.then_some((header, after, lines_before))
             })
             .flatten();
@@ -156,7 +158,7 @@ impl CsvSource {
                 let head = prefix[after..].to_vec();
                 (
                     header?,
-                    Body::Chunked {
+                    Rest::Chunked {
                         head,
                         rest: decoded,
                         lines_before,
@@ -169,7 +171,7 @@ impl CsvSource {
                     .from_reader(std::io::Cursor::new(prefix).chain(decoded));
                 (
                     read_header(&mut reader, rows, found.skipped, path)?,
-                    Body::Serial(reader),
+                    Rest::Serial(reader),
                 )
             }
         };
@@ -193,7 +195,7 @@ impl CsvSource {
             columns: columns.mapping(),
         };
         let body = match body {
-            Body::Serial(reader) => CsvBody::Serial(Box::new(CsvSource {
+            Rest::Serial(reader) => CsvBody::Serial(Box::new(CsvSource {
                 path: path.to_path_buf(),
                 reader,
                 record: ::csv::ByteRecord::new(),
@@ -202,7 +204,7 @@ impl CsvSource {
                 ahead: None,
                 layout: layout.clone(),
             })),
-            Body::Chunked {
+            Rest::Chunked {
                 head,
                 rest,
                 lines_before,

@@ -62,6 +62,8 @@ pub(crate) struct ChunkLinks {
     /// A taken chunk's bytes, back to the cutting thread to be filled again
     /// (fresh memory costs the kernel a page clearing per 4 KiB).
     pub(crate) buffers: SyncSender<Vec<u8>>,
+    /// Set when a signature block has begun, for the cutting thread.
+    pub(crate) signatures: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Used records going back to the reading threads, for their buffers.
@@ -219,9 +221,10 @@ impl<T: Send + 'static> ReadAhead<T> {
     /// parsed again: a signature block began before it, and its records
     /// were read as if none had.
     fn start(&mut self, mut batch: Batch<T>) -> Result<Option<(Vec<RawRecord>, Vec<T>)>> {
+        let parsed_too_early = |chunk: &Chunk| !chunk.in_signatures;
         if self.in_signatures
+            && batch.chunk.as_ref().is_some_and(parsed_too_early)
             && let Some(mut chunk) = batch.chunk.take()
-            && !chunk.in_signatures
             && let Some(links) = &self.links
         {
             chunk.in_signatures = true;
@@ -232,6 +235,11 @@ impl<T: Send + 'static> ReadAhead<T> {
         }
         self.in_signatures = batch.in_signatures;
         if let Some(links) = &self.links {
+            if self.in_signatures {
+                links
+                    .signatures
+                    .store(true, std::sync::atomic::Ordering::Release);
+            }
             // Frees the cutting thread to cut one more.
             let _ = links.tokens.try_recv();
             if let Some(chunk) = batch.chunk.take() {
