@@ -7,9 +7,6 @@ use std::process::ExitCode;
 use clap::Parser;
 use motcua::cli::{self, Cli};
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
