@@ -110,6 +110,66 @@ def split_last_day(exports, base, increment):
             (i if local_day(json.loads(line)["occurred_at"]) == LAST_DAY else b).write(line)
 
 
+def instant(text):
+    """A timestamp as the sample writes them (ISO with an offset or Z, or
+    day-first local time), as an aware datetime: for ordering."""
+    text = text.strip()
+    if "/" in text:
+        day, time_ = (text.split(" ", 1) + ["0:00"])[:2]
+        d, m, y = (int(x) for x in day.split("/"))
+        parts = [int(x) for x in time_.split(":")] + [0, 0]
+        return dt.datetime(y, m, d, parts[0], parts[1], parts[2], tzinfo=LOCAL)
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    t = dt.datetime.fromisoformat(text if "T" in text or " " in text else text + "T00:00")
+    return t if t.tzinfo else t.replace(tzinfo=LOCAL)
+
+
+# Statuses of a dossier still open, canonical and as the messy export spells them.
+OPEN = {"received", "in_progress", "mới tiếp nhận", "đã tiếp nhận", "đang xử lý", "đang giải quyết",
+        "chờ bổ sung"}
+
+
+def resend_old_open(base, folder, count):
+    """A night as real exports make it: `count` snapshots resolving dossiers
+    still open in `base` and received in the year before the last day
+    (every n-th by reception), each resolved on the last day."""
+    os.makedirs(folder, exist_ok=True)
+    latest = {}
+    with open(os.path.join(base, "dossiers.csv"), newline="", encoding="utf-8") as src:
+        reader = csv.reader(src)
+        header = next(reader)
+        col = {name: i for i, name in enumerate(header)}
+        for row in reader:
+            at = instant(row[col["updated_at"]])
+            known = latest.get(row[col["dossier_id"]])
+            if known is None or at > known[0]:
+                latest[row[col["dossier_id"]]] = (at, row)
+    first, last = dt.datetime(LAST_DAY.year - 1, 1, 1, tzinfo=LOCAL), dt.datetime.combine(LAST_DAY, dt.time(), LOCAL)
+    # Open at their last snapshot before the last day: the re-sent one
+    # becomes their current state.
+    still_open = sorted(
+        (received, row) for received, row in
+        ((instant(row[col["received_at"]]), row) for at, row in latest.values() if at < last)
+        if row[col["status"]].strip().lower() in OPEN and first <= received < last
+    )
+    if len(still_open) < count:
+        sys.exit(f"only {len(still_open)} open dossiers to re-send")
+    every = len(still_open) / count
+    resolved_at = dt.datetime.combine(LAST_DAY, dt.time(17, 30), LOCAL).isoformat()
+    with open(os.path.join(folder, "dossiers.csv"), "w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(header)
+        for k in range(count):
+            row = list(still_open[int(k * every)][1])
+            row[col["status"]] = "resolved"
+            row[col["completed_at"]] = resolved_at
+            row[col["updated_at"]] = resolved_at
+            writer.writerow(row)
+    received = [still_open[int(k * every)][0] for k in range(count)]
+    print(f"  re-sent {count} open dossiers received {min(received).date()} to {max(received).date()}", flush=True)
+
+
 FEEDS = [
     ("units", "units.csv"),
     ("targets", "targets.csv"),
@@ -148,8 +208,8 @@ def main():
         rows.append(kpi_step(a, work, exports))
     nightly_share = None
     if "nightly" in steps:
-        full_row, nightly_row, nightly_share = nightly_step(a, work, exports)
-        rows += [full_row, nightly_row]
+        full_row, nightly_row, resent_row, nightly_share = nightly_step(a, work, exports)
+        rows += [full_row, nightly_row, resent_row]
     if "field" in steps:
         rows += field_steps(a, work)
 
@@ -164,7 +224,8 @@ def main():
             lines.append(f"| {name} | {tool} | {wall:.2f} | {cpu:.2f} | {rss:.0f} | {ratio} |")
     if nightly_share is not None:
         lines.append("")
-        lines.append(f"Nightly increment / full recompute (motcua wall): {nightly_share:.2f}")
+        lines.append("Nightly increment / full recompute (motcua wall): "
+                     f"{nightly_share[0]:.2f}; re-sending old open dossiers: {nightly_share[1]:.2f} (goal ≤ 0.10)")
     table = "\n".join(lines)
     print(table)
     with open(os.path.join(work, "results.md"), "w") as f:
@@ -251,33 +312,44 @@ def kpi_step(a, work, exports):
 
 
 def nightly_step(a, work, exports):
-    """3. A nightly increment: one more day into a lake holding the rest."""
+    """3. A nightly increment: one more day into a lake holding the rest; then
+    a night that also re-sends 5,000 dossiers received across the year and
+    resolved that day, as real nightly exports do."""
     print("nightly", flush=True)
     base, increment = os.path.join(work, "base"), os.path.join(work, "increment")
+    resend = os.path.join(work, "increment-resend")
     if not os.path.exists(os.path.join(increment, "portal_events.ndjson")):
         split_last_day(exports, base, increment)
+    if not os.path.exists(os.path.join(resend, "dossiers.csv")):
+        resend_old_open(base, resend, 5_000)
     nightly_lake, nightly_out = os.path.join(work, "nightly-lake"), os.path.join(work, "nightly-out")
-    full, nightly = [], []
+    kpi = [a.bin, "-q", "kpi", "--lake", nightly_lake, "--grain", "month", "--from", "2024-01-01",
+           "--to", "2025-01-01", "--out", nightly_out, "--queries", a.queries]
+    full, nightly, resent = [], [], []
     for _ in range(a.repeat):
-        fresh(nightly_lake)
-        fresh(nightly_out)
-        for feed, name in FEEDS:
-            measure([a.bin, "-q", "ingest", "--lake", nightly_lake, feed, os.path.join(base, name)])
-        full.append(measure([a.bin, "-q", "kpi", "--lake", nightly_lake, "--grain", "month", "--from", "2024-01-01",
-                             "--to", "2025-01-01", "--out", nightly_out, "--queries", a.queries]))
-        t = [measure([a.bin, "-q", "ingest", "--lake", nightly_lake, feed, os.path.join(increment, name)])
-             for feed, name in FEEDS[2:]]
-        # What a nightly job runs: the whole range, recomputing only what
-        # the new day can have changed (here December's late arrivals and
-        # January).
-        t.append(measure([a.bin, "-q", "kpi", "--lake", nightly_lake, "--grain", "month", "--from", "2024-01-01",
-                          "--to", "2025-01-01", "--out", nightly_out, "--queries", a.queries, "--incremental"]))
-        nightly.append((sum(x[0] for x in t), sum(x[1] for x in t), max(x[2] for x in t)))
+        for night, files in ((nightly, FEEDS[2:]), (resent, [("dossiers", "resend")] + FEEDS[2:])):
+            fresh(nightly_lake)
+            fresh(nightly_out)
+            for feed, name in FEEDS:
+                measure([a.bin, "-q", "ingest", "--lake", nightly_lake, feed, os.path.join(base, name)])
+            if night is nightly:
+                full.append(measure(kpi))
+            else:
+                measure(kpi)
+            t = [measure([a.bin, "-q", "ingest", "--lake", nightly_lake, feed,
+                          os.path.join(resend, "dossiers.csv") if name == "resend" else
+                          os.path.join(increment, name)])
+                 for feed, name in files]
+            # What a nightly job runs: the whole range, recomputing only
+            # what the night can have changed.
+            t.append(measure(kpi + ["--incremental"]))
+            night.append((sum(x[0] for x in t), sum(x[1] for x in t), max(x[2] for x in t)))
     med = lambda runs: tuple(statistics.median(x[i] for x in runs) for i in range(3))
     return (
         ("full recompute, 13 months", {"motcua": med(full)}),
         ("nightly increment: ingest the last day + kpi --incremental", {"motcua": med(nightly)}),
-        med(nightly)[0] / med(full)[0],
+        ("nightly increment re-sending 5,000 old open dossiers", {"motcua": med(resent)}),
+        (med(nightly)[0] / med(full)[0], med(resent)[0] / med(full)[0]),
     )
 
 
