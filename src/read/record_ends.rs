@@ -93,12 +93,7 @@ mod tests {
 
     /// The records the csv crate reads, and the lines it counted in all.
     fn records(bytes: &[u8], delimiter: u8) -> (Vec<Read>, u64) {
-        let mut reader = ::csv::ReaderBuilder::new()
-            .terminator(::csv::Terminator::Any(b'\n'))
-            .delimiter(delimiter)
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(bytes);
+        let mut reader = crate::read::csv::reader_builder(delimiter).from_reader(bytes);
         let mut record = ::csv::ByteRecord::new();
         let mut out = Vec::new();
         while reader.read_byte_record(&mut record).expect("bytes read") {
